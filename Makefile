@@ -1,0 +1,72 @@
+# video-ingest-infra: every command a platform engineer needs, without knowing cdktf.
+# `make synth` and `make test` install what they need on first use.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CDKTF := node_modules/.bin/cdktf
+ENV ?= dev
+STACKS := state-backend dev staging prod
+
+# jsii runs the bindings in Node 20 and would print an end-of-life banner on every run.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CHECKPOINT_DISABLE := 1
+# jsii's package cache: survives between runs (and between CI jobs when this folder is cached).
+export JSII_RUNTIME_PACKAGE_CACHE_ROOT ?= $(HOME)/.cache/aws/jsii/package-cache
+# The project's Terraform CLI config: the offline provider mirror where it exists, the registry elsewhere.
+export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins),mirror,registry).tfrc
+# cdktf-cli runs `python main.py`: the venv's python must come first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: help install synth validate plan plan-all scan test bench clean deploy diff destroy bootstrap snapshot
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements.lock
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## venv with pinned deps + the project's cdktf-cli
+
+synth: install ## synthesize every stack into cdktf.out/ (atomic: a failure keeps the previous one)
+	$(PY) main.py
+
+validate: synth ## terraform init -backend=false + validate, every stack
+	$(PY) -m tools.terraform validate
+
+plan: synth ## offline terraform plan of ENV (default dev): build/plan/$(ENV)/plan.json
+	$(PY) -m tools.terraform plan $(ENV)
+
+plan-all: synth
+	$(PY) -m tools.terraform plan $(STACKS)
+
+scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every skip with its reason
+	$(PY) -m tools.scan
+
+test: install ## the whole test suite: synth, validate, plan and scan of every stack included
+	$(PY) -m pytest -q
+
+bench: install ## synth benchmark: plain vs lazy binding import (time, peak RSS)
+	$(PY) -m tools.bench
+
+diff: install ## cdktf diff ENV (real AWS credentials)
+	$(CDKTF) diff $(ENV)
+
+deploy: install ## cdktf deploy ENV (real AWS credentials; asks before applying)
+	$(CDKTF) deploy $(ENV)
+
+destroy: install ## cdktf destroy ENV
+	$(CDKTF) destroy $(ENV)
+
+bootstrap: install ## apply the state bucket and lock table (once, local state)
+	$(CDKTF) deploy state-backend
+
+clean: ## remove generated output
+	rm -rf cdktf.out build .pytest_cache

@@ -1,0 +1,252 @@
+"""Environment files (TOML) -> frozen, typed, validated config.
+
+`environments/<env>.toml` is plain data. Each `[section]` is the config of one
+module and is built into that module's frozen dataclass; the dataclass checks
+its own ranges in `__post_init__`. This loader adds what no single module can
+know: the file name in every message, unknown keys, types, and the rules that
+span sections (prod safety, CIDRs that must not overlap between environments).
+
+Every error is a `ConfigError` that names the file, the field, the value and
+what is allowed, e.g.:
+
+    environments/dev.toml: database.backup_retention_days = 40: must be 0-35 days
+"""
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modules.database import DatabaseConfig
+from modules.network import NetworkConfig
+from modules.security import SecurityConfig
+from modules.storage import StorageConfig
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent
+ENVIRONMENT_NAMES = ("dev", "staging", "prod")
+
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}-[a-z]+-\d$")
+_ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+
+
+class ConfigError(ValueError):
+    """Invalid environment data. The message names file, field, value and what is allowed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateBackendConfig:
+    """Where every environment keeps its Terraform state (environments/state_backend.toml)."""
+    account_id: str                  # account that owns the state bucket and lock table
+    region: str                      # region of the state bucket and lock table
+    dr_region: str                   # region of the state bucket's replica
+    bucket: str                      # S3 bucket for state, one key per environment
+    lock_table: str                  # DynamoDB table with a `LockID` hash key
+    role_arn: str = ""               # role the environments assume to reach state; empty: same credentials
+
+    def __post_init__(self) -> None:
+        _check_account("account_id", self.account_id)
+        _check_region("region", self.region)
+        _check_region("dr_region", self.dr_region)
+        if self.dr_region == self.region:
+            raise ValueError(f"dr_region = {self.dr_region!r}: must differ from region {self.region!r}")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", self.bucket):
+            raise ValueError(f"bucket = {self.bucket!r}: must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", self.lock_table):
+            raise ValueError(f"lock_table = {self.lock_table!r}: must be 3-255 chars of A-Z a-z 0-9 _ . -")
+        _check_role("role_arn", self.role_arn)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    """One deployable environment. Sections default to the prod-safe module defaults."""
+    name: str                        # dev | staging | prod: used in names, tags and the state key
+    account_id: str                  # the only AWS account this environment may touch
+    region: str                      # primary region
+    dr_region: str                   # disaster-recovery region (replicas, backup vault)
+    availability_zones: tuple[str, ...]  # exactly three, in `region`
+    production: bool = True          # production rules: multi-AZ, deletion protection, replication
+    deploy_role_arn: str = ""        # role Terraform assumes in `account_id`; empty: ambient credentials
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+
+    def __post_init__(self) -> None:
+        if not _NAME.fullmatch(self.name):
+            raise ValueError(f"name = {self.name!r}: must be 2-16 chars, lowercase letters, digits, '-'")
+        _check_account("account_id", self.account_id)
+        _check_region("region", self.region)
+        _check_region("dr_region", self.dr_region)
+        if self.dr_region == self.region:
+            raise ValueError(f"dr_region = {self.dr_region!r}: must differ from region {self.region!r}")
+        azs = self.availability_zones
+        if len(azs) != 3 or len(set(azs)) != 3 or not all(
+                re.fullmatch(re.escape(self.region) + r"[a-z]", az) for az in azs):
+            raise ValueError(
+                f"availability_zones = {list(azs)!r}: must be three distinct zones of {self.region}, "
+                f"e.g. {[self.region + s for s in 'abc']!r}")
+        _check_role("deploy_role_arn", self.deploy_role_arn)
+        role_account = _ROLE_ARN.fullmatch(self.deploy_role_arn)
+        if role_account and role_account.group(1) != self.account_id:
+            raise ValueError(
+                f"deploy_role_arn = {self.deploy_role_arn!r}: must be a role in account_id {self.account_id}")
+        if self.production:
+            self._check_production()
+
+    def _check_production(self) -> None:
+        rules = [
+            ("database.multi_az", self.database.multi_az, True),
+            ("database.deletion_protection", self.database.deletion_protection, True),
+            ("storage.replication_enabled", self.storage.replication_enabled, True),
+            ("storage.force_destroy", self.storage.force_destroy, False),
+        ]
+        for name, value, required in rules:
+            if value != required:
+                raise ValueError(f"{name} = {str(value).lower()}: a production environment requires "
+                                 f"{str(required).lower()}")
+        if self.database.backup_retention_days < 7:
+            raise ValueError(f"database.backup_retention_days = {self.database.backup_retention_days}: "
+                             "a production environment requires at least 7 days")
+
+    @property
+    def vpc_cidr(self) -> str:
+        return self.network.vpc_cidr
+
+
+def _check_account(name: str, value: str) -> None:
+    if not _ACCOUNT_ID.fullmatch(value):
+        raise ValueError(f"{name} = {value!r}: must be a 12-digit AWS account id")
+
+
+def _check_region(name: str, value: str) -> None:
+    if not _REGION.fullmatch(value):
+        raise ValueError(f"{name} = {value!r}: must be an AWS region such as 'eu-west-1'")
+
+
+def _check_role(name: str, value: str) -> None:
+    if value and not _ROLE_ARN.fullmatch(value):
+        raise ValueError(f"{name} = {value!r}: must be empty or an IAM role ARN 'arn:aws:iam::<12 digits>:role/<name>'")
+
+
+# --- generic TOML -> dataclass building -------------------------------------------------------
+
+def _type_name(tp: typing.Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(path: str, value: typing.Any, tp: typing.Any) -> typing.Any:
+    """Checks `value` against the annotation `tp`; TOML arrays become tuples (frozen)."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path} = {value!r}: must be a table [{path}]")
+        return _build(tp, value, path + ".")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path} = {value!r}: must be a {_type_name(tp)}")
+        item_type = typing.get_args(tp)[0]
+        return tuple(_coerce(f"{path}[{i}]", item, item_type) for i, item in enumerate(value))
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(tp):
+            try:
+                return _coerce(path, value, option)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{path} = {value!r}: must be one of {', '.join(map(_type_name, typing.get_args(tp)))}")
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    # bool is a subclass of int: `cpu = true` must not pass as 1.
+    if type(value) is not tp:
+        raise ConfigError(f"{path} = {value!r}: must be a {_type_name(tp)}, got {_type_name(type(value))}")
+    return value
+
+
+def _build(cls: type, table: dict, prefix: str = "") -> typing.Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]} = {table[unknown[0]]!r}: unknown key; "
+                          f"allowed keys{' in [' + prefix[:-1] + ']' if prefix else ''}: {', '.join(sorted(fields))}")
+    missing = [name for name, f in fields.items() if name not in table
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{prefix}{missing[0]}: missing required key ({_type_name(hints[missing[0]])})")
+    values = {name: _coerce(prefix + name, value, hints[name]) for name, value in table.items()}
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except ValueError as error:
+        # The dataclass names its own field; prefix it with the section.
+        raise ConfigError(f"{prefix}{error}") from None
+
+
+def _load(cls: type, text: str, source: str) -> typing.Any:
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: not valid TOML: {error}") from None
+    try:
+        return _build(cls, table)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def load_environment_text(text: str, source: str = "<text>") -> Environment:
+    """Parses and validates one environment from TOML text; `source` names it in errors."""
+    return _load(Environment, text, source)
+
+
+def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environment:
+    path = directory / f"{name}.toml"
+    if not path.is_file():
+        available = sorted(p.stem for p in directory.glob("*.toml") if p.stem != "state_backend")
+        raise ConfigError(f"environment {name!r}: no file {_display(path)}; available: {', '.join(available)}")
+    environment = load_environment_text(path.read_text(), _display(path))
+    if environment.name != name:
+        raise ConfigError(f"{_display(path)}: name = {environment.name!r}: must match the file name {name!r}")
+    return environment
+
+
+def load_state_backend(directory: Path = ENVIRONMENTS_DIR) -> StateBackendConfig:
+    path = directory / "state_backend.toml"
+    if not path.is_file():
+        raise ConfigError(f"state backend: no file {_display(path)}")
+    return _load(StateBackendConfig, path.read_text(), _display(path))
+
+
+def load_all(names: typing.Iterable[str] = ENVIRONMENT_NAMES,
+             directory: Path = ENVIRONMENTS_DIR) -> tuple[StateBackendConfig, tuple[Environment, ...]]:
+    """Loads the backend and every environment, and checks the rules between environments."""
+    environments = tuple(load_environment(name, directory) for name in names)
+    check_disjoint_networks(environments)
+    return load_state_backend(directory), environments
+
+
+def check_disjoint_networks(environments: typing.Sequence[Environment]) -> None:
+    """VPCs of different environments must not overlap: peering, VPN and transit routing need it."""
+    for i, first in enumerate(environments):
+        for second in environments[i + 1:]:
+            a, b = ipaddress.ip_network(first.vpc_cidr), ipaddress.ip_network(second.vpc_cidr)
+            if a.overlaps(b):
+                raise ConfigError(
+                    f"environments/{second.name}.toml: network.vpc_cidr = {second.vpc_cidr!r}: overlaps "
+                    f"{first.name}'s {first.vpc_cidr!r}; each environment needs its own /16")
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ENVIRONMENTS_DIR.parent))
+    except ValueError:
+        return str(path)

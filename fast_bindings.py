@@ -1,0 +1,64 @@
+"""Load the AWS provider bindings lazily: only the submodules the app imports.
+
+`cdktf_cdktf_provider_aws/__init__.py` ends with ~2,135 `from . import <submodule>`
+lines, so any import of the package loads every resource binding (~10 s, ~500 MB
+of Python) although an app uses a few dozen (upstream terraform-cdk #3753).
+`install()` executes that `__init__` without those lines (everything else in it,
+including the jsii assembly load, runs unchanged) and registers the submodule map
+that jsii >= 1.142 uses to import a type's module on demand when node hands back
+an object of a type not yet loaded. Submodules then load on first import, as in
+any Python package. Output is byte-identical to the plain path (tested).
+
+If the installed package does not have the layout this expects, it falls back to
+the plain import and says so once on stderr. `VIDEO_INGEST_PLAIN_BINDINGS=1`
+forces the plain path (for the benchmark and the identity test).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+
+PACKAGE = "cdktf_cdktf_provider_aws"
+ASSEMBLY = "@cdktf/provider-aws"
+_EAGER_IMPORT = re.compile(r"^from \. import (\w+)\n", re.MULTILINE)
+_MIN_EAGER_IMPORTS = 1000  # the pinned 20.1.0 has 2,135; far fewer means the layout changed
+
+
+def install() -> str:
+    """Returns "lazy", "plain" (forced or fallback) or "loaded" (already imported, nothing to do)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    if PACKAGE in sys.modules:
+        return "loaded"
+    if os.environ.get("VIDEO_INGEST_PLAIN_BINDINGS") == "1":
+        return "plain"
+    spec = importlib.util.find_spec(PACKAGE)
+    source = open(spec.origin, encoding="utf-8").read() if spec and spec.origin else ""
+    submodules = _EAGER_IMPORT.findall(source)
+    if len(submodules) < _MIN_EAGER_IMPORTS or "from ._jsii import *" not in source:
+        print(f"fast_bindings: {PACKAGE} layout not recognised ({len(submodules)} eager imports); "
+              "using the plain (slow) import", file=sys.stderr)
+        return "plain"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    try:
+        exec(compile(_EAGER_IMPORT.sub("", source), spec.origin, "exec"), module.__dict__)
+    except BaseException:
+        del sys.modules[PACKAGE]
+        raise
+    _register_submodules(submodules)
+    return "lazy"
+
+
+def jsii_submodule_name(python_name: str) -> str:
+    """`s3_bucket_policy` -> `s3BucketPolicy`: jsii-pacmak's python names are snake_case of these."""
+    head, *rest = python_name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _register_submodules(submodules: list[str]) -> None:
+    from jsii import _reference_map
+
+    _reference_map._submodule_fqn_map.update(
+        {f"{ASSEMBLY}.{jsii_submodule_name(name)}": f"{PACKAGE}.{name}" for name in submodules})

@@ -1,0 +1,1 @@
+"""One construct per file. Modules never import each other; stacks wire them."""

@@ -1,0 +1,160 @@
+"""Database: PostgreSQL 15 on RDS, encrypted, TLS-only, RDS-managed master password, read replicas."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.db_instance import DbInstance
+from cdktf_cdktf_provider_aws.db_instance_automated_backups_replication import DbInstanceAutomatedBackupsReplication
+from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
+from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from constructs import Construct
+
+from modules import checkov
+from modules.naming import Naming, assume_role_policy
+
+ENGINE_MAJOR = "15"
+PERFORMANCE_INSIGHTS_DAYS = (7, *range(31, 732, 31))  # 7 (free tier) or a multiple of 31 up to 731
+MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseConfig:
+    """Inputs. Every default is the prod-safe choice (the prod values of the spec)."""
+    instance_class: str = "db.r6g.large"        # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large
+    engine_version: str = ENGINE_MAJOR          # "15" (latest 15.x, auto minor upgrades) or a pinned "15.<minor>"
+    allocated_storage_gb: int = 50              # initial gp3 size
+    max_allocated_storage_gb: int = 500         # storage autoscaling ceiling
+    multi_az: bool = True                       # standby in a second AZ
+    backup_retention_days: int = 30             # automated backups and point-in-time recovery window (0-35)
+    deletion_protection: bool = True
+    read_replicas: int = 0                      # read replicas for read-heavy workloads (0-5)
+    backup_replication: bool = False            # copy automated backups to the DR region (cross-region PITR)
+    backup_replication_retention_days: int = 7  # retention of the replicated backups
+    performance_insights_retention_days: int = 7
+    monitoring_interval_seconds: int = 60       # enhanced monitoring granularity
+    backup_window: str = "02:00-03:00"          # UTC, hh:mm-hh:mm
+    maintenance_window: str = "sun:03:30-sun:04:30"
+    slow_query_ms: int = 500                    # statements slower than this are logged
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", self.instance_class):
+            raise ValueError(f"instance_class = {self.instance_class!r}: must look like 'db.t3.micro'")
+        if not re.fullmatch(rf"{ENGINE_MAJOR}(\.\d+)?", self.engine_version):
+            raise ValueError(f"engine_version = {self.engine_version!r}: must be PostgreSQL 15: '15' or '15.<minor>'")
+        if not 20 <= self.allocated_storage_gb <= 65536:
+            raise ValueError(f"allocated_storage_gb = {self.allocated_storage_gb}: must be 20-65536 GB (gp3)")
+        if not self.allocated_storage_gb < self.max_allocated_storage_gb <= 65536:
+            raise ValueError(f"max_allocated_storage_gb = {self.max_allocated_storage_gb}: must be above "
+                             f"allocated_storage_gb ({self.allocated_storage_gb}) and at most 65536 (autoscaling)")
+        if not 0 <= self.backup_retention_days <= 35:
+            raise ValueError(f"backup_retention_days = {self.backup_retention_days}: must be 0-35 days")
+        if not 0 <= self.read_replicas <= 5:
+            raise ValueError(f"read_replicas = {self.read_replicas}: must be 0-5")
+        if self.read_replicas and self.backup_retention_days < 1:
+            raise ValueError(f"read_replicas = {self.read_replicas}: needs backup_retention_days >= 1 "
+                             f"(got {self.backup_retention_days})")
+        if self.backup_replication and self.backup_retention_days < 1:
+            raise ValueError("backup_replication = true: needs backup_retention_days >= 1 "
+                             f"(got {self.backup_retention_days})")
+        if not 1 <= self.backup_replication_retention_days <= 35:
+            raise ValueError(f"backup_replication_retention_days = {self.backup_replication_retention_days}: "
+                             "must be 1-35 days")
+        if self.performance_insights_retention_days not in PERFORMANCE_INSIGHTS_DAYS:
+            raise ValueError(f"performance_insights_retention_days = {self.performance_insights_retention_days}: "
+                             "must be 7 or a multiple of 31 up to 731")
+        if self.monitoring_interval_seconds not in MONITORING_INTERVALS:
+            raise ValueError(f"monitoring_interval_seconds = {self.monitoring_interval_seconds}: must be one of "
+                             f"{', '.join(map(str, MONITORING_INTERVALS))}")
+        if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", self.backup_window):
+            raise ValueError(f"backup_window = {self.backup_window!r}: must be 'hh:mm-hh:mm' (UTC)")
+        if not re.fullmatch(r"[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d", self.maintenance_window):
+            raise ValueError(f"maintenance_window = {self.maintenance_window!r}: must be 'ddd:hh:mm-ddd:hh:mm' (UTC)")
+        if self.slow_query_ms < 0:
+            raise ValueError(f"slow_query_ms = {self.slow_query_ms}: must be >= 0")
+
+
+class Database(Construct):
+    """Exposes `instance`, `replicas`, `master_secret_arn` (RDS-managed, rotated) and `identifier`."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: DatabaseConfig,
+                 subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
+                 dr_provider=None, dr_kms_key_arn: str | None = None) -> None:
+        super().__init__(scope, id_)
+        self.identifier = naming.name("db")
+        subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
+                                     description="Database subnets (no route to the internet)")
+        parameters = DbParameterGroup(
+            self, "parameters", name=naming.name("postgres15"), family=f"postgres{ENGINE_MAJOR}",
+            description="TLS only, query and connection logging",
+            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=method) for name, value, method in (
+                ("rds.force_ssl", "1", "pending-reboot"),
+                ("ssl_min_protocol_version", "TLSv1.2", "pending-reboot"),
+                ("log_connections", "1", "immediate"),
+                ("log_disconnections", "1", "immediate"),
+                ("log_min_duration_statement", str(config.slow_query_ms), "immediate"),
+                ("log_statement", "ddl", "immediate"),
+            )],
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        monitoring_role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"),
+                                  description="RDS enhanced monitoring",
+                                  assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com",
+                                                                        source_account=naming.account_id))
+        IamRolePolicyAttachment(self, "monitoring-policy", role=monitoring_role.name,
+                                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        common = dict(
+            instance_class=config.instance_class, storage_encrypted=True, kms_key_id=kms_key_arn,
+            storage_type="gp3", max_allocated_storage=config.max_allocated_storage_gb,
+            vpc_security_group_ids=[security_group_id], parameter_group_name=parameters.name,
+            publicly_accessible=False, iam_database_authentication_enabled=True,
+            performance_insights_enabled=True, performance_insights_kms_key_id=kms_key_arn,
+            performance_insights_retention_period=config.performance_insights_retention_days,
+            monitoring_interval=config.monitoring_interval_seconds, monitoring_role_arn=monitoring_role.arn,
+            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"], auto_minor_version_upgrade=True,
+            copy_tags_to_snapshot=True, ca_cert_identifier="rds-ca-rsa2048-g1",
+            deletion_protection=config.deletion_protection, maintenance_window=config.maintenance_window,
+        )
+        self.instance = DbInstance(
+            self, "primary", identifier=self.identifier, engine="postgres", engine_version=config.engine_version,
+            allocated_storage=config.allocated_storage_gb, db_subnet_group_name=subnet_group.name,
+            multi_az=config.multi_az, username="video_ingest_admin", db_name="video_ingest",
+            # RDS creates the password in Secrets Manager and rotates it (every 7 days): never in code or state.
+            manage_master_user_password=True, master_user_secret_kms_key_id=kms_key_arn,
+            backup_retention_period=config.backup_retention_days, backup_window=config.backup_window,
+            delete_automated_backups=False, skip_final_snapshot=False,
+            final_snapshot_identifier=f"{self.identifier}-final",
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=protect, ignore_changes=["engine_version"]
+                                                 if config.engine_version == ENGINE_MAJOR else None),
+            **common)
+        self._single_az_reasons(self.instance, naming, config)
+        self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
+        # Replicas inherit engine, credentials and encryption from the source: setting
+        # manage_master_user_password/username on them is what breaks terraform-aws-rds (#512).
+        self.replicas = [DbInstance(
+            self, f"replica-{i + 1}", identifier=f"{self.identifier}-replica-{i + 1}",
+            replicate_source_db=self.instance.identifier, multi_az=False, skip_final_snapshot=True,
+            backup_retention_period=0, **common) for i in range(config.read_replicas)]
+        for replica in self.replicas:
+            checkov.skip(replica, "CKV_AWS_157", "Read replica: availability comes from the Multi-AZ primary and "
+                                                "the other replicas; a replica is recreated from the primary.")
+            checkov.skip(replica, "CKV_AWS_133", "Read replica: the primary's automated backups and PITR cover the "
+                                                "data; a replica is rebuilt from the primary, not restored.")
+            if not config.deletion_protection:
+                checkov.skip(replica, "CKV_AWS_293", f"{naming.environment}: deletion protection off by config "
+                                                    "so the environment can be torn down.")
+        if config.backup_replication:
+            self.backup_replication = DbInstanceAutomatedBackupsReplication(
+                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
+                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    @staticmethod
+    def _single_az_reasons(instance: DbInstance, naming: Naming, config: DatabaseConfig) -> None:
+        if not config.multi_az:
+            checkov.skip(instance, "CKV_AWS_157", f"{naming.environment}: single-AZ by config (spec: multi-AZ for "
+                                                  "production, single-AZ for dev); production config forbids it.")
+        if not config.deletion_protection:
+            checkov.skip(instance, "CKV_AWS_293", f"{naming.environment}: deletion protection off by config so the "
+                                                  "environment can be torn down; production config forbids it.")

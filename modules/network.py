@@ -1,0 +1,212 @@
+"""Network: a /16 VPC over three AZs with public, private and database tiers.
+
+Public subnets hold the ALB and NAT gateways; private subnets the ECS tasks;
+database subnets have no route out of the VPC at all. Every tier has its own
+route table(s) and NACL; security groups admit only the next tier in.
+All rules are separate resources (never inline), so plans converge.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
+from cdktf_cdktf_provider_aws.eip import Eip
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
+from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.network_acl import NetworkAcl
+from cdktf_cdktf_provider_aws.network_acl_rule import NetworkAclRule
+from cdktf_cdktf_provider_aws.route import Route
+from cdktf_cdktf_provider_aws.route_table import RouteTable
+from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.subnet import Subnet
+from cdktf_cdktf_provider_aws.vpc import Vpc
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from constructs import Construct
+
+from modules import checkov
+from modules.naming import Naming, assume_role_policy, policy, statement
+
+TIERS = {"public": 0, "private": 10, "database": 20}  # third octet offset of each tier's /24s
+ANYWHERE = "0.0.0.0/0"
+POSTGRES_PORT = 5432
+# Return traffic for connections the VPC opened. RDP (3389) is carved out so no NACL admits it from anywhere.
+EPHEMERAL_RANGES = ((1024, 3388), (3390, 65535))
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig:
+    """Inputs. Every default is the prod-safe choice."""
+    vpc_cidr: str = "10.0.0.0/16"          # must be a /16; tiers take /24s at offsets 0, 10 and 20
+    one_nat_gateway_per_az: bool = True    # false: one shared NAT gateway (dev: cheaper, not AZ-resilient)
+    flow_log_retention_days: int = 365     # CloudWatch retention of VPC flow logs
+    flow_log_traffic_type: str = "ALL"     # ALL | ACCEPT | REJECT
+
+    def __post_init__(self) -> None:
+        try:
+            network = ipaddress.ip_network(self.vpc_cidr)
+        except ValueError:
+            raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: not a valid IPv4 CIDR (e.g. '10.20.0.0/16')") from None
+        if network.version != 4 or network.prefixlen != 16:
+            raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: must be an IPv4 /16 (e.g. '10.20.0.0/16')")
+        if not network.is_private:
+            raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: must be a private range (10/8, 172.16/12, 192.168/16)")
+        if self.flow_log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"flow_log_retention_days = {self.flow_log_retention_days}: must be one of "
+                             f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        if self.flow_log_traffic_type not in ("ALL", "ACCEPT", "REJECT"):
+            raise ValueError(f"flow_log_traffic_type = {self.flow_log_traffic_type!r}: must be ALL, ACCEPT or REJECT")
+
+
+# The values CloudWatch Logs accepts for retention_in_days.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+
+
+def subnet_cidrs(vpc_cidr: str, tier: str, count: int = 3) -> list[str]:
+    """`10.20.0.0/16`, `private` -> `10.20.10.0/24`, `10.20.11.0/24`, `10.20.12.0/24`."""
+    subnets = list(ipaddress.ip_network(vpc_cidr).subnets(new_prefix=24))
+    return [str(subnets[TIERS[tier] + i]) for i in range(count)]
+
+
+class Network(Construct):
+    """Exposes `vpc`, subnet ids per tier, and the security groups `alb_sg`, `app_sg`, `worker_sg`, `db_sg`."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: NetworkConfig,
+                 availability_zones: tuple[str, ...], kms_key_arn: str, app_port: int,
+                 log_retention_note: str = "") -> None:
+        super().__init__(scope, id_)
+        self._naming = naming
+        self.vpc = Vpc(self, "vpc", cidr_block=config.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
+                       tags={"Name": naming.name("vpc")})
+        self.cidrs = {tier: subnet_cidrs(config.vpc_cidr, tier) for tier in TIERS}
+        self.subnets = {tier: [
+            Subnet(self, f"{tier}-{az[-1]}", vpc_id=self.vpc.id, cidr_block=cidr, availability_zone=az,
+                   map_public_ip_on_launch=False, tags={"Name": naming.name(tier, az[-1]), "Tier": tier})
+            for az, cidr in zip(availability_zones, self.cidrs[tier])] for tier in TIERS}
+        self.public_subnet_ids = [s.id for s in self.subnets["public"]]
+        self.private_subnet_ids = [s.id for s in self.subnets["private"]]
+        self.database_subnet_ids = [s.id for s in self.subnets["database"]]
+
+        self._routing(config, availability_zones)
+        self._flow_logs(config, kms_key_arn, log_retention_note)
+        self._nacls(app_port)
+        self._security_groups(app_port)
+
+    def _routing(self, config: NetworkConfig, azs: tuple[str, ...]) -> None:
+        n = self._naming
+        igw = InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": n.name("igw")})
+        public_rt = RouteTable(self, "public-rt", vpc_id=self.vpc.id, tags={"Name": n.name("public")})
+        Route(self, "public-default", route_table_id=public_rt.id, destination_cidr_block=ANYWHERE,
+              gateway_id=igw.id)
+        for subnet in self.subnets["public"]:
+            RouteTableAssociation(self, f"{subnet.node.id}-rt", subnet_id=subnet.id, route_table_id=public_rt.id)
+
+        nat_azs = azs if config.one_nat_gateway_per_az else azs[:1]
+        self.nat_gateways = []
+        for az, subnet in zip(nat_azs, self.subnets["public"]):
+            eip = Eip(self, f"nat-eip-{az[-1]}", domain="vpc", tags={"Name": n.name("nat", az[-1])})
+            self.nat_gateways.append(NatGateway(self, f"nat-{az[-1]}", allocation_id=eip.id, subnet_id=subnet.id,
+                                                tags={"Name": n.name("nat", az[-1])}, depends_on=[igw]))
+        self.private_route_tables = []
+        for i, (az, subnet) in enumerate(zip(azs, self.subnets["private"])):
+            table = RouteTable(self, f"private-rt-{az[-1]}", vpc_id=self.vpc.id,
+                               tags={"Name": n.name("private", az[-1])})
+            nat = self.nat_gateways[i if config.one_nat_gateway_per_az else 0]
+            Route(self, f"private-default-{az[-1]}", route_table_id=table.id, destination_cidr_block=ANYWHERE,
+                  nat_gateway_id=nat.id)
+            RouteTableAssociation(self, f"{subnet.node.id}-rt", subnet_id=subnet.id, route_table_id=table.id)
+            self.private_route_tables.append(table)
+        # Database tier: local routes only (plus the S3/DynamoDB gateway endpoints below).
+        database_rt = RouteTable(self, "database-rt", vpc_id=self.vpc.id, tags={"Name": n.name("database")})
+        for subnet in self.subnets["database"]:
+            RouteTableAssociation(self, f"{subnet.node.id}-rt", subnet_id=subnet.id, route_table_id=database_rt.id)
+        endpoint_tables = [t.id for t in self.private_route_tables] + [database_rt.id]
+        for service in ("s3", "dynamodb"):
+            VpcEndpoint(self, f"{service}-endpoint", vpc_id=self.vpc.id, vpc_endpoint_type="Gateway",
+                        service_name=f"com.amazonaws.{n.region}.{service}", route_table_ids=endpoint_tables,
+                        tags={"Name": n.name(service)})
+
+    def _flow_logs(self, config: NetworkConfig, kms_key_arn: str, retention_note: str) -> None:
+        n = self._naming
+        self.flow_log_group = CloudwatchLogGroup(
+            self, "flow-logs", name=f"/vpc/{n.prefix}/flow-logs", kms_key_id=kms_key_arn,
+            retention_in_days=config.flow_log_retention_days)
+        if config.flow_log_retention_days < 365:
+            checkov.skip(self.flow_log_group, "CKV_AWS_338", retention_note or
+                         f"{n.environment}: {config.flow_log_retention_days}-day retention chosen in config (cost)")
+        role = IamRole(self, "flow-logs-role", name=n.name("vpc-flow-logs"), description="VPC flow logs delivery",
+                       assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com",
+                                                             source_account=n.account_id))
+        IamRolePolicy(self, "flow-logs-policy", name="deliver", role=role.id, policy=policy(statement(
+            "DeliverToOwnGroup", ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            [self.flow_log_group.arn, f"{self.flow_log_group.arn}:*"])))
+        FlowLog(self, "flow-log", vpc_id=self.vpc.id, traffic_type=config.flow_log_traffic_type,
+                log_destination_type="cloud-watch-logs", log_destination=self.flow_log_group.arn,
+                iam_role_arn=role.arn, max_aggregation_interval=60)
+
+    def _nacls(self, app_port: int) -> None:
+        private, database = self.cidrs["private"], self.cidrs["database"]
+        # (rule number, egress, protocol, cidr, from, to) per tier.
+        public = [(100, False, "tcp", ANYWHERE, 443, 443), (110, False, "tcp", ANYWHERE, 80, 80),
+                  *[(120 + i, False, "tcp", ANYWHERE, lo, hi) for i, (lo, hi) in enumerate(EPHEMERAL_RANGES)],
+                  (100, True, "-1", ANYWHERE, 0, 0)]
+        private_rules = [*[(100 + i, False, "tcp", cidr, app_port, app_port)  # load balancer -> tasks
+                           for i, cidr in enumerate(self.cidrs["public"])],
+                         *[(110 + i, False, "tcp", ANYWHERE, lo, hi) for i, (lo, hi) in enumerate(EPHEMERAL_RANGES)],
+                         (100, True, "-1", ANYWHERE, 0, 0)]
+        database_rules = [*[(100 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(private)],
+                          *[(100 + i, True, "tcp", cidr, 1024, 65535) for i, cidr in enumerate(private)],
+                          # replication and Multi-AZ traffic between the database subnets
+                          *[(110 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(database)],
+                          *[(110 + i, True, "tcp", cidr, 1024, 65535) for i, cidr in enumerate(database)]]
+        for tier, rules in (("public", public), ("private", private_rules), ("database", database_rules)):
+            acl = NetworkAcl(self, f"{tier}-nacl", vpc_id=self.vpc.id, subnet_ids=[s.id for s in self.subnets[tier]],
+                             tags={"Name": self._naming.name(tier)})
+            for number, egress, protocol, cidr, low, high in rules:
+                NetworkAclRule(self, f"{tier}-nacl-{'out' if egress else 'in'}-{number}", network_acl_id=acl.id,
+                               rule_number=number, egress=egress, protocol=protocol, rule_action="allow",
+                               cidr_block=cidr, from_port=low, to_port=high)
+
+    def _security_groups(self, app_port: int) -> None:
+        n = self._naming
+        DefaultSecurityGroup(self, "default-sg", vpc_id=self.vpc.id, tags={"Name": n.name("default-deny")})
+
+        def group(id_: str, description: str) -> SecurityGroup:
+            return SecurityGroup(self, id_, name=n.name(id_), description=description, vpc_id=self.vpc.id,
+                                 tags={"Name": n.name(id_)})
+
+        self.alb_sg = group("alb-sg", "Load balancer: HTTPS (and HTTP redirect) from the internet")
+        self.app_sg = group("app-sg", "API service tasks: from the load balancer only")
+        self.worker_sg = group("worker-sg", "Processing workers: no inbound")
+        self.db_sg = group("db-sg", "PostgreSQL: from the API service and workers only")
+
+        for port in (443, 80):
+            rule = VpcSecurityGroupIngressRule(
+                self, f"alb-in-{port}", security_group_id=self.alb_sg.id, cidr_ipv4=ANYWHERE, ip_protocol="tcp",
+                from_port=port, to_port=port, description=f"Clients on {port} from the internet")
+            if port == 80:
+                checkov.skip(rule, "CKV_AWS_260", "Port 80 only answers with a 301 redirect to HTTPS (listener "
+                                                  "action); no content is ever served over HTTP.")
+        self._allow(self.alb_sg, self.app_sg, app_port, "alb-to-app", "Load balancer to API tasks")
+        for source, id_ in ((self.app_sg, "app"), (self.worker_sg, "worker")):
+            self._allow(source, self.db_sg, POSTGRES_PORT, f"{id_}-to-db", f"{id_} tasks to PostgreSQL")
+            VpcSecurityGroupEgressRule(
+                self, f"{id_}-out-https", security_group_id=source.id, cidr_ipv4=ANYWHERE, ip_protocol="tcp",
+                from_port=443, to_port=443, description="AWS APIs (ECR, Secrets Manager, SQS, logs) over HTTPS")
+
+    def _allow(self, source: SecurityGroup, target: SecurityGroup, port: int, id_: str, description: str) -> None:
+        """The egress on the source and the ingress on the target, each naming the other group."""
+        VpcSecurityGroupEgressRule(self, f"{id_}-out", security_group_id=source.id,
+                                   referenced_security_group_id=target.id, ip_protocol="tcp",
+                                   from_port=port, to_port=port, description=description)
+        VpcSecurityGroupIngressRule(self, f"{id_}-in", security_group_id=target.id,
+                                    referenced_security_group_id=source.id, ip_protocol="tcp",
+                                    from_port=port, to_port=port, description=description)

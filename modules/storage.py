@@ -1,0 +1,95 @@
+"""Video storage: versioned, KMS-encrypted, never public, tiered to Deep Archive, replicated to the DR region."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudfront_origin_access_control import CloudfrontOriginAccessControl
+from constructs import Construct
+
+from modules.bucket import (BucketOptions, LifecycleRule, Replication, SecureBucket, Transition,
+                            access_log_options)
+from modules.naming import Naming, statement
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageConfig:
+    """Inputs. Every default is the prod-safe choice."""
+    ia_after_days: int = 30                # Standard -> Standard-IA (S3 minimum: 30)
+    glacier_after_days: int = 90           # -> Glacier Flexible Retrieval
+    deep_archive_after_days: int = 365     # -> Glacier Deep Archive
+    noncurrent_expire_days: int = 90       # overwritten/deleted versions kept this long
+    abort_multipart_days: int = 7          # incomplete multipart uploads removed after this
+    replication_enabled: bool = True       # cross-region replication to the DR region
+    replication_time_control: bool = True  # S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)
+    access_log_retention_days: int = 365
+    force_destroy: bool = False            # only throwaway environments set this
+
+    def __post_init__(self) -> None:
+        if self.ia_after_days < 30:
+            raise ValueError(f"ia_after_days = {self.ia_after_days}: S3 requires at least 30 days before Standard-IA")
+        if not self.ia_after_days < self.glacier_after_days < self.deep_archive_after_days:
+            raise ValueError("ia_after_days/glacier_after_days/deep_archive_after_days = "
+                             f"{self.ia_after_days}/{self.glacier_after_days}/{self.deep_archive_after_days}: "
+                             "transitions must increase")
+        if self.deep_archive_after_days - self.glacier_after_days < 90:
+            raise ValueError(f"deep_archive_after_days = {self.deep_archive_after_days}: must be at least 90 days "
+                             f"after glacier_after_days ({self.glacier_after_days}), Glacier's minimum storage")
+        for name in ("noncurrent_expire_days", "abort_multipart_days", "access_log_retention_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be at least 1 day")
+        if self.replication_time_control and not self.replication_enabled:
+            raise ValueError("replication_time_control = true: needs replication_enabled = true")
+
+
+def video_lifecycle(config: StorageConfig) -> LifecycleRule:
+    return LifecycleRule(
+        id="tier-to-deep-archive",
+        transitions=(Transition(config.ia_after_days, "STANDARD_IA"), Transition(config.glacier_after_days, "GLACIER"),
+                     Transition(config.deep_archive_after_days, "DEEP_ARCHIVE")),
+        noncurrent_expire_days=config.noncurrent_expire_days, abort_multipart_days=config.abort_multipart_days)
+
+
+class Storage(Construct):
+    """Exposes `video_bucket`, `log_bucket` (SSE-S3, for S3/ALB/CloudFront logs), `origin_access_control`,
+    `replica_bucket` (or None). Call `allow_distribution(arn)` once the CDN exists."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: StorageConfig, kms_key_arn: str,
+                 protect: bool, dr_region: str, dr_provider=None, dr_kms_key_arn: str | None = None,
+                 log_delivery_statements=lambda bucket_name: ()) -> None:
+        super().__init__(scope, id_)
+        self._naming = naming
+        log_name = naming.bucket("logs")
+        self.log_bucket = SecureBucket(self, "logs", name=log_name, options=access_log_options(
+            log_name, naming.account_id, retention_days=config.access_log_retention_days,
+            extra_statements=tuple(log_delivery_statements(log_name)), force_destroy=config.force_destroy))
+        self.video_bucket = SecureBucket(self, "videos", name=naming.bucket("videos"), options=BucketOptions(
+            kms_key_arn=kms_key_arn, log_bucket=self.log_bucket.name, lifecycle=(video_lifecycle(config),),
+            force_destroy=config.force_destroy, protect=protect,
+            skips={} if config.replication_enabled else {"CKV_AWS_144": (
+                f"{naming.environment}: cross-region replication off by config; production config forbids it.")}))
+        self.origin_access_control = CloudfrontOriginAccessControl(
+            self, "origin-access-control", name=naming.name("videos"), description="CloudFront -> video bucket",
+            origin_access_control_origin_type="s3", signing_behavior="always", signing_protocol="sigv4")
+        self.replica_bucket = None
+        if config.replication_enabled:
+            dr_log_name = naming.bucket("logs", dr_region)
+            dr_logs = SecureBucket(self, "dr-logs", name=dr_log_name, provider=dr_provider, options=access_log_options(
+                dr_log_name, naming.account_id, retention_days=config.access_log_retention_days,
+                force_destroy=config.force_destroy))
+            self.replica_bucket = SecureBucket(
+                self, "videos-replica", name=naming.bucket("videos", dr_region), provider=dr_provider,
+                options=BucketOptions(
+                    kms_key_arn=dr_kms_key_arn, log_bucket=dr_logs.name, lifecycle=(video_lifecycle(config),),
+                    force_destroy=config.force_destroy, protect=protect))
+            self.replication = Replication(
+                self, "replication", naming=naming, source=self.video_bucket, source_key_arn=kms_key_arn,
+                replica=self.replica_bucket, replica_key_arn=dr_kms_key_arn,
+                time_control=config.replication_time_control)
+
+    def allow_distribution(self, distribution_arn: str) -> None:
+        """The bucket policy admits reads from this one CloudFront distribution (OAC) and nobody else."""
+        self.video_bucket.add_policy_statements(statement(
+            "CloudFrontReadsVideos", ["s3:GetObject"], [f"{self.video_bucket.arn}/*"],
+            principal={"Service": "cloudfront.amazonaws.com"},
+            condition={"StringEquals": {"AWS:SourceArn": distribution_arn}}))
+

@@ -1,0 +1,1 @@
+"""Stacks wire modules together: the only place modules meet."""

@@ -1,0 +1,32 @@
+"""AWS providers and the S3 backend: the same account guard, tags and roles on every stack."""
+from __future__ import annotations
+
+from cdktf import S3Backend, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
+
+from modules.naming import PROJECT
+
+MANAGED_BY = "cdktf/video-ingest-infra"
+
+
+def aws_provider(stack: TerraformStack, id_: str, *, region: str, account_id: str, environment: str,
+                 role_arn: str = "", alias: str | None = None) -> AwsProvider:
+    """`allowed_account_ids` makes a config aimed at the wrong account fail before any change."""
+    return AwsProvider(
+        stack, id_, region=region, alias=alias,
+        allowed_account_ids=[account_id],
+        assume_role=[AwsProviderAssumeRole(role_arn=role_arn, session_name=f"{PROJECT}-{environment}")]
+        if role_arn else None,
+        default_tags=[AwsProviderDefaultTags(tags={
+            "Project": PROJECT, "Environment": environment, "ManagedBy": MANAGED_BY})],
+    )
+
+
+def s3_backend(stack: TerraformStack, *, bucket: str, region: str, key: str, lock_table: str,
+               role_arn: str = "") -> S3Backend:
+    backend = S3Backend(stack, bucket=bucket, key=key, region=region, encrypt=True, dynamodb_table=lock_table)
+    # S3-native locking (Terraform >= 1.10) alongside DynamoDB during the migration both support.
+    backend.add_override("use_lockfile", True)
+    if role_arn:
+        backend.add_override("assume_role", {"role_arn": role_arn, "session_name": f"{PROJECT}-state"})
+    return backend

@@ -1,0 +1,150 @@
+"""Every bad input is refused with a message naming the file, the field, the value and what is allowed."""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from environments.config import (ConfigError, ENVIRONMENTS_DIR, load_all, load_environment, load_environment_text,
+                                 load_state_backend)
+
+BASE = """
+name = "qa"
+account_id = "123456789012"
+region = "eu-west-1"
+dr_region = "eu-central-1"
+availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+production = false
+"""
+
+
+def load(extra: str = "", base: str = BASE):
+    return load_environment_text(base + extra, "environments/qa.toml")
+
+
+def refused(extra: str, pattern: str, base: str = BASE) -> None:
+    with pytest.raises(ConfigError, match=pattern):
+        load(extra, base)
+
+
+def test_committed_environments_carry_the_spec_sizes():
+    expected = {"dev": ("db.t3.micro", False, 1, False), "staging": ("db.t3.small", True, 7, False),
+                "prod": ("db.r6g.large", True, 30, True)}
+    for name, (rds_class, multi_az, retention, deletion_protection) in expected.items():
+        env = load_environment(name)
+        assert (env.database.instance_class, env.database.multi_az, env.database.backup_retention_days,
+                env.database.deletion_protection) == (rds_class, multi_az, retention, deletion_protection)
+
+
+def test_minimal_environment_takes_prod_safe_defaults():
+    env = load()
+    assert env.database.multi_az and env.database.deletion_protection and env.storage.replication_enabled
+
+
+def test_unknown_key_names_file_field_and_allowed_keys():
+    refused('[database]\ninstance_clas = "db.t3.micro"\n',
+            r"^environments/qa\.toml: database\.instance_clas = 'db\.t3\.micro': unknown key; allowed keys in "
+            r"\[database\]: .*instance_class")
+
+
+def test_unknown_top_level_key():
+    refused('rds_instance_class = "db.t3.micro"\n', r"qa\.toml: rds_instance_class = 'db\.t3\.micro': unknown key")
+
+
+def test_wrong_type_is_named():
+    refused('[database]\nbackup_retention_days = "seven"\n',
+            r"qa\.toml: database\.backup_retention_days = 'seven': must be a integer, got string")
+
+
+def test_boolean_is_not_an_integer():
+    refused("[database]\nread_replicas = true\n", r"database\.read_replicas = True: must be a integer, got boolean")
+
+
+def test_missing_required_key():
+    refused("", r"qa\.toml: account_id: missing required key", base=BASE.replace('account_id = "123456789012"\n', ""))
+
+
+@pytest.mark.parametrize("retention", [-1, 36, 40])
+def test_backup_retention_outside_0_to_35(retention):
+    refused(f"[database]\nbackup_retention_days = {retention}\n",
+            rf"qa\.toml: database\.backup_retention_days = {retention}: must be 0-35 days")
+
+
+@pytest.mark.parametrize("cidr, message", [
+    ("10.0.0.300/16", "not a valid IPv4 CIDR"),
+    ("10.1.0.0/20", "must be an IPv4 /16"),
+    ("10.1.2.0/16", "not a valid IPv4 CIDR"),   # host bits set
+    ("8.8.0.0/16", "must be a private range"),
+])
+def test_invalid_vpc_cidr(cidr, message):
+    refused(f'[network]\nvpc_cidr = "{cidr}"\n', rf"network\.vpc_cidr = '{re.escape(cidr)}': {message}")
+
+
+def test_overlapping_vpc_cidrs_between_environments(tmp_path: Path):
+    for name in ("state_backend", "dev", "staging", "prod"):
+        shutil.copy(ENVIRONMENTS_DIR / f"{name}.toml", tmp_path)
+    staging = tmp_path / "staging.toml"
+    staging.write_text(staging.read_text().replace('vpc_cidr = "10.20.0.0/16"', 'vpc_cidr = "10.10.0.0/16"'))
+    with pytest.raises(ConfigError, match=r"staging\.toml: network\.vpc_cidr = '10\.10\.0\.0/16': overlaps dev's"):
+        load_all(("dev", "staging", "prod"), tmp_path)
+
+
+def test_production_requires_multi_az():
+    refused("production = true\n[database]\nmulti_az = false\n",
+            r"qa\.toml: database\.multi_az = false: a production environment requires true",
+            base=BASE.replace("production = false\n", ""))
+
+
+def test_production_requires_deletion_protection():
+    refused("production = true\n[database]\ndeletion_protection = false\n",
+            r"database\.deletion_protection = false: a production environment requires true",
+            base=BASE.replace("production = false\n", ""))
+
+
+def test_missing_environment_lists_the_available_ones():
+    with pytest.raises(ConfigError, match=r"environment 'qa': no file environments/qa\.toml; available: dev, prod, staging"):
+        load_environment("qa")
+
+
+def test_file_name_and_name_must_agree(tmp_path: Path):
+    (tmp_path / "qa.toml").write_text(BASE.replace('name = "qa"', 'name = "uat"'))
+    with pytest.raises(ConfigError, match=r"qa\.toml: name = 'uat': must match the file name 'qa'"):
+        load_environment("qa", tmp_path)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("account_id", '"12345"', r"account_id = '12345': must be a 12-digit AWS account id"),
+    ("region", '"europe"', r"region = 'europe': must be an AWS region"),
+    ("deploy_role_arn", '"arn:aws:iam::999999999999:role/x"', r"must be a role in account_id 123456789012"),
+    ("availability_zones", '["eu-west-1a", "eu-west-1b"]', r"availability_zones = .*: must be three distinct zones"),
+    ("dr_region", '"eu-west-1"', r"dr_region = 'eu-west-1': must differ from region"),
+])
+def test_environment_fields(field, value, message):
+    base = "\n".join(line for line in BASE.splitlines() if not line.startswith(f"{field} =")) + "\n"
+    refused(f"{field} = {value}\n", message, base=base)
+
+
+@pytest.mark.parametrize("section, line, message", [
+    ("storage", "glacier_after_days = 20", r"storage\.ia_after_days/glacier_after_days/deep_archive_after_days = "
+                                           r"30/20/365: transitions must increase"),
+    ("storage", "ia_after_days = 10", r"storage\.ia_after_days = 10: S3 requires at least 30 days"),
+    ("database", 'engine_version = "14.9"', r"database\.engine_version = '14\.9': must be PostgreSQL 15"),
+    ("database", "max_allocated_storage_gb = 10", r"database\.max_allocated_storage_gb = 10: must be above"),
+    ("database", "read_replicas = 9", r"database\.read_replicas = 9: must be 0-5"),
+    ("network", "flow_log_retention_days = 10", r"network\.flow_log_retention_days = 10: must be one of"),
+    ("security", 'ci_repository = "org/*"', r"security\.ci_repository = 'org/\*': must be a GitHub 'org/repo'"),
+    ("security", 'trusted_account_ids = ["x"]', r"security\.trusted_account_ids: 'x': must be a 12-digit"),
+])
+def test_module_fields(section, line, message):
+    refused(f"[{section}]\n{line}\n", message)
+
+
+def test_invalid_toml_is_reported_with_the_file():
+    refused("[database\n", r"qa\.toml: not valid TOML")
+
+
+def test_state_backend_loads():
+    state = load_state_backend()
+    assert state.bucket.startswith("video-ingest-terraform-state") and state.lock_table

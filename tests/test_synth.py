@@ -1,0 +1,88 @@
+"""Synthesis: atomic (a failure keeps the previous cdktf.out/), deterministic, same as `cdktf synth`."""
+from __future__ import annotations
+
+import filecmp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS, ROOT, STACKS, subprocess_env
+
+
+def tree(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_every_stack_is_synthesized(synth_dir):
+    assert sorted(p.name for p in (synth_dir / "stacks").iterdir()) == sorted(STACKS)
+
+
+def test_two_synths_of_the_same_input_are_byte_identical(synth_dir, tmp_path):
+    import main
+    from environments.config import ENVIRONMENTS_DIR
+
+    again = tmp_path / "again"
+    main.synth_atomically(again, ENVIRONMENTS, ENVIRONMENTS_DIR)
+    assert tree(again) == tree(synth_dir)
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=subprocess_env(), timeout=300)
+
+
+@pytest.fixture()
+def previous_output(synth_dir, tmp_path) -> Path:
+    out = tmp_path / "cdktf.out"
+    shutil.copytree(synth_dir, out)
+    return out
+
+
+@pytest.mark.parametrize("mutation, message", [
+    (("dev.toml", 'vpc_cidr = "10.10.0.0/16"', 'vpc_cidr = "10.10.0.0/33"'),
+     r"environments/dev.toml: network.vpc_cidr = '10.10.0.0/33': not a valid IPv4 CIDR"),
+    (("prod.toml", "multi_az = true", "multi_az = false"),
+     r"prod.toml: database.multi_az = false: a production environment requires true"),
+    (None, r"environment 'qa': no file"),
+])
+def test_bad_input_exits_non_zero_and_keeps_previous_output(previous_output, tmp_path, mutation, message):
+    from environments.config import ENVIRONMENTS_DIR
+
+    config_dir = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    names = list(ENVIRONMENTS)
+    if mutation:
+        file, old, new = mutation
+        text = (config_dir / file).read_text()
+        assert old in text
+        (config_dir / file).write_text(text.replace(old, new))
+    else:
+        names.append("qa")
+    before = tree(previous_output)
+    result = run_main(*names, "--config-dir", str(config_dir), "--outdir", str(previous_output))
+    assert result.returncode == 2, result.stderr
+    assert message.replace("\\", "") in result.stderr.replace("\\", "") or __import__("re").search(message, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert tree(previous_output) == before
+    assert not list(previous_output.parent.glob(".cdktf.out.*")), "staging directory left behind"
+
+
+def test_cdktf_cli_synth_matches_python_main(synth_dir, tmp_path):
+    """The users' own command: `cdktf synth` (the project's npm cdktf-cli) gives the same output."""
+    cdktf = ROOT / "node_modules" / ".bin" / "cdktf"
+    if not cdktf.exists():
+        pytest.fail("node_modules/.bin/cdktf missing: run `make install`")
+    work = tmp_path / "project"
+    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(
+        ".venv", "node_modules", "cdktf.out", "build", ".git", "__pycache__"))
+    env = subprocess_env() | {"CHECKPOINT_DISABLE": "1",
+                              "PATH": f"{Path(sys.executable).parent}:{subprocess_env()['PATH']}"}
+    result = subprocess.run([str(cdktf), "synth", "--output", str(work / "cdktf.out")], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for stack in STACKS:
+        assert filecmp.cmp(work / "cdktf.out" / "stacks" / stack / "cdk.tf.json",
+                           synth_dir / "stacks" / stack / "cdk.tf.json", shallow=False), stack

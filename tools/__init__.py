@@ -1,0 +1,1 @@
+"""Small programs around the synthesized stacks: terraform, scan, benchmark."""
