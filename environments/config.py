@@ -22,7 +22,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modules.compute import ComputeConfig
 from modules.database import DatabaseConfig
+from modules.load_balancer import LoadBalancerConfig
 from modules.network import NetworkConfig
 from modules.security import SecurityConfig
 from modules.storage import StorageConfig
@@ -77,6 +79,8 @@ class Environment:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
+    load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -106,6 +110,7 @@ class Environment:
             ("database.deletion_protection", self.database.deletion_protection, True),
             ("storage.replication_enabled", self.storage.replication_enabled, True),
             ("storage.force_destroy", self.storage.force_destroy, False),
+            ("load_balancer.deletion_protection", self.load_balancer.deletion_protection, True),
         ]
         for name, value, required in rules:
             if value != required:

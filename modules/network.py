@@ -32,7 +32,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, assume_role_policy, policy, statement
+from modules.naming import LOG_RETENTION_DAYS, Naming, assume_role_policy, policy, statement
 
 TIERS = {"public": 0, "private": 10, "database": 20}  # third octet offset of each tier's /24s
 ANYWHERE = "0.0.0.0/0"
@@ -63,11 +63,6 @@ class NetworkConfig:
                              f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
         if self.flow_log_traffic_type not in ("ALL", "ACCEPT", "REJECT"):
             raise ValueError(f"flow_log_traffic_type = {self.flow_log_traffic_type!r}: must be ALL, ACCEPT or REJECT")
-
-
-# The values CloudWatch Logs accepts for retention_in_days.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
 
 
 def subnet_cidrs(vpc_cidr: str, tier: str, count: int = 3) -> list[str]:

@@ -1,0 +1,267 @@
+"""Compute: an ECS cluster on Fargate/Fargate Spot and its services (API behind the ALB, workers on a queue)."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+    AppautoscalingPolicy, AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification)
+from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.ecs_cluster import EcsCluster, EcsClusterSetting
+from cdktf_cdktf_provider_aws.ecs_cluster_capacity_providers import (
+    EcsClusterCapacityProviders, EcsClusterCapacityProvidersDefaultCapacityProviderStrategy)
+from cdktf_cdktf_provider_aws.ecs_service import (
+    EcsService, EcsServiceCapacityProviderStrategy, EcsServiceDeploymentCircuitBreaker, EcsServiceLoadBalancer,
+    EcsServiceNetworkConfiguration, EcsServiceServiceRegistries)
+from cdktf_cdktf_provider_aws.ecs_task_definition import EcsTaskDefinition, EcsTaskDefinitionRuntimePlatform, EcsTaskDefinitionVolume
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.service_discovery_private_dns_namespace import ServiceDiscoveryPrivateDnsNamespace
+from cdktf_cdktf_provider_aws.service_discovery_service import (
+    ServiceDiscoveryService, ServiceDiscoveryServiceDnsConfig, ServiceDiscoveryServiceDnsConfigDnsRecords,
+    ServiceDiscoveryServiceHealthCheckCustomConfig)
+from constructs import Construct
+
+from modules import checkov
+from modules.naming import LOG_RETENTION_DAYS, Naming, assume_role_policy, policy, statement
+
+# Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
+XRAY_DAEMON_MEMORY = 64  # MiB reserved for the sidecar inside the task
+
+
+def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_field: str = "memory") -> None:
+    if cpu not in FARGATE_SIZES:
+        raise ValueError(f"{cpu_field} = {cpu}: not a Fargate CPU size; allowed: "
+                         f"{', '.join(map(str, FARGATE_SIZES))} (units, 1024 = 1 vCPU)")
+    if memory not in FARGATE_SIZES[cpu]:
+        allowed = FARGATE_SIZES[cpu]
+        listed = ", ".join(map(str, allowed)) if len(allowed) <= 4 else f"{allowed[0]}-{allowed[-1]} in steps of {allowed[1] - allowed[0]}"
+        raise ValueError(f"{memory_field} = {memory}: AWS refuses this Fargate size with {cpu_field} = {cpu}; "
+                         f"allowed memory for {cpu} CPU: {listed} MiB")
+
+
+def check_image(name: str, image: str) -> None:
+    pinned = "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"))
+    if not re.fullmatch(r"[a-z0-9.\-/:_@]+", image) or not pinned:
+        raise ValueError(f"{name} = {image!r}: must be an image reference with an explicit tag or digest (not :latest)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeConfig:
+    """Inputs of the cluster and the API service. Every default is the prod-safe choice."""
+    cpu: int = 1024                        # task CPU units (spec: dev 256, staging 512, prod 1024)
+    memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048)
+    image: str = "public.ecr.aws/docker/library/nginx:1.27"  # API container image (tag or digest, never :latest)
+    health_check_path: str = "/health"     # container and target group health endpoint
+    min_tasks: int = 2                     # autoscaling floor (spec: 1-10)
+    max_tasks: int = 10                    # autoscaling ceiling
+    cpu_target_percent: int = 60           # target tracking on average CPU
+    memory_target_percent: int = 70        # target tracking on average memory
+    on_demand_base: int = 1                # tasks always on FARGATE (on demand)
+    on_demand_weight: int = 1              # share of tasks above the base on FARGATE
+    spot_weight: int = 0                   # share of tasks above the base on FARGATE_SPOT
+    log_retention_days: int = 365
+
+    def __post_init__(self) -> None:
+        check_fargate_size(self.cpu, self.memory)
+        check_image("image", self.image)
+        if not self.health_check_path.startswith("/"):
+            raise ValueError(f"health_check_path = {self.health_check_path!r}: must start with '/'")
+        if not 1 <= self.min_tasks <= self.max_tasks <= 100:
+            raise ValueError(f"min_tasks/max_tasks = {self.min_tasks}/{self.max_tasks}: need 1 <= min <= max <= 100")
+        for name in ("cpu_target_percent", "memory_target_percent"):
+            if not 10 <= getattr(self, name) <= 95:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be 10-95 (%)")
+        if self.on_demand_weight + self.spot_weight < 1 or min(self.on_demand_weight, self.spot_weight) < 0:
+            raise ValueError(f"on_demand_weight/spot_weight = {self.on_demand_weight}/{self.spot_weight}: "
+                             "must be >= 0 and not both 0")
+        if not 0 <= self.on_demand_base <= self.min_tasks:
+            raise ValueError(f"on_demand_base = {self.on_demand_base}: must be 0-min_tasks ({self.min_tasks})")
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"log_retention_days = {self.log_retention_days}: must be a CloudWatch retention value "
+                             f"({', '.join(map(str, LOG_RETENTION_DAYS))})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """One Fargate service: what differs between the API and the workers."""
+    name: str                                  # "api", "worker"
+    cpu: int
+    memory: int
+    image: str
+    min_tasks: int
+    max_tasks: int
+    subnet_ids: list[str]
+    security_group_id: str
+    environment: dict[str, str] = field(default_factory=dict)      # plain, non-secret settings
+    secrets: dict[str, str] = field(default_factory=dict)          # env var -> Secrets Manager ARN (or ARN:key::)
+    task_statements: tuple[dict, ...] = ()                         # the task role's least-privilege grants
+    secret_arns: tuple[str, ...] = ()                              # what the execution role may read
+    port: int | None = None                                        # container port (API); None: no inbound
+    target_group_arn: str | None = None                            # ALB target group (API)
+    health_check_path: str = "/health"
+    command: tuple[str, ...] = ()
+    on_demand_base: int = 1
+    on_demand_weight: int = 1
+    spot_weight: int = 0
+
+
+class Compute(Construct):
+    """Exposes `cluster`, `namespace`; `service(...)` adds a Fargate service and returns it."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ComputeConfig, vpc_id: str,
+                 kms_key_arn: str, log_retention_note: str = "") -> None:
+        super().__init__(scope, id_)
+        self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
+        self._retention_note = log_retention_note
+        self.cluster = EcsCluster(self, "cluster", name=naming.name("cluster"),
+                                  setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
+        EcsClusterCapacityProviders(
+            self, "capacity-providers", cluster_name=self.cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategy=[EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
+                capacity_provider="FARGATE", base=config.on_demand_base, weight=config.on_demand_weight)])
+        self.namespace = ServiceDiscoveryPrivateDnsNamespace(
+            self, "namespace", name=f"{naming.environment}.video-ingest.internal", vpc=vpc_id,
+            description="Service discovery for the video ingest services")
+        self.services: dict[str, EcsService] = {}
+        self.task_roles: dict[str, IamRole] = {}
+        self.log_groups: dict[str, CloudwatchLogGroup] = {}
+        self.scaling_targets: dict[str, AppautoscalingTarget] = {}
+
+    def service(self, spec: ServiceSpec) -> EcsService:
+        n, name = self._naming, spec.name
+        check_fargate_size(spec.cpu, spec.memory, f"{name}.cpu", f"{name}.memory")
+        log_group = CloudwatchLogGroup(self, f"{name}-logs", name=f"/ecs/{n.prefix}/{name}",
+                                       kms_key_id=self._kms_key_arn, retention_in_days=self._config.log_retention_days)
+        if self._config.log_retention_days < 365:
+            checkov.skip(log_group, "CKV_AWS_338", self._retention_note or
+                         f"{n.environment}: {self._config.log_retention_days}-day retention chosen in config (cost)")
+        self.log_groups[name] = log_group
+
+        execution_role = IamRole(self, f"{name}-execution-role", name=n.name(name, "execution"),
+                                 description=f"ECS agent for {name}: pull the image, write logs, read its secrets",
+                                 assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com",
+                                                                       source_account=n.account_id))
+        execution = [
+            statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group.arn}:*"]),
+            statement("PullImages", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                     "ecr:GetDownloadUrlForLayer"], [n.arn("ecr", f"repository/{n.prefix}-*")]),
+            # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
+            statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
+            statement("DecryptWithEnvironmentKey", ["kms:Decrypt"], [self._kms_key_arn]),
+        ]
+        if spec.secret_arns:
+            execution.append(statement("ReadOwnSecrets", ["secretsmanager:GetSecretValue"], list(spec.secret_arns)))
+        IamRolePolicy(self, f"{name}-execution-policy", name="execution", role=execution_role.id,
+                      policy=policy(*execution))
+
+        task_role = IamRole(self, f"{name}-task-role", name=n.name(name, "task"),
+                            description=f"The {name} application's own permissions",
+                            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com",
+                                                                  source_account=n.account_id))
+        IamRolePolicy(self, f"{name}-task-policy", name="task", role=task_role.id, policy=policy(
+            # X-Ray's segment APIs have no resource-level permissions: AWS requires "*".
+            statement("XRaySegments", ["xray:GetSamplingRules", "xray:GetSamplingTargets",
+                                       "xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
+            *spec.task_statements))
+        self.task_roles[name] = task_role
+
+        task = EcsTaskDefinition(
+            self, f"{name}-task", family=n.name(name), cpu=str(spec.cpu), memory=str(spec.memory),
+            network_mode="awsvpc", requires_compatibilities=["FARGATE"],
+            execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
+            runtime_platform=EcsTaskDefinitionRuntimePlatform(operating_system_family="LINUX", cpu_architecture="X86_64"),
+            volume=[EcsTaskDefinitionVolume(name="tmp")],
+            container_definitions=json.dumps(self._containers(spec, log_group), sort_keys=True))
+
+        discovery = ServiceDiscoveryService(
+            self, f"{name}-discovery", name=name, description=f"{name} tasks",
+            dns_config=ServiceDiscoveryServiceDnsConfig(
+                namespace_id=self.namespace.id, routing_policy="MULTIVALUE",
+                dns_records=[ServiceDiscoveryServiceDnsConfigDnsRecords(type="A", ttl=10)]),
+            health_check_custom_config=ServiceDiscoveryServiceHealthCheckCustomConfig(failure_threshold=1))
+        strategy = [EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE", base=spec.on_demand_base,
+                                                       weight=spec.on_demand_weight)]
+        if spec.spot_weight:
+            strategy.append(EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=spec.spot_weight))
+        service = EcsService(
+            self, f"{name}-service", name=name, cluster=self.cluster.arn, task_definition=task.arn,
+            desired_count=spec.min_tasks, capacity_provider_strategy=strategy,
+            network_configuration=EcsServiceNetworkConfiguration(
+                subnets=spec.subnet_ids, security_groups=[spec.security_group_id], assign_public_ip=False),
+            load_balancer=[EcsServiceLoadBalancer(target_group_arn=spec.target_group_arn, container_name=name,
+                                                  container_port=spec.port)] if spec.target_group_arn else None,
+            health_check_grace_period_seconds=60 if spec.target_group_arn else None,
+            deployment_circuit_breaker=EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
+            deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
+            service_registries=EcsServiceServiceRegistries(registry_arn=discovery.arn),
+            propagate_tags="SERVICE", enable_ecs_managed_tags=True, wait_for_steady_state=False,
+            # Autoscaling owns the task count after creation.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]))
+        self.services[name] = service
+        self.scaling_targets[name] = AppautoscalingTarget(
+            self, f"{name}-scaling-target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{self.cluster.name}/{service.name}",
+            min_capacity=spec.min_tasks, max_capacity=spec.max_tasks)
+        return service
+
+    def scale_on_utilization(self, name: str, *, cpu_percent: int, memory_percent: int) -> None:
+        """Target tracking on both average CPU and average memory: whichever needs more tasks wins."""
+        target = self.scaling_targets[name]
+        for metric, value in (("ECSServiceAverageCPUUtilization", cpu_percent),
+                              ("ECSServiceAverageMemoryUtilization", memory_percent)):
+            AppautoscalingPolicy(
+                self, f"{name}-{metric}", name=self._naming.name(name, metric.removeprefix("ECSServiceAverage").lower()),
+                policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
+                resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+                target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                    target_value=value, scale_in_cooldown=300, scale_out_cooldown=60,
+                    predefined_metric_specification=AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                        predefined_metric_type=metric)))
+
+    def _containers(self, spec: ServiceSpec, log_group: CloudwatchLogGroup) -> list[dict]:
+        logging = lambda prefix: {"logDriver": "awslogs", "options": {
+            "awslogs-group": log_group.name, "awslogs-region": self._naming.region, "awslogs-stream-prefix": prefix}}
+        app = {
+            "name": spec.name, "image": spec.image, "essential": True,
+            "memoryReservation": spec.memory - XRAY_DAEMON_MEMORY,
+            "readonlyRootFilesystem": True, "user": "10001:10001", "privileged": False,
+            "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "environment": [{"name": k, "value": v} for k, v in sorted(
+                {**spec.environment, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}.items())],
+            "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(spec.secrets.items())],
+            "logConfiguration": logging(spec.name),
+            "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
+        }
+        if spec.command:
+            app["command"] = list(spec.command)
+        if spec.port:
+            app["portMappings"] = [{"containerPort": spec.port, "protocol": "tcp"}]
+            app["healthCheck"] = {"command": ["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:{spec.port}"
+                                                           f"{spec.health_check_path} || exit 1"],
+                                  "interval": 15, "timeout": 5, "retries": 3, "startPeriod": 30}
+        else:
+            app["healthCheck"] = {"command": ["CMD-SHELL", "test -f /tmp/healthy || exit 1"],
+                                  "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 60}
+        xray = {
+            "name": "xray-daemon", "image": XRAY_DAEMON_IMAGE, "essential": True, "memoryReservation": XRAY_DAEMON_MEMORY,
+            "readonlyRootFilesystem": True, "user": "1337:1337", "privileged": False,
+            "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
+            "logConfiguration": logging("xray"),
+        }
+        return [app, xray]

@@ -1,0 +1,157 @@
+"""Load balancer: internet-facing ALB, HTTPS only (HTTP redirects), ACM certificate, WAFv2 in front."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
+from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
+from cdktf_cdktf_provider_aws.lb_listener import (LbListener, LbListenerDefaultAction,
+                                                  LbListenerDefaultActionRedirect)
+from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck, LbTargetGroupStickiness
+from cdktf_cdktf_provider_aws.wafv2_web_acl import (
+    Wafv2WebAcl, Wafv2WebAclDefaultAction, Wafv2WebAclDefaultActionAllow, Wafv2WebAclRule, Wafv2WebAclRuleAction,
+    Wafv2WebAclRuleActionBlock, Wafv2WebAclRuleOverrideAction, Wafv2WebAclRuleOverrideActionNone,
+    Wafv2WebAclRuleVisibilityConfig, Wafv2WebAclVisibilityConfig)
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
+from cdktf import TerraformResourceLifecycle
+from constructs import Construct
+
+from modules import checkov
+from modules.naming import LOG_RETENTION_DAYS, Naming, statement
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
+MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                       "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList")
+# Rules of those groups that only count: server-side API clients legitimately run in cloud hosting ranges.
+COUNT_ONLY_RULES = {"AWSManagedRulesAnonymousIpList": ("HostingProviderIPList",)}
+# Regions older than August 2022 deliver ALB access logs from an AWS-owned account (AWS docs, "Enable access logs").
+ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+                    "us-west-2": "797873946194", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
+                    "eu-west-3": "009996457667", "eu-central-1": "054676820928", "eu-north-1": "897822967062",
+                    "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+                    "ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "sa-east-1": "507241528517"}
+
+
+def web_acl(scope: Construct, id_: str, *, name: str, scope_name: str, rate_limit: int, provider=None) -> Wafv2WebAcl:
+    """AWS managed rule groups (common, known bad inputs incl. Log4j, IP reputation, anonymous IPs) and a
+    per-IP rate limit."""
+    visibility = lambda metric: Wafv2WebAclRuleVisibilityConfig(
+        cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
+    rules = [Wafv2WebAclRule(
+        name=group, priority=i, override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
+        # The bindings type `statement` as Any (it nests too deep): Terraform's own keys, passed through.
+        statement={"managed_rule_group_statement": {
+            "name": group, "vendor_name": "AWS",
+            **({"rule_action_override": [{"name": rule, "action_to_use": {"count": {}}}
+                                         for rule in COUNT_ONLY_RULES[group]]} if group in COUNT_ONLY_RULES else {})}},
+        visibility_config=visibility(group)) for i, group in enumerate(MANAGED_RULE_GROUPS)]
+    rules.append(Wafv2WebAclRule(
+        name="rate-limit-per-ip", priority=len(rules), action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
+        statement={"rate_based_statement": {"limit": rate_limit, "aggregate_key_type": "IP"}},
+        visibility_config=visibility("rate-limit-per-ip")))
+    return Wafv2WebAcl(scope, id_, name=name, scope=scope_name, provider=provider,
+                       default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()), rule=rules,
+                       visibility_config=Wafv2WebAclVisibilityConfig(
+                           cloudwatch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True))
+
+
+def waf_logging(scope: Construct, id_: str, *, name: str, web_acl_arn: str, kms_key_arn: str, retention_days: int,
+                provider=None, retention_note: str = "") -> CloudwatchLogGroup:
+    """WAF logs go to a log group whose name AWS requires to start with `aws-waf-logs-`."""
+    group = CloudwatchLogGroup(scope, f"{id_}-logs", name=f"aws-waf-logs-{name}", kms_key_id=kms_key_arn,
+                               retention_in_days=retention_days, provider=provider)
+    if retention_days < 365:
+        checkov.skip(group, "CKV_AWS_338", retention_note or f"{retention_days}-day retention chosen in config (cost)")
+    Wafv2WebAclLoggingConfiguration(scope, f"{id_}-logging", resource_arn=web_acl_arn, provider=provider,
+                                    log_destination_configs=[group.arn])
+    return group
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerConfig:
+    """Inputs. Every default is the prod-safe choice."""
+    domain_name: str = "api.video.example.com"  # name clients use; the certificate covers it
+    certificate_arn: str = ""                   # an existing ACM certificate; empty: request one (DNS validation)
+    deletion_protection: bool = True
+    stickiness_seconds: int = 3600              # lb_cookie duration for stateful upload sessions (1-604800)
+    health_check_path: str = "/health"
+    waf_rate_limit: int = 2000                  # requests per 5 minutes per client IP
+    waf_log_retention_days: int = 365
+    idle_timeout_seconds: int = 60
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):
+            raise ValueError(f"domain_name = {self.domain_name!r}: must be a DNS name such as 'api.example.com'")
+        if self.certificate_arn and not re.fullmatch(r"arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+",
+                                                     self.certificate_arn):
+            raise ValueError(f"certificate_arn = {self.certificate_arn!r}: must be empty or an ACM certificate ARN")
+        if not 1 <= self.stickiness_seconds <= 604800:
+            raise ValueError(f"stickiness_seconds = {self.stickiness_seconds}: must be 1-604800")
+        if not self.health_check_path.startswith("/"):
+            raise ValueError(f"health_check_path = {self.health_check_path!r}: must start with '/'")
+        if not 100 <= self.waf_rate_limit <= 2_000_000_000:
+            raise ValueError(f"waf_rate_limit = {self.waf_rate_limit}: must be 100-2000000000 requests / 5 min")
+        if self.waf_log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"waf_log_retention_days = {self.waf_log_retention_days}: must be a CloudWatch retention value")
+        if not 1 <= self.idle_timeout_seconds <= 4000:
+            raise ValueError(f"idle_timeout_seconds = {self.idle_timeout_seconds}: must be 1-4000")
+
+
+def alb_log_delivery_statements(region: str, bucket_name: str, account_id: str) -> list[dict]:
+    """The log bucket grants for ALB access logs (to be given to the bucket's policy)."""
+    principal = ({"AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNTS[region]}:root"} if region in ELB_LOG_ACCOUNTS
+                 else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"})
+    return [statement("AlbAccessLogs", ["s3:PutObject"], [f"arn:aws:s3:::{bucket_name}/alb/AWSLogs/{account_id}/*"],
+                      principal=principal)]
+
+
+class LoadBalancer(Construct):
+    """Exposes `alb`, `target_group`, `https_listener`, `web_acl` (regional, reusable by API Gateway)."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: LoadBalancerConfig,
+                 subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int, log_bucket: str,
+                 kms_key_arn: str, log_bucket_policy=None) -> None:
+        super().__init__(scope, id_)
+        self.alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
+                      subnets=subnet_ids, security_groups=[security_group_id], drop_invalid_header_fields=True,
+                      enable_deletion_protection=config.deletion_protection, idle_timeout=config.idle_timeout_seconds,
+                      desync_mitigation_mode="strictest",
+                      access_logs=LbAccessLogs(bucket=log_bucket, prefix="alb", enabled=True),
+                      depends_on=[log_bucket_policy] if log_bucket_policy else None)
+        if not config.deletion_protection:
+            checkov.skip(self.alb, "CKV_AWS_150", f"{naming.environment}: deletion protection off by config so the "
+                                                  "environment can be torn down; production keeps it on.")
+        self.target_group = LbTargetGroup(
+            self, "api-targets", name=naming.name("api"), port=app_port, protocol="HTTP", target_type="ip",
+            vpc_id=vpc_id, deregistration_delay="30",
+            health_check=LbTargetGroupHealthCheck(enabled=True, path=config.health_check_path, matcher="200",
+                                                  interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
+            stickiness=LbTargetGroupStickiness(type="lb_cookie", enabled=True,
+                                               cookie_duration=config.stickiness_seconds))
+        if config.certificate_arn:
+            certificate_arn = config.certificate_arn
+        else:
+            certificate = AcmCertificate(self, "certificate", domain_name=config.domain_name,
+                                         validation_method="DNS", key_algorithm="EC_prime256v1",
+                                         lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+            # Apply waits here until the DNS validation record (output `alb_certificate_validation`) exists.
+            certificate_arn = AcmCertificateValidation(self, "certificate-validation",
+                                                       certificate_arn=certificate.arn).certificate_arn
+            self.certificate = certificate
+        LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
+                   default_action=[LbListenerDefaultAction(type="redirect", redirect=LbListenerDefaultActionRedirect(
+                       protocol="HTTPS", port="443", status_code="HTTP_301"))])
+        self.https_listener = LbListener(
+            self, "https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS", ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn,
+            default_action=[LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)])
+
+        self.web_acl = web_acl(self, "waf", name=naming.name("regional"), scope_name="REGIONAL",
+                               rate_limit=config.waf_rate_limit)
+        Wafv2WebAclAssociation(self, "waf-alb", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn)
+        waf_logging(self, "waf", name=naming.name("regional"), web_acl_arn=self.web_acl.arn, kms_key_arn=kms_key_arn,
+                    retention_days=config.waf_log_retention_days)
