@@ -22,8 +22,11 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modules.api import ApiConfig
+from modules.cdn import CdnConfig
 from modules.compute import ComputeConfig
 from modules.database import DatabaseConfig
+from modules.ingest import IngestConfig
 from modules.load_balancer import LoadBalancerConfig
 from modules.network import NetworkConfig
 from modules.security import SecurityConfig
@@ -73,6 +76,7 @@ class Environment:
     region: str                      # primary region
     dr_region: str                   # disaster-recovery region (replicas, backup vault)
     availability_zones: tuple[str, ...]  # exactly three, in `region`
+    cdn: CdnConfig                   # [cdn] is required: it names the public key of the URL signers
     production: bool = True          # production rules: multi-AZ, deletion protection, replication
     deploy_role_arn: str = ""        # role Terraform assumes in `account_id`; empty: ambient credentials
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -81,6 +85,8 @@ class Environment:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -111,6 +117,7 @@ class Environment:
             ("storage.replication_enabled", self.storage.replication_enabled, True),
             ("storage.force_destroy", self.storage.force_destroy, False),
             ("load_balancer.deletion_protection", self.load_balancer.deletion_protection, True),
+            ("cdn.waf_enabled", self.cdn.waf_enabled, True),
         ]
         for name, value, required in rules:
             if value != required:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
 from cdktf import TerraformResourceLifecycle
@@ -27,37 +26,11 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import LOG_RETENTION_DAYS, Naming, assume_role_policy, policy, statement
+from modules.naming import Naming, assume_role_policy, policy, statement
+from modules.validation import check_fargate_size, check_image, check_log_retention
 
-# Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
 XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 XRAY_DAEMON_MEMORY = 64  # MiB reserved for the sidecar inside the task
-
-
-def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_field: str = "memory") -> None:
-    if cpu not in FARGATE_SIZES:
-        raise ValueError(f"{cpu_field} = {cpu}: not a Fargate CPU size; allowed: "
-                         f"{', '.join(map(str, FARGATE_SIZES))} (units, 1024 = 1 vCPU)")
-    if memory not in FARGATE_SIZES[cpu]:
-        allowed = FARGATE_SIZES[cpu]
-        listed = ", ".join(map(str, allowed)) if len(allowed) <= 4 else f"{allowed[0]}-{allowed[-1]} in steps of {allowed[1] - allowed[0]}"
-        raise ValueError(f"{memory_field} = {memory}: AWS refuses this Fargate size with {cpu_field} = {cpu}; "
-                         f"allowed memory for {cpu} CPU: {listed} MiB")
-
-
-def check_image(name: str, image: str) -> None:
-    pinned = "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"))
-    if not re.fullmatch(r"[a-z0-9.\-/:_@]+", image) or not pinned:
-        raise ValueError(f"{name} = {image!r}: must be an image reference with an explicit tag or digest (not :latest)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,9 +64,7 @@ class ComputeConfig:
                              "must be >= 0 and not both 0")
         if not 0 <= self.on_demand_base <= self.min_tasks:
             raise ValueError(f"on_demand_base = {self.on_demand_base}: must be 0-min_tasks ({self.min_tasks})")
-        if self.log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"log_retention_days = {self.log_retention_days}: must be a CloudWatch retention value "
-                             f"({', '.join(map(str, LOG_RETENTION_DAYS))})")
+        check_log_retention("log_retention_days", self.log_retention_days)
 
 
 @dataclass(frozen=True, kw_only=True)

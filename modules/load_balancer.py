@@ -6,69 +6,26 @@ from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
 from cdktf_cdktf_provider_aws.lb_listener import (LbListener, LbListenerDefaultAction,
                                                   LbListenerDefaultActionRedirect)
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck, LbTargetGroupStickiness
-from cdktf_cdktf_provider_aws.wafv2_web_acl import (
-    Wafv2WebAcl, Wafv2WebAclDefaultAction, Wafv2WebAclDefaultActionAllow, Wafv2WebAclRule, Wafv2WebAclRuleAction,
-    Wafv2WebAclRuleActionBlock, Wafv2WebAclRuleOverrideAction, Wafv2WebAclRuleOverrideActionNone,
-    Wafv2WebAclRuleVisibilityConfig, Wafv2WebAclVisibilityConfig)
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
-from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import LOG_RETENTION_DAYS, Naming, statement
+from modules.naming import Naming, statement
+from modules.waf import waf_logging, web_acl
+from modules.validation import check_log_retention
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
-MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
-                       "AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesAnonymousIpList")
-# Rules of those groups that only count: server-side API clients legitimately run in cloud hosting ranges.
-COUNT_ONLY_RULES = {"AWSManagedRulesAnonymousIpList": ("HostingProviderIPList",)}
 # Regions older than August 2022 deliver ALB access logs from an AWS-owned account (AWS docs, "Enable access logs").
 ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
                     "us-west-2": "797873946194", "eu-west-1": "156460612806", "eu-west-2": "652711504416",
                     "eu-west-3": "009996457667", "eu-central-1": "054676820928", "eu-north-1": "897822967062",
                     "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
                     "ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "sa-east-1": "507241528517"}
-
-
-def web_acl(scope: Construct, id_: str, *, name: str, scope_name: str, rate_limit: int, provider=None) -> Wafv2WebAcl:
-    """AWS managed rule groups (common, known bad inputs incl. Log4j, IP reputation, anonymous IPs) and a
-    per-IP rate limit."""
-    visibility = lambda metric: Wafv2WebAclRuleVisibilityConfig(
-        cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
-    rules = [Wafv2WebAclRule(
-        name=group, priority=i, override_action=Wafv2WebAclRuleOverrideAction(none=Wafv2WebAclRuleOverrideActionNone()),
-        # The bindings type `statement` as Any (it nests too deep): Terraform's own keys, passed through.
-        statement={"managed_rule_group_statement": {
-            "name": group, "vendor_name": "AWS",
-            **({"rule_action_override": [{"name": rule, "action_to_use": {"count": {}}}
-                                         for rule in COUNT_ONLY_RULES[group]]} if group in COUNT_ONLY_RULES else {})}},
-        visibility_config=visibility(group)) for i, group in enumerate(MANAGED_RULE_GROUPS)]
-    rules.append(Wafv2WebAclRule(
-        name="rate-limit-per-ip", priority=len(rules), action=Wafv2WebAclRuleAction(block=Wafv2WebAclRuleActionBlock()),
-        statement={"rate_based_statement": {"limit": rate_limit, "aggregate_key_type": "IP"}},
-        visibility_config=visibility("rate-limit-per-ip")))
-    return Wafv2WebAcl(scope, id_, name=name, scope=scope_name, provider=provider,
-                       default_action=Wafv2WebAclDefaultAction(allow=Wafv2WebAclDefaultActionAllow()), rule=rules,
-                       visibility_config=Wafv2WebAclVisibilityConfig(
-                           cloudwatch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True))
-
-
-def waf_logging(scope: Construct, id_: str, *, name: str, web_acl_arn: str, kms_key_arn: str, retention_days: int,
-                provider=None, retention_note: str = "") -> CloudwatchLogGroup:
-    """WAF logs go to a log group whose name AWS requires to start with `aws-waf-logs-`."""
-    group = CloudwatchLogGroup(scope, f"{id_}-logs", name=f"aws-waf-logs-{name}", kms_key_id=kms_key_arn,
-                               retention_in_days=retention_days, provider=provider)
-    if retention_days < 365:
-        checkov.skip(group, "CKV_AWS_338", retention_note or f"{retention_days}-day retention chosen in config (cost)")
-    Wafv2WebAclLoggingConfiguration(scope, f"{id_}-logging", resource_arn=web_acl_arn, provider=provider,
-                                    log_destination_configs=[group.arn])
-    return group
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,8 +52,7 @@ class LoadBalancerConfig:
             raise ValueError(f"health_check_path = {self.health_check_path!r}: must start with '/'")
         if not 100 <= self.waf_rate_limit <= 2_000_000_000:
             raise ValueError(f"waf_rate_limit = {self.waf_rate_limit}: must be 100-2000000000 requests / 5 min")
-        if self.waf_log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"waf_log_retention_days = {self.waf_log_retention_days}: must be a CloudWatch retention value")
+        check_log_retention("waf_log_retention_days", self.waf_log_retention_days)
         if not 1 <= self.idle_timeout_seconds <= 4000:
             raise ValueError(f"idle_timeout_seconds = {self.idle_timeout_seconds}: must be 1-4000")
 

@@ -6,9 +6,6 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 PROJECT = "video-ingest"
-# The values CloudWatch Logs accepts for retention_in_days.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import LOG_RETENTION_DAYS, Naming, assume_role_policy, policy, statement
+from modules.naming import Naming, assume_role_policy, policy, statement
+from modules.validation import check_log_retention
 
 TIERS = {"public": 0, "private": 10, "database": 20}  # third octet offset of each tier's /24s
 ANYWHERE = "0.0.0.0/0"
@@ -58,9 +59,7 @@ class NetworkConfig:
             raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: must be an IPv4 /16 (e.g. '10.20.0.0/16')")
         if not network.is_private:
             raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: must be a private range (10/8, 172.16/12, 192.168/16)")
-        if self.flow_log_retention_days not in LOG_RETENTION_DAYS:
-            raise ValueError(f"flow_log_retention_days = {self.flow_log_retention_days}: must be one of "
-                             f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+        check_log_retention("flow_log_retention_days", self.flow_log_retention_days)
         if self.flow_log_traffic_type not in ("ALL", "ACCEPT", "REJECT"):
             raise ValueError(f"flow_log_traffic_type = {self.flow_log_traffic_type!r}: must be ALL, ACCEPT or REJECT")
 

@@ -10,6 +10,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules import checkov
@@ -43,39 +44,31 @@ class Security(Construct):
     """Exposes `key` (shared CMK), `key_arn`, and role helpers; ids are a contract."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: SecurityConfig,
-                 protect: bool, dr_provider=None, dr_region: str = "") -> None:
+                 protect: bool) -> None:
         super().__init__(scope, id_)
-        self._naming = naming
-        self._key_statements: list[dict] = []
-        self.key = KmsKey(
-            self, "key",
-            description=f"{naming.prefix}: data at rest (S3, RDS, logs, queues, secrets, images)",
-            enable_key_rotation=True,
-            rotation_period_in_days=365,
-            deletion_window_in_days=config.key_deletion_window_days,
-            policy=self._key_policy(naming.region),
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=protect),
-        )
+        self._naming, self._config, self._protect = naming, config, protect
+        self._keys: dict[str, tuple[KmsKey, str, list[dict]]] = {}
+        self.key = self.key_in("key", region=naming.region, alias=naming.prefix,
+                               description=f"{naming.prefix}: data at rest (S3, RDS, logs, queues, secrets, images)")
         self.key_arn = self.key.arn
-        KmsAlias(self, "key-alias", name=f"alias/{naming.prefix}", target_key_id=self.key.key_id)
-        self._config = config
-        self.dr_key = None
-        if dr_provider is not None:
-            # The DR region's key: replicas of the video bucket and of the database backups.
-            self.dr_key = KmsKey(
-                self, "dr-key", provider=dr_provider, description=f"{naming.prefix}: DR-region replicas and backups",
-                enable_key_rotation=True, rotation_period_in_days=365,
-                deletion_window_in_days=config.key_deletion_window_days, policy=self._key_policy(dr_region),
-                lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
-            KmsAlias(self, "dr-key-alias", provider=dr_provider, name=f"alias/{naming.prefix}-dr",
-                     target_key_id=self.dr_key.key_id)
 
-    def add_key_statements(self, *statements: dict) -> None:
+    def key_in(self, id_: str, *, region: str, alias: str, description: str, provider=None) -> KmsKey:
+        """A customer-managed key with yearly rotation in `region` (the DR region's replicas, us-east-1's edge logs)."""
+        key = KmsKey(self, id_, provider=provider, description=description, enable_key_rotation=True,
+                     rotation_period_in_days=365, deletion_window_in_days=self._config.key_deletion_window_days,
+                     policy=self._key_policy(region, []),
+                     lifecycle=TerraformResourceLifecycle(prevent_destroy=self._protect))
+        KmsAlias(self, f"{id_}-alias", provider=provider, name=f"alias/{alias}", target_key_id=key.key_id)
+        self._keys[id_] = (key, region, [])
+        return key
+
+    def add_key_statements(self, *statements: dict, key: str = "key") -> None:
         """Key-policy grants to principals created after the key (e.g. CloudFront reading SSE-KMS videos)."""
-        self._key_statements.extend(statements)
-        self.key.policy = self._key_policy(self._naming.region)
+        kms_key, region, extra = self._keys[key]
+        extra.extend(statements)
+        kms_key.policy = self._key_policy(region, extra)
 
-    def _key_policy(self, region: str) -> str:
+    def _key_policy(self, region: str, extra: list[dict]) -> str:
         n = self._naming
         return policy(
             # Without this statement IAM policies cannot grant use of the key (and nobody can manage it).
@@ -85,13 +78,16 @@ class Security(Construct):
                       "*", principal={"Service": f"logs.{region}.amazonaws.com"},
                       condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
                                              n.arn("logs", "log-group:*", region=region)}}),
-            *(self._key_statements if region == n.region else ()),
+            *extra,
         )
 
-    def service_role(self, id_: str, *, service: str, description: str) -> IamRole:
-        """A role only `service` (e.g. ecs-tasks.amazonaws.com) can assume, from this account only."""
-        return IamRole(self, id_, name=self._naming.name(id_), description=description,
-                       assume_role_policy=assume_role_policy(service, source_account=self._naming.account_id))
+    def app_secret(self, id_: str, *, description: str, rotation_reason: str) -> SecretsmanagerSecret:
+        """A secret the application reads at start (ECS `secrets`), encrypted with the environment key.
+        Its value is put out of band (`aws secretsmanager put-secret-value`): never in code or state."""
+        secret = SecretsmanagerSecret(self, id_, name=f"{self._naming.prefix}/{id_}", description=description,
+                                      kms_key_id=self.key_arn, recovery_window_in_days=30)
+        checkov.skip(secret, "CKV2_AWS_57", rotation_reason)
+        return secret
 
     def grant(self, role: IamRole, id_: str, *statements: dict) -> IamRolePolicy:
         """An inline policy: least-privilege statements that live and die with the role."""

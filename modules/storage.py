@@ -87,9 +87,11 @@ class Storage(Construct):
                 time_control=config.replication_time_control)
 
     def allow_distribution(self, distribution_arn: str) -> None:
-        """The bucket policy admits reads from this one CloudFront distribution (OAC) and nobody else."""
-        self.video_bucket.add_policy_statements(statement(
-            "CloudFrontReadsVideos", ["s3:GetObject"], [f"{self.video_bucket.arn}/*"],
-            principal={"Service": "cloudfront.amazonaws.com"},
-            condition={"StringEquals": {"AWS:SourceArn": distribution_arn}}))
+        """The bucket policies (video bucket and its replica) admit reads from this one CloudFront
+        distribution (OAC) and nobody else."""
+        for bucket in filter(None, (self.video_bucket, self.replica_bucket)):
+            bucket.add_policy_statements(statement(
+                "CloudFrontReadsVideos", ["s3:GetObject"], [f"{bucket.arn}/*"],
+                principal={"Service": "cloudfront.amazonaws.com"},
+                condition={"StringEquals": {"AWS:SourceArn": distribution_arn}}))
 

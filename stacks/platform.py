@@ -5,8 +5,11 @@ from cdktf import TerraformOutput, TerraformStack
 from constructs import Construct
 
 from environments.config import Environment, StateBackendConfig
+from modules.api import Api
+from modules.cdn import Cdn
 from modules.compute import Compute, ServiceSpec
 from modules.database import Database
+from modules.ingest import Ingest
 from modules.load_balancer import LoadBalancer, alb_log_delivery_statements
 from modules.naming import Naming, statement
 from modules.network import Network
@@ -15,6 +18,7 @@ from modules.storage import Storage
 from stacks.providers import aws_provider, s3_backend
 
 APP_PORT = 8080
+EDGE_REGION = "us-east-1"  # CloudFront certificates and CLOUDFRONT-scope WAF live here
 
 
 class PlatformStack(TerraformStack):
@@ -26,24 +30,41 @@ class PlatformStack(TerraformStack):
         aws_provider(self, "aws", region=env.region, **provider)
         needs_dr = env.storage.replication_enabled or env.database.backup_replication
         dr = aws_provider(self, "aws-dr", region=env.dr_region, alias="dr", **provider) if needs_dr else None
+        needs_edge = env.cdn.waf_enabled or (env.cdn.domain_name and not env.cdn.certificate_arn)
+        edge = aws_provider(self, "aws-edge", region=EDGE_REGION, alias="edge", **provider) if needs_edge else None
         s3_backend(self, bucket=state.bucket, region=state.region, key=f"{env.name}/terraform.tfstate",
                    lock_table=state.lock_table, role_arn=state.role_arn)
 
-        security = Security(self, "security", naming=naming, config=env.security, protect=protect,
-                            dr_provider=dr, dr_region=env.dr_region)
-        dr_key_arn = security.dr_key.arn if security.dr_key else None
+        # Security first: every other module encrypts with its keys.
+        security = Security(self, "security", naming=naming, config=env.security, protect=protect)
+        dr_key = security.key_in("dr-key", provider=dr, region=env.dr_region, alias=f"{naming.prefix}-dr",
+                                 description=f"{naming.prefix}: DR-region replicas and backups") if dr else None
+        edge_key = security.key_in("edge-key", provider=edge, region=EDGE_REGION, alias=f"{naming.prefix}-edge",
+                                   description=f"{naming.prefix}: edge (CloudFront WAF) logs") \
+            if env.cdn.waf_enabled else None
         security.operator_roles(
             state_bucket_arn=f"arn:aws:s3:::{state.bucket}",
             lock_table_arn=f"arn:aws:dynamodb:{state.region}:{state.account_id}:table/{state.lock_table}")
+        signing_key = security.app_secret(
+            "cdn-signing-key", description="Private key that signs CloudFront URLs (PEM)",
+            rotation_reason="AWS has no managed rotation for a CloudFront signing key: it rotates by adding a new "
+                            "public key to the key group (cdn.signing_public_key_pem), then replacing this value.")
+
         network = Network(self, "network", naming=naming, config=env.network,
                           availability_zones=env.availability_zones, kms_key_arn=security.key_arn, app_port=APP_PORT)
         storage = Storage(self, "storage", naming=naming, config=env.storage, kms_key_arn=security.key_arn,
-                          protect=protect, dr_region=env.dr_region, dr_provider=dr, dr_kms_key_arn=dr_key_arn,
+                          protect=protect, dr_region=env.dr_region, dr_provider=dr,
+                          dr_kms_key_arn=dr_key.arn if dr_key else None,
                           log_delivery_statements=lambda bucket: alb_log_delivery_statements(
                               env.region, bucket, env.account_id))
         database = Database(self, "database", naming=naming, config=env.database,
                             subnet_ids=network.database_subnet_ids, security_group_id=network.db_sg.id,
-                            kms_key_arn=security.key_arn, protect=protect, dr_provider=dr, dr_kms_key_arn=dr_key_arn)
+                            kms_key_arn=security.key_arn, protect=protect, dr_provider=dr,
+                            dr_kms_key_arn=dr_key.arn if dr_key else None)
+        ingest = Ingest(self, "ingest", naming=naming, config=env.ingest, kms_key_arn=security.key_arn,
+                        log_bucket=storage.log_bucket.name, force_destroy=env.storage.force_destroy)
+        security.add_key_statements(*ingest.key_statements)
+
         load_balancer = LoadBalancer(
             self, "load-balancer", naming=naming, config=env.load_balancer, subnet_ids=network.public_subnet_ids,
             security_group_id=network.alb_sg.id, vpc_id=network.vpc.id, app_port=APP_PORT,
@@ -58,20 +79,60 @@ class PlatformStack(TerraformStack):
             target_group_arn=load_balancer.target_group.arn, health_check_path=c.health_check_path,
             on_demand_base=c.on_demand_base, on_demand_weight=c.on_demand_weight, spot_weight=c.spot_weight,
             environment={"ENVIRONMENT": env.name, "DATABASE_HOST": database.instance.address,
-                         "VIDEO_BUCKET": storage.video_bucket.name},
-            secrets={"DATABASE_CREDENTIALS": database.master_secret_arn},
-            secret_arns=(database.master_secret_arn,),
+                         "VIDEO_BUCKET": storage.video_bucket.name, "UPLOAD_BUCKET": ingest.upload_bucket.name},
+            secrets={"DATABASE_CREDENTIALS": database.master_secret_arn, "CDN_SIGNING_KEY": signing_key.arn},
+            secret_arns=(database.master_secret_arn, signing_key.arn),
             task_statements=(
                 statement("ConnectWithIamAuth", ["rds-db:connect"],
                           [naming.arn("rds-db", f"dbuser:{database.instance.resource_id}/video_ingest_app")]),
                 statement("ReadVideos", ["s3:GetObject"], [f"{storage.video_bucket.arn}/*"]),
                 statement("DecryptVideos", ["kms:Decrypt", "kms:GenerateDataKey"], [security.key_arn]),
+                *ingest.presign_statements,
             )))
         compute.scale_on_utilization("api", cpu_percent=c.cpu_target_percent, memory_percent=c.memory_target_percent)
+        i = env.ingest
+        worker = compute.service(ServiceSpec(
+            name="worker", cpu=i.worker_cpu, memory=i.worker_memory, image=i.worker_image,
+            min_tasks=i.min_workers, max_tasks=i.max_workers, subnet_ids=network.private_subnet_ids,
+            security_group_id=network.worker_sg.id, on_demand_base=0, on_demand_weight=c.on_demand_weight,
+            spot_weight=c.spot_weight,
+            environment={"ENVIRONMENT": env.name, "QUEUE_URL": ingest.queue.url,
+                         "UPLOAD_BUCKET": ingest.upload_bucket.name, "VIDEO_BUCKET": storage.video_bucket.name},
+            task_statements=ingest.worker_statements(storage.video_bucket.arn)))
+        ingest.scale_on_backlog(compute.scaling_targets["worker"], cluster_name=compute.cluster.name,
+                                service_name=worker.name)
 
-        TerraformOutput(self, "alb_dns_name", value=load_balancer.alb.dns_name)
-        TerraformOutput(self, "vpc_id", value=network.vpc.id)
-        TerraformOutput(self, "video_bucket", value=storage.video_bucket.name)
-        TerraformOutput(self, "database_endpoint", value=database.instance.endpoint)
-        TerraformOutput(self, "database_secret_arn", value=database.master_secret_arn)
-        TerraformOutput(self, "kms_key_arn", value=security.key_arn)
+        api = Api(self, "api", naming=naming, config=env.api,
+                  backend_url=f"https://{env.load_balancer.domain_name}",
+                  kms_key_arn=security.key_arn, web_acl_arn=load_balancer.web_acl.arn)
+        cdn = Cdn(self, "cdn", naming=naming, config=env.cdn,
+                  video_bucket_domain=storage.video_bucket.bucket.bucket_regional_domain_name,
+                  replica_bucket_domain=storage.replica_bucket.bucket.bucket_regional_domain_name
+                  if storage.replica_bucket else None,
+                  origin_access_control_id=storage.origin_access_control.id,
+                  alb_domain=env.load_balancer.domain_name, protect=protect, us_east_1_provider=edge,
+                  access_log_bucket=storage.log_bucket.name,
+                  kms_key_arn_us_east_1=edge_key.arn if edge_key else "", force_destroy=env.storage.force_destroy)
+        storage.allow_distribution(cdn.distribution.arn)
+        cloudfront_decrypts = statement(
+            "CloudFrontDecryptsVideos", ["kms:Decrypt"], "*", principal={"Service": "cloudfront.amazonaws.com"},
+            condition={"StringEquals": {"AWS:SourceArn": cdn.distribution.arn}})
+        security.add_key_statements(cloudfront_decrypts)
+        if dr_key:
+            security.add_key_statements(cloudfront_decrypts, key="dr-key")
+
+        outputs = {
+            "vpc_id": network.vpc.id, "video_bucket": storage.video_bucket.name,
+            "upload_bucket": ingest.upload_bucket.name, "upload_queue_url": ingest.queue.url,
+            "database_endpoint": database.instance.endpoint, "database_secret_arn": database.master_secret_arn,
+            "alb_dns_name": load_balancer.alb.dns_name, "api_invoke_url": api.stage.invoke_url,
+            "cdn_domain_name": cdn.distribution.domain_name, "kms_key_arn": security.key_arn,
+            "ecr_repositories": {name: repo.repository_url for name, repo in ingest.repositories.items()},
+        }
+        for name, value in outputs.items():
+            TerraformOutput(self, name, value=value)
+        if getattr(load_balancer, "certificate", None):
+            TerraformOutput(self, "alb_certificate_validation",
+                            value=load_balancer.certificate.domain_validation_options)
+        if getattr(cdn, "certificate", None):
+            TerraformOutput(self, "cdn_certificate_validation", value=cdn.certificate.domain_validation_options)

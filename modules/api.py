@@ -1,0 +1,201 @@
+"""API: a regional REST API for video metadata, proxied to the ALB, with API keys, IAM auth,
+per-client usage plans, GET caching, access logs, metrics and X-Ray."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
+from cdktf_cdktf_provider_aws.api_gateway_api_key import ApiGatewayApiKey
+from cdktf_cdktf_provider_aws.api_gateway_client_certificate import ApiGatewayClientCertificate
+from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
+from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
+from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
+from cdktf_cdktf_provider_aws.api_gateway_method_settings import ApiGatewayMethodSettings, ApiGatewayMethodSettingsSettings
+from cdktf_cdktf_provider_aws.api_gateway_request_validator import ApiGatewayRequestValidator
+from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
+from cdktf_cdktf_provider_aws.api_gateway_rest_api import ApiGatewayRestApi, ApiGatewayRestApiEndpointConfiguration
+from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage, ApiGatewayStageAccessLogSettings
+from cdktf_cdktf_provider_aws.api_gateway_usage_plan import (
+    ApiGatewayUsagePlan, ApiGatewayUsagePlanApiStages, ApiGatewayUsagePlanQuotaSettings,
+    ApiGatewayUsagePlanThrottleSettings)
+from cdktf_cdktf_provider_aws.api_gateway_usage_plan_key import ApiGatewayUsagePlanKey
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from constructs import Construct
+
+from modules import checkov
+from modules.naming import Naming, assume_role_policy
+from modules.validation import check_log_retention
+
+CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
+# (path, parent path, path parameter) -> methods. The metadata API; uploads only get a presigned URL here.
+ROUTES = {
+    "videos": ("GET", "POST"),
+    "videos/{id}": ("GET", "PUT", "DELETE"),
+    "uploads": ("POST",),          # returns presigned multipart URLs; the bytes go straight to S3
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiClient:
+    """One API consumer: its own key and usage plan."""
+    name: str
+    rate_limit: float = 50.0     # steady requests per second
+    burst_limit: int = 100       # bucket size for bursts
+    quota_per_day: int = 100_000
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.name):
+            raise ValueError(f"name = {self.name!r}: must be 2-31 chars of a-z, 0-9, '-'")
+        if not 0 < self.rate_limit <= 10_000 or not 0 < self.burst_limit <= 5_000 or self.quota_per_day < 1:
+            raise ValueError(f"{self.name}: rate_limit/burst_limit/quota_per_day = {self.rate_limit}/"
+                             f"{self.burst_limit}/{self.quota_per_day}: need 0 < rate <= 10000, 0 < burst <= 5000, "
+                             "quota >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiConfig:
+    """Inputs. Every default is the prod-safe choice."""
+    stage_name: str = "v1"
+    iam_auth: bool = True                  # methods also require SigV4 (IAM) besides the API key
+    cache_size_gb: str = "0.5"             # stage cache cluster size
+    cache_ttl_seconds: int = 300           # GET response cache TTL (0-3600)
+    stage_rate_limit: float = 500.0        # stage-wide default throttling
+    stage_burst_limit: int = 1000
+    log_retention_days: int = 365
+    clients: tuple[ApiClient, ...] = (ApiClient(name="web"),)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,128}", self.stage_name):
+            raise ValueError(f"stage_name = {self.stage_name!r}: must be 1-128 chars of A-Z a-z 0-9 _")
+        if self.cache_size_gb not in CACHE_SIZES:
+            raise ValueError(f"cache_size_gb = {self.cache_size_gb!r}: must be one of {', '.join(CACHE_SIZES)}")
+        if not 0 <= self.cache_ttl_seconds <= 3600:
+            raise ValueError(f"cache_ttl_seconds = {self.cache_ttl_seconds}: must be 0-3600")
+        check_log_retention("log_retention_days", self.log_retention_days)
+        names = [client.name for client in self.clients]
+        if len(set(names)) != len(names):
+            raise ValueError(f"clients: names must be unique, got {names}")
+
+
+class Api(Construct):
+    """Exposes `rest_api`, `stage`, `usage_plans` and `api_keys` by client name."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ApiConfig, backend_url: str,
+                 kms_key_arn: str, web_acl_arn: str, log_retention_note: str = "") -> None:
+        super().__init__(scope, id_)
+        self.rest_api = ApiGatewayRestApi(
+            self, "rest-api", name=naming.name("api"), description="Video metadata API",
+            endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
+            api_key_source="HEADER", lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        validator = ApiGatewayRequestValidator(self, "request-validator", rest_api_id=self.rest_api.id,
+                                               name="body-and-parameters", validate_request_body=True,
+                                               validate_request_parameters=True)
+        resources = {"": None}
+        methods = []
+        for path, verbs in ROUTES.items():
+            parent, _, part = path.rpartition("/")
+            resource = ApiGatewayResource(self, f"resource-{_slug(path)}", rest_api_id=self.rest_api.id,
+                                          parent_id=resources[parent].id if resources.get(parent) else
+                                          self.rest_api.root_resource_id, path_part=part)
+            resources[path] = resource
+            params = re.findall(r"\{(\w+)\}", path)
+            for verb in verbs:
+                method = ApiGatewayMethod(
+                    self, f"method-{_slug(path)}-{verb.lower()}", rest_api_id=self.rest_api.id,
+                    resource_id=resource.id, http_method=verb, api_key_required=True,
+                    authorization="AWS_IAM" if config.iam_auth else "NONE", request_validator_id=validator.id,
+                    request_parameters={f"method.request.path.{p}": True for p in params} or None)
+                if not config.iam_auth:
+                    checkov.skip(method, "CKV2_AWS_70", f"{naming.environment}: IAM authorization off by config; "
+                                                        "every method still requires an API key.")
+                integration = ApiGatewayIntegration(
+                    self, f"integration-{_slug(path)}-{verb.lower()}", rest_api_id=self.rest_api.id,
+                    resource_id=resource.id, http_method=method.http_method, type="HTTP_PROXY",
+                    integration_http_method=verb, uri=f"{backend_url}/{path}", timeout_milliseconds=29000,
+                    request_parameters={f"integration.request.path.{p}": f"method.request.path.{p}" for p in params}
+                    or None,
+                    cache_key_parameters=[f"method.request.path.{p}" for p in params] or None)
+                methods.append((method, integration))
+
+        # Account-level: lets API Gateway write execution logs to CloudWatch (one per account and region).
+        logs_role = IamRole(self, "cloudwatch-role", name=naming.name("apigateway-logs"),
+                            description="API Gateway execution logging",
+                            assume_role_policy=assume_role_policy("apigateway.amazonaws.com",
+                                                                  source_account=naming.account_id))
+        IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=logs_role.name, policy_arn=(
+            "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
+        account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=logs_role.arn)
+
+        fingerprint = hashlib.sha256(json.dumps(
+            {"routes": ROUTES, "iam": config.iam_auth}, sort_keys=True).encode()).hexdigest()
+        deployment = ApiGatewayDeployment(
+            self, "deployment", rest_api_id=self.rest_api.id, description="managed by cdktf",
+            triggers={"routes": fingerprint}, depends_on=[m for pair in methods for m in pair],
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        access_logs = CloudwatchLogGroup(self, "access-logs", name=f"/apigateway/{naming.prefix}/access",
+                                         kms_key_id=kms_key_arn, retention_in_days=config.log_retention_days)
+        if config.log_retention_days < 365:
+            checkov.skip(access_logs, "CKV_AWS_338", log_retention_note or
+                         f"{naming.environment}: {config.log_retention_days}-day retention chosen in config (cost)")
+        certificate = ApiGatewayClientCertificate(self, "client-certificate",
+                                                  description="Lets the backend verify calls come from API Gateway")
+        self.stage = ApiGatewayStage(
+            self, "stage", rest_api_id=self.rest_api.id, deployment_id=deployment.id, stage_name=config.stage_name,
+            cache_cluster_enabled=True, cache_cluster_size=config.cache_size_gb, xray_tracing_enabled=True,
+            client_certificate_id=certificate.id,
+            access_log_settings=ApiGatewayStageAccessLogSettings(destination_arn=access_logs.arn, format=json.dumps({
+                "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
+                "apiKeyId": "$context.identity.apiKeyId", "caller": "$context.identity.caller",
+                "requestTime": "$context.requestTime", "httpMethod": "$context.httpMethod",
+                "resourcePath": "$context.resourcePath", "status": "$context.status",
+                "latencyMs": "$context.responseLatency", "integrationLatencyMs": "$context.integrationLatency"}, sort_keys=True)),
+            depends_on=[account])
+        # Every method: metrics, INFO logs, throttling; caching off except where enabled below.
+        all_methods = ApiGatewayMethodSettings(
+            self, "all-methods", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name, method_path="*/*",
+            settings=ApiGatewayMethodSettingsSettings(
+                metrics_enabled=True, logging_level="INFO", data_trace_enabled=False, caching_enabled=False,
+                cache_data_encrypted=True, throttling_rate_limit=config.stage_rate_limit,
+                throttling_burst_limit=config.stage_burst_limit))
+        checkov.skip(all_methods, "CKV_AWS_225", "Caching is enabled per GET method below; this catch-all keeps "
+                                                 "POST/PUT/DELETE uncached (a cached write would replay a response).")
+        self.cached_paths = []
+        for path, verbs in ROUTES.items():
+            if "GET" in verbs:
+                method_path = f"{path}/GET"
+                ApiGatewayMethodSettings(
+                    self, f"cache-{_slug(path)}", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name,
+                    method_path=method_path, settings=ApiGatewayMethodSettingsSettings(
+                        metrics_enabled=True, logging_level="INFO", data_trace_enabled=False, caching_enabled=True,
+                        cache_ttl_in_seconds=config.cache_ttl_seconds, cache_data_encrypted=True,
+                        require_authorization_for_cache_control=True,
+                        unauthorized_cache_control_header_strategy="FAIL_WITH_403",
+                        throttling_rate_limit=config.stage_rate_limit, throttling_burst_limit=config.stage_burst_limit))
+                self.cached_paths.append(method_path)
+        Wafv2WebAclAssociation(self, "waf", resource_arn=self.stage.arn, web_acl_arn=web_acl_arn)
+
+        self.usage_plans, self.api_keys = {}, {}
+        for client in config.clients:
+            plan = ApiGatewayUsagePlan(
+                self, f"plan-{client.name}", name=naming.name(client.name),
+                description=f"Throttling and quota for {client.name}",
+                api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.rest_api.id, stage=self.stage.stage_name)],
+                throttle_settings=ApiGatewayUsagePlanThrottleSettings(rate_limit=client.rate_limit,
+                                                                      burst_limit=client.burst_limit),
+                quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=client.quota_per_day, period="DAY"))
+            # The key's value is generated by AWS: it is never in code (it is in state, which is encrypted).
+            key = ApiGatewayApiKey(self, f"key-{client.name}", name=naming.name(client.name), enabled=True)
+            ApiGatewayUsagePlanKey(self, f"plan-key-{client.name}", key_id=key.id, key_type="API_KEY",
+                                   usage_plan_id=plan.id)
+            self.usage_plans[client.name], self.api_keys[client.name] = plan, key
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")

@@ -1,0 +1,205 @@
+"""CDN: one CloudFront distribution: videos from S3 (OAC, signed URLs, failover to the DR replica)
+and the API/app from the ALB (HTTPS only, never cached)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
+from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
+from cdktf_cdktf_provider_aws.cloudfront_cache_policy import (
+    CloudfrontCachePolicy, CloudfrontCachePolicyParametersInCacheKeyAndForwardedToOrigin as CacheKey,
+    CloudfrontCachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfig as Cookies,
+    CloudfrontCachePolicyParametersInCacheKeyAndForwardedToOriginHeadersConfig as Headers,
+    CloudfrontCachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfig as QueryStrings)
+from cdktf_cdktf_provider_aws.cloudfront_distribution import (
+    CloudfrontDistribution, CloudfrontDistributionDefaultCacheBehavior, CloudfrontDistributionLoggingConfig,
+    CloudfrontDistributionOrderedCacheBehavior, CloudfrontDistributionOrigin,
+    CloudfrontDistributionOriginCustomOriginConfig, CloudfrontDistributionOriginGroup,
+    CloudfrontDistributionOriginGroupFailoverCriteria, CloudfrontDistributionOriginGroupMember,
+    CloudfrontDistributionRestrictions, CloudfrontDistributionRestrictionsGeoRestriction,
+    CloudfrontDistributionViewerCertificate)
+from cdktf_cdktf_provider_aws.cloudfront_key_group import CloudfrontKeyGroup
+from cdktf_cdktf_provider_aws.cloudfront_public_key import CloudfrontPublicKey
+from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
+    CloudfrontResponseHeadersPolicy, CloudfrontResponseHeadersPolicySecurityHeadersConfig as Security,
+    CloudfrontResponseHeadersPolicySecurityHeadersConfigContentTypeOptions as ContentTypeOptions,
+    CloudfrontResponseHeadersPolicySecurityHeadersConfigFrameOptions as FrameOptions,
+    CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy as ReferrerPolicy,
+    CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity as Hsts,
+    CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection as XssProtection)
+from constructs import Construct
+
+from modules import checkov
+from modules.bucket import BucketOptions, SecureBucket
+from modules.naming import Naming
+from modules.waf import waf_logging, web_acl
+
+# AWS managed policies (ids are fixed by AWS): no caching; forward everything but Host to the origin.
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+S3_ORIGIN, S3_REPLICA_ORIGIN, VIDEO_ORIGIN_GROUP, ALB_ORIGIN = "videos", "videos-dr", "videos-with-failover", "api"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CdnConfig:
+    """Inputs. Every default is the prod-safe choice."""
+    signing_public_key_pem: str                   # public key for signed URLs; the private key stays with the API
+    domain_name: str = "cdn.video.example.com"   # viewer-facing name; empty: the cloudfront.net name (dev)
+    certificate_arn: str = ""                     # ACM certificate in us-east-1; empty: request one (DNS validation)
+    price_class: str = "PriceClass_All"
+    waf_enabled: bool = True                      # CLOUDFRONT-scope web ACL (us-east-1)
+    waf_rate_limit: int = 2000
+    video_default_ttl_seconds: int = 86400
+    video_max_ttl_seconds: int = 31536000
+    blocked_countries: tuple[str, ...] = ()       # ISO 3166-1 alpha-2 codes denied at the edge
+    log_retention_days: int = 365
+
+    def __post_init__(self) -> None:
+        if self.domain_name and not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):
+            raise ValueError(f"domain_name = {self.domain_name!r}: must be empty or a DNS name")
+        if self.certificate_arn and not re.fullmatch(r"arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+",
+                                                     self.certificate_arn):
+            raise ValueError(f"certificate_arn = {self.certificate_arn!r}: must be an ACM certificate in us-east-1")
+        if self.certificate_arn and not self.domain_name:
+            raise ValueError("certificate_arn is set but domain_name is empty: the certificate needs a name to serve")
+        if self.price_class not in PRICE_CLASSES:
+            raise ValueError(f"price_class = {self.price_class!r}: must be one of {', '.join(PRICE_CLASSES)}")
+        if not 0 < self.video_default_ttl_seconds <= self.video_max_ttl_seconds:
+            raise ValueError(f"video_default_ttl_seconds = {self.video_default_ttl_seconds}: must be > 0 and <= "
+                             f"video_max_ttl_seconds ({self.video_max_ttl_seconds})")
+        if not self.signing_public_key_pem.strip().startswith("-----BEGIN PUBLIC KEY-----"):
+            raise ValueError("signing_public_key_pem: must be a PEM public key ('-----BEGIN PUBLIC KEY-----...'); "
+                             "generate with `openssl genrsa -out private.pem 2048 && openssl rsa -pubout -in "
+                             "private.pem`")
+        for code in self.blocked_countries:
+            if not re.fullmatch(r"[A-Z]{2}", code):
+                raise ValueError(f"blocked_countries: {code!r}: must be an ISO 3166-1 alpha-2 code such as 'KP'")
+
+
+class Cdn(Construct):
+    """Exposes `distribution`, `key_group`, `web_acl` (or None)."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CdnConfig, video_bucket_domain: str,
+                 origin_access_control_id: str, alb_domain: str, kms_key_arn_us_east_1: str, protect: bool,
+                 access_log_bucket: str, replica_bucket_domain: str | None = None, us_east_1_provider=None,
+                 force_destroy: bool = False) -> None:
+        super().__init__(scope, id_)
+        public_key = CloudfrontPublicKey(self, "signing-key", name=naming.name("signing"),
+                                         encoded_key=config.signing_public_key_pem.strip() + "\n",
+                                         comment="Signed URLs for private videos",
+                                         lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        self.key_group = CloudfrontKeyGroup(self, "key-group", name=naming.name("signers"), items=[public_key.id])
+
+        video_cache = CloudfrontCachePolicy(
+            self, "video-cache", name=naming.name("video"), comment="Large media: long TTLs, no cookies/headers",
+            default_ttl=config.video_default_ttl_seconds, max_ttl=config.video_max_ttl_seconds, min_ttl=0,
+            parameters_in_cache_key_and_forwarded_to_origin=CacheKey(
+                enable_accept_encoding_gzip=True, enable_accept_encoding_brotli=True,
+                cookies_config=Cookies(cookie_behavior="none"), headers_config=Headers(header_behavior="none"),
+                query_strings_config=QueryStrings(query_string_behavior="none")))
+        headers = CloudfrontResponseHeadersPolicy(
+            self, "security-headers", name=naming.name("security-headers"),
+            security_headers_config=Security(
+                strict_transport_security=Hsts(access_control_max_age_sec=63072000, include_subdomains=True,
+                                               preload=True, override=True),
+                content_type_options=ContentTypeOptions(override=True),
+                frame_options=FrameOptions(frame_option="DENY", override=True),
+                referrer_policy=ReferrerPolicy(referrer_policy="strict-origin-when-cross-origin", override=True),
+                xss_protection=XssProtection(protection=True, mode_block=True, override=True)))
+
+        logs = SecureBucket(self, "logs", name=naming.bucket("cdn-logs"), options=BucketOptions(
+            kms_key_arn=None, log_bucket=access_log_bucket, notifications=False, force_destroy=force_destroy,
+            # CloudFront standard logging writes through the awslogsdelivery ACL grant.
+            object_ownership="BucketOwnerPreferred",
+            skips={"CKV_AWS_145": "CloudFront standard logs cannot be delivered to an SSE-KMS bucket (AWS limit).",
+                   "CKV_AWS_144": "Edge access logs are audit data for this environment; not replicated.",
+                   "CKV2_AWS_62": "Log objects are read by tools in batches; per-object event notifications would "
+                                  "only add cost."}))
+        checkov.skip(logs.ownership, "CKV2_AWS_65", "CloudFront standard logging can only write through an ACL "
+                                                    "grant to awslogsdelivery; AWS requires ACLs enabled here.")
+
+        self.web_acl = None
+        if config.waf_enabled:
+            self.web_acl = web_acl(self, "waf", name=naming.name("edge"), scope_name="CLOUDFRONT",
+                                   rate_limit=config.waf_rate_limit, provider=us_east_1_provider)
+            waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=self.web_acl.arn,
+                        kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
+                        provider=us_east_1_provider)
+
+        certificate_arn = config.certificate_arn
+        if config.domain_name and not certificate_arn:
+            certificate = AcmCertificate(
+                self, "certificate", provider=us_east_1_provider, domain_name=config.domain_name,
+                validation_method="DNS", key_algorithm="EC_prime256v1",
+                lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+            # Apply waits here until the DNS validation record (output `cdn_certificate_validation`) exists.
+            certificate_arn = AcmCertificateValidation(self, "certificate-validation", provider=us_east_1_provider,
+                                                       certificate_arn=certificate.arn).certificate_arn
+            self.certificate = certificate
+
+        origins = [CloudfrontDistributionOrigin(origin_id=S3_ORIGIN, domain_name=video_bucket_domain,
+                                                origin_access_control_id=origin_access_control_id),
+                   CloudfrontDistributionOrigin(
+                       origin_id=ALB_ORIGIN, domain_name=alb_domain,
+                       custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
+                           http_port=80, https_port=443, origin_protocol_policy="https-only",
+                           origin_ssl_protocols=["TLSv1.2"], origin_read_timeout=30))]
+        origin_groups, video_target = None, S3_ORIGIN
+        if replica_bucket_domain:
+            origins.append(CloudfrontDistributionOrigin(origin_id=S3_REPLICA_ORIGIN, domain_name=replica_bucket_domain,
+                                                        origin_access_control_id=origin_access_control_id))
+            # Reads fail over to the DR replica when the primary region answers with errors.
+            origin_groups = [CloudfrontDistributionOriginGroup(
+                origin_id=VIDEO_ORIGIN_GROUP,
+                failover_criteria=CloudfrontDistributionOriginGroupFailoverCriteria(status_codes=[500, 502, 503, 504]),
+                member=[CloudfrontDistributionOriginGroupMember(origin_id=S3_ORIGIN),
+                        CloudfrontDistributionOriginGroupMember(origin_id=S3_REPLICA_ORIGIN)])]
+            video_target = VIDEO_ORIGIN_GROUP
+        self.distribution = CloudfrontDistribution(
+            self, "distribution", enabled=True, is_ipv6_enabled=True, comment=f"{naming.prefix} videos and API",
+            price_class=config.price_class, http_version="http2and3", default_root_object="index.html",
+            aliases=[config.domain_name] if config.domain_name else None,
+            web_acl_id=self.web_acl.arn if self.web_acl else None,
+            origin=origins, origin_group=origin_groups,
+            default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
+                target_origin_id=video_target, viewer_protocol_policy="redirect-to-https",
+                allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
+                cache_policy_id=video_cache.id, response_headers_policy_id=headers.id,
+                trusted_key_groups=[self.key_group.id]),
+            ordered_cache_behavior=[CloudfrontDistributionOrderedCacheBehavior(
+                path_pattern="/api/*", target_origin_id=ALB_ORIGIN, viewer_protocol_policy="https-only",
+                allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+                cached_methods=["GET", "HEAD"], compress=True, cache_policy_id=CACHING_DISABLED,
+                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST, response_headers_policy_id=headers.id)],
+            restrictions=CloudfrontDistributionRestrictions(geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(
+                restriction_type="blacklist" if config.blocked_countries else "none",
+                locations=sorted(config.blocked_countries) or None)),
+            viewer_certificate=CloudfrontDistributionViewerCertificate(
+                acm_certificate_arn=certificate_arn, ssl_support_method="sni-only",
+                minimum_protocol_version="TLSv1.2_2021") if certificate_arn else
+            CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True),
+            logging_config=CloudfrontDistributionLoggingConfig(bucket=logs.bucket.bucket_domain_name,
+                                                               prefix="cloudfront/", include_cookies=False),
+            depends_on=[logs.policy],
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
+        self._reasons(naming, config, replica_bucket_domain, certificate_arn)
+
+    def _reasons(self, naming: Naming, config: CdnConfig, replica: str | None, certificate_arn: str) -> None:
+        env = naming.environment
+        if not config.blocked_countries:
+            checkov.skip(self.distribution, "CKV_AWS_374", f"{env}: no country is blocked by config; the service "
+                                                           "has a global audience (blocked_countries to restrict).")
+        if not replica:
+            checkov.skip(self.distribution, "CKV_AWS_310", f"{env}: no DR replica bucket (replication off by config) "
+                                                           "to fail over to; production config requires one.")
+        if not config.waf_enabled:
+            for check in ("CKV_AWS_68", "CKV2_AWS_47"):
+                checkov.skip(self.distribution, check, f"{env}: edge WAF off by config (cost, ~$5+/month per ACL); "
+                                                       "the ALB and API keep their regional WAF.")
+        if not certificate_arn:
+            for check in ("CKV_AWS_174", "CKV2_AWS_42"):
+                checkov.skip(self.distribution, check, f"{env}: no custom domain by config, so the default "
+                                                       "*.cloudfront.net certificate; staging and prod use ACM.")

@@ -1,0 +1,199 @@
+"""The ingest path: browsers upload straight to S3, S3 tells a queue, workers drain it.
+
+Uploads go to a dedicated bucket, not a prefix of the video bucket: CORS, Transfer
+Acceleration, event notifications and lifecycle are bucket-level settings, and
+raw uploads must never be reachable through the CDN's grant on the video bucket.
+Clients get presigned multipart URLs from the API (API Gateway caps payloads at
+10 MB and 29 s; 5 GB takes many minutes), upload parts directly, and on
+`CompleteMultipartUpload` S3 sends an event to the queue. Workers read from
+`uploads/` and write to `processed/` in the video bucket, and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+    AppautoscalingPolicy, AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification as Customized,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics as Metric,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat as Stat,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric as StatMetric,
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions as Dimension)
+from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
+from cdktf_cdktf_provider_aws.ecr_repository import (
+    EcrRepository, EcrRepositoryEncryptionConfiguration, EcrRepositoryImageScanningConfiguration)
+from cdktf_cdktf_provider_aws.s3_bucket_accelerate_configuration import S3BucketAccelerateConfiguration
+from cdktf_cdktf_provider_aws.s3_bucket_cors_configuration import (
+    S3BucketCorsConfiguration, S3BucketCorsConfigurationCorsRule)
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
+from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
+from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
+from constructs import Construct
+
+from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
+from modules.naming import Naming, policy, statement
+from modules.validation import check_fargate_size, check_image
+
+UPLOAD_PREFIX = "uploads/"
+PROCESSED_PREFIX = "processed/"
+UPLOAD_EVENTS = ("s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put")
+REPOSITORIES = ("api", "worker")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestConfig:
+    """Inputs. Every default is the prod-safe choice."""
+    cors_allowed_origins: tuple[str, ...] = ("https://video.example.com",)  # browser origins that may upload
+    transfer_acceleration: bool = True      # S3 Transfer Acceleration for distant uploaders
+    abort_multipart_days: int = 1           # incomplete multipart uploads removed after this
+    raw_upload_retention_days: int = 7      # raw uploads deleted after processing had this long
+    visibility_timeout_seconds: int = 900   # > the longest processing of one upload (max 43200)
+    max_receive_count: int = 5              # attempts before a message goes to the dead-letter queue
+    worker_cpu: int = 2048
+    worker_memory: int = 4096
+    worker_image: str = "public.ecr.aws/docker/library/busybox:1.36"  # worker container image (tag or digest)
+    min_workers: int = 1                    # 0 lets the service idle at zero tasks
+    max_workers: int = 10
+    backlog_per_worker: int = 5             # target messages waiting per running worker
+    ecr_keep_images: int = 30               # images kept per repository
+    force_delete_images: bool = False       # dev: repositories can be destroyed with images in them
+
+    def __post_init__(self) -> None:
+        check_fargate_size(self.worker_cpu, self.worker_memory, "worker_cpu", "worker_memory")
+        check_image("worker_image", self.worker_image)
+        for origin in self.cors_allowed_origins:
+            if not re.fullmatch(r"https://[a-z0-9.-]+(:\d+)?", origin) and not re.fullmatch(
+                    r"http://localhost(:\d+)?", origin):
+                raise ValueError(f"cors_allowed_origins: {origin!r}: must be an https:// origin (or http://localhost)")
+        if not self.cors_allowed_origins:
+            raise ValueError("cors_allowed_origins = []: at least one origin is needed for browser uploads")
+        if not 0 <= self.visibility_timeout_seconds <= 43200:
+            raise ValueError(f"visibility_timeout_seconds = {self.visibility_timeout_seconds}: must be 0-43200")
+        if not 1 <= self.max_receive_count <= 1000:
+            raise ValueError(f"max_receive_count = {self.max_receive_count}: must be 1-1000")
+        if not 0 <= self.min_workers <= self.max_workers <= 100 or self.max_workers < 1:
+            raise ValueError(f"min_workers/max_workers = {self.min_workers}/{self.max_workers}: "
+                             "need 0 <= min <= max <= 100 and max >= 1")
+        if self.backlog_per_worker < 1:
+            raise ValueError(f"backlog_per_worker = {self.backlog_per_worker}: must be at least 1")
+        if not 1 <= self.ecr_keep_images <= 1000:
+            raise ValueError(f"ecr_keep_images = {self.ecr_keep_images}: must be 1-1000")
+        for name in ("abort_multipart_days", "raw_upload_retention_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)}: must be at least 1 day")
+
+
+class Ingest(Construct):
+    """Exposes `upload_bucket`, `queue`, `dead_letter_queue`, `repositories`, and the IAM statements
+    `presign_statements` (API) and `worker_statements(video_bucket_arn)` (workers)."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IngestConfig, kms_key_arn: str,
+                 log_bucket: str, force_destroy: bool) -> None:
+        super().__init__(scope, id_)
+        self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
+        self.upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
+            kms_key_arn=kms_key_arn, log_bucket=log_bucket, force_destroy=force_destroy, notifications=False,
+            skips={"CKV_AWS_144": "Raw uploads are transient (deleted after "
+                                  f"{config.raw_upload_retention_days} days); the processed copies in the video "
+                                  "bucket are what is replicated."},
+            lifecycle=(LifecycleRule(id="raw-uploads", prefix=UPLOAD_PREFIX, expire_days=config.raw_upload_retention_days,
+                                     noncurrent_expire_days=1, abort_multipart_days=config.abort_multipart_days),
+                       LifecycleRule(id="abort-incomplete-uploads", abort_multipart_days=config.abort_multipart_days))))
+        S3BucketCorsConfiguration(self, "cors", bucket=self.upload_bucket.bucket.id, cors_rule=[
+            S3BucketCorsConfigurationCorsRule(
+                id="browser-multipart-upload", allowed_methods=["PUT", "POST"],
+                allowed_origins=list(config.cors_allowed_origins),
+                allowed_headers=["content-type", "content-md5", "x-amz-*"],
+                expose_headers=["ETag"],  # the client needs each part's ETag to complete the upload
+                max_age_seconds=3000)])
+        S3BucketAccelerateConfiguration(self, "acceleration", bucket=self.upload_bucket.bucket.id,
+                                        status="Enabled" if config.transfer_acceleration else "Suspended")
+
+        self.dead_letter_queue = SqsQueue(
+            self, "dead-letter-queue", name=naming.name("uploads-dlq"), message_retention_seconds=14 * 86400,
+            kms_master_key_id=kms_key_arn, kms_data_key_reuse_period_seconds=300)
+        self.queue = SqsQueue(
+            self, "queue", name=naming.name("uploads"), visibility_timeout_seconds=config.visibility_timeout_seconds,
+            message_retention_seconds=4 * 86400, receive_wait_time_seconds=20,
+            kms_master_key_id=kms_key_arn, kms_data_key_reuse_period_seconds=300,
+            redrive_policy=json.dumps({"deadLetterTargetArn": self.dead_letter_queue.arn,
+                                       "maxReceiveCount": config.max_receive_count}))
+        self.dead_letter_queue.redrive_allow_policy = json.dumps(
+            {"redrivePermission": "byQueue", "sourceQueueArns": [naming.arn("sqs", naming.name("uploads"))]})
+        queue_policy = SqsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=policy(
+            statement("UploadBucketEvents", ["sqs:SendMessage"], [self.queue.arn],
+                      principal={"Service": "s3.amazonaws.com"},
+                      condition={"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn},
+                                 "StringEquals": {"aws:SourceAccount": naming.account_id}}),
+            statement("DenyInsecureTransport", ["sqs:*"], [self.queue.arn], effect="Deny", principal={"AWS": "*"},
+                      condition={"Bool": {"aws:SecureTransport": "false"}})))
+        self.notification = S3BucketNotification(
+            self, "upload-events", bucket=self.upload_bucket.bucket.id, eventbridge=True,
+            queue=[S3BucketNotificationQueue(id="completed-uploads", queue_arn=self.queue.arn,
+                                             events=list(UPLOAD_EVENTS), filter_prefix=UPLOAD_PREFIX)],
+            depends_on=[queue_policy])
+
+        self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
+
+    @property
+    def key_statements(self) -> tuple[dict, ...]:
+        """S3 must encrypt the events it sends to the KMS-encrypted queue."""
+        return (statement("S3SendsUploadEvents", ["kms:Decrypt", "kms:GenerateDataKey"], "*",
+                          principal={"Service": "s3.amazonaws.com"},
+                          condition={"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn}}),)
+
+    @property
+    def presign_statements(self) -> tuple[dict, ...]:
+        """What the API needs to hand out presigned multipart uploads into `uploads/` (and only there)."""
+        area = f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"
+        return (statement("PresignUploads", ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+                                             "s3:PutObject"], [area]),
+                statement("EncryptUploads", ["kms:GenerateDataKey"], [self._kms_key_arn]))
+
+    def worker_statements(self, video_bucket_arn: str) -> tuple[dict, ...]:
+        """Read `uploads/`, write `processed/` in the video bucket, consume the queue: nothing more."""
+        return (statement("ConsumeUploadEvents", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                                                  "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], [self.queue.arn]),
+                statement("ReadUploads", ["s3:GetObject"], [f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"]),
+                statement("WriteProcessed", ["s3:AbortMultipartUpload", "s3:PutObject"],
+                          [f"{video_bucket_arn}/{PROCESSED_PREFIX}*"]),
+                statement("UseEnvironmentKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self._kms_key_arn]))
+
+    def scale_on_backlog(self, target: AppautoscalingTarget, *, cluster_name: str, service_name: str) -> AppautoscalingPolicy:
+        """Target tracking on backlog per task: visible messages / running tasks (metric math)."""
+        dimension = lambda name, value: Dimension(name=name, value=value)
+        metrics = [
+            Metric(id="backlog", return_data=False, metric_stat=Stat(stat="Sum", metric=StatMetric(
+                namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions=[dimension("QueueName", self.queue.name)]))),
+            Metric(id="tasks", return_data=False, metric_stat=Stat(stat="Average", metric=StatMetric(
+                namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
+                dimensions=[dimension("ClusterName", cluster_name), dimension("ServiceName", service_name)]))),
+            # With no task running, the whole backlog counts against one: the service scales out from zero.
+            Metric(id="backlog_per_task", label="Messages waiting per running worker", return_data=True,
+                   expression="IF(tasks > 0, backlog / tasks, backlog)"),
+        ]
+        return AppautoscalingPolicy(
+            self, "worker-backlog-scaling", name=self._naming.name("worker", "backlog"),
+            policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
+            resource_id=target.resource_id, scalable_dimension=target.scalable_dimension,
+            target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                target_value=self._config.backlog_per_worker, scale_in_cooldown=300, scale_out_cooldown=60,
+                customized_metric_specification=Customized(metrics=metrics)))
+
+    def _repository(self, name: str, config: IngestConfig) -> EcrRepository:
+        repository = EcrRepository(
+            self, f"{name}-repository", name=self._naming.name(name), image_tag_mutability="IMMUTABLE",
+            force_delete=config.force_delete_images,
+            image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
+            encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS",
+                                                                           kms_key=self._kms_key_arn)])
+        EcrLifecyclePolicy(self, f"{name}-repository-lifecycle", repository=repository.name, policy=json.dumps({
+            "rules": [{"rulePriority": 1, "description": f"keep the last {config.ecr_keep_images} images",
+                       "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                     "countNumber": config.ecr_keep_images},
+                       "action": {"type": "expire"}}]}, sort_keys=True))
+        return repository
