@@ -23,11 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modules.api import ApiConfig
+from modules.backup import BackupConfig
 from modules.cdn import CdnConfig
 from modules.compute import ComputeConfig
+from modules.cost import CostConfig
 from modules.database import DatabaseConfig
 from modules.ingest import IngestConfig
 from modules.load_balancer import LoadBalancerConfig
+from modules.monitoring import MonitoringConfig
 from modules.network import NetworkConfig
 from modules.security import SecurityConfig
 from modules.storage import StorageConfig
@@ -87,6 +90,9 @@ class Environment:
     load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
+    backup: BackupConfig = field(default_factory=BackupConfig)
 
     def __post_init__(self) -> None:
         if not _NAME.fullmatch(self.name):
@@ -118,6 +124,9 @@ class Environment:
             ("storage.force_destroy", self.storage.force_destroy, False),
             ("load_balancer.deletion_protection", self.load_balancer.deletion_protection, True),
             ("cdn.waf_enabled", self.cdn.waf_enabled, True),
+            ("database.backup_replication", self.database.backup_replication, True),
+            ("storage.replication_time_control", self.storage.replication_time_control, True),
+            ("backup.enabled", self.backup.enabled, True),
         ]
         for name, value, required in rules:
             if value != required:

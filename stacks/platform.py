@@ -6,11 +6,14 @@ from constructs import Construct
 
 from environments.config import Environment, StateBackendConfig
 from modules.api import Api
+from modules.backup import Backup
 from modules.cdn import Cdn
 from modules.compute import Compute, ServiceSpec
+from modules.cost import Cost
 from modules.database import Database
 from modules.ingest import Ingest
 from modules.load_balancer import LoadBalancer, alb_log_delivery_statements
+from modules.monitoring import Monitoring, Watched
 from modules.naming import Naming, statement
 from modules.network import Network
 from modules.security import Security
@@ -28,10 +31,9 @@ class PlatformStack(TerraformStack):
         protect = env.production  # prevent_destroy on stateful resources; dev stays easy to tear down
         provider = dict(account_id=env.account_id, environment=env.name, role_arn=env.deploy_role_arn)
         aws_provider(self, "aws", region=env.region, **provider)
-        needs_dr = env.storage.replication_enabled or env.database.backup_replication
+        needs_dr = env.storage.replication_enabled or env.database.backup_replication or env.backup.enabled
         dr = aws_provider(self, "aws-dr", region=env.dr_region, alias="dr", **provider) if needs_dr else None
-        needs_edge = env.cdn.waf_enabled or (env.cdn.domain_name and not env.cdn.certificate_arn)
-        edge = aws_provider(self, "aws-edge", region=EDGE_REGION, alias="edge", **provider) if needs_edge else None
+        edge = aws_provider(self, "aws-edge", region=EDGE_REGION, alias="edge", **provider)
         s3_backend(self, bucket=state.bucket, region=state.region, key=f"{env.name}/terraform.tfstate",
                    lock_table=state.lock_table, role_arn=state.role_arn)
 
@@ -40,8 +42,7 @@ class PlatformStack(TerraformStack):
         dr_key = security.key_in("dr-key", provider=dr, region=env.dr_region, alias=f"{naming.prefix}-dr",
                                  description=f"{naming.prefix}: DR-region replicas and backups") if dr else None
         edge_key = security.key_in("edge-key", provider=edge, region=EDGE_REGION, alias=f"{naming.prefix}-edge",
-                                   description=f"{naming.prefix}: edge (CloudFront WAF) logs") \
-            if env.cdn.waf_enabled else None
+                                   description=f"{naming.prefix}: us-east-1 (edge alarms, CloudFront WAF logs)")
         security.operator_roles(
             state_bucket_arn=f"arn:aws:s3:::{state.bucket}",
             lock_table_arn=f"arn:aws:dynamodb:{state.region}:{state.account_id}:table/{state.lock_table}")
@@ -112,7 +113,7 @@ class PlatformStack(TerraformStack):
                   origin_access_control_id=storage.origin_access_control.id,
                   alb_domain=env.load_balancer.domain_name, protect=protect, us_east_1_provider=edge,
                   access_log_bucket=storage.log_bucket.name,
-                  kms_key_arn_us_east_1=edge_key.arn if edge_key else "", force_destroy=env.storage.force_destroy)
+                  kms_key_arn_us_east_1=edge_key.arn, force_destroy=env.storage.force_destroy)
         storage.allow_distribution(cdn.distribution.arn)
         cloudfront_decrypts = statement(
             "CloudFrontDecryptsVideos", ["kms:Decrypt"], "*", principal={"Service": "cloudfront.amazonaws.com"},
@@ -121,12 +122,31 @@ class PlatformStack(TerraformStack):
         if dr_key:
             security.add_key_statements(cloudfront_decrypts, key="dr-key")
 
+        monitoring = Monitoring(self, "monitoring", naming=naming, config=env.monitoring,
+                                kms_key_arn=security.key_arn, edge_kms_key_arn=edge_key.arn, edge_provider=edge)
+        security.add_key_statements(*monitoring.key_statements)
+        security.add_key_statements(*monitoring.key_statements, key="edge-key")
+        monitoring.watch(Watched(
+            cluster_name=compute.cluster.name, services=tuple(compute.services),
+            alb_arn_suffix=load_balancer.alb.arn_suffix, target_group_arn_suffix=load_balancer.target_group.arn_suffix,
+            api_name=api.rest_api.name, api_stage=api.stage.stage_name, db_identifier=database.identifier,
+            replica_identifiers=tuple(f"{database.identifier}-replica-{i + 1}" for i in range(len(database.replicas))),
+            distribution_id=cdn.distribution.id, queue_name=ingest.queue.name,
+            dead_letter_queue_name=ingest.dead_letter_queue.name,
+            log_groups={name: group.name for name, group in compute.log_groups.items()}))
+        Cost(self, "cost", naming=naming, config=env.cost, topic_arn=monitoring.topic.arn,
+             edge_topic_arn=monitoring.edge_topic.arn)
+        if env.backup.enabled:
+            Backup(self, "backup", naming=naming, config=env.backup, resource_arns=[database.instance.arn],
+                   kms_key_arn=security.key_arn, dr_kms_key_arn=dr_key.arn, dr_provider=dr, protect=protect)
+
         outputs = {
             "vpc_id": network.vpc.id, "video_bucket": storage.video_bucket.name,
             "upload_bucket": ingest.upload_bucket.name, "upload_queue_url": ingest.queue.url,
             "database_endpoint": database.instance.endpoint, "database_secret_arn": database.master_secret_arn,
             "alb_dns_name": load_balancer.alb.dns_name, "api_invoke_url": api.stage.invoke_url,
             "cdn_domain_name": cdn.distribution.domain_name, "kms_key_arn": security.key_arn,
+            "alarm_topic_arn": monitoring.topic.arn, "dashboard": monitoring.dashboard.dashboard_name,
             "ecr_repositories": {name: repo.repository_url for name, repo in ingest.repositories.items()},
         }
         for name, value in outputs.items():

@@ -1,0 +1,60 @@
+"""Cost controls: a monthly budget with 80 % / 100 % actual and 100 % forecast alerts, and anomaly detection."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.budgets_budget import BudgetsBudget, BudgetsBudgetNotification
+from cdktf_cdktf_provider_aws.ce_anomaly_monitor import CeAnomalyMonitor
+from cdktf_cdktf_provider_aws.ce_anomaly_subscription import (
+    CeAnomalySubscription, CeAnomalySubscriptionSubscriber, CeAnomalySubscriptionThresholdExpression,
+    CeAnomalySubscriptionThresholdExpressionDimension)
+from constructs import Construct
+
+from modules.naming import Naming
+
+# (threshold %, ACTUAL | FORECASTED): the spec's "budget alerts at 80% and 100%", plus a forecast warning.
+BUDGET_ALERTS = ((80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostConfig:
+    """Inputs. Each environment lives in its own account, so the budget covers the whole account."""
+    monthly_budget_usd: int = 5000
+    anomaly_threshold_usd: int = 100        # alert on anomalies whose total impact reaches this
+    budget_emails: tuple[str, ...] = ()     # also told directly, besides the alarm topic
+
+    def __post_init__(self) -> None:
+        if self.monthly_budget_usd < 1:
+            raise ValueError(f"monthly_budget_usd = {self.monthly_budget_usd}: must be at least 1")
+        if self.anomaly_threshold_usd < 1:
+            raise ValueError(f"anomaly_threshold_usd = {self.anomaly_threshold_usd}: must be at least 1")
+        for email in self.budget_emails:
+            if "@" not in email:
+                raise ValueError(f"budget_emails: {email!r}: not an e-mail address")
+
+
+class Cost(Construct):
+    """Exposes `budget`, `anomaly_monitor`, `anomaly_subscription`."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CostConfig, topic_arn: str,
+                 edge_topic_arn: str) -> None:
+        super().__init__(scope, id_)
+        self.budget = BudgetsBudget(
+            self, "monthly-budget", name=naming.name("monthly"), budget_type="COST", time_unit="MONTHLY",
+            limit_amount=str(config.monthly_budget_usd), limit_unit="USD",
+            notification=[BudgetsBudgetNotification(
+                comparison_operator="GREATER_THAN", threshold=threshold, threshold_type="PERCENTAGE",
+                notification_type=kind, subscriber_sns_topic_arns=[topic_arn],
+                subscriber_email_addresses=list(config.budget_emails) or None)
+                for threshold, kind in BUDGET_ALERTS])
+        self.anomaly_monitor = CeAnomalyMonitor(self, "anomaly-monitor", name=naming.name("services"),
+                                                monitor_type="DIMENSIONAL", monitor_dimension="SERVICE")
+        # Cost Explorer is a us-east-1 service: its SNS subscriber is the us-east-1 alarm topic.
+        self.anomaly_subscription = CeAnomalySubscription(
+            self, "anomaly-subscription", name=naming.name("anomalies"), frequency="IMMEDIATE",
+            monitor_arn_list=[self.anomaly_monitor.arn],
+            subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=edge_topic_arn)],
+            threshold_expression=CeAnomalySubscriptionThresholdExpression(
+                dimension=CeAnomalySubscriptionThresholdExpressionDimension(
+                    key="ANOMALY_TOTAL_IMPACT_ABSOLUTE", match_options=["GREATER_THAN_OR_EQUAL"],
+                    values=[str(config.anomaly_threshold_usd)])))
