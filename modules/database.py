@@ -32,7 +32,7 @@ class DatabaseConfig:
     backup_retention_days: int = 30             # automated backups and point-in-time recovery window (0-35)
     deletion_protection: bool = True
     read_replicas: int = 0                      # read replicas for read-heavy workloads (0-5)
-    backup_replication: bool = False            # copy automated backups to the DR region (cross-region PITR)
+    backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR)
     backup_replication_retention_days: int = 7  # retention of the replicated backups
     performance_insights_retention_days: int = 7
     monitoring_interval_seconds: int = 60       # enhanced monitoring granularity

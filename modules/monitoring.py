@@ -185,7 +185,7 @@ class Monitoring(Construct):
                       comparison="LessThanThreshold", statistic="Minimum"),
             AlarmSpec("db-connections-high", "database", f"More than {c.rds_max_connections} database connections",
                       "AWS/RDS", "DatabaseConnections", db, c.rds_max_connections, statistic="Maximum"),
-            *[AlarmSpec(f"{replica}-lag", "database", f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
+            *[AlarmSpec(f"{replica.removeprefix(self._naming.prefix + '-')}-lag", "database", f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
                         "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, c.rds_replica_lag_seconds,
                         statistic="Maximum") for replica in w.replica_identifiers],
             AlarmSpec("cdn-5xx-rate", "cdn", f"CloudFront 5xx error rate above {c.cdn_5xx_rate_percent} %",

@@ -18,10 +18,12 @@ dr_region = "eu-central-1"
 availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 production = false
 """
+CDN = '\n[cdn]\nsigning_public_key_pem = "-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----"\n'
 
 
 def load(extra: str = "", base: str = BASE):
-    return load_environment_text(base + extra, "environments/qa.toml")
+    """`extra` may end inside a section: the required [cdn] table comes last."""
+    return load_environment_text(base + extra + CDN, "environments/qa.toml")
 
 
 def refused(extra: str, pattern: str, base: str = BASE) -> None:
@@ -109,7 +111,7 @@ def test_missing_environment_lists_the_available_ones():
 
 
 def test_file_name_and_name_must_agree(tmp_path: Path):
-    (tmp_path / "qa.toml").write_text(BASE.replace('name = "qa"', 'name = "uat"'))
+    (tmp_path / "qa.toml").write_text(BASE.replace('name = "qa"', 'name = "uat"') + CDN)
     with pytest.raises(ConfigError, match=r"qa\.toml: name = 'uat': must match the file name 'qa'"):
         load_environment("qa", tmp_path)
 
@@ -133,9 +135,27 @@ def test_environment_fields(field, value, message):
     ("database", 'engine_version = "14.9"', r"database\.engine_version = '14\.9': must be PostgreSQL 15"),
     ("database", "max_allocated_storage_gb = 10", r"database\.max_allocated_storage_gb = 10: must be above"),
     ("database", "read_replicas = 9", r"database\.read_replicas = 9: must be 0-5"),
-    ("network", "flow_log_retention_days = 10", r"network\.flow_log_retention_days = 10: must be one of"),
+    ("network", "flow_log_retention_days = 10", r"network\.flow_log_retention_days = 10: must be a CloudWatch Logs retention"),
     ("security", 'ci_repository = "org/*"', r"security\.ci_repository = 'org/\*': must be a GitHub 'org/repo'"),
     ("security", 'trusted_account_ids = ["x"]', r"security\.trusted_account_ids: 'x': must be a 12-digit"),
+    ("compute", "cpu = 300", r"compute\.cpu = 300: not a Fargate CPU size; allowed: 256, 512, 1024"),
+    ("compute", 'image = "nginx:latest"', r"compute\.image = 'nginx:latest': must be an image reference with an "
+                                          r"explicit tag or digest"),
+    ("compute", "min_tasks = 5\nmax_tasks = 2", r"compute\.min_tasks/max_tasks = 5/2"),
+    ("ingest", "worker_cpu = 512\nworker_memory = 512",
+     r"ingest\.worker_memory = 512: AWS refuses this Fargate size with worker_cpu = 512; allowed memory for 512 "
+     r"CPU: 1024, 2048, 3072, 4096 MiB"),
+    ("ingest", 'cors_allowed_origins = ["http://evil.example.com"]',
+     r"ingest\.cors_allowed_origins: 'http://evil\.example\.com': must be an https:// origin"),
+    ("ingest", "visibility_timeout_seconds = 50000", r"ingest\.visibility_timeout_seconds = 50000: must be 0-43200"),
+    ("api", 'cache_size_gb = "2"', r"api\.cache_size_gb = '2': must be one of 0\.5, 1\.6"),
+    ("api", "cache_ttl_seconds = 7200", r"api\.cache_ttl_seconds = 7200: must be 0-3600"),
+    ("api", '[[api.clients]]\nname = "Web App"', r"api\.clients\[0\]\.name = 'Web App': must be 2-31 chars"),
+    ("load_balancer", 'domain_name = "not a domain"', r"load_balancer\.domain_name = 'not a domain': must be a DNS name"),
+    ("monitoring", 'alarm_emails = ["oncall"]', r"monitoring\.alarm_emails: 'oncall': not an e-mail address"),
+    ("monitoring", "cdn_cache_hit_min_percent = 120", r"monitoring\.cdn_cache_hit_min_percent/cdn_5xx_rate_percent"),
+    ("cost", "monthly_budget_usd = 0", r"cost\.monthly_budget_usd = 0: must be at least 1"),
+    ("backup", 'schedule = "hourly"', r"backup\.schedule = 'hourly': must be a cron\(\.\.\.\) or rate"),
 ])
 def test_module_fields(section, line, message):
     refused(f"[{section}]\n{line}\n", message)
@@ -148,3 +168,28 @@ def test_invalid_toml_is_reported_with_the_file():
 def test_state_backend_loads():
     state = load_state_backend()
     assert state.bucket.startswith("video-ingest-terraform-state") and state.lock_table
+
+
+def test_fargate_pair_that_aws_refuses_names_both_fields():
+    refused("[compute]\ncpu = 256\nmemory = 4096\n",
+            r"^environments/qa\.toml: compute\.memory = 4096: AWS refuses this Fargate size with cpu = 256; "
+            r"allowed memory for 256 CPU: 512, 1024, 2048 MiB$")
+
+
+def test_fargate_pairs_of_the_spec_are_accepted():
+    for cpu, memory in ((256, 512), (512, 1024), (1024, 2048)):
+        assert load(f"[compute]\ncpu = {cpu}\nmemory = {memory}\n").compute.memory == memory
+
+
+def test_cdn_section_and_its_key_are_required():
+    with pytest.raises(ConfigError, match=r"qa\.toml: cdn: missing required key"):
+        load_environment_text(BASE, "environments/qa.toml")
+    with pytest.raises(ConfigError, match=r"qa\.toml: cdn\.signing_public_key_pem: must be a PEM public key"):
+        load_environment_text(BASE + '[cdn]\nsigning_public_key_pem = "ssh-rsa AAAA"\n', "environments/qa.toml")
+
+
+def test_production_requires_the_edge_waf_and_dr_pieces():
+    base = BASE.replace("production = false\n", "")
+    refused("[backup]\nenabled = false\n", r"backup\.enabled = false: a production environment requires true", base)
+    refused("[database]\nbackup_replication = false\n",
+            r"database\.backup_replication = false: a production environment requires true", base)

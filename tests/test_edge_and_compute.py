@@ -1,0 +1,182 @@
+"""ECS, ALB + WAF, API Gateway and CloudFront: per-environment values on the synthesized JSON."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS, find_one, resources
+
+SPEC_TASK = {"dev": ("256", "512"), "staging": ("512", "1024"), "prod": ("1024", "2048")}
+TASK_BOUNDS = {"dev": (1, 3), "staging": (1, 10), "prod": (2, 10)}
+
+
+def containers(stack: dict, service: str) -> list[dict]:
+    return json.loads(find_one(stack, "aws_ecs_task_definition", f"{service}-task")["container_definitions"])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_api_task_size_matches_the_spec(stacks, env):
+    task = find_one(stacks[env], "aws_ecs_task_definition", "api-task")
+    assert (task["cpu"], task["memory"]) == SPEC_TASK[env]
+    assert task["requires_compatibilities"] == ["FARGATE"] and task["network_mode"] == "awsvpc"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_api_container_is_hardened_and_traced(stacks, env):
+    app, xray = containers(stacks[env], "api")
+    assert app["readonlyRootFilesystem"] is True and app["user"] == "10001:10001" and app["privileged"] is False
+    assert app["healthCheck"]["command"][1].endswith("http://127.0.0.1:8080/health || exit 1")
+    assert app["logConfiguration"]["logDriver"] == "awslogs"
+    assert {s["name"] for s in app["secrets"]} == {"DATABASE_CREDENTIALS", "CDN_SIGNING_KEY"}
+    assert not [e for e in app["environment"] if "PASSWORD" in e["name"] or "SECRET" in e["name"]]
+    assert xray["name"] == "xray-daemon" and xray["image"].startswith("public.ecr.aws/xray/aws-xray-daemon:")
+    log_group = find_one(stacks[env], "aws_cloudwatch_log_group", "api-logs")
+    assert log_group["kms_key_id"].startswith("${aws_kms_key.security_key")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_api_service_private_rolling_with_circuit_breaker_and_cloud_map(stacks, env):
+    service = find_one(stacks[env], "aws_ecs_service", "api-service")
+    assert service["network_configuration"]["assign_public_ip"] is False
+    assert all("private" in s for s in service["network_configuration"]["subnets"])
+    assert service["deployment_circuit_breaker"] == {"enable": True, "rollback": True}
+    assert service["load_balancer"][0]["container_port"] == 8080
+    assert service["service_registries"]["registry_arn"].startswith("${aws_service_discovery_service.compute_api")
+    namespace = find_one(stacks[env], "aws_service_discovery_private_dns_namespace")
+    assert namespace["name"] == f"{env}.video-ingest.internal"
+    discovery = find_one(stacks[env], "aws_service_discovery_service", "api-discovery")
+    assert discovery["dns_config"]["dns_records"] == [{"ttl": 10, "type": "A"}]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_api_autoscaling_bounds_and_both_tracking_metrics(stacks, env):
+    target = find_one(stacks[env], "aws_appautoscaling_target", "api-scaling-target")
+    assert (target["min_capacity"], target["max_capacity"]) == TASK_BOUNDS[env]
+    metrics = sorted(p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]
+                     ["predefined_metric_type"] for name, p in resources(stacks[env], "aws_appautoscaling_policy").items()
+                     if "compute_api-" in name)
+    assert metrics == ["ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"]
+
+
+@pytest.mark.parametrize("env, spot", [("dev", True), ("staging", True), ("prod", True)])
+def test_capacity_providers_and_strategy(stacks, env, spot):
+    providers = find_one(stacks[env], "aws_ecs_cluster_capacity_providers")
+    assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
+    strategy = {s["capacity_provider"]: s for s in
+                find_one(stacks[env], "aws_ecs_service", "api-service")["capacity_provider_strategy"]}
+    assert ("FARGATE_SPOT" in strategy) == spot
+    assert strategy["FARGATE"].get("base", 0) == {"dev": 0, "staging": 1, "prod": 2}[env]
+    cluster = find_one(stacks[env], "aws_ecs_cluster")
+    assert cluster["setting"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_https_listener_policy_and_http_redirect(stacks, env):
+    listeners = {v["port"]: v for v in resources(stacks[env], "aws_lb_listener").values()}
+    assert listeners[443]["protocol"] == "HTTPS"
+    assert listeners[443]["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listeners[443]["certificate_arn"].startswith("${aws_acm_certificate_validation.")
+    redirect = listeners[80]["default_action"][0]
+    assert redirect["type"] == "redirect" and redirect["redirect"] == {
+        "port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}
+    alb = find_one(stacks[env], "aws_lb")
+    assert alb["drop_invalid_header_fields"] is True and alb["internal"] is False
+    assert alb["enable_deletion_protection"] is (env == "prod")
+    assert alb["access_logs"]["enabled"] is True
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_target_group_stickiness_and_health_check(stacks, env):
+    group = find_one(stacks[env], "aws_lb_target_group")
+    assert group["stickiness"] == {"cookie_duration": 3600, "enabled": True, "type": "lb_cookie"}
+    assert group["health_check"]["path"] == "/health" and group["target_type"] == "ip"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_regional_waf_on_alb_and_api_stage_with_logging(stacks, env):
+    stack = stacks[env]
+    [acl_name] = [k for k, v in resources(stack, "aws_wafv2_web_acl").items() if v["scope"] == "REGIONAL"]
+    acl = resources(stack, "aws_wafv2_web_acl")[acl_name]
+    groups = [r["statement"]["managed_rule_group_statement"]["name"] for r in acl["rule"]
+              if "managed_rule_group_statement" in r["statement"]]
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+            "AWSManagedRulesAmazonIpReputationList"} <= set(groups)
+    assert any("rate_based_statement" in r["statement"] for r in acl["rule"])
+    associations = [a["resource_arn"] for a in resources(stack, "aws_wafv2_web_acl_association").values()
+                    if acl_name in a["web_acl_arn"]]
+    assert sorted(a.split(".")[0] for a in associations) == ["${aws_api_gateway_stage", "${aws_lb"]
+    logging = [l for l in resources(stack, "aws_wafv2_web_acl_logging_configuration").values()
+               if acl_name in l["resource_arn"]]
+    group_name = logging[0]["log_destination_configs"][0].split(".")[1]
+    assert resources(stack, "aws_cloudwatch_log_group")[group_name]["name"] == f"aws-waf-logs-video-ingest-{env}-regional"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_usage_plans_throttle_each_client_and_keys_are_wired(stacks, env):
+    from environments.config import load_environment
+
+    clients = load_environment(env).api.clients
+    plans = resources(stacks[env], "aws_api_gateway_usage_plan")
+    assert len(plans) == len(clients)
+    for client in clients:
+        [(plan_id, plan)] = [(k, v) for k, v in plans.items() if v["name"] == f"video-ingest-{env}-{client.name}"]
+        assert plan["throttle_settings"] == {"burst_limit": client.burst_limit, "rate_limit": client.rate_limit}
+        assert plan["quota_settings"] == {"limit": client.quota_per_day, "period": "DAY"}
+        [plan_key] = [v for v in resources(stacks[env], "aws_api_gateway_usage_plan_key").values()
+                      if plan_id in v["usage_plan_id"]]
+        assert plan_key["key_type"] == "API_KEY" and f"key-{client.name}" in plan_key["key_id"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_methods_require_api_key_and_iam(stacks, env):
+    methods = resources(stacks[env], "aws_api_gateway_method").values()
+    assert methods and all(m["api_key_required"] is True and m["authorization"] == "AWS_IAM" for m in methods)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_get_caching_and_stage_observability(stacks, env):
+    stack = stacks[env]
+    stage = find_one(stack, "aws_api_gateway_stage")
+    assert stage["cache_cluster_enabled"] is True and stage["xray_tracing_enabled"] is True
+    assert stage["access_log_settings"]["destination_arn"].startswith("${aws_cloudwatch_log_group.api_access-logs")
+    settings = {s["method_path"]: s["settings"] for s in resources(stack, "aws_api_gateway_method_settings").values()}
+    assert settings["*/*"]["caching_enabled"] is False and settings["*/*"]["metrics_enabled"] is True
+    for path in ("videos/GET", "videos/{id}/GET"):
+        assert settings[path]["caching_enabled"] is True and settings[path]["cache_data_encrypted"] is True
+        assert settings[path]["cache_ttl_in_seconds"] == {"dev": 60}.get(env, 300)
+    assert find_one(stack, "aws_api_gateway_rest_api")["endpoint_configuration"]["types"] == ["REGIONAL"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cloudfront_origins_key_group_and_tls(stacks, env):
+    stack = stacks[env]
+    distribution = find_one(stack, "aws_cloudfront_distribution")
+    origins = {o["origin_id"]: o for o in distribution["origin"]}
+    assert "origin_access_control_id" in origins["videos"]
+    assert origins["api"]["custom_origin_config"]["origin_protocol_policy"] == "https-only"
+    default = distribution["default_cache_behavior"]
+    assert default["trusted_key_groups"][0].startswith("${aws_cloudfront_key_group.")
+    assert default["compress"] is True and default["viewer_protocol_policy"] == "redirect-to-https"
+    [api_behaviour] = distribution["ordered_cache_behavior"]
+    assert api_behaviour["path_pattern"] == "/api/*" and api_behaviour["cache_policy_id"] == \
+        "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed CachingDisabled
+    certificate = distribution["viewer_certificate"]
+    if env == "dev":
+        assert certificate == {"cloudfront_default_certificate": True}
+        assert "web_acl_id" not in distribution
+    else:
+        assert certificate["minimum_protocol_version"] == "TLSv1.2_2021"
+        assert distribution["web_acl_id"].startswith("${aws_wafv2_web_acl.cdn_waf")
+    assert distribution["price_class"] == {"prod": "PriceClass_All"}.get(env, "PriceClass_100")
+    key = find_one(stack, "aws_cloudfront_public_key")
+    assert key["encoded_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert find_one(stack, "aws_cloudfront_response_headers_policy")["security_headers_config"][
+        "strict_transport_security"]["access_control_max_age_sec"] == 63072000
+
+
+def test_prod_video_reads_fail_over_to_the_dr_replica(stacks):
+    distribution = find_one(stacks["prod"], "aws_cloudfront_distribution")
+    [group] = distribution["origin_group"]
+    assert [m["origin_id"] for m in group["member"]] == ["videos", "videos-dr"]
+    assert distribution["default_cache_behavior"]["target_origin_id"] == group["origin_id"]

@@ -1,0 +1,159 @@
+"""The ingest path: CORS and multipart clean-up, S3 -> queue wiring, DLQ, backlog scaling, IAM scoping, ECR."""
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS, find_one, resources
+
+
+def upload_bucket(stack: dict) -> str:
+    [name] = [k for k, v in resources(stack, "aws_s3_bucket").items() if "-uploads-" in v["bucket"]]
+    return name
+
+
+def of_bucket(stack: dict, rtype: str, bucket: str) -> dict:
+    [body] = [v for v in resources(stack, rtype).values() if bucket in v["bucket"]]
+    return body
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cors_lets_configured_origins_upload_and_read_the_etag(stacks, env):
+    from environments.config import load_environment
+
+    [rule] = of_bucket(stacks[env], "aws_s3_bucket_cors_configuration", upload_bucket(stacks[env]))["cors_rule"]
+    assert rule["allowed_origins"] == list(load_environment(env).ingest.cors_allowed_origins)
+    assert rule["allowed_methods"] == ["PUT", "POST"] and rule["expose_headers"] == ["ETag"]
+
+
+@pytest.mark.parametrize("env, accelerated", [("dev", "Suspended"), ("staging", "Suspended"), ("prod", "Enabled")])
+def test_transfer_acceleration_is_a_config_field(stacks, env, accelerated):
+    assert of_bucket(stacks[env], "aws_s3_bucket_accelerate_configuration", upload_bucket(stacks[env]))["status"] == accelerated
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_incomplete_multipart_uploads_are_aborted(stacks, env):
+    rules = of_bucket(stacks[env], "aws_s3_bucket_lifecycle_configuration", upload_bucket(stacks[env]))["rule"]
+    by_id = {r["id"]: r for r in rules}
+    assert by_id["abort-incomplete-uploads"]["filter"] == [{"prefix": ""}]
+    assert by_id["abort-incomplete-uploads"]["abort_incomplete_multipart_upload"] == [{"days_after_initiation": 1}]
+    assert by_id["raw-uploads"]["filter"] == [{"prefix": "uploads/"}] and by_id["raw-uploads"]["expiration"]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_completed_uploads_notify_the_queue_with_a_prefix_filter(stacks, env):
+    stack = stacks[env]
+    notification = of_bucket(stack, "aws_s3_bucket_notification", upload_bucket(stack))
+    [queue] = notification["queue"]
+    assert queue["queue_arn"].startswith("${aws_sqs_queue.ingest_queue_")
+    assert queue["events"] == ["s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put"]
+    assert queue["filter_prefix"] == "uploads/"
+    assert notification["depends_on"] == [next(f"aws_sqs_queue_policy.{k}" for k in resources(stack, "aws_sqs_queue_policy"))]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_queue_policy_admits_only_the_upload_bucket(stacks, env):
+    stack = stacks[env]
+    statements = json.loads(find_one(stack, "aws_sqs_queue_policy")["policy"])["Statement"]
+    [allow] = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"} and allow["Action"] == ["sqs:SendMessage"]
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == f"${{aws_s3_bucket.{upload_bucket(stack)}.arn}}"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_queue_is_encrypted_and_redrives_to_the_dead_letter_queue(stacks, env):
+    queues = resources(stacks[env], "aws_sqs_queue")
+    queue, dlq = find_one(stacks[env], "aws_sqs_queue", "ingest_queue"), find_one(stacks[env], "aws_sqs_queue", "dead-letter")
+    assert all(q["kms_master_key_id"].startswith("${aws_kms_key.security_key") for q in queues.values())
+    redrive = json.loads(queue["redrive_policy"])
+    assert redrive["maxReceiveCount"] == 5 and redrive["deadLetterTargetArn"].startswith("${aws_sqs_queue.ingest_dead")
+    assert queue["visibility_timeout_seconds"] == 900
+    assert json.loads(dlq["redrive_allow_policy"]) == {
+        "redrivePermission": "byQueue", "sourceQueueArns": [f"arn:aws:sqs:eu-west-1:{find_account(stacks[env])}:"
+                                                            f"video-ingest-{env}-uploads"]}
+
+
+def find_account(stack: dict) -> str:
+    return stack["provider"]["aws"][0]["allowed_account_ids"][0]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_worker_scales_on_backlog_per_task(stacks, env):
+    from environments.config import load_environment
+
+    config = load_environment(env).ingest
+    policy = find_one(stacks[env], "aws_appautoscaling_policy", "worker-backlog")["target_tracking_scaling_policy_configuration"]
+    assert policy["target_value"] == config.backlog_per_worker
+    metrics = {m["id"]: m for m in policy["customized_metric_specification"]["metrics"]}
+    assert metrics["backlog"]["metric_stat"]["metric"]["metric_name"] == "ApproximateNumberOfMessagesVisible"
+    assert metrics["tasks"]["metric_stat"]["metric"]["metric_name"] == "RunningTaskCount"
+    assert metrics["backlog_per_task"]["expression"] == "IF(tasks > 0, backlog / tasks, backlog)"
+    assert metrics["backlog_per_task"]["return_data"] is True
+    target = find_one(stacks[env], "aws_appautoscaling_target", "worker-scaling-target")
+    assert (target["min_capacity"], target["max_capacity"]) == (config.min_workers, config.max_workers)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_worker_service_has_no_load_balancer_and_no_public_ip(stacks, env):
+    service = find_one(stacks[env], "aws_ecs_service", "worker-service")
+    assert "load_balancer" not in service and service["network_configuration"]["assign_public_ip"] is False
+    assert "worker-sg" in service["network_configuration"]["security_groups"][0]
+
+
+def allowed(policy: dict, action: str, resource: str) -> bool:
+    """IAM evaluation for Allow statements with literal/wildcard resources (no conditions in these policies)."""
+    for statement in policy["Statement"]:
+        resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] == "Allow" and any(fnmatch.fnmatchcase(action, a) for a in statement["Action"]) \
+                and any(fnmatch.fnmatchcase(resource, r) for r in resources_):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_worker_reads_only_uploads_and_writes_only_processed(stacks, env):
+    stack = stacks[env]
+    policy = json.loads(find_one(stack, "aws_iam_role_policy", "worker-task-policy")["policy"])
+    uploads = f"${{aws_s3_bucket.{upload_bucket(stack)}.arn}}"
+    [videos_id] = [k for k, v in resources(stack, "aws_s3_bucket").items()
+                   if "-videos-" in v["bucket"] and v["bucket"].endswith("eu-west-1")]
+    videos = f"${{aws_s3_bucket.{videos_id}.arn}}"
+    assert allowed(policy, "s3:GetObject", f"{uploads}/uploads/clip.mp4")
+    assert not allowed(policy, "s3:GetObject", f"{uploads}/other/clip.mp4")
+    assert not allowed(policy, "s3:GetObject", f"{videos}/processed/clip.mp4")
+    assert allowed(policy, "s3:PutObject", f"{videos}/processed/clip.mp4")
+    assert not allowed(policy, "s3:PutObject", f"{videos}/originals/clip.mp4")
+    assert not allowed(policy, "s3:PutObject", f"{uploads}/uploads/clip.mp4")
+    assert not allowed(policy, "s3:DeleteObject", f"{videos}/processed/clip.mp4")
+    assert allowed(policy, "sqs:ReceiveMessage", "${aws_sqs_queue.ingest_queue_" + find_one_key(stack, "ingest_queue") + ".arn}")
+
+
+def find_one_key(stack: dict, prefix: str) -> str:
+    [key] = [k for k in resources(stack, "aws_sqs_queue") if k.startswith(prefix)]
+    return key.removeprefix(prefix + "_")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_api_may_presign_only_into_the_upload_area(stacks, env):
+    stack = stacks[env]
+    policy = json.loads(find_one(stack, "aws_iam_role_policy", "api-task-policy")["policy"])
+    uploads = f"${{aws_s3_bucket.{upload_bucket(stack)}.arn}}"
+    assert allowed(policy, "s3:PutObject", f"{uploads}/uploads/clip.mp4")
+    assert not allowed(policy, "s3:PutObject", f"{uploads}/processed/clip.mp4")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_ecr_repositories_are_immutable_scanned_and_kms_encrypted(stacks, env):
+    from environments.config import load_environment
+
+    repositories = resources(stacks[env], "aws_ecr_repository")
+    assert sorted(r["name"] for r in repositories.values()) == [f"video-ingest-{env}-api", f"video-ingest-{env}-worker"]
+    for repository in repositories.values():
+        assert repository["image_tag_mutability"] == "IMMUTABLE"
+        assert repository["image_scanning_configuration"] == {"scan_on_push": True}
+        assert repository["encryption_configuration"][0]["encryption_type"] == "KMS"
+    keep = load_environment(env).ingest.ecr_keep_images
+    for lifecycle in resources(stacks[env], "aws_ecr_lifecycle_policy").values():
+        assert json.loads(lifecycle["policy"])["rules"][0]["selection"]["countNumber"] == keep
