@@ -35,20 +35,29 @@ def install() -> str:
         return "plain"
     spec = importlib.util.find_spec(PACKAGE)
     source = open(spec.origin, encoding="utf-8").read() if spec and spec.origin else ""
-    submodules = _EAGER_IMPORT.findall(source)
-    if len(submodules) < _MIN_EAGER_IMPORTS or "from ._jsii import *" not in source:
-        print(f"fast_bindings: {PACKAGE} layout not recognised ({len(submodules)} eager imports); "
-              "using the plain (slow) import", file=sys.stderr)
+    lazy = lazy_source(source)
+    if lazy is None:
+        print(f"fast_bindings: {PACKAGE} layout not recognised; using the plain (slow) import", file=sys.stderr)
         return "plain"
+    body, submodules = lazy
     module = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = module
     try:
-        exec(compile(_EAGER_IMPORT.sub("", source), spec.origin, "exec"), module.__dict__)
+        exec(compile(body, spec.origin, "exec"), module.__dict__)
     except BaseException:
         del sys.modules[PACKAGE]
         raise
     _register_submodules(submodules)
     return "lazy"
+
+
+def lazy_source(source: str) -> tuple[str, list[str]] | None:
+    """The package `__init__` without its eager submodule imports, and their names; None if the
+    layout is not the one this module was written for (then the plain import is the safe choice)."""
+    submodules = _EAGER_IMPORT.findall(source)
+    if len(submodules) < _MIN_EAGER_IMPORTS or "from ._jsii import *" not in source:
+        return None
+    return _EAGER_IMPORT.sub("", source), submodules
 
 
 def jsii_submodule_name(python_name: str) -> str:
