@@ -19,7 +19,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install synth validate plan plan-all scan test bench clean deploy diff destroy bootstrap snapshot
+.PHONY: help install synth validate plan plan-all scan test bench docs clean deploy diff destroy bootstrap snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,19 @@ destroy: install ## cdktf destroy ENV
 
 bootstrap: install ## apply the state bucket and lock table (once, local state)
 	$(CDKTF) deploy state-backend
+
+docs: install ## rewrite the README's config tables from the code
+	$(PY) -m tools.docs
+
+REGION = $(shell python3 -c "import tomllib; print(tomllib.load(open('environments/$(ENV).toml', 'rb'))['region'])")
+SNAPSHOT_ID := video-ingest-$(ENV)-pre-deploy-$(shell date -u +%Y%m%d-%H%M%S)
+
+snapshot: install ## manual RDS snapshot of ENV, waited for (run before applying to prod)
+	$(VENV)/bin/aws rds create-db-snapshot --region $(REGION) --db-instance-identifier video-ingest-$(ENV)-db \
+	  --db-snapshot-identifier $(SNAPSHOT_ID) --tags Key=Reason,Value=pre-deployment --output text \
+	  --query DBSnapshot.DBSnapshotIdentifier
+	$(VENV)/bin/aws rds wait db-snapshot-available --region $(REGION) --db-snapshot-identifier $(SNAPSHOT_ID)
+	@echo "snapshot $(SNAPSHOT_ID) is available"
 
 clean: ## remove generated output
 	rm -rf cdktf.out build .pytest_cache

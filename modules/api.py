@@ -45,10 +45,10 @@ ROUTES = {
 @dataclass(frozen=True, kw_only=True)
 class ApiClient:
     """One API consumer: its own key and usage plan."""
-    name: str
+    name: str                    # client id: names its usage plan and API key
     rate_limit: float = 50.0     # steady requests per second
     burst_limit: int = 100       # bucket size for bursts
-    quota_per_day: int = 100_000
+    quota_per_day: int = 100_000 # requests per day
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.name):
@@ -62,14 +62,14 @@ class ApiClient:
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig:
     """Inputs. Every default is the prod-safe choice."""
-    stage_name: str = "v1"
+    stage_name: str = "v1"                 # path prefix of the deployed API
     iam_auth: bool = True                  # methods also require SigV4 (IAM) besides the API key
     cache_size_gb: str = "0.5"             # stage cache cluster size
     cache_ttl_seconds: int = 300           # GET response cache TTL (0-3600)
     stage_rate_limit: float = 500.0        # stage-wide default throttling
-    stage_burst_limit: int = 1000
-    log_retention_days: int = 365
-    clients: tuple[ApiClient, ...] = (ApiClient(name="web"),)
+    stage_burst_limit: int = 1000          # stage-wide burst bucket
+    log_retention_days: int = 365          # access log retention (CloudWatch values)
+    clients: tuple[ApiClient, ...] = (ApiClient(name="web"),)  # [[api.clients]]: one usage plan + key each
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_]{1,128}", self.stage_name):

@@ -23,7 +23,7 @@ from modules.naming import Naming, assume_role_policy
 @dataclass(frozen=True, kw_only=True)
 class BackupConfig:
     """Inputs. Every default is the prod-safe choice."""
-    enabled: bool = True
+    enabled: bool = True                    # AWS Backup plan with a DR-region copy
     schedule: str = "cron(0 * * * ? *)"     # hourly: the RPO of 1 hour, also from the DR copy
     retention_days: int = 35                # in the primary vault
     dr_retention_days: int = 35             # copies in the DR-region vault

@@ -49,13 +49,13 @@ class CdnConfig:
     signing_public_key_pem: str                   # public key for signed URLs; the private key stays with the API
     domain_name: str = "cdn.video.example.com"   # viewer-facing name; empty: the cloudfront.net name (dev)
     certificate_arn: str = ""                     # ACM certificate in us-east-1; empty: request one (DNS validation)
-    price_class: str = "PriceClass_All"
+    price_class: str = "PriceClass_All"          # PriceClass_100 | _200 | _All (edge locations used)
     waf_enabled: bool = True                      # CLOUDFRONT-scope web ACL (us-east-1)
-    waf_rate_limit: int = 2000
-    video_default_ttl_seconds: int = 86400
-    video_max_ttl_seconds: int = 31536000
+    waf_rate_limit: int = 2000                    # requests per 5 minutes per client IP
+    video_default_ttl_seconds: int = 86400        # edge cache TTL when the origin sends none
+    video_max_ttl_seconds: int = 31536000         # upper bound on any TTL
     blocked_countries: tuple[str, ...] = ()       # ISO 3166-1 alpha-2 codes denied at the edge
-    log_retention_days: int = 365
+    log_retention_days: int = 365                 # edge WAF log retention
 
     def __post_init__(self) -> None:
         if self.domain_name and not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):

@@ -47,7 +47,7 @@ class ComputeConfig:
     on_demand_base: int = 1                # tasks always on FARGATE (on demand)
     on_demand_weight: int = 1              # share of tasks above the base on FARGATE
     spot_weight: int = 0                   # share of tasks above the base on FARGATE_SPOT
-    log_retention_days: int = 365
+    log_retention_days: int = 365          # service log retention (CloudWatch values)
 
     def __post_init__(self) -> None:
         check_fargate_size(self.cpu, self.memory)

@@ -19,7 +19,7 @@ BUDGET_ALERTS = ((80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED"))
 @dataclass(frozen=True, kw_only=True)
 class CostConfig:
     """Inputs. Each environment lives in its own account, so the budget covers the whole account."""
-    monthly_budget_usd: int = 5000
+    monthly_budget_usd: int = 5000          # monthly cost budget of the account
     anomaly_threshold_usd: int = 100        # alert on anomalies whose total impact reaches this
     budget_emails: tuple[str, ...] = ()     # also told directly, besides the alarm topic
 

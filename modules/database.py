@@ -30,14 +30,14 @@ class DatabaseConfig:
     max_allocated_storage_gb: int = 500         # storage autoscaling ceiling
     multi_az: bool = True                       # standby in a second AZ
     backup_retention_days: int = 30             # automated backups and point-in-time recovery window (0-35)
-    deletion_protection: bool = True
+    deletion_protection: bool = True            # RDS refuses to delete the instance
     read_replicas: int = 0                      # read replicas for read-heavy workloads (0-5)
     backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR)
     backup_replication_retention_days: int = 7  # retention of the replicated backups
-    performance_insights_retention_days: int = 7
+    performance_insights_retention_days: int = 7  # 7 (free) or a multiple of 31
     monitoring_interval_seconds: int = 60       # enhanced monitoring granularity
     backup_window: str = "02:00-03:00"          # UTC, hh:mm-hh:mm
-    maintenance_window: str = "sun:03:30-sun:04:30"
+    maintenance_window: str = "sun:03:30-sun:04:30"  # UTC, ddd:hh:mm-ddd:hh:mm
     slow_query_ms: int = 500                    # statements slower than this are logged
 
     def __post_init__(self) -> None:

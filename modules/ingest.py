@@ -52,11 +52,11 @@ class IngestConfig:
     raw_upload_retention_days: int = 7      # raw uploads deleted after processing had this long
     visibility_timeout_seconds: int = 900   # > the longest processing of one upload (max 43200)
     max_receive_count: int = 5              # attempts before a message goes to the dead-letter queue
-    worker_cpu: int = 2048
-    worker_memory: int = 4096
+    worker_cpu: int = 2048                  # worker task CPU units (Fargate sizes)
+    worker_memory: int = 4096               # worker task memory MiB (must fit worker_cpu)
     worker_image: str = "public.ecr.aws/docker/library/busybox:1.36"  # worker container image (tag or digest)
     min_workers: int = 1                    # 0 lets the service idle at zero tasks
-    max_workers: int = 10
+    max_workers: int = 10                   # autoscaling ceiling
     backlog_per_worker: int = 5             # target messages waiting per running worker
     ecr_keep_images: int = 30               # images kept per repository
     force_delete_images: bool = False       # dev: repositories can be destroyed with images in them

@@ -33,12 +33,12 @@ class LoadBalancerConfig:
     """Inputs. Every default is the prod-safe choice."""
     domain_name: str = "api.video.example.com"  # name clients use; the certificate covers it
     certificate_arn: str = ""                   # an existing ACM certificate; empty: request one (DNS validation)
-    deletion_protection: bool = True
+    deletion_protection: bool = True            # the ALB refuses deletion
     stickiness_seconds: int = 3600              # lb_cookie duration for stateful upload sessions (1-604800)
-    health_check_path: str = "/health"
+    health_check_path: str = "/health"          # target group health check
     waf_rate_limit: int = 2000                  # requests per 5 minutes per client IP
-    waf_log_retention_days: int = 365
-    idle_timeout_seconds: int = 60
+    waf_log_retention_days: int = 365           # WAF log retention (CloudWatch values)
+    idle_timeout_seconds: int = 60              # connection idle timeout (1-4000)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):

@@ -21,7 +21,7 @@ class StorageConfig:
     abort_multipart_days: int = 7          # incomplete multipart uploads removed after this
     replication_enabled: bool = True       # cross-region replication to the DR region
     replication_time_control: bool = True  # S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)
-    access_log_retention_days: int = 365
+    access_log_retention_days: int = 365  # log bucket objects expire after this
     force_destroy: bool = False            # only throwaway environments set this
 
     def __post_init__(self) -> None:

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Keeps the README's config tables true: one table per module config dataclass, from the source.
+
+    python -m tools.docs          # rewrite the tables in README.md
+    python -m tools.docs --check  # exit 1 if README.md is stale (the test suite runs this)
+
+A table sits between `<!-- config:ClassName -->` and `<!-- /config -->`. Each row is
+a field: name, type, default, and the comment written next to it in the code.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import re
+import sys
+import tokenize
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+MARKER = re.compile(r"(<!-- config:(\w+) -->\n)(.*?)(<!-- /config -->)", re.DOTALL)
+
+
+def config_classes() -> dict[str, list[tuple[str, str, str, str]]]:
+    """ClassName -> [(field, type, default, comment)] for every dataclass in modules/ and the environment config."""
+    found = {}
+    for path in [*sorted((ROOT / "modules").glob("*.py")), ROOT / "environments" / "config.py"]:
+        source = path.read_text()
+        comments = {token.start[0]: token.string.lstrip("# ").strip()
+                    for token in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if token.type == tokenize.COMMENT}
+        for node in ast.parse(source).body:
+            if isinstance(node, ast.ClassDef) and any("dataclass" in ast.unparse(d) for d in node.decorator_list):
+                rows = []
+                for item in node.body:
+                    if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                        default = ast.unparse(item.value) if item.value is not None else "required"
+                        rows.append((item.target.id, ast.unparse(item.annotation), default,
+                                     comments.get(item.lineno, "")))
+                found[node.name] = rows
+    return found
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    escape = lambda text: text.replace("|", "\\|")
+    lines = ["| field | type | default | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{name}` | `{escape(kind)}` | `{escape(default)}` | {escape(comment)} |"
+              for name, kind, default, comment in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render(text: str) -> str:
+    classes = config_classes()
+
+    def replace(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in classes:
+            raise SystemExit(f"README.md names {name}, which no module defines")
+        return match.group(1) + table(classes[name]) + match.group(4)
+
+    return MARKER.sub(replace, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    current = README.read_text()
+    fresh = render(current)
+    if args.check:
+        if fresh != current:
+            print("README.md config tables are stale: run `make docs`", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(fresh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
