@@ -19,7 +19,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install synth validate plan plan-all scan test bench docs clean deploy diff destroy bootstrap snapshot
+.PHONY: help install system-packages synth validate plan plan-all plan-summary scan diagram test bench docs clean deploy diff destroy bootstrap snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## venv with pinned deps + the project's cdktf-cli
+system-packages: ## Graphviz for `make diagram` (Debian package; sudo when not root)
+	@command -v dot >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null; }; }
+
+install: $(VENV)/.installed node_modules/.installed system-packages ## venv with pinned deps, the project's cdktf-cli, Graphviz
 
 synth: install ## synthesize every stack into cdktf.out/ (atomic: a failure keeps the previous one)
 	$(PY) main.py
@@ -47,8 +51,14 @@ plan: synth ## offline terraform plan of ENV (default dev): build/plan/$(ENV)/pl
 plan-all: synth
 	$(PY) -m tools.terraform plan $(STACKS)
 
+plan-summary: plan ## Markdown summary of ENV's plan; exit 2 if a stateful resource would go
+	$(PY) -m tools.plan_summary build/plan/$(ENV)/plan.json --title $(ENV) --out build/plan/$(ENV)/summary.md
+
 scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every skip with its reason
 	$(PY) -m tools.scan
+
+diagram: synth ## architecture diagrams from the synthesized stacks: docs/diagrams/<env>.{svg,png}
+	$(PY) -m tools.diagram
 
 test: install ## the whole test suite: synth, validate, plan and scan of every stack included
 	$(PY) -m pytest -q
@@ -74,11 +84,12 @@ docs: install ## rewrite the README's config tables from the code
 REGION = $(shell python3 -c "import tomllib; print(tomllib.load(open('environments/$(ENV).toml', 'rb'))['region'])")
 SNAPSHOT_ID := video-ingest-$(ENV)-pre-deploy-$(shell date -u +%Y%m%d-%H%M%S)
 
-snapshot: install ## manual RDS snapshot of ENV, waited for (run before applying to prod)
-	$(VENV)/bin/aws rds create-db-snapshot --region $(REGION) --db-instance-identifier video-ingest-$(ENV)-db \
+AWS ?= $(VENV)/bin/aws
+snapshot: $(if $(filter $(VENV)/bin/aws,$(AWS)),install) ## manual RDS snapshot of ENV, waited for (before applying to prod)
+	$(AWS) rds create-db-snapshot --region $(REGION) --db-instance-identifier video-ingest-$(ENV)-db \
 	  --db-snapshot-identifier $(SNAPSHOT_ID) --tags Key=Reason,Value=pre-deployment --output text \
 	  --query DBSnapshot.DBSnapshotIdentifier
-	$(VENV)/bin/aws rds wait db-snapshot-available --region $(REGION) --db-snapshot-identifier $(SNAPSHOT_ID)
+	$(AWS) rds wait db-snapshot-available --region $(REGION) --db-snapshot-identifier $(SNAPSHOT_ID)
 	@echo "snapshot $(SNAPSHOT_ID) is available"
 
 clean: ## remove generated output

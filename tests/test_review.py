@@ -1,0 +1,102 @@
+"""Pull-request review tooling: plan summaries from real plans, diagrams from the stacks, linted workflows."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tools.plan_summary import summarize
+from tools.terraform import run, terraform_env
+
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAOFFLINEPLAN00000", "AWS_SECRET_ACCESS_KEY": "offline-plan-dummy-secret"}
+PROVIDER = {"region": "eu-west-1", "skip_credentials_validation": True, "skip_requesting_account_id": True,
+            "skip_metadata_api_check": True, "skip_region_validation": True}
+
+
+def test_create_only_plan_summary_exits_zero(plans):
+    summary = summarize(plans["dev"], "dev")
+    assert summary.exit_code == 0 and not summary.stateful_losses
+    assert summary.counts["aws_subnet"]["create"] == 9
+    assert "| `aws_subnet` | 9 |  |  |  |" in summary.markdown
+    assert "WARNING" not in summary.markdown
+
+
+@pytest.fixture(scope="module")
+def changed_plan(tmp_path_factory) -> dict:
+    """A real `terraform plan` from a prior state: the database's db_name changed (forces a replacement)
+    and a bucket removed from the configuration (a destroy)."""
+    work = tmp_path_factory.mktemp("changed")
+    (work / "main.tf.json").write_text(json.dumps({
+        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}}},
+        "provider": {"aws": [PROVIDER]},
+        "resource": {"aws_db_instance": {"database": {
+            "identifier": "video-ingest-qa-db", "engine": "postgres", "instance_class": "db.t3.micro",
+            "allocated_storage": 20, "db_name": "renamed", "username": "video_ingest_admin",
+            "manage_master_user_password": True, "skip_final_snapshot": True}}}}))
+    prior = lambda rtype, name, schema, attributes: {
+        "mode": "managed", "type": rtype, "name": name,
+        "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+        "instances": [{"schema_version": schema, "attributes": attributes}]}
+    (work / "terraform.tfstate").write_text(json.dumps({
+        "version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "plan-summary-test", "outputs": {},
+        "resources": [
+            prior("aws_db_instance", "database", 2, {
+                "id": "db-ABCDEFGHIJKL", "identifier": "video-ingest-qa-db", "engine": "postgres",
+                "instance_class": "db.t3.micro", "allocated_storage": 20, "db_name": "video_ingest",
+                "username": "video_ingest_admin", "manage_master_user_password": True, "skip_final_snapshot": True}),
+            prior("aws_s3_bucket", "old_exports", 0, {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"}),
+        ]}))
+    env = terraform_env(**DUMMY_CREDENTIALS)
+    run(["init", "-input=false", "-no-color"], work, env)
+    run(["plan", "-input=false", "-no-color", "-refresh=false", "-lock=false", "-out=plan.tfplan"], work, env)
+    return json.loads(run(["show", "-json", "plan.tfplan"], work, env).stdout)
+
+
+def test_forced_database_replacement_is_flagged_and_exits_non_zero(changed_plan, tmp_path):
+    summary = summarize(changed_plan, "qa")
+    assert summary.replaced == [("aws_db_instance.database", ["db_name"])]
+    assert summary.destroyed == ["aws_s3_bucket.old_exports"]
+    assert summary.stateful_losses == ["`aws_db_instance.database` (replace)", "`aws_s3_bucket.old_exports` (destroy)"]
+    assert summary.exit_code == 2
+    top = summary.markdown.split("| resource type")[0]
+    assert "[!WARNING]" in top and "aws_db_instance.database" in top
+    assert "- `aws_db_instance.database` — forced by `db_name`" in summary.markdown
+    # The command CI runs: same verdict as its exit status.
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(changed_plan))
+    result = subprocess.run([sys.executable, "-m", "tools.plan_summary", str(plan_file), "--title", "qa"],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 2 and "Stateful resources would be destroyed or replaced" in result.stdout
+
+
+def test_diagram_has_every_module_and_the_edges_between_tiers(synth_dir, stacks, tmp_path):
+    from tools.diagram import graph, module_edges, module_of, render
+
+    written = render("prod", synth_dir / "stacks", tmp_path)
+    assert sorted(p.suffix for p in written) == [".dot", ".png", ".svg"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    assert (tmp_path / "prod.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    modules = {module_of(body) for resources_ in stacks["prod"]["resource"].values() for body in resources_.values()}
+    dot = (tmp_path / "prod.dot").read_text()
+    assert modules >= {"network", "security", "storage", "database", "compute", "load-balancer", "api", "cdn",
+                       "ingest", "monitoring", "cost", "backup"}
+    assert all(f'subgraph "cluster_{module}"' in dot for module in modules)
+    nodes, edges = graph(stacks["prod"])
+    between = module_edges(edges)
+    for expected in [("compute", "network"), ("database", "network"), ("database", "security"),
+                     ("load-balancer", "network"), ("cdn", "storage"), ("api", "load-balancer"),
+                     ("ingest", "security"), ("monitoring", "compute")]:
+        assert expected in between, expected
+    assert '"compute:aws_ecs_service" -> "network:aws_subnet"' in dot
+
+
+def test_workflows_pass_actionlint():
+    actionlint = Path(sys.executable).parent / "actionlint"
+    workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
+    assert len(workflows) == 3
+    result = subprocess.run([str(actionlint), *workflows], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
