@@ -12,6 +12,7 @@ file, the field, the value and what is allowed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import fast_bindings
+from stacks import emulator
 
 ROOT = Path(__file__).resolve().parent
 STATE_STACK = "state-backend"
@@ -49,6 +51,8 @@ def synth_atomically(outdir: Path, environment_names, config_dir: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
     try:
         build_app(str(staging), environment_names, config_dir).synth()
+        if emulator.endpoint():
+            _emulator_mode(staging)
         if outdir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
             outdir.rename(retired / "out")
@@ -59,6 +63,16 @@ def synth_atomically(outdir: Path, environment_names, config_dir: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _emulator_mode(outdir: Path) -> None:
+    """Emulator rehearsal only: leave out what the emulator cannot serve (stacks/emulator.py)."""
+    left_out = {}
+    for stack_file in sorted(outdir.glob("stacks/*/cdk.tf.json")):
+        config, removed = emulator.transform(json.loads(stack_file.read_text()))
+        stack_file.write_text(json.dumps(config, indent=2))
+        left_out[stack_file.parent.name] = removed
+    (outdir / "emulator-exclusions.json").write_text(json.dumps(left_out, indent=2, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,7 +67,7 @@ class LifecycleRule:
 @dataclass(frozen=True, kw_only=True)
 class BucketOptions:
     kms_key_arn: str | None                       # None: SSE-S3 (only for log targets AWS services cannot KMS-write)
-    log_bucket: str | None                        # access-log target; None only for a log bucket itself
+    log_bucket: "SecureBucket | None"             # access-log target; None only for a log bucket itself
     log_prefix: str = ""
     lifecycle: tuple[LifecycleRule, ...] = ()
     policy_statements: tuple[dict, ...] = ()      # added to the TLS-only statement
@@ -109,8 +109,10 @@ class SecureBucket(Construct):
         self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, provider=provider,
                                      policy=policy(*self._statements))
         if options.log_bucket:
+            # After the target's policy: S3 refuses a logging target that does not yet admit log delivery.
             S3BucketLoggingA(self, "logging", bucket=self.bucket.id, provider=provider,
-                             target_bucket=options.log_bucket, target_prefix=options.log_prefix or f"s3/{name}/")
+                             target_bucket=options.log_bucket.name, target_prefix=options.log_prefix or f"s3/{name}/",
+                             depends_on=[options.log_bucket.policy])
         if options.notifications:
             S3BucketNotification(self, "notifications", bucket=self.bucket.id, eventbridge=True, provider=provider)
         rules = options.lifecycle or (LifecycleRule(id="abort-incomplete-uploads", abort_multipart_days=ABORT_MULTIPART_DAYS),)

@@ -84,7 +84,7 @@ class Cdn(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CdnConfig, video_bucket_domain: str,
                  origin_access_control_id: str, alb_domain: str, kms_key_arn_us_east_1: str, protect: bool,
-                 access_log_bucket: str, replica_bucket_domain: str | None = None, us_east_1_provider=None,
+                 access_log_bucket: SecureBucket, replica_bucket_domain: str | None = None, us_east_1_provider=None,
                  force_destroy: bool = False) -> None:
         super().__init__(scope, id_)
         public_key = CloudfrontPublicKey(self, "signing-key", name=naming.name("signing"),

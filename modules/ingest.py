@@ -31,6 +31,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_cors_configuration import (
 from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification, S3BucketNotificationQueue
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
+from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
@@ -91,7 +92,7 @@ class Ingest(Construct):
     `presign_statements` (API) and `worker_statements(video_bucket_arn)` (workers)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IngestConfig, kms_key_arn: str,
-                 log_bucket: str, force_destroy: bool) -> None:
+                 log_bucket: SecureBucket, force_destroy: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
         self.upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
@@ -121,8 +122,9 @@ class Ingest(Construct):
             kms_master_key_id=kms_key_arn, kms_data_key_reuse_period_seconds=300,
             redrive_policy=json.dumps({"deadLetterTargetArn": self.dead_letter_queue.arn,
                                        "maxReceiveCount": config.max_receive_count}))
-        self.dead_letter_queue.redrive_allow_policy = json.dumps(
-            {"redrivePermission": "byQueue", "sourceQueueArns": [naming.arn("sqs", naming.name("uploads"))]})
+        SqsQueueRedriveAllowPolicy(self, "dead-letter-redrive-allow", queue_url=self.dead_letter_queue.url,
+                                   redrive_allow_policy=json.dumps({"redrivePermission": "byQueue",
+                                                                    "sourceQueueArns": [self.queue.arn]}))
         queue_policy = SqsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=policy(
             statement("UploadBucketEvents", ["sqs:SendMessage"], [self.queue.arn],
                       principal={"Service": "s3.amazonaws.com"},

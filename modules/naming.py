@@ -54,7 +54,9 @@ def statement(sid: str, actions: Iterable[str], resources: Iterable[str] | str, 
     body: dict[str, Any] = {"Sid": sid, "Effect": effect, "Action": sorted(actions)}
     if principal is not None:
         body["Principal"] = principal
-    body["Resource"] = resources if isinstance(resources, str) else list(resources)
+    resources = [resources] if isinstance(resources, str) else list(resources)
+    # One resource is written as a string, as AWS itself returns it (and as moto's log-delivery check needs).
+    body["Resource"] = resources[0] if len(resources) == 1 else resources
     if condition:
         body["Condition"] = condition
     return body

@@ -63,7 +63,7 @@ class Storage(Construct):
             log_name, naming.account_id, retention_days=config.access_log_retention_days,
             extra_statements=tuple(log_delivery_statements(log_name)), force_destroy=config.force_destroy))
         self.video_bucket = SecureBucket(self, "videos", name=naming.bucket("videos"), options=BucketOptions(
-            kms_key_arn=kms_key_arn, log_bucket=self.log_bucket.name, lifecycle=(video_lifecycle(config),),
+            kms_key_arn=kms_key_arn, log_bucket=self.log_bucket, lifecycle=(video_lifecycle(config),),
             force_destroy=config.force_destroy, protect=protect,
             skips={} if config.replication_enabled else {"CKV_AWS_144": (
                 f"{naming.environment}: cross-region replication off by config; production config forbids it.")}))
@@ -79,7 +79,7 @@ class Storage(Construct):
             self.replica_bucket = SecureBucket(
                 self, "videos-replica", name=naming.bucket("videos", dr_region), provider=dr_provider,
                 options=BucketOptions(
-                    kms_key_arn=dr_kms_key_arn, log_bucket=dr_logs.name, lifecycle=(video_lifecycle(config),),
+                    kms_key_arn=dr_kms_key_arn, log_bucket=dr_logs, lifecycle=(video_lifecycle(config),),
                     force_destroy=config.force_destroy, protect=protect))
             self.replication = Replication(
                 self, "replication", naming=naming, source=self.video_bucket, source_key_arn=kms_key_arn,

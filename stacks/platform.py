@@ -63,7 +63,7 @@ class PlatformStack(TerraformStack):
                             kms_key_arn=security.key_arn, protect=protect, dr_provider=dr,
                             dr_kms_key_arn=dr_key.arn if dr_key else None)
         ingest = Ingest(self, "ingest", naming=naming, config=env.ingest, kms_key_arn=security.key_arn,
-                        log_bucket=storage.log_bucket.name, force_destroy=env.storage.force_destroy)
+                        log_bucket=storage.log_bucket, force_destroy=env.storage.force_destroy)
         security.add_key_statements(*ingest.key_statements)
 
         load_balancer = LoadBalancer(
@@ -112,7 +112,7 @@ class PlatformStack(TerraformStack):
                   if storage.replica_bucket else None,
                   origin_access_control_id=storage.origin_access_control.id,
                   alb_domain=env.load_balancer.domain_name, protect=protect, us_east_1_provider=edge,
-                  access_log_bucket=storage.log_bucket.name,
+                  access_log_bucket=storage.log_bucket,
                   kms_key_arn_us_east_1=edge_key.arn, force_destroy=env.storage.force_destroy)
         storage.allow_distribution(cdn.distribution.arn)
         cloudfront_decrypts = statement(

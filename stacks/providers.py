@@ -5,6 +5,7 @@ from cdktf import S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 
 from modules.naming import PROJECT
+from stacks import emulator
 
 MANAGED_BY = "cdktf/video-ingest-infra"
 
@@ -12,8 +13,13 @@ MANAGED_BY = "cdktf/video-ingest-infra"
 def aws_provider(stack: TerraformStack, id_: str, *, region: str, account_id: str, environment: str,
                  role_arn: str = "", alias: str | None = None) -> AwsProvider:
     """`allowed_account_ids` makes a config aimed at the wrong account fail before any change."""
+    url = emulator.endpoint()
+    extra = {}
+    if url:
+        role_arn = emulator.role_for(account_id, role_arn)
+        extra = emulator.provider_settings(url)
     return AwsProvider(
-        stack, id_, region=region, alias=alias,
+        stack, id_, region=region, alias=alias, **extra,
         allowed_account_ids=[account_id],
         assume_role=[AwsProviderAssumeRole(role_arn=role_arn, session_name=f"{PROJECT}-{environment}")]
         if role_arn else None,
@@ -29,4 +35,8 @@ def s3_backend(stack: TerraformStack, *, bucket: str, region: str, key: str, loc
     backend.add_override("use_lockfile", True)
     if role_arn:
         backend.add_override("assume_role", {"role_arn": role_arn, "session_name": f"{PROJECT}-state"})
+    url = emulator.endpoint()
+    if url:
+        for key, value in emulator.backend_settings(url).items():
+            backend.add_override(key, value)
     return backend

@@ -40,17 +40,18 @@ class StateBackendStack(TerraformStack):
 
         self.key = _state_key(self, "key", naming, protect=True)
         dr_key = _state_key(self, "dr-key", naming, protect=True, provider=dr)
-        log_bucket = SecureBucket(self, "access-logs", name=naming.bucket("access-logs"), options=access_log_options(naming.bucket("access-logs"), naming.account_id))
+        log_bucket = SecureBucket(self, "access-logs", name=naming.bucket("access-logs"),
+                                  options=access_log_options(naming.bucket("access-logs"), naming.account_id))
         dr_log_bucket = SecureBucket(self, "dr-access-logs", name=naming.bucket("access-logs", config.dr_region),
                                      options=access_log_options(naming.bucket("access-logs", config.dr_region), naming.account_id),
                                      provider=dr)
         versions = LifecycleRule(id="expire-old-state-versions", noncurrent_expire_days=STATE_VERSIONS_KEPT_DAYS,
                                  abort_multipart_days=1)
         self.bucket = SecureBucket(self, "state", name=config.bucket, options=BucketOptions(
-            kms_key_arn=self.key.arn, log_bucket=log_bucket.name, lifecycle=(versions,), protect=True))
+            kms_key_arn=self.key.arn, log_bucket=log_bucket, lifecycle=(versions,), protect=True))
         replica = SecureBucket(self, "state-replica", name=f"{config.bucket}-replica", provider=dr,
                                options=BucketOptions(
-                                   kms_key_arn=dr_key.arn, log_bucket=dr_log_bucket.name, lifecycle=(versions,),
+                                   kms_key_arn=dr_key.arn, log_bucket=dr_log_bucket, lifecycle=(versions,),
                                    protect=True))
         Replication(self, "state-replication", naming=naming, source=self.bucket, source_key_arn=self.key.arn,
                     replica=replica, replica_key_arn=dr_key.arn, time_control=False)

@@ -1,0 +1,128 @@
+"""Emulator mode and the emulator's patches: what the rehearsal changes, and that each patch works."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stacks import emulator
+
+
+def test_transform_leaves_out_excluded_types_and_what_references_them():
+    config = {"resource": {
+        "aws_budgets_budget": {"budget": {"name": "b"}},
+        "aws_sns_topic": {"topic": {"name": "t"}},
+        "aws_cloudwatch_metric_alarm": {"on-budget": {"alarm_actions": ["${aws_budgets_budget.budget.arn}"]},
+                                        "on-topic": {"alarm_actions": ["${aws_sns_topic.topic.arn}"]}}},
+        "output": {"budget": {"value": "${aws_budgets_budget.budget.id}"}, "topic": {"value": "${aws_sns_topic.topic.arn}"}}}
+    transformed, removed = emulator.transform(config)
+    assert removed == ["aws_budgets_budget.budget", "aws_cloudwatch_metric_alarm.on-budget"]
+    assert list(transformed["resource"]["aws_cloudwatch_metric_alarm"]) == ["on-topic"]
+    assert list(transformed["output"]) == ["topic"]
+
+
+def test_transform_substitutes_managed_policies_and_drops_the_client_certificate():
+    config = {"resource": {
+        "aws_cloudfront_cache_policy": {"video": {"name": "v"}},
+        "aws_api_gateway_client_certificate": {"cert": {}},
+        "aws_cloudfront_distribution": {"cdn": {"default_cache_behavior": {
+            "cache_policy_id": "${aws_cloudfront_cache_policy.video.id}"}}},
+        "aws_api_gateway_stage": {"stage": {"client_certificate_id": "${aws_api_gateway_client_certificate.cert.id}",
+                                            "stage_name": "v1"}}}}
+    transformed, removed = emulator.transform(config)
+    resources = transformed["resource"]
+    assert resources["aws_cloudfront_distribution"]["cdn"]["default_cache_behavior"]["cache_policy_id"] == \
+        emulator.SUBSTITUTED["aws_cloudfront_cache_policy"][0]
+    assert resources["aws_api_gateway_stage"]["stage"] == {"stage_name": "v1"}
+    assert removed == ["aws_api_gateway_client_certificate.cert", "aws_cloudfront_cache_policy.video"]
+
+
+def test_transform_lifts_destroy_protection_only_in_the_copy():
+    config = {"resource": {"aws_db_instance": {"db": {"deletion_protection": True,
+                                                      "lifecycle": {"prevent_destroy": True}}},
+                           "aws_s3_bucket": {"b": {"bucket": "x", "force_destroy": False}}}}
+    transformed, _ = emulator.transform(config)
+    assert transformed["resource"]["aws_db_instance"]["db"] == {"deletion_protection": False,
+                                                               "lifecycle": {"prevent_destroy": False}}
+    assert transformed["resource"]["aws_s3_bucket"]["b"]["force_destroy"] is True
+
+
+def test_each_stack_reaches_its_account_through_a_role():
+    assert emulator.role_for("111111111111", "") == "arn:aws:iam::111111111111:role/video-ingest-emulator"
+    configured = "arn:aws:iam::333333333333:role/video-ingest-terraform"
+    assert emulator.role_for("333333333333", configured) == configured
+
+
+def test_the_real_synth_is_not_in_emulator_mode(stacks):
+    for name, stack in stacks.items():
+        for provider in stack["provider"]["aws"]:
+            assert "endpoints" not in provider and "insecure" not in provider, name
+
+
+@pytest.fixture(scope="module")
+def patched():
+    from tools.emulator_server import apply_patches
+
+    return apply_patches()
+
+
+def test_patches_are_pinned_to_the_moto_version(patched):
+    import moto
+
+    from tools.emulator_server import MOTO_VERSION, PATCHES
+
+    assert moto.__version__ == MOTO_VERSION and patched == list(PATCHES)
+
+
+TLS_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["s3:*"],
+     "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+
+
+def test_patched_bool_condition_and_deny_evaluation(patched):
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    policy = IAMPolicy(TLS_ONLY)
+    assert policy.is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k",
+                                      incoming_condition_values={"aws:SecureTransport": "true"}) == PermissionResult.NEUTRAL
+    assert policy.is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k",
+                                      incoming_condition_values={"aws:SecureTransport": "false"}) == PermissionResult.DENIED
+
+
+def test_patched_bucket_policy_sees_tls_and_delete_markers_dispose(patched):
+    from moto.iam.access_control import PermissionResult
+    from moto.s3 import models
+
+    bucket = models.FakeBucket("b", account_id="123456789012", region_name="eu-west-1")
+    bucket.policy = TLS_ONLY.encode()
+    assert bucket.get_permission("s3:GetObject", "arn:aws:s3:::b/k") == PermissionResult.NEUTRAL
+    assert models.FakeDeleteMarker.dispose is not None
+    models.FakeDeleteMarker.dispose(object())  # must not raise
+
+
+def test_patched_method_settings_unescape_the_path(patched):
+    from moto.apigateway import models
+
+    stage = models.Stage.__new__(models.Stage)
+    stage.method_settings = {}
+    stage._patch_method_setting("videos~1{id}/GET", "caching/enabled", "true")
+    assert list(stage.method_settings) == ["videos/{id}/GET"]
+    assert stage.method_settings["videos/{id}/GET"]["cachingEnabled"] is True
+
+
+def test_patched_autoscaling_keeps_tags_per_arn(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("dynamodb", region_name="eu-west-1").create_table(
+            TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+        client = boto3.client("application-autoscaling", region_name="eu-west-1")
+        arn = client.register_scalable_target(
+            ServiceNamespace="dynamodb", ResourceId="table/t", ScalableDimension="dynamodb:table:ReadCapacityUnits",
+            MinCapacity=1, MaxCapacity=2, Tags={"Environment": "dev"})["ScalableTargetARN"]
+        client.tag_resource(ResourceARN=arn, Tags={"Project": "video-ingest"})
+        client.untag_resource(ResourceARN=arn, TagKeys=["Environment"])
+        assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Project": "video-ingest"}

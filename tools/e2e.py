@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""Deploy rehearsal against a local AWS emulator (moto server on 127.0.0.1).
+
+    python -m tools.e2e [STACK ...]       # make e2e; default: state-backend dev staging prod
+
+Starts moto on a free loopback port (stopped by its PID whatever happens), synthesizes in
+emulator mode (stacks/emulator.py), then: the state-backend stack is applied with local state;
+each environment runs `terraform init` against the S3 backend that bootstrap created (state in
+the emulated bucket, DynamoDB and S3 lockfile locking), `apply`, a second
+`plan -detailed-exitcode` that must find no changes, and `destroy`. `dev` goes through the
+users' own path instead: `cdktf deploy dev --auto-approve` / `cdktf destroy dev --auto-approve`.
+On `staging`, two plans race for the state lock: the second must be refused, and the state
+must still plan clean afterwards. The state-backend is destroyed last. Prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.terraform import ROOT, terraform_env
+
+WORK = ROOT / "build" / "e2e"
+CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
+CLI_STACK = "dev"        # rehearsed through `cdktf deploy` / `cdktf destroy`
+LOCK_STACK = "staging"   # where two plans race for the state lock
+
+
+@dataclass
+class Result:
+    stack: str
+    path: str = "terraform"
+    applied: int = 0
+    replan_changes: str = "-"
+    destroyed: str = "-"
+    lock: str = ""
+    seconds: float = 0.0
+    left_out: list[str] = field(default_factory=list)
+    ok: bool = False
+
+
+class Emulator:
+    """moto server in its own process group on a free loopback port."""
+
+    def __init__(self, log: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"https://127.0.0.1:{self.port}"
+        self._log = log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tools.emulator_server", "--port", str(self.port)], cwd=ROOT,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true"))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1, context=ssl._create_unverified_context())
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise SystemExit(f"moto exited: see {log}")
+                time.sleep(0.2)
+        self.stop()
+        raise SystemExit(f"moto did not answer on {self.url} within 60 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+def environment(emulator: Emulator) -> dict[str, str]:
+    env = terraform_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                        AWS_DEFAULT_REGION="eu-west-1", AWS_EC2_METADATA_DISABLED="true",
+                        VIDEO_INGEST_EMULATOR_ENDPOINT=emulator.url,
+                        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CHECKPOINT_DISABLE="1",
+                        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TF_CLI_ARGS_init"):
+        env.pop(variable, None)
+    return env
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,)) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(command)}  (exit {result.returncode})\n{result.stdout}\n{result.stderr}\n")
+    if result.returncode not in ok:
+        raise RuntimeError(f"{' '.join(command[:2])} failed in {cwd.name} (exit {result.returncode}); see {log}:\n"
+                           + (result.stderr or result.stdout)[-2500:])
+    return result
+
+
+def terraform(args: list[str], work: Path, env: dict[str, str], ok=(0,)) -> subprocess.CompletedProcess:
+    return run(["terraform", *args, "-no-color"], work, env, work / "rehearsal.log", ok)
+
+
+def changed_paths(before, after, prefix: str = "") -> set[str]:
+    """Leaf attribute paths that differ (list indices dropped: `rule.destination.bucket`)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return {path for key in set(before) | set(after)
+                for path in changed_paths(before.get(key), after.get(key), f"{prefix}{key}.")}
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return {path for b, a in zip(before, after) for path in changed_paths(b, a, prefix)}
+    return set() if before == after else {prefix.rstrip(".")}
+
+
+def second_plan(work: Path, env: dict[str, str]) -> str:
+    """"0" when the second plan is empty, or differs only by the named emulator drifts; else the changes."""
+    from stacks.emulator import EMULATOR_DRIFT
+
+    replan = terraform(["plan", "-input=false", "-detailed-exitcode", "-out=replan.tfplan"], work, env, ok=(0, 2))
+    if replan.returncode == 0:
+        return "0"
+    shown = json.loads(terraform(["show", "-json", "replan.tfplan"], work, env).stdout)
+    unexplained, explained = [], 0
+    for change in shown.get("resource_changes", []):
+        if change["change"]["actions"] == ["no-op"]:
+            continue
+        paths = changed_paths(change["change"]["before"], change["change"]["after"]) \
+            if change["change"]["actions"] == ["update"] else {"(" + "/".join(change["change"]["actions"]) + ")"}
+        if all((change["type"], path) in EMULATOR_DRIFT for path in paths):
+            explained += 1
+        else:
+            unexplained.append(f"{change['address']}: {', '.join(sorted(paths))}")
+    if unexplained:
+        (work / "unexplained-drift.txt").write_text("\n".join(unexplained) + "\n")
+        return f"{len(unexplained)} ({unexplained[0]}{' …' if len(unexplained) > 1 else ''})"
+    return f"0 (+{explained} emulator drift)"
+
+
+def state_count(work: Path, env: dict[str, str]) -> int:
+    listed = terraform(["state", "list"], work, env).stdout.split()
+    return len([line for line in listed if not line.startswith("data.")])
+
+
+def working_copy(out: Path, stack: str) -> Path:
+    work = WORK / "work" / stack
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    config = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())
+    if "local" in config["terraform"].get("backend", {}):
+        config["terraform"]["backend"]["local"]["path"] = "terraform.tfstate"  # inside the rehearsal folder
+    (work / "cdk.tf.json").write_text(json.dumps(config, indent=2))
+    return work
+
+
+def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Result, destroy: bool) -> Path:
+    work = working_copy(out, stack)
+    terraform(["init", "-input=false"], work, env)
+    terraform(["apply", "-input=false", "-auto-approve"], work, env)
+    result.applied = state_count(work, env)
+    result.replan_changes = second_plan(work, env)
+    if stack == LOCK_STACK:
+        result.lock = race_for_the_lock(work, env)
+    if destroy:
+        terraform(["destroy", "-input=false", "-auto-approve"], work, env)
+        result.destroyed = "ok" if state_count(work, env) == 0 else "left resources"
+    return work
+
+
+def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
+    """The users' own path: the project's cdktf-cli synthesizes and deploys, then destroys."""
+    result.path = "cdktf"
+    project = WORK / "cdktf-project"
+    log = WORK / "cdktf.log"
+    cli = [str(CDKTF), "--output", str(project / "cdktf.out")]
+    run([*cli[:1], "deploy", stack, "--auto-approve", *cli[1:]], ROOT, env, log)
+    stack_dir = project / "cdktf.out" / "stacks" / stack
+    result.applied = state_count(stack_dir, env)
+    result.replan_changes = second_plan(stack_dir, env)
+    run([*cli[:1], "destroy", stack, "--auto-approve", *cli[1:]], ROOT, env, log)
+    result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
+
+
+def race_for_the_lock(work: Path, env: dict[str, str]) -> str:
+    """Plan A takes the lock (refresh of the whole state keeps it busy); plan B, started while A holds it,
+    must be refused; afterwards the state still plans clean."""
+    lock_held = threading.Event()
+    first: dict[str, subprocess.CompletedProcess] = {}
+
+    def plan_a() -> None:
+        first["result"] = terraform(["plan", "-input=false", "-lock-timeout=0s"], work, env)
+
+    racer = threading.Thread(target=plan_a)
+    racer.start()
+    deadline = time.monotonic() + 30
+    # The S3 lockfile of this key exists only while a plan holds the lock.
+    while time.monotonic() < deadline and not lock_held.is_set():
+        if _lock_exists(work, env):
+            lock_held.set()
+        time.sleep(0.1)
+    second = terraform(["plan", "-input=false", "-lock-timeout=0s"], work, env, ok=(0, 1))
+    racer.join()
+    refused = second.returncode == 1 and "Error acquiring the state lock" in second.stderr
+    after = terraform(["plan", "-input=false", "-detailed-exitcode"], work, env, ok=(0, 2))
+    if not lock_held.is_set():
+        return "lock never observed"
+    if not refused:
+        return "second plan NOT blocked"
+    return "second plan blocked, state clean" if after.returncode == 0 else "state changed after race"
+
+
+def _lock_exists(work: Path, env: dict[str, str]) -> bool:
+    import boto3
+
+    config = json.loads((work / "cdk.tf.json").read_text())["terraform"]["backend"]["s3"]
+    client = boto3.client("s3", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config["region"],
+                          aws_access_key_id="testing", aws_secret_access_key="testing", verify=False)
+    try:
+        client.head_object(Bucket=config["bucket"], Key=config["key"] + ".tflock")
+        return True
+    except Exception:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stacks", nargs="*", default=["dev", "staging", "prod"], help="environments to rehearse")
+    args = parser.parse_args(argv)
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    emulator = Emulator(WORK / "moto.log")
+    results: list[Result] = []
+    try:
+        env = environment(emulator)
+        out = WORK / "cdktf.out"
+        run([sys.executable, "main.py", "--outdir", str(out)], ROOT, env, WORK / "synth.log")
+        left_out = json.loads((out / "emulator-exclusions.json").read_text())
+        bootstrap = Result("state-backend", left_out=left_out.get("state-backend", []))
+        results.append(bootstrap)
+        started = time.monotonic()
+        bootstrap_work = rehearse_terraform("state-backend", out, env, bootstrap, destroy=False)
+        bootstrap.seconds = time.monotonic() - started
+        for stack in args.stacks:
+            result = Result(stack, left_out=left_out.get(stack, []))
+            results.append(result)
+            started = time.monotonic()
+            try:
+                if stack == CLI_STACK:
+                    rehearse_cdktf(stack, env, result)
+                else:
+                    rehearse_terraform(stack, out, env, result, destroy=True)
+                result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
+                    result.lock in ("", "second plan blocked, state clean")
+            except RuntimeError as error:
+                print(f"{stack}: {error}", file=sys.stderr)
+            result.seconds = time.monotonic() - started
+        started = time.monotonic()
+        terraform(["destroy", "-input=false", "-auto-approve"], bootstrap_work, env)
+        bootstrap.destroyed = "ok" if state_count(bootstrap_work, env) == 0 else "left resources"
+        bootstrap.ok = bootstrap.replan_changes.startswith("0") and bootstrap.destroyed == "ok"
+        bootstrap.seconds += time.monotonic() - started
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+    finally:
+        emulator.stop()
+    print(report(results))
+    return 0 if results and all(r.ok for r in results) and len(results) == len(args.stacks) + 1 else 1
+
+
+def report(results: list[Result]) -> str:
+    lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race | seconds | result |",
+             "|---|---|---:|---|---|---|---:|---|"]
+    for r in results:
+        lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.replan_changes} | {r.destroyed} | {r.lock or '-'} | "
+                     f"{r.seconds:.0f} | {'ok' if r.ok else 'FAILED'} |")
+    left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
+    if left_out:
+        from stacks.emulator import EXCLUDED, SUBSTITUTED
+
+        lines.append("\nLeft out in emulator mode (stacks/emulator.py):")
+        lines += [f"- `{rtype}`: {EXCLUDED.get(rtype) or SUBSTITUTED.get(rtype, (None, 'references an excluded resource'))[1]}"
+                  for rtype in left_out]
+    from stacks.emulator import EMULATOR_DRIFT
+
+    lines.append("\nAccepted emulator drift on the second plan:")
+    lines += [f"- `{rtype}` `{path}`: {reason}" for (rtype, path), reason in sorted(EMULATOR_DRIFT.items())]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
