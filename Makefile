@@ -19,7 +19,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install system-packages synth validate plan plan-all plan-summary scan diagram test bench docs clean deploy diff destroy bootstrap snapshot
+.PHONY: help install system-packages synth validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ diagram: synth ## architecture diagrams from the synthesized stacks: docs/diagra
 
 test: install ## the whole test suite: synth, validate, plan and scan of every stack included
 	$(PY) -m pytest -q
+
+e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
+	$(PY) -m tools.e2e
 
 bench: install ## synth benchmark: plain vs lazy binding import (time, peak RSS)
 	$(PY) -m tools.bench

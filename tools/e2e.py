@@ -97,14 +97,28 @@ def environment(emulator: Emulator) -> dict[str, str]:
     return env
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,)) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
+        timeout: int = 1800) -> subprocess.CompletedProcess:
+    """Runs with its output streamed into `log` (follow it with tail -f); returns it as stdout."""
     with log.open("a") as out:
-        out.write(f"\n$ {' '.join(command)}  (exit {result.returncode})\n{result.stdout}\n{result.stderr}\n")
-    if result.returncode not in ok:
-        raise RuntimeError(f"{' '.join(command[:2])} failed in {cwd.name} (exit {result.returncode}); see {log}:\n"
-                           + (result.stderr or result.stdout)[-2500:])
-    return result
+        out.write(f"\n$ {' '.join(command)}\n")
+        start = out.tell()
+        out.flush()
+        try:
+            result = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                                    timeout=timeout)
+            code = result.returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+    with log.open() as written:
+        written.seek(start)
+        output = written.read()
+    with log.open("a") as out:
+        out.write(f"(exit {code})\n")
+    if code not in ok:
+        raise RuntimeError(f"{' '.join(command[:2])} failed in {cwd.name} (exit {code}); see {log}:\n"
+                           + output[-2500:])
+    return subprocess.CompletedProcess(command, code, output, output)
 
 
 def terraform(args: list[str], work: Path, env: dict[str, str], ok=(0,)) -> subprocess.CompletedProcess:
