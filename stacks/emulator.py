@@ -32,6 +32,8 @@ EXCLUDED = {
     "aws_ce_anomaly_monitor": "moto: Cost Explorer anomaly monitors are not implemented",
     "aws_ce_anomaly_subscription": "moto: Cost Explorer anomaly subscriptions are not implemented",
     "aws_cloudfront_monitoring_subscription": "moto: CreateMonitoringSubscription is not implemented",
+    "aws_sqs_queue_redrive_allow_policy": "moto: SetQueueAttributes drops RedriveAllowPolicy, so the provider "
+                                          "waits for it until it times out",
     "aws_db_instance_automated_backups_replication": "moto: StartDBInstanceAutomatedBackupsReplication "
                                                      "is not implemented",
 }

@@ -105,9 +105,11 @@ def test_patched_method_settings_unescape_the_path(patched):
 
     stage = models.Stage.__new__(models.Stage)
     stage.method_settings = {}
-    stage._patch_method_setting("videos~1{id}/GET", "caching/enabled", "true")
-    assert list(stage.method_settings) == ["videos/{id}/GET"]
+    stage.apply_operations([{"op": "replace", "path": "/videos~1{id}~1GET/caching/enabled", "value": "true"},
+                            {"op": "replace", "path": "/videos~1GET/caching/ttlInSeconds", "value": "60"}])
+    assert sorted(stage.method_settings) == ["videos/GET", "videos/{id}/GET"]
     assert stage.method_settings["videos/{id}/GET"]["cachingEnabled"] is True
+    assert stage.method_settings["videos/GET"]["cacheTtlInSeconds"] == 60
 
 
 def test_patched_autoscaling_keeps_tags_per_arn(patched):

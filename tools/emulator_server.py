@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 import moto
@@ -29,8 +30,9 @@ PATCHES = {
         "moto crashes (500: FakeDeleteMarker has no dispose) when a versioned bucket is emptied that "
         "holds delete markers, e.g. the state bucket after Terraform released its lock file.",
     "apigateway UpdateStage: method settings of a path with a parameter":
-        "moto keeps the escaped patch path (`videos~1{id}/GET`) as the key, so reading `videos/{id}/GET` "
-        "finds nothing; AWS unescapes `~1` to `/`.",
+        "the provider sends `/videos~1{id}~1GET/caching/enabled` (every `/` of the method path escaped); "
+        "moto splits on `/` and files the setting under a wrong key, so reading `videos/{id}/GET` finds "
+        "nothing; AWS unescapes `~1` to `/`.",
     "application-autoscaling ListTagsForResource, TagResource, UntagResource (and tags on RegisterScalableTarget)":
         "not implemented (500), and the provider lists a target's tags on every refresh, which breaks the "
         "refresh of the whole state; tags are kept per ARN.",
@@ -77,12 +79,21 @@ def apply_patches() -> list[str]:
 def _patch_api_gateway_method_settings() -> None:
     from moto.apigateway import models
 
-    patch_setting = models.Stage._patch_method_setting
+    apply_operations = models.Stage.apply_operations
+    escaped = re.compile(r"^/([^/]*~1[^/]*)/(.+)$")  # `/videos~1{id}~1GET/caching/enabled`
 
-    def unescaped(self, resource_path_and_method: str, key: str, value: str) -> None:
-        patch_setting(self, resource_path_and_method.replace("~1", "/").replace("~0", "~"), key, value)
+    def method_settings_by_escaped_path(self, patch_operations):
+        rest = []
+        for op in patch_operations:
+            match = escaped.match(op["path"]) if op.get("op") == "replace" else None
+            if match:
+                self._patch_method_setting(match.group(1).replace("~1", "/").replace("~0", "~"), match.group(2),
+                                           op["value"])
+            else:
+                rest.append(op)
+        return apply_operations(self, rest)
 
-    models.Stage._patch_method_setting = unescaped
+    models.Stage.apply_operations = method_settings_by_escaped_path
 
 
 def _patch_autoscaling_tags() -> None:
