@@ -195,11 +195,13 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     project = WORK / "cdktf-project"
     log = WORK / "cdktf.log"
     cli = [str(CDKTF), "--output", str(project / "cdktf.out")]
-    run([*cli[:1], "deploy", stack, "--auto-approve", *cli[1:]], ROOT, env, log)
+    # --skip-provider-lock: `terraform providers lock` asks the registry itself, ignoring the CLI config's
+    # filesystem mirror, so it cannot run offline; the lock file `init` writes from the mirror is used.
+    run([*cli[:1], "deploy", stack, "--auto-approve", "--skip-provider-lock", *cli[1:]], ROOT, env, log)
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
     result.replan_changes = second_plan(stack_dir, env)
-    run([*cli[:1], "destroy", stack, "--auto-approve", *cli[1:]], ROOT, env, log)
+    run([*cli[:1], "destroy", stack, "--auto-approve", "--skip-provider-lock", *cli[1:]], ROOT, env, log)
     result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
 
 
