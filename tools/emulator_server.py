@@ -30,9 +30,9 @@ PATCHES = {
         "moto crashes (500: FakeDeleteMarker has no dispose) when a versioned bucket is emptied that "
         "holds delete markers, e.g. the state bucket after Terraform released its lock file.",
     "apigateway UpdateStage: method settings of a path with a parameter":
-        "the provider sends `/videos~1{id}~1GET/caching/enabled` (every `/` of the method path escaped); "
-        "moto splits on `/` and files the setting under a wrong key, so reading `videos/{id}/GET` finds "
-        "nothing; AWS unescapes `~1` to `/`.",
+        "the provider sends `/videos/{id}/GET/caching/enabled`; moto splits it at the third `/`, so a "
+        "resource path of more than one segment files the setting under a wrong key and reading "
+        "`videos/{id}/GET` finds nothing.",
     "application-autoscaling ListTagsForResource, TagResource, UntagResource (and tags on RegisterScalableTarget)":
         "not implemented (500), and the provider lists a target's tags on every refresh, which breaks the "
         "refresh of the whole state; tags are kept per ARN.",
@@ -80,20 +80,20 @@ def _patch_api_gateway_method_settings() -> None:
     from moto.apigateway import models
 
     apply_operations = models.Stage.apply_operations
-    escaped = re.compile(r"^/([^/]*~1[^/]*)/(.+)$")  # `/videos~1{id}~1GET/caching/enabled`
+    # `/videos/{id}/GET/caching/enabled`: resource path, method, then the setting.
+    method_setting = re.compile(r"^/(.+/(?:GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|ANY|\*))/([a-z]+/[A-Za-z]+)$")
 
-    def method_settings_by_escaped_path(self, patch_operations):
+    def method_settings_of_nested_paths(self, patch_operations):
         rest = []
         for op in patch_operations:
-            match = escaped.match(op["path"]) if op.get("op") == "replace" else None
-            if match:
-                self._patch_method_setting(match.group(1).replace("~1", "/").replace("~0", "~"), match.group(2),
-                                           op["value"])
+            match = method_setting.match(op["path"]) if op.get("op") == "replace" else None
+            if match and match.group(1).count("/") > 1:
+                self._patch_method_setting(match.group(1).replace("~1", "/"), match.group(2), op["value"])
             else:
                 rest.append(op)
         return apply_operations(self, rest)
 
-    models.Stage.apply_operations = method_settings_by_escaped_path
+    models.Stage.apply_operations = method_settings_of_nested_paths
 
 
 def _patch_autoscaling_tags() -> None:
