@@ -88,7 +88,7 @@ class Api(Construct):
     """Exposes `rest_api`, `stage`, `usage_plans` and `api_keys` by client name."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ApiConfig, backend_url: str,
-                 kms_key_arn: str, web_acl_arn: str, log_retention_note: str = "") -> None:
+                 kms_key_arn: str, web_acl_arn: str) -> None:
         super().__init__(scope, id_)
         self.rest_api = ApiGatewayRestApi(
             self, "rest-api", name=naming.name("api"), description="Video metadata API",
@@ -141,9 +141,7 @@ class Api(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
         access_logs = CloudwatchLogGroup(self, "access-logs", name=f"/apigateway/{naming.prefix}/access",
                                          kms_key_id=kms_key_arn, retention_in_days=config.log_retention_days)
-        if config.log_retention_days < 365:
-            checkov.skip(access_logs, "CKV_AWS_338", log_retention_note or
-                         f"{naming.environment}: {config.log_retention_days}-day retention chosen in config (cost)")
+        checkov.short_log_retention(access_logs, config.log_retention_days, naming.environment)
         certificate = ApiGatewayClientCertificate(self, "client-certificate",
                                                   description="Lets the backend verify calls come from API Gateway")
         self.stage = ApiGatewayStage(

@@ -127,7 +127,7 @@ class Cdn(Construct):
                                    rate_limit=config.waf_rate_limit, provider=us_east_1_provider)
             waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=self.web_acl.arn,
                         kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
-                        provider=us_east_1_provider)
+                        environment=naming.environment, provider=us_east_1_provider)
 
         certificate_arn = config.certificate_arn
         if config.domain_name and not certificate_arn:

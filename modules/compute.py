@@ -95,10 +95,9 @@ class Compute(Construct):
     """Exposes `cluster`, `namespace`; `service(...)` adds a Fargate service and returns it."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ComputeConfig, vpc_id: str,
-                 kms_key_arn: str, log_retention_note: str = "") -> None:
+                 kms_key_arn: str) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
-        self._retention_note = log_retention_note
         self.cluster = EcsCluster(self, "cluster", name=naming.name("cluster"),
                                   setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
         EcsClusterCapacityProviders(
@@ -118,9 +117,7 @@ class Compute(Construct):
         check_fargate_size(spec.cpu, spec.memory, f"{name}.cpu", f"{name}.memory")
         log_group = CloudwatchLogGroup(self, f"{name}-logs", name=f"/ecs/{n.prefix}/{name}",
                                        kms_key_id=self._kms_key_arn, retention_in_days=self._config.log_retention_days)
-        if self._config.log_retention_days < 365:
-            checkov.skip(log_group, "CKV_AWS_338", self._retention_note or
-                         f"{n.environment}: {self._config.log_retention_days}-day retention chosen in config (cost)")
+        checkov.short_log_retention(log_group, self._config.log_retention_days, n.environment)
         self.log_groups[name] = log_group
 
         execution_role = IamRole(self, f"{name}-execution-role", name=n.name(name, "execution"),

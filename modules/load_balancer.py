@@ -110,4 +110,4 @@ class LoadBalancer(Construct):
                                rate_limit=config.waf_rate_limit)
         Wafv2WebAclAssociation(self, "waf-alb", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn)
         waf_logging(self, "waf", name=naming.name("regional"), web_acl_arn=self.web_acl.arn, kms_key_arn=kms_key_arn,
-                    retention_days=config.waf_log_retention_days)
+                    retention_days=config.waf_log_retention_days, environment=naming.environment)

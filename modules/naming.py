@@ -39,9 +39,6 @@ class Naming:
     def root_arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:root"
 
-    def tags(self, **extra: str) -> dict[str, str]:
-        """Tags the provider's default_tags cannot add (e.g. `Name`)."""
-        return dict(extra)
 
 
 def policy(*statements: dict[str, Any]) -> str:

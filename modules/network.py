@@ -74,8 +74,7 @@ class Network(Construct):
     """Exposes `vpc`, subnet ids per tier, and the security groups `alb_sg`, `app_sg`, `worker_sg`, `db_sg`."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: NetworkConfig,
-                 availability_zones: tuple[str, ...], kms_key_arn: str, app_port: int,
-                 log_retention_note: str = "") -> None:
+                 availability_zones: tuple[str, ...], kms_key_arn: str, app_port: int) -> None:
         super().__init__(scope, id_)
         self._naming = naming
         self.vpc = Vpc(self, "vpc", cidr_block=config.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
@@ -90,7 +89,7 @@ class Network(Construct):
         self.database_subnet_ids = [s.id for s in self.subnets["database"]]
 
         self._routing(config, availability_zones)
-        self._flow_logs(config, kms_key_arn, log_retention_note)
+        self._flow_logs(config, kms_key_arn)
         self._nacls(app_port)
         self._security_groups(app_port)
 
@@ -128,14 +127,12 @@ class Network(Construct):
                         service_name=f"com.amazonaws.{n.region}.{service}", route_table_ids=endpoint_tables,
                         tags={"Name": n.name(service)})
 
-    def _flow_logs(self, config: NetworkConfig, kms_key_arn: str, retention_note: str) -> None:
+    def _flow_logs(self, config: NetworkConfig, kms_key_arn: str) -> None:
         n = self._naming
         self.flow_log_group = CloudwatchLogGroup(
             self, "flow-logs", name=f"/vpc/{n.prefix}/flow-logs", kms_key_id=kms_key_arn,
             retention_in_days=config.flow_log_retention_days)
-        if config.flow_log_retention_days < 365:
-            checkov.skip(self.flow_log_group, "CKV_AWS_338", retention_note or
-                         f"{n.environment}: {config.flow_log_retention_days}-day retention chosen in config (cost)")
+        checkov.short_log_retention(self.flow_log_group, config.flow_log_retention_days, n.environment)
         role = IamRole(self, "flow-logs-role", name=n.name("vpc-flow-logs"), description="VPC flow logs delivery",
                        assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com",
                                                              source_account=n.account_id))

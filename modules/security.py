@@ -14,10 +14,8 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, assume_role_policy, policy, statement
+from modules.naming import Naming, policy, statement
 
-# Services that may use the environment key on behalf of a caller in this account (kms:ViaService).
-KEY_SERVICES = ("s3", "rds", "sqs", "sns", "secretsmanager", "ecr", "logs", "backup", "dynamodb", "ecs")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,12 +42,11 @@ def web_acl(scope: Construct, id_: str, *, name: str, scope_name: str, rate_limi
 
 
 def waf_logging(scope: Construct, id_: str, *, name: str, web_acl_arn: str, kms_key_arn: str, retention_days: int,
-                provider=None, retention_note: str = "") -> CloudwatchLogGroup:
+                environment: str, provider=None) -> CloudwatchLogGroup:
     """WAF logs go to a log group whose name AWS requires to start with `aws-waf-logs-`."""
     group = CloudwatchLogGroup(scope, f"{id_}-logs", name=f"aws-waf-logs-{name}", kms_key_id=kms_key_arn,
                                retention_in_days=retention_days, provider=provider)
-    if retention_days < 365:
-        checkov.skip(group, "CKV_AWS_338", retention_note or f"{retention_days}-day retention chosen in config (cost)")
+    checkov.short_log_retention(group, retention_days, environment)
     Wafv2WebAclLoggingConfiguration(scope, f"{id_}-logging", resource_arn=web_acl_arn, provider=provider,
                                     log_destination_configs=[group.arn])
     return group
