@@ -129,3 +129,14 @@ def test_patched_autoscaling_keeps_tags_per_arn(patched):
         client.tag_resource(ResourceARN=arn, Tags={"Project": "video-ingest"})
         client.untag_resource(ResourceARN=arn, TagKeys=["Environment"])
         assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Project": "video-ingest"}
+
+
+def test_patched_cloudfront_deletes_key_groups(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("cloudfront", region_name="us-east-1")
+        group = client.create_key_group(KeyGroupConfig={"Name": "signers", "Items": ["K1"]})["KeyGroup"]
+        client.delete_key_group(Id=group["Id"], IfMatch="any")
+        assert client.list_key_groups()["KeyGroupList"].get("Items", []) == []

@@ -36,6 +36,8 @@ PATCHES = {
     "application-autoscaling ListTagsForResource, TagResource, UntagResource (and tags on RegisterScalableTarget)":
         "not implemented (500), and the provider lists a target's tags on every refresh, which breaks the "
         "refresh of the whole state; tags are kept per ARN.",
+    "cloudfront DeleteKeyGroup":
+        "not implemented (500), so no stack with signed URLs can be destroyed; deletes like DeletePublicKey.",
 }
 
 
@@ -70,6 +72,7 @@ def apply_patches() -> list[str]:
 
     _patch_api_gateway_method_settings()
     _patch_autoscaling_tags()
+    _patch_cloudfront_delete_key_group()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
@@ -123,6 +126,16 @@ def _patch_autoscaling_tags() -> None:
     Response.list_tags_for_resource = list_tags_for_resource
     Response.tag_resource = tag_resource
     Response.untag_resource = untag_resource
+
+
+def _patch_cloudfront_delete_key_group() -> None:
+    from moto.cloudfront.responses import CloudFrontResponse, EmptyResult
+
+    def delete_key_group(self):
+        self.backend.key_groups.pop(self._get_param("Id"), None)
+        return EmptyResult()
+
+    CloudFrontResponse.delete_key_group = delete_key_group
 
 
 def main(argv: list[str] | None = None) -> int:
