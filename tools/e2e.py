@@ -194,56 +194,57 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     result.path = "cdktf"
     project = WORK / "cdktf-project"
     log = WORK / "cdktf.log"
-    cli = [str(CDKTF), "--output", str(project / "cdktf.out")]
     # --skip-provider-lock: `terraform providers lock` asks the registry itself, ignoring the CLI config's
     # filesystem mirror, so it cannot run offline; the lock file `init` writes from the mirror is used.
-    run([*cli[:1], "deploy", stack, "--auto-approve", "--skip-provider-lock", *cli[1:]], ROOT, env, log)
+    cdktf = lambda verb: run([str(CDKTF), verb, stack, "--auto-approve", "--skip-provider-lock",
+                              "--output", str(project / "cdktf.out")], ROOT, env, log)
+    cdktf("deploy")
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
     result.replan_changes = second_plan(stack_dir, env)
-    run([*cli[:1], "destroy", stack, "--auto-approve", "--skip-provider-lock", *cli[1:]], ROOT, env, log)
+    cdktf("destroy")
     result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
 
 
 def race_for_the_lock(work: Path, env: dict[str, str]) -> str:
     """Plan A takes the lock (refresh of the whole state keeps it busy); plan B, started while A holds it,
     must be refused; afterwards the state still plans clean."""
-    lock_held = threading.Event()
-    first: dict[str, subprocess.CompletedProcess] = {}
-
-    def plan_a() -> None:
-        first["result"] = terraform(["plan", "-input=false", "-lock-timeout=0s"], work, env)
-
-    racer = threading.Thread(target=plan_a)
+    racer = threading.Thread(target=terraform, args=(["plan", "-input=false", "-lock-timeout=0s"], work, env))
     racer.start()
+    lock_exists = _lock_probe(work, env)
     deadline = time.monotonic() + 30
     # The S3 lockfile of this key exists only while a plan holds the lock.
-    while time.monotonic() < deadline and not lock_held.is_set():
-        if _lock_exists(work, env):
-            lock_held.set()
+    lock_held = False
+    while time.monotonic() < deadline and not lock_held:
+        lock_held = lock_exists()
         time.sleep(0.1)
     second = terraform(["plan", "-input=false", "-lock-timeout=0s"], work, env, ok=(0, 1))
     racer.join()
     refused = second.returncode == 1 and "Error acquiring the state lock" in second.stderr
     after = terraform(["plan", "-input=false", "-detailed-exitcode"], work, env, ok=(0, 2))
-    if not lock_held.is_set():
+    if not lock_held:
         return "lock never observed"
     if not refused:
         return "second plan NOT blocked"
     return "second plan blocked, state clean" if after.returncode == 0 else "state changed after race"
 
 
-def _lock_exists(work: Path, env: dict[str, str]) -> bool:
+def _lock_probe(work: Path, env: dict[str, str]):
+    """A function telling whether the stack's S3 lockfile exists (client built once, polled often)."""
     import boto3
 
     config = json.loads((work / "cdk.tf.json").read_text())["terraform"]["backend"]["s3"]
     client = boto3.client("s3", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config["region"],
                           aws_access_key_id="testing", aws_secret_access_key="testing", verify=False)
-    try:
-        client.head_object(Bucket=config["bucket"], Key=config["key"] + ".tflock")
-        return True
-    except Exception:
-        return False
+
+    def lock_exists() -> bool:
+        try:
+            client.head_object(Bucket=config["bucket"], Key=config["key"] + ".tflock")
+            return True
+        except Exception:
+            return False
+
+    return lock_exists
 
 
 def main(argv: list[str] | None = None) -> int:
