@@ -92,8 +92,9 @@ class SecureBucket(Construct):
         S3BucketPublicAccessBlock(self, "public-access-block", bucket=self.bucket.id, provider=provider,
                                   block_public_acls=True, block_public_policy=True,
                                   ignore_public_acls=True, restrict_public_buckets=True)
-        self.ownership = S3BucketOwnershipControls(self, "ownership", bucket=self.bucket.id, provider=provider,
-                                  rule=S3BucketOwnershipControlsRule(object_ownership=options.object_ownership))
+        self.ownership = S3BucketOwnershipControls(
+            self, "ownership", bucket=self.bucket.id, provider=provider,
+            rule=S3BucketOwnershipControlsRule(object_ownership=options.object_ownership))
         self.versioning = S3BucketVersioningA(
             self, "versioning", bucket=self.bucket.id, provider=provider,
             versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))

@@ -15,6 +15,7 @@ from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import checkov
+from modules.bucket import SecureBucket
 from modules.naming import Naming, statement
 from modules.waf import waf_logging, web_acl
 from modules.validation import check_log_retention
@@ -69,15 +70,16 @@ class LoadBalancer(Construct):
     """Exposes `alb`, `target_group`, `https_listener`, `web_acl` (regional, reusable by API Gateway)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: LoadBalancerConfig,
-                 subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int, log_bucket: str,
-                 kms_key_arn: str, log_bucket_policy=None) -> None:
+                 subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int,
+                 log_bucket: SecureBucket, kms_key_arn: str) -> None:
         super().__init__(scope, id_)
         self.alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
                       subnets=subnet_ids, security_groups=[security_group_id], drop_invalid_header_fields=True,
                       enable_deletion_protection=config.deletion_protection, idle_timeout=config.idle_timeout_seconds,
                       desync_mitigation_mode="strictest",
-                      access_logs=LbAccessLogs(bucket=log_bucket, prefix="alb", enabled=True),
-                      depends_on=[log_bucket_policy] if log_bucket_policy else None)
+                      access_logs=LbAccessLogs(bucket=log_bucket.name, prefix="alb", enabled=True),
+                      # ELB checks on create that the bucket policy admits its log delivery.
+                      depends_on=[log_bucket.policy])
         if not config.deletion_protection:
             checkov.skip(self.alb, "CKV_AWS_150", f"{naming.environment}: deletion protection off by config so the "
                                                   "environment can be torn down; production keeps it on.")

@@ -40,7 +40,6 @@ class Naming:
         return f"arn:aws:iam::{self.account_id}:root"
 
 
-
 def policy(*statements: dict[str, Any]) -> str:
     """An IAM policy document as deterministic JSON (stable key order: no plan noise)."""
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
