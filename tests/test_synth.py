@@ -10,10 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ENVIRONMENTS, ROOT, STACKS, subprocess_env
-
-
-def tree(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+from tools.bench import tree_bytes as tree
 
 
 def test_every_stack_is_synthesized(synth_dir):
