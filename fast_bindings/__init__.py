@@ -1,0 +1,103 @@
+"""Load the AWS provider bindings lazily: only the submodules the app uses, on both sides of jsii.
+
+Python: `cdktf_cdktf_provider_aws/__init__.py` ends with ~2,135 `from . import <submodule>`
+lines, so any import of the package loads every resource binding (~10 s, ~500 MB of
+Python) although an app uses a few dozen (upstream terraform-cdk #3753). `install()`
+executes that `__init__` without those lines (everything else in it, including the jsii
+assembly load, runs unchanged) and registers the submodule map that jsii >= 1.142 uses
+to import a type's module on demand when node hands back an object of a type not yet
+loaded. Submodules then load on first import, as in any Python package.
+
+Node: the package's `lib/index.js` likewise `require`s all 2,135 JavaScript modules
+(~1.2 s) when the jsii kernel loads the assembly. `install()` starts the kernel with
+`lazy_index.js` preloaded (NODE_OPTIONS=--require, for that process only), which turns
+each of those lines into a getter that requires its module on first use.
+
+Output is byte-identical to the plain path (tested). If the installed package does not
+have the layout this expects, each side falls back to the plain load and says so once
+on stderr. `VIDEO_INGEST_PLAIN_BINDINGS=1` forces the plain path (for the benchmark and
+the identity test).
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import sys
+from pathlib import Path
+
+PACKAGE = "cdktf_cdktf_provider_aws"
+ASSEMBLY = "@cdktf/provider-aws"
+_EAGER_IMPORT = re.compile(r"^from \. import (\w+)\n", re.MULTILINE)
+_MIN_EAGER_IMPORTS = 1000  # the pinned 20.1.0 has 2,135; far fewer means the layout changed
+NODE_HOOK = Path(__file__).resolve().parent / "lazy_index.js"
+
+
+def install() -> str:
+    """Returns "lazy", "plain" (forced or fallback) or "loaded" (already imported, nothing to do)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    if PACKAGE in sys.modules:
+        return "loaded"
+    if os.environ.get("VIDEO_INGEST_PLAIN_BINDINGS") == "1":
+        return "plain"
+    spec = importlib.util.find_spec(PACKAGE)
+    source = open(spec.origin, encoding="utf-8").read() if spec and spec.origin else ""
+    lazy = lazy_source(source)
+    if lazy is None:
+        print(f"fast_bindings: {PACKAGE} layout not recognised; using the plain (slow) import", file=sys.stderr)
+        return "plain"
+    body, submodules = lazy
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    try:
+        with _node_hook():  # the package __init__ loads the assemblies: the kernel starts here
+            exec(compile(body, spec.origin, "exec"), module.__dict__)
+    except BaseException:
+        del sys.modules[PACKAGE]
+        raise
+    _register_submodules(submodules)
+    return "lazy"
+
+
+def lazy_source(source: str) -> tuple[str, list[str]] | None:
+    """The package `__init__` without its eager submodule imports, and their names; None if the
+    layout is not the one this module was written for (then the plain import is the safe choice)."""
+    submodules = _EAGER_IMPORT.findall(source)
+    if len(submodules) < _MIN_EAGER_IMPORTS or "from ._jsii import *" not in source:
+        return None
+    return _EAGER_IMPORT.sub("", source), submodules
+
+
+def jsii_submodule_name(python_name: str) -> str:
+    """`s3_bucket_policy` -> `s3BucketPolicy`: jsii-pacmak's python names are snake_case of these."""
+    head, *rest = python_name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+@contextlib.contextmanager
+def _node_hook():
+    """NODE_OPTIONS with `--require lazy_index.js` while the jsii kernel starts, restored after, so
+    no other node program this process runs (cdktf-cli, say) inherits it."""
+    if any(name == "_jsii" or name.endswith("._jsii") for name in sys.modules):
+        print("fast_bindings: the jsii kernel was started before install(); node loads every binding module",
+              file=sys.stderr)
+        yield
+        return
+    before = os.environ.get("NODE_OPTIONS")
+    quoted = '"' + str(NODE_HOOK).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    os.environ["NODE_OPTIONS"] = f"{before} --require {quoted}" if before else f"--require {quoted}"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["NODE_OPTIONS"]
+        else:
+            os.environ["NODE_OPTIONS"] = before
+
+
+def _register_submodules(submodules: list[str]) -> None:
+    from jsii import _reference_map
+
+    _reference_map._submodule_fqn_map.update(
+        {f"{ASSEMBLY}.{jsii_submodule_name(name)}": f"{PACKAGE}.{name}" for name in submodules})
