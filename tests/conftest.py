@@ -39,10 +39,11 @@ def build_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def plans(synth_dir, build_dir) -> dict[str, dict]:
-    """A real offline `terraform plan` of every stack (and its `show -json`)."""
-    from tools.terraform import plan
+    """A real offline `terraform plan` of every stack (and its `show -json`), run side by side."""
+    from tools.terraform import plan_all
 
-    return {name: json.loads(plan(name, synth_dir / "stacks", build_dir).read_text()) for name in STACKS}
+    return {name: json.loads(path.read_text()) for name, path in plan_all(list(STACKS), synth_dir / "stacks",
+                                                                            build_dir).items()}
 
 
 def resources(stack: dict, rtype: str) -> dict[str, dict]:
