@@ -110,8 +110,11 @@ class Ingest(Construct):
                 allowed_headers=["content-type", "content-md5", "x-amz-*"],
                 expose_headers=["ETag"],  # the client needs each part's ETag to complete the upload
                 max_age_seconds=3000)])
-        S3BucketAccelerateConfiguration(self, "acceleration", bucket=self.upload_bucket.bucket.id,
-                                        status="Enabled" if config.transfer_acceleration else "Suspended")
+        if config.transfer_acceleration:
+            # Only when on: a bucket never accelerated has no status to suspend (S3 reports none, so a
+            # "Suspended" resource would differ on every plan); removing this resource suspends it.
+            S3BucketAccelerateConfiguration(self, "acceleration", bucket=self.upload_bucket.bucket.id,
+                                            status="Enabled")
 
         self.dead_letter_queue = SqsQueue(
             self, "dead-letter-queue", name=naming.name("uploads-dlq"), message_retention_seconds=14 * 86400,

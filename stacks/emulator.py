@@ -55,6 +55,13 @@ EMULATOR_DRIFT = {
         "moto does not store DeleteMarkerReplication and answers Disabled",
     ("aws_s3_bucket_replication_configuration", "rule.source_selection_criteria"):
         "moto does not store SourceSelectionCriteria (replicate SSE-KMS objects)",
+    **{("aws_db_instance", attribute): "moto does not store Performance Insights settings (CreateDBInstance "
+                                       "ignores them; DescribeDBInstances returns none)"
+       for attribute in ("performance_insights_enabled", "performance_insights_kms_key_id",
+                         "performance_insights_retention_period")},
+    ("aws_kms_key", "rotation_period_in_days"):
+        "moto's EnableKeyRotation ignores RotationPeriodInDays and GetKeyRotationStatus does not return it",
+    ("aws_cloudfront_public_key", "comment"): "moto's CreatePublicKey drops Comment",
 }
 PROTECTIONS = {"deletion_protection": False, "enable_deletion_protection": False,
                "deletion_protection_enabled": False}

@@ -140,3 +140,124 @@ def test_patched_cloudfront_deletes_key_groups(patched):
         group = client.create_key_group(KeyGroupConfig={"Name": "signers", "Items": ["K1"]})["KeyGroup"]
         client.delete_key_group(Id=group["Id"], IfMatch="any")
         assert client.list_key_groups()["KeyGroupList"].get("Items", []) == []
+
+
+def test_patched_acm_describes_the_requested_key_algorithm(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("acm", region_name="eu-west-1")
+        ec = client.request_certificate(DomainName="a.example.com", ValidationMethod="DNS",
+                                        KeyAlgorithm="EC_prime256v1")["CertificateArn"]
+        plain = client.request_certificate(DomainName="b.example.com", ValidationMethod="DNS")["CertificateArn"]
+        assert client.describe_certificate(CertificateArn=ec)["Certificate"]["KeyAlgorithm"] == "EC_prime256v1"
+        assert client.describe_certificate(CertificateArn=plain)["Certificate"]["KeyAlgorithm"] == "RSA_2048"
+
+
+def test_patched_cloudfront_accepts_a_default_behaviour_on_an_origin_group(patched):
+    import boto3
+    from moto import mock_aws
+
+    origin = lambda name: {"Id": name, "DomainName": f"{name}.s3.amazonaws.com",
+                           "S3OriginConfig": {"OriginAccessIdentity": ""}}
+    config = {
+        "CallerReference": "failover", "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 2, "Items": [origin("primary"), origin("replica")]},
+        "OriginGroups": {"Quantity": 1, "Items": [{
+            "Id": "failover", "FailoverCriteria": {"StatusCodes": {"Quantity": 1, "Items": [503]}},
+            "Members": {"Quantity": 2, "Items": [{"OriginId": "primary"}, {"OriginId": "replica"}]}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "failover", "ViewerProtocolPolicy": "https-only",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}
+    with mock_aws():
+        client = boto3.client("cloudfront", region_name="us-east-1")
+        created = client.create_distribution(DistributionConfig=config)["Distribution"]
+        read = client.get_distribution_config(Id=created["Id"])["DistributionConfig"]
+        assert read["DefaultCacheBehavior"]["TargetOriginId"] == "failover"
+        assert read["OriginGroups"]["Items"][0]["Id"] == "failover"
+        config["DefaultCacheBehavior"]["TargetOriginId"] = "nowhere"
+        config["CallerReference"] = "broken"
+        with pytest.raises(client.exceptions.NoSuchOrigin):
+            client.create_distribution(DistributionConfig=config)
+
+
+def test_patched_security_group_rules_keep_the_description_of_a_group_reference(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name="eu-west-1")
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        app, db = (ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+                   for name in ("app", "db"))
+        [rule] = ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+            "UserIdGroupPairs": [{"GroupId": app, "Description": "app to database"}]}])["SecurityGroupRules"]
+        [read] = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]])[
+            "SecurityGroupRules"]
+        assert read["Description"] == "app to database"
+        assert read["ReferencedGroupInfo"]["GroupId"] == app
+
+
+def test_patched_ecs_services_keep_strategy_deployment_and_grace_period(patched):
+    import boto3
+    from moto import mock_aws
+
+    strategy = [{"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+                {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0}]
+    deployment = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                  "maximumPercent": 200, "minimumHealthyPercent": 100}
+    with mock_aws():
+        ecs = boto3.client("ecs", region_name="eu-west-1")
+        ecs.create_cluster(clusterName="c")
+        ecs.register_task_definition(family="t", containerDefinitions=[{"name": "app", "image": "nginx:1", "memory": 512}])
+        ecs.create_service(cluster="c", serviceName="s", taskDefinition="t", desiredCount=1,
+                           capacityProviderStrategy=strategy, deploymentConfiguration=deployment,
+                           healthCheckGracePeriodSeconds=60)
+        [service] = ecs.describe_services(cluster="c", services=["s"])["services"]
+        assert service["capacityProviderStrategy"] == strategy
+        assert service["deploymentConfiguration"] == deployment
+        assert service["healthCheckGracePeriodSeconds"] == 60
+        ecs.update_service(cluster="c", service="s", healthCheckGracePeriodSeconds=90)
+        [service] = ecs.describe_services(cluster="c", services=["s"])["services"]
+        assert service["healthCheckGracePeriodSeconds"] == 90 and service["capacityProviderStrategy"] == strategy
+
+
+def test_patched_api_gateway_integration_keeps_cache_key_parameters(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        api = boto3.client("apigateway", region_name="eu-west-1")
+        rest_api = api.create_rest_api(name="videos")["id"]
+        root = api.get_resources(restApiId=rest_api)["items"][0]["id"]
+        videos = api.create_resource(restApiId=rest_api, parentId=root, pathPart="videos")["id"]
+        video = api.create_resource(restApiId=rest_api, parentId=videos, pathPart="{id}")["id"]
+        api.put_method(restApiId=rest_api, resourceId=video, httpMethod="GET", authorizationType="NONE",
+                       requestParameters={"method.request.path.id": True})
+        put = api.put_integration(restApiId=rest_api, resourceId=video, httpMethod="GET", type="HTTP_PROXY",
+                                  integrationHttpMethod="GET", uri="https://example.com/videos/{id}",
+                                  cacheKeyParameters=["method.request.path.id"])
+        read = api.get_integration(restApiId=rest_api, resourceId=video, httpMethod="GET")
+        assert put["cacheKeyParameters"] == read["cacheKeyParameters"] == ["method.request.path.id"]
+
+
+def test_patched_cloudfront_returns_the_config_as_given(patched):
+    import boto3
+    from moto import mock_aws
+
+    config = {
+        "CallerReference": "as-given", "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "videos", "DomainName": "videos.s3.eu-west-1.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""},
+                                              "OriginAccessControlId": "E2OAC"}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "videos", "ViewerProtocolPolicy": "https-only",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+        "ViewerCertificate": {"CloudFrontDefaultCertificate": True}}
+    with mock_aws():
+        client = boto3.client("cloudfront", region_name="us-east-1")
+        created = client.create_distribution(DistributionConfig=config)["Distribution"]
+        read = client.get_distribution_config(Id=created["Id"])["DistributionConfig"]
+        assert "ForwardedValues" not in read["DefaultCacheBehavior"]
+        assert read["Origins"]["Items"][0]["OriginAccessControlId"] == "E2OAC"
+        assert "SSLSupportMethod" not in read["ViewerCertificate"]

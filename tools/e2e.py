@@ -7,7 +7,8 @@ Starts moto on a free loopback port (stopped by its PID whatever happens), synth
 emulator mode (stacks/emulator.py), then: the state-backend stack is applied with local state;
 each environment runs `terraform init` against the S3 backend that bootstrap created (state in
 the emulated bucket, DynamoDB and S3 lockfile locking), `apply`, a second
-`plan -detailed-exitcode` that must find no changes, and `destroy`. `dev` goes through the
+`plan -detailed-exitcode` that must find no changes, and `destroy`; the environments run side by
+side (separate accounts and state files). `dev` goes through the
 users' own path instead: `cdktf deploy dev --auto-approve` / `cdktf destroy dev --auto-approve`.
 On `staging`, two plans race for the state lock: the second must be refused, and the state
 must still plan clean afterwards. The state-backend is destroyed last. Prints a table.
@@ -26,6 +27,7 @@ import sys
 import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +64,9 @@ class Emulator:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tools.emulator_server", "--port", str(self.port)], cwd=ROOT,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true"))
+            # Managed policies exist (attachments need them); certificates are issued at once instead of
+            # after moto's default minute of "pending validation", which only made every stack wait.
+            env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -122,39 +126,46 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
 
 
 def terraform(args: list[str], work: Path, env: dict[str, str], ok=(0,)) -> subprocess.CompletedProcess:
+    if os.environ.get("E2E_PROVIDER_DEBUG") == "1":  # every AWS request and retry, per stack and command
+        env = dict(env, TF_LOG_PROVIDER="DEBUG", TF_LOG_PATH=str(work / f"provider-{args[0]}.log"))
     return run(["terraform", *args, "-no-color"], work, env, work / "rehearsal.log", ok)
 
 
-def changed_paths(before, after, prefix: str = "") -> set[str]:
-    """Leaf attribute paths that differ (list indices dropped: `rule.destination.bucket`)."""
+def changed_paths(before, after, prefix: str = "") -> dict[str, tuple]:
+    """Leaf attribute paths that differ, with both values (list indices dropped: `rule.destination.bucket`)."""
     if isinstance(before, dict) and isinstance(after, dict):
-        return {path for key in set(before) | set(after)
-                for path in changed_paths(before.get(key), after.get(key), f"{prefix}{key}.")}
+        return {path: values for key in set(before) | set(after)
+                for path, values in changed_paths(before.get(key), after.get(key), f"{prefix}{key}.").items()}
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return {path for b, a in zip(before, after) for path in changed_paths(b, a, prefix)}
-    return set() if before == after else {prefix.rstrip(".")}
+        return {path: values for b, a in zip(before, after) for path, values in changed_paths(b, a, prefix).items()}
+    return {} if before == after else {prefix.rstrip("."): (before, after)}
 
 
-def second_plan(work: Path, env: dict[str, str]) -> str:
-    """"0" when the second plan is empty, or differs only by the named emulator drifts; else the changes."""
+def second_plan(work: Path, env: dict[str, str], stack: str) -> str:
+    """"0" when the second plan is empty, or differs only by the named emulator drifts; else the changes.
+    Every difference, with the values before and after, goes to build/e2e/<stack>-drift.txt."""
     from stacks.emulator import EMULATOR_DRIFT
 
     replan = terraform(["plan", "-input=false", "-detailed-exitcode", "-out=replan.tfplan"], work, env, ok=(0, 2))
     if replan.returncode == 0:
         return "0"
     shown = json.loads(terraform(["show", "-json", "replan.tfplan"], work, env).stdout)
-    unexplained, explained = [], 0
+    unexplained, explained, details = [], 0, []
     for change in shown.get("resource_changes", []):
-        if change["change"]["actions"] == ["no-op"]:
+        actions = change["change"]["actions"]
+        if actions == ["no-op"]:
             continue
-        paths = changed_paths(change["change"]["before"], change["change"]["after"]) \
-            if change["change"]["actions"] == ["update"] else {"(" + "/".join(change["change"]["actions"]) + ")"}
-        if all((change["type"], path) in EMULATOR_DRIFT for path in paths):
-            explained += 1
-        else:
+        values = changed_paths(change["change"]["before"], change["change"]["after"])
+        paths = set(values) if actions == ["update"] else {"(" + "/".join(actions) + ")"}
+        accepted = all((change["type"], path) in EMULATOR_DRIFT for path in paths)
+        explained += accepted
+        if not accepted:
             unexplained.append(f"{change['address']}: {', '.join(sorted(paths))}")
+        details.append(f"{change['address']} {'/'.join(actions)}{' (listed emulator drift)' if accepted else ''}")
+        details += [f"    {path}: {json.dumps(b)[:300]} -> {json.dumps(a)[:300]}" for path, (b, a) in sorted(values.items())]
+        details += [f"    forces replacement: {path}" for path in change["change"].get("replace_paths") or []]
+    (WORK / f"{stack}-drift.txt").write_text("\n".join(details) + "\n")
     if unexplained:
-        (work / "unexplained-drift.txt").write_text("\n".join(unexplained) + "\n")
         return f"{len(unexplained)} ({unexplained[0]}{' …' if len(unexplained) > 1 else ''})"
     return f"0 (+{explained} emulator drift)"
 
@@ -180,7 +191,7 @@ def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Resul
     terraform(["init", "-input=false"], work, env)
     terraform(["apply", "-input=false", "-auto-approve"], work, env)
     result.applied = state_count(work, env)
-    result.replan_changes = second_plan(work, env)
+    result.replan_changes = second_plan(work, env, stack)
     if stack == LOCK_STACK:
         result.lock = race_for_the_lock(work, env)
     if destroy:
@@ -201,7 +212,7 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     cdktf("deploy")
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
-    result.replan_changes = second_plan(stack_dir, env)
+    result.replan_changes = second_plan(stack_dir, env, stack)
     cdktf("destroy")
     result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
 
@@ -247,6 +258,23 @@ def _lock_probe(work: Path, env: dict[str, str]):
     return lock_exists
 
 
+def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: list[str]) -> Result:
+    result = Result(stack, left_out=left_out)
+    started = time.monotonic()
+    try:
+        if stack == CLI_STACK:
+            rehearse_cdktf(stack, env, result)
+        else:
+            rehearse_terraform(stack, out, env, result, destroy=True)
+        result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
+            result.lock in ("", "second plan blocked, state clean")
+    except RuntimeError as error:
+        print(f"{stack}: {error}", file=sys.stderr)
+    result.seconds = time.monotonic() - started
+    print(f"{stack}: {'ok' if result.ok else 'FAILED'} after {result.seconds:.0f} s", file=sys.stderr, flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stacks", nargs="*", default=["dev", "staging", "prod"], help="environments to rehearse")
@@ -265,20 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.monotonic()
         bootstrap_work = rehearse_terraform("state-backend", out, env, bootstrap, destroy=False)
         bootstrap.seconds = time.monotonic() - started
-        for stack in args.stacks:
-            result = Result(stack, left_out=left_out.get(stack, []))
-            results.append(result)
-            started = time.monotonic()
-            try:
-                if stack == CLI_STACK:
-                    rehearse_cdktf(stack, env, result)
-                else:
-                    rehearse_terraform(stack, out, env, result, destroy=True)
-                result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
-                    result.lock in ("", "second plan blocked, state clean")
-            except RuntimeError as error:
-                print(f"{stack}: {error}", file=sys.stderr)
-            result.seconds = time.monotonic() - started
+        # The environments live in separate accounts and state files: they are rehearsed side by side
+        # (most of a rehearsal is the provider waiting for a database or a distribution).
+        with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
+            results += pool.map(lambda stack: rehearse_environment(stack, out, env, left_out.get(stack, [])),
+                                args.stacks)
         started = time.monotonic()
         terraform(["destroy", "-input=false", "-auto-approve"], bootstrap_work, env)
         bootstrap.destroyed = "ok" if state_count(bootstrap_work, env) == 0 else "left resources"

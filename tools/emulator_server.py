@@ -38,6 +38,26 @@ PATCHES = {
         "refresh of the whole state; tags are kept per ARN.",
     "cloudfront DeleteKeyGroup":
         "not implemented (500), so no stack with signed URLs can be destroyed; deletes like DeletePublicKey.",
+    "cloudfront CreateDistribution, UpdateDistribution: default behaviour that targets an origin group":
+        "moto checks TargetOriginId against the origins only and answers NoSuchOrigin, so the prod "
+        "distribution (default behaviour on the primary/DR failover group, valid in AWS) cannot be created.",
+    "ec2 DescribeSecurityGroupRules: description of a rule that references a security group":
+        "moto keeps the description of such a rule but reads it from the CIDR range only, so every "
+        "group-to-group rule (ALB -> app -> database) came back without its description.",
+    "ecs CreateService, UpdateService: capacityProviderStrategy, deploymentConfiguration, healthCheckGracePeriodSeconds":
+        "moto drops these fields; an empty capacity_provider_strategy forces the replacement of every "
+        "service on the second plan, and the circuit breaker and grace period would come back unset. "
+        "They are kept on the service as given.",
+    "apigateway PutIntegration: cacheKeyParameters":
+        "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter "
+        "(one cache entry per video id) came back empty.",
+    "cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod":
+        "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops "
+        "each origin's OriginAccessControlId, and invents SSLSupportMethod = sni-only for the default "
+        "certificate; each made the distribution differ on every plan. Kept as given instead.",
+    "acm RequestCertificate: KeyAlgorithm":
+        "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces "
+        "replacement, so every second plan would replace the certificates (and the listeners using them).",
 }
 
 
@@ -73,6 +93,12 @@ def apply_patches() -> list[str]:
     _patch_api_gateway_method_settings()
     _patch_autoscaling_tags()
     _patch_cloudfront_delete_key_group()
+    _patch_cloudfront_origin_group_target()
+    _patch_acm_key_algorithm()
+    _patch_security_group_rule_description()
+    _patch_ecs_service_fields()
+    _patch_api_gateway_cache_key_parameters()
+    _patch_cloudfront_config_as_given()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
@@ -138,11 +164,145 @@ def _patch_cloudfront_delete_key_group() -> None:
     CloudFrontResponse.delete_key_group = delete_key_group
 
 
+def _patch_cloudfront_origin_group_target() -> None:
+    from moto.cloudfront import models
+
+    check_origins = models.DistributionConfig.__init__
+
+    def origin_groups_are_targets_too(self, config):
+        behaviour = config.get("DefaultCacheBehavior") or {}
+        target = behaviour.get("TargetOriginId")
+        groups = {group.get("Id") for group in (config.get("OriginGroups") or {}).get("Items") or []}
+        origins = (config.get("Origins") or {}).get("Items") or []
+        if target not in groups or not origins:
+            return check_origins(self, config)
+        behaviour["TargetOriginId"] = origins[0]["Id"]  # passes moto's check, then the group is put back
+        check_origins(self, config)
+        self.DefaultCacheBehavior.target_origin_id = target
+
+    models.DistributionConfig.__init__ = origin_groups_are_targets_too
+
+
+def _patch_acm_key_algorithm() -> None:
+    from moto.acm import models, responses
+
+    request = responses.AWSCertificateManagerResponse.request_certificate
+    describe = models.CertBundle.describe
+
+    def request_keeping_the_algorithm(self):
+        answer = request(self)
+        algorithm = self._get_param("KeyAlgorithm")
+        if algorithm:
+            arn = answer.result["CertificateArn"]
+            self.acm_backend.get_certificate(arn).requested_key_algorithm = algorithm
+        return answer
+
+    def describe_with_the_requested_algorithm(self):
+        described = describe(self)
+        if getattr(self, "requested_key_algorithm", None):
+            described["Certificate"]["KeyAlgorithm"] = self.requested_key_algorithm
+        return described
+
+    responses.AWSCertificateManagerResponse.request_certificate = request_keeping_the_algorithm
+    models.CertBundle.describe = describe_with_the_requested_algorithm
+
+
+def _patch_security_group_rule_description() -> None:
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    SecurityGroupRule.description = property(
+        lambda self: self.ip_range.get("Description") or self.source_group.get("Description"))
+
+
+def _patch_ecs_service_fields() -> None:
+    from moto.ecs.responses import EC2ContainerServiceResponse as Response
+
+    kept = {"capacityProviderStrategy": "capacity_provider_strategy",
+            "deploymentConfiguration": "deployment_configuration",
+            "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds"}
+
+    def keeping(operation):
+        def handler(self):
+            answer = operation(self)
+            service = answer.result["service"]
+            for field, attribute in kept.items():
+                if self._get_param(field) is not None:
+                    setattr(service, attribute, self._get_param(field))
+            return answer
+        return handler
+
+    Response.create_service = keeping(Response.create_service)
+    Response.update_service = keeping(Response.update_service)
+
+
+def _patch_api_gateway_cache_key_parameters() -> None:
+    from moto.apigateway.responses import APIGatewayResponse
+
+    put_integration = APIGatewayResponse.put_integration
+
+    def put_integration_with_cache_keys(self):
+        answer = put_integration(self)
+        keys = self._get_param("cacheKeyParameters")
+        if keys is None:
+            return answer
+        parts = self.path.split("/")  # /restapis/<api>/resources/<resource>/methods/<method>/integration
+        rest_api_id, resource_id, method = parts[2], parts[4], parts[6]
+        integration = self.backend.get_integration(rest_api_id, resource_id, method)
+        integration.cache_key_parameters = list(keys)
+        status, headers, _ = answer
+        return status, headers, json.dumps(integration.to_json())
+
+    APIGatewayResponse.put_integration = put_integration_with_cache_keys
+
+
+def _patch_cloudfront_config_as_given() -> None:
+    from moto.cloudfront import models
+
+    def after(init, finish):
+        def patched(self, config):
+            init(self, config)
+            finish(self, config)
+        return patched
+
+    def behaviour(self, config):
+        if "ForwardedValues" not in config:
+            self.forwarded_values = None
+
+    def origin(self, config):
+        self.origin_access_control_id = config.get("OriginAccessControlId") or ""
+
+    def certificate(self, config):
+        if not config.get("SSLSupportMethod"):
+            self.ssl_support_method = None
+
+    # CacheBehaviour runs DefaultCacheBehaviour.__init__ through super(), so both are covered.
+    models.DefaultCacheBehaviour.__init__ = after(models.DefaultCacheBehaviour.__init__, behaviour)
+    models.Origin.__init__ = after(models.Origin.__init__, origin)
+    models.ViewerCertificate.__init__ = after(models.ViewerCertificate.__init__, certificate)
+
+
+def _log_operations() -> None:
+    """The request log names the operation of JSON APIs (X-Amz-Target), not only `POST /`: a log to
+    diagnose a rehearsal with. Changes no behaviour, so it is not one of the PATCHES."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    log_request = WSGIRequestHandler.log_request
+
+    def log_request_with_target(self, code="-", size="-"):
+        target = self.headers.get("X-Amz-Target") if getattr(self, "headers", None) else None
+        if target:
+            self.path = f"{self.path} [{target}]"
+        log_request(self, code, size)
+
+    WSGIRequestHandler.log_request = log_request_with_target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     patched = apply_patches()
+    _log_operations()
     print(f"emulator: moto {moto.__version__}; patched: {'; '.join(patched) or 'nothing'}", flush=True)
     from moto.server import main as serve
 
