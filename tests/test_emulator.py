@@ -213,11 +213,13 @@ def test_patched_ecs_services_keep_strategy_deployment_and_grace_period(patched)
         ecs.register_task_definition(family="t", containerDefinitions=[{"name": "app", "image": "nginx:1", "memory": 512}])
         ecs.create_service(cluster="c", serviceName="s", taskDefinition="t", desiredCount=1,
                            capacityProviderStrategy=strategy, deploymentConfiguration=deployment,
-                           healthCheckGracePeriodSeconds=60)
+                           healthCheckGracePeriodSeconds=60, availabilityZoneRebalancing="DISABLED",
+                           enableECSManagedTags=True)
         [service] = ecs.describe_services(cluster="c", services=["s"])["services"]
         assert service["capacityProviderStrategy"] == strategy
         assert service["deploymentConfiguration"] == deployment
         assert service["healthCheckGracePeriodSeconds"] == 60
+        assert service["availabilityZoneRebalancing"] == "DISABLED" and service["enableECSManagedTags"] is True
         ecs.update_service(cluster="c", service="s", healthCheckGracePeriodSeconds=90)
         [service] = ecs.describe_services(cluster="c", services=["s"])["services"]
         assert service["healthCheckGracePeriodSeconds"] == 90 and service["capacityProviderStrategy"] == strategy
@@ -261,3 +263,55 @@ def test_patched_cloudfront_returns_the_config_as_given(patched):
         assert "ForwardedValues" not in read["DefaultCacheBehavior"]
         assert read["Origins"]["Items"][0]["OriginAccessControlId"] == "E2OAC"
         assert "SSLSupportMethod" not in read["ViewerCertificate"]
+        assert read["ViewerCertificate"]["CloudFrontDefaultCertificate"] is True
+        config.update(CallerReference="acm", ViewerCertificate={
+            "ACMCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/c", "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021"})
+        created = client.create_distribution(DistributionConfig=config)["Distribution"]
+        read = client.get_distribution_config(Id=created["Id"])["DistributionConfig"]["ViewerCertificate"]
+        assert read["CloudFrontDefaultCertificate"] is False and read["SSLSupportMethod"] == "sni-only"
+
+
+def test_second_plan_differences_are_leaf_paths_with_both_values():
+    from tools.e2e import changed_paths
+
+    before = {"name": "q", "rule": [{"destination": {"bucket": "a"}, "status": "Enabled"}], "tags": {"A": "1"}}
+    after = {"name": "q", "rule": [{"destination": {"bucket": "b"}, "status": "Enabled"}], "tags": {"A": "1", "B": "2"}}
+    assert changed_paths(before, after) == {"rule.destination.bucket": ("a", "b"), "tags.B": (None, "2")}
+    assert changed_paths({"list": [1, 2]}, {"list": [1]}) == {"list": ([1, 2], [1])}
+    assert changed_paths(before, before) == {}
+
+
+def test_patched_rds_parameters_are_the_users_and_sqs_redrive_policy_is_compact(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        rds = boto3.client("rds", region_name="eu-west-1")
+        rds.create_db_parameter_group(DBParameterGroupName="p", DBParameterGroupFamily="postgres15", Description="d")
+        rds.modify_db_parameter_group(DBParameterGroupName="p", Parameters=[
+            {"ParameterName": "log_connections", "ParameterValue": "1", "ApplyMethod": "immediate"}])
+        [parameter] = rds.describe_db_parameters(DBParameterGroupName="p")["Parameters"]
+        assert parameter["Source"] == "user" and parameter["ParameterValue"] == "1"
+        sqs = boto3.client("sqs", region_name="eu-west-1")
+        dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue = sqs.create_queue(QueueName="q", Attributes={"RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})})["QueueUrl"]
+        policy = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+        assert policy == f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":5}}'
+
+
+def test_patched_rds_instances_have_their_own_resource_ids(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        rds = boto3.client("rds", region_name="eu-west-1")
+        rds.create_db_instance(DBInstanceIdentifier="primary", DBInstanceClass="db.t3.micro", Engine="postgres",
+                               MasterUsername="app", MasterUserPassword="not-a-real-password", AllocatedStorage=20)
+        rds.create_db_instance_read_replica(DBInstanceIdentifier="replica", SourceDBInstanceIdentifier="primary")
+        ids = {db["DBInstanceIdentifier"]: db["DbiResourceId"] for db in rds.describe_db_instances()["DBInstances"]}
+        assert len(set(ids.values())) == 2
+        found = rds.describe_db_instances(Filters=[{"Name": "dbi-resource-id", "Values": [ids["replica"]]}])
+        assert [db["DBInstanceIdentifier"] for db in found["DBInstances"]] == ["replica"]

@@ -62,7 +62,8 @@ class Emulator:
         self.url = f"https://127.0.0.1:{self.port}"
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.emulator_server", "--port", str(self.port)], cwd=ROOT,
+            [sys.executable, "-m", "tools.emulator_server", "--port", str(self.port),
+             "--cert-dir", str(log.parent / "tls")], cwd=ROOT,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
             # Managed policies exist (attachments need them); certificates are issued at once instead of
             # after moto's default minute of "pending validation", which only made every stack wait.
@@ -243,7 +244,9 @@ def race_for_the_lock(work: Path, env: dict[str, str]) -> str:
 def _lock_probe(work: Path, env: dict[str, str]):
     """A function telling whether the stack's S3 lockfile exists (client built once, polled often)."""
     import boto3
+    import urllib3
 
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
     config = json.loads((work / "cdk.tf.json").read_text())["terraform"]["backend"]["s3"]
     client = boto3.client("s3", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config["region"],
                           aws_access_key_id="testing", aws_secret_access_key="testing", verify=False)

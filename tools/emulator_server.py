@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """moto's server for the rehearsal, with the patches the pinned moto (5.2.5) needs.
 
-    python -m tools.emulator_server --port 5000     # serves TLS only (self-signed)
+    python -m tools.emulator_server --port 5000     # serves TLS only (self-signed), under gunicorn
 
 Each patch names the operation it fixes and why; tests/test_emulator.py tests each one.
 """
@@ -11,6 +11,7 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 
 import moto
 
@@ -44,17 +45,30 @@ PATCHES = {
     "ec2 DescribeSecurityGroupRules: description of a rule that references a security group":
         "moto keeps the description of such a rule but reads it from the CIDR range only, so every "
         "group-to-group rule (ALB -> app -> database) came back without its description.",
-    "ecs CreateService, UpdateService: capacityProviderStrategy, deploymentConfiguration, healthCheckGracePeriodSeconds":
+    "ecs CreateService, UpdateService: capacityProviderStrategy, deploymentConfiguration, "
+    "healthCheckGracePeriodSeconds, availabilityZoneRebalancing, enableECSManagedTags":
         "moto drops these fields; an empty capacity_provider_strategy forces the replacement of every "
-        "service on the second plan, and the circuit breaker and grace period would come back unset. "
-        "They are kept on the service as given.",
+        "service on the second plan, and the circuit breaker, grace period, AZ rebalancing and managed "
+        "tags came back unset. They are kept on the service as given.",
     "apigateway PutIntegration: cacheKeyParameters":
         "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter "
         "(one cache entry per video id) came back empty.",
-    "cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod":
+    "cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod, "
+    "CloudFrontDefaultCertificate":
         "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops "
-        "each origin's OriginAccessControlId, and invents SSLSupportMethod = sni-only for the default "
-        "certificate; each made the distribution differ on every plan. Kept as given instead.",
+        "each origin's OriginAccessControlId, invents SSLSupportMethod = sni-only for the default "
+        "certificate and CloudFrontDefaultCertificate = true next to an ACM certificate; each made the "
+        "distribution differ on every plan. Kept as given instead.",
+    "rds ModifyDBParameterGroup: Source of the modified parameters":
+        "moto stores modified parameters without Source; the provider keeps only Source = user from "
+        "DescribeDBParameters, so every parameter of the group seemed to be missing on the second plan.",
+    "rds CreateDBInstance, CreateDBInstanceReadReplica: DbiResourceId":
+        "moto gives every instance the same resource id (db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U); the provider "
+        "finds an instance by that id, so with a primary and a read replica in one account it found "
+        "two and lost the replica. Each instance gets its own id, as in AWS.",
+    "sqs GetQueueAttributes: RedrivePolicy":
+        "moto returns the policy as json.dumps writes it (with spaces); AWS returns compact JSON, which "
+        "is what the provider compares with the configuration.",
     "acm RequestCertificate: KeyAlgorithm":
         "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces "
         "replacement, so every second plan would replace the certificates (and the listeners using them).",
@@ -99,6 +113,9 @@ def apply_patches() -> list[str]:
     _patch_ecs_service_fields()
     _patch_api_gateway_cache_key_parameters()
     _patch_cloudfront_config_as_given()
+    _patch_rds_parameter_source()
+    _patch_rds_unique_resource_ids()
+    _patch_sqs_compact_redrive_policy()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
@@ -219,7 +236,9 @@ def _patch_ecs_service_fields() -> None:
 
     kept = {"capacityProviderStrategy": "capacity_provider_strategy",
             "deploymentConfiguration": "deployment_configuration",
-            "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds"}
+            "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+            "availabilityZoneRebalancing": "availability_zone_rebalancing",
+            "enableECSManagedTags": "enable_ecs_managed_tags"}
 
     def keeping(operation):
         def handler(self):
@@ -274,6 +293,9 @@ def _patch_cloudfront_config_as_given() -> None:
     def certificate(self, config):
         if not config.get("SSLSupportMethod"):
             self.ssl_support_method = None
+        if "CloudFrontDefaultCertificate" not in config:
+            self.cloud_front_default_certificate = not (config.get("ACMCertificateArn")
+                                                        or config.get("IAMCertificateId"))
 
     # CacheBehaviour runs DefaultCacheBehaviour.__init__ through super(), so both are covered.
     models.DefaultCacheBehaviour.__init__ = after(models.DefaultCacheBehaviour.__init__, behaviour)
@@ -281,32 +303,94 @@ def _patch_cloudfront_config_as_given() -> None:
     models.ViewerCertificate.__init__ = after(models.ViewerCertificate.__init__, certificate)
 
 
-def _log_operations() -> None:
-    """The request log names the operation of JSON APIs (X-Amz-Target), not only `POST /`: a log to
-    diagnose a rehearsal with. Changes no behaviour, so it is not one of the PATCHES."""
-    from werkzeug.serving import WSGIRequestHandler
+def _patch_rds_parameter_source() -> None:
+    from moto.rds.models import DBParameterGroup
 
-    log_request = WSGIRequestHandler.log_request
+    update_parameters = DBParameterGroup.update_parameters
 
-    def log_request_with_target(self, code="-", size="-"):
-        target = self.headers.get("X-Amz-Target") if getattr(self, "headers", None) else None
-        if target:
-            self.path = f"{self.path} [{target}]"
-        log_request(self, code, size)
+    def update_as_user(self, new_parameters):
+        update_parameters(self, [dict(parameter, Source="user") for parameter in new_parameters])
 
-    WSGIRequestHandler.log_request = log_request_with_target
+    DBParameterGroup.update_parameters = update_as_user
+
+
+def _patch_rds_unique_resource_ids() -> None:
+    import secrets
+    import string
+
+    from moto.rds.models import DBInstance, RDSBackend
+
+    def new_resource_id() -> str:
+        return "db-" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(26))
+
+    create = DBInstance.__init__
+    create_replica = RDSBackend.create_db_instance_read_replica  # copies the primary, id included
+
+    def with_own_resource_id(self, *args, **kwargs):
+        create(self, *args, **kwargs)
+        self.dbi_resource_id = new_resource_id()
+
+    def replica_with_own_resource_id(self, db_kwargs):
+        replica = create_replica(self, db_kwargs)
+        replica.dbi_resource_id = new_resource_id()
+        return replica
+
+    DBInstance.__init__ = with_own_resource_id
+    RDSBackend.create_db_instance_read_replica = replica_with_own_resource_id
+
+
+def _patch_sqs_compact_redrive_policy() -> None:
+    from moto.sqs.models import Queue
+
+    attributes = Queue.attributes.fget
+
+    def compact(self):
+        result = attributes(self)
+        if "RedrivePolicy" in result:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    Queue.attributes = property(compact)
+
+
+def serve(port: int, cert_dir: Path) -> None:
+    """moto's WSGI app under gunicorn (one process: the emulator's state lives in memory; threads for
+    the concurrent clients), TLS with a self-signed certificate, HTTP keep-alive. moto's own server
+    (werkzeug's development server) dropped a few connections under three concurrent `terraform
+    apply`s; the provider then retried creates that had succeeded (RepositoryAlreadyExists,
+    EntityAlreadyExists). The access log names each JSON API's operation (X-Amz-Target)."""
+    from gunicorn.app.base import BaseApplication
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_ssl_devcert
+
+    cert_dir.mkdir(parents=True, exist_ok=True)
+    cert, key = make_ssl_devcert(str(cert_dir / "emulator"), host="127.0.0.1")
+    app = DomainDispatcherApplication(create_backend_app)
+    settings = {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread", "threads": 48,
+                "certfile": cert, "keyfile": key, "keepalive": 30, "timeout": 900, "graceful_timeout": 5,
+                "accesslog": "-", "errorlog": "-", "loglevel": "info",
+                "header_map": "dangerous",  # keep headers with underscores (S3 metadata), as moto's own server does
+                "access_log_format": '%(t)s "%(r)s" [%({x-amz-target}i)s] %(s)s %(M)sms'}
+
+    class Emulator(BaseApplication):
+        def load_config(self):
+            for name, value in settings.items():
+                self.cfg.set(name, value)
+
+        def load(self):
+            return app
+
+    Emulator().run()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--cert-dir", type=Path, default=Path("build/e2e/tls"))
     args = parser.parse_args(argv)
     patched = apply_patches()
-    _log_operations()
     print(f"emulator: moto {moto.__version__}; patched: {'; '.join(patched) or 'nothing'}", flush=True)
-    from moto.server import main as serve
-
-    serve(["-H", "127.0.0.1", "-p", str(args.port), "--ssl"])
+    serve(args.port, args.cert_dir)
     return 0
 
 
