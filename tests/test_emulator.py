@@ -315,3 +315,36 @@ def test_patched_rds_instances_have_their_own_resource_ids(patched):
         assert len(set(ids.values())) == 2
         found = rds.describe_db_instances(Filters=[{"Name": "dbi-resource-id", "Values": [ids["replica"]]}])
         assert [db["DBInstanceIdentifier"] for db in found["DBInstances"]] == ["replica"]
+
+
+def test_patched_rds_replica_of_a_multi_az_primary_starts_single_az_without_backups(patched):
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        rds = boto3.client("rds", region_name="eu-west-1")
+        rds.create_db_instance(DBInstanceIdentifier="primary", DBInstanceClass="db.t3.micro", Engine="postgres",
+                               MasterUsername="app", MasterUserPassword="not-a-real-password", AllocatedStorage=20,
+                               MultiAZ=True, BackupRetentionPeriod=30)
+        replica = rds.create_db_instance_read_replica(DBInstanceIdentifier="replica",
+                                                      SourceDBInstanceIdentifier="primary")["DBInstance"]
+        assert replica["MultiAZ"] is False and replica["BackupRetentionPeriod"] == 0
+        [primary] = rds.describe_db_instances(DBInstanceIdentifier="primary")["DBInstances"]
+        assert primary["MultiAZ"] is True and primary["BackupRetentionPeriod"] == 30
+
+
+def test_patched_backup_lists_the_tags_of_a_vault(patched):
+    from moto import mock_aws
+    from moto.backup.responses import BackupResponse
+
+    with mock_aws():
+        import boto3
+
+        backup = boto3.client("backup", region_name="eu-west-1")
+        arn = backup.create_backup_vault(BackupVaultName="v", BackupVaultTags={"Project": "video-ingest"})[
+            "BackupVaultArn"]
+        assert backup.list_tags(ResourceArn=arn)["Tags"] == {"Project": "video-ingest"}
+        response = BackupResponse.__new__(BackupResponse)  # the provider's path has no trailing slash
+        response.path, response.current_account, response.region = f"/tags/{arn.replace(':', '%3A')}", \
+            "123456789012", "eu-west-1"
+        assert json.loads(response.list_tags())["Tags"] == {"Project": "video-ingest"}

@@ -66,6 +66,12 @@ PATCHES = {
         "moto gives every instance the same resource id (db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U); the provider "
         "finds an instance by that id, so with a primary and a read replica in one account it found "
         "two and lost the replica. Each instance gets its own id, as in AWS.",
+    "rds CreateDBInstanceReadReplica: MultiAZ and BackupRetentionPeriod":
+        "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back "
+        "multi-AZ with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
+    "backup ListTags":
+        "moto reads the ARN from the path's second-to-last segment (`/tags/<arn>/`); the provider sends "
+        "`/tags/<arn>`, so every vault and plan seemed untagged.",
     "sqs GetQueueAttributes: RedrivePolicy":
         "moto returns the policy as json.dumps writes it (with spaces); AWS returns compact JSON, which "
         "is what the provider compares with the configuration.",
@@ -116,6 +122,7 @@ def apply_patches() -> list[str]:
     _patch_rds_parameter_source()
     _patch_rds_unique_resource_ids()
     _patch_sqs_compact_redrive_policy()
+    _patch_backup_list_tags()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
@@ -333,6 +340,9 @@ def _patch_rds_unique_resource_ids() -> None:
     def replica_with_own_resource_id(self, db_kwargs):
         replica = create_replica(self, db_kwargs)
         replica.dbi_resource_id = new_resource_id()
+        # What the request asked for, else AWS's defaults for a new replica (not the primary's values).
+        replica.multi_az = bool(db_kwargs.get("multi_az", False))
+        replica.backup_retention_period = int(db_kwargs.get("backup_retention_period") or 0)
         return replica
 
     DBInstance.__init__ = with_own_resource_id
@@ -351,6 +361,18 @@ def _patch_sqs_compact_redrive_policy() -> None:
         return result
 
     Queue.attributes = property(compact)
+
+
+def _patch_backup_list_tags() -> None:
+    from urllib.parse import unquote
+
+    from moto.backup.responses import BackupResponse
+
+    def list_tags(self) -> str:
+        resource_arn = unquote(self.path.split("?")[0].rstrip("/").split("/")[-1])
+        return json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=resource_arn)})
+
+    BackupResponse.list_tags = list_tags
 
 
 def serve(port: int, cert_dir: Path) -> None:
