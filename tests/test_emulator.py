@@ -348,3 +348,56 @@ def test_patched_backup_lists_the_tags_of_a_vault(patched):
         response.path, response.current_account, response.region = f"/tags/{arn.replace(':', '%3A')}", \
             "123456789012", "eu-west-1"
         assert json.loads(response.list_tags())["Tags"] == {"Project": "video-ingest"}
+
+
+def _call(app, method: str = "POST", invocation: str | None = "id-1", attempt: int = 1):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": "/", "HTTP_AMZ_SDK_REQUEST": f"attempt={attempt}; max=3"}
+    if invocation:
+        environ["HTTP_AMZ_SDK_INVOCATION_ID"] = invocation
+    seen = {}
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: seen.update(status=status)))
+    return seen["status"], body
+
+
+def test_a_retried_request_gets_the_first_answer_instead_of_running_twice():
+    import threading
+    import time
+
+    from tools.emulator_server import ReplayRetries
+
+    calls = []
+
+    def moto(environ, start_response):
+        calls.append(environ["REQUEST_METHOD"])
+        time.sleep(0.05)
+        created = len(calls) == 1
+        start_response("200 OK" if created else "400 Bad Request", [])
+        return [b"created" if created else b"AlreadyExists"]
+
+    app = ReplayRetries(moto)
+    racing = []
+    retry = threading.Thread(target=lambda: racing.append(_call(app, attempt=2)))
+    first = threading.Thread(target=lambda: racing.append(_call(app)))
+    first.start()
+    time.sleep(0.01)
+    retry.start()  # arrives while the first attempt still runs: waits, then gets its answer
+    first.join(), retry.join()
+    assert racing == [("200 OK", b"created")] * 2 and calls == ["POST"]
+    assert _call(app, attempt=3) == ("200 OK", b"created") and calls == ["POST"]
+    assert _call(app, invocation="id-2") == ("400 Bad Request", b"AlreadyExists")  # another operation runs
+    assert _call(app, method="GET") and _call(app, invocation=None) and calls == ["POST", "POST", "GET", "POST"]
+
+
+def test_a_server_error_is_not_replayed():
+    from tools.emulator_server import ReplayRetries
+
+    answers = iter([("500 Internal Server Error", b"boom"), ("200 OK", b"fine")])
+
+    def moto(environ, start_response):
+        status, body = next(answers)
+        start_response(status, [])
+        return [body]
+
+    app = ReplayRetries(moto)
+    assert _call(app) == ("500 Internal Server Error", b"boom")
+    assert _call(app, attempt=2) == ("200 OK", b"fine")

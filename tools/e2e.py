@@ -208,6 +208,8 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     log = WORK / "cdktf.log"
     # --skip-provider-lock: `terraform providers lock` asks the registry itself, ignoring the CLI config's
     # filesystem mirror, so it cannot run offline; the lock file `init` writes from the mirror is used.
+    if os.environ.get("E2E_PROVIDER_DEBUG") == "1":
+        env = dict(env, TF_LOG_PROVIDER="DEBUG", TF_LOG_PATH=str(WORK / f"{stack}-provider-cdktf.log"))
     cdktf = lambda verb: run([str(CDKTF), verb, stack, "--auto-approve", "--skip-provider-lock",
                               "--output", str(project / "cdktf.out")], ROOT, env, log)
     cdktf("deploy")

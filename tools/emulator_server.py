@@ -11,6 +11,8 @@ import argparse
 import json
 import re
 import sys
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import moto
@@ -375,6 +377,62 @@ def _patch_backup_list_tags() -> None:
     BackupResponse.list_tags = list_tags
 
 
+class ReplayRetries:
+    """WSGI middleware: a retried request gets the answer its first attempt got, instead of running twice.
+
+    The AWS SDKs send one `amz-sdk-invocation-id` for all attempts of an operation (and
+    `amz-sdk-request: attempt=N`). When an attempt's answer does not reach the client (seen here a few
+    times a run, under three concurrent applies, while moto was slow), the SDK sends the request again,
+    and a create that had succeeded then fails with AlreadyExists or Duplicate. Answers below 500 to
+    mutating requests are kept per invocation id (the most recent `keep`); a retry that arrives while
+    the first attempt still runs waits for it. Every replay is logged, so a run shows how often."""
+
+    MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app, keep: int = 5000) -> None:
+        self.app, self.keep = app, keep
+        self.answers: OrderedDict[str, tuple[str, list, bytes] | None] = OrderedDict()  # None: in flight
+        self.done = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        if not invocation or environ["REQUEST_METHOD"] not in self.MUTATING:
+            return self.app(environ, start_response)
+        with self.done:
+            first = invocation not in self.answers
+            if first:
+                self.answers[invocation] = None
+            else:
+                self.done.wait_for(lambda: self.answers.get(invocation, ()) is not None)
+                kept = self.answers.get(invocation)
+        if not first and kept:
+            status, headers, body = kept
+            print(f"emulator: replayed the answer ({status}) to {environ['REQUEST_METHOD']} "
+                  f"{environ.get('PATH_INFO')} for {environ.get('HTTP_AMZ_SDK_REQUEST')}", flush=True)
+            start_response(status, headers)
+            return [body]
+        answer = {}
+
+        def capture(status, headers, exc_info=None):
+            answer.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info)
+
+        result = self.app(environ, capture)
+        try:
+            body = b"".join(result)
+        finally:
+            getattr(result, "close", lambda: None)()
+        with self.done:
+            if int(answer.get("status", "500").split()[0]) < 500:
+                self.answers[invocation] = (answer["status"], list(answer["headers"]), body)
+            else:  # a server error is not an answer to keep: a retry runs again
+                self.answers.pop(invocation, None)
+            while len(self.answers) > self.keep:
+                self.answers.popitem(last=False)
+            self.done.notify_all()
+        return [body]
+
+
 def serve(port: int, cert_dir: Path) -> None:
     """moto's WSGI app under gunicorn (one process: the emulator's state lives in memory; threads for
     the concurrent clients), TLS with a self-signed certificate, HTTP keep-alive. moto's own server
@@ -387,7 +445,7 @@ def serve(port: int, cert_dir: Path) -> None:
 
     cert_dir.mkdir(parents=True, exist_ok=True)
     cert, key = make_ssl_devcert(str(cert_dir / "emulator"), host="127.0.0.1")
-    app = DomainDispatcherApplication(create_backend_app)
+    app = ReplayRetries(DomainDispatcherApplication(create_backend_app))
     settings = {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread", "threads": 48,
                 "certfile": cert, "keyfile": key, "keepalive": 30, "timeout": 900, "graceful_timeout": 5,
                 "accesslog": "-", "errorlog": "-", "loglevel": "info",
