@@ -163,7 +163,8 @@ def second_plan(work: Path, env: dict[str, str], stack: str) -> str:
         if not accepted:
             unexplained.append(f"{change['address']}: {', '.join(sorted(paths))}")
         details.append(f"{change['address']} {'/'.join(actions)}{' (listed emulator drift)' if accepted else ''}")
-        details += [f"    {path}: {json.dumps(b)[:300]} -> {json.dumps(a)[:300]}" for path, (b, a) in sorted(values.items())]
+        details += [f"    {path}: {json.dumps(before)[:300]} -> {json.dumps(after)[:300]}"
+                    for path, (before, after) in sorted(values.items())]
         details += [f"    forces replacement: {path}" for path in change["change"].get("replace_paths") or []]
     (WORK / f"{stack}-drift.txt").write_text("\n".join(details) + "\n")
     if unexplained:
