@@ -126,9 +126,15 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
     return subprocess.CompletedProcess(command, code, output, output)
 
 
+def with_provider_log(env: dict[str, str], log: Path) -> dict[str, str]:
+    """With E2E_PROVIDER_DEBUG=1, the provider logs every AWS request and retry into `log`."""
+    if os.environ.get("E2E_PROVIDER_DEBUG") != "1":
+        return env
+    return dict(env, TF_LOG_PROVIDER="DEBUG", TF_LOG_PATH=str(log))
+
+
 def terraform(args: list[str], work: Path, env: dict[str, str], ok=(0,)) -> subprocess.CompletedProcess:
-    if os.environ.get("E2E_PROVIDER_DEBUG") == "1":  # every AWS request and retry, per stack and command
-        env = dict(env, TF_LOG_PROVIDER="DEBUG", TF_LOG_PATH=str(work / f"provider-{args[0]}.log"))
+    env = with_provider_log(env, work / f"provider-{args[0]}.log")
     return run(["terraform", *args, "-no-color"], work, env, work / "rehearsal.log", ok)
 
 
@@ -209,8 +215,7 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     log = WORK / "cdktf.log"
     # --skip-provider-lock: `terraform providers lock` asks the registry itself, ignoring the CLI config's
     # filesystem mirror, so it cannot run offline; the lock file `init` writes from the mirror is used.
-    if os.environ.get("E2E_PROVIDER_DEBUG") == "1":
-        env = dict(env, TF_LOG_PROVIDER="DEBUG", TF_LOG_PATH=str(WORK / f"{stack}-provider-cdktf.log"))
+    env = with_provider_log(env, WORK / f"{stack}-provider-cdktf.log")
     cdktf = lambda verb: run([str(CDKTF), verb, stack, "--auto-approve", "--skip-provider-lock",
                               "--output", str(project / "cdktf.out")], ROOT, env, log)
     cdktf("deploy")

@@ -122,7 +122,7 @@ def apply_patches() -> list[str]:
     _patch_api_gateway_cache_key_parameters()
     _patch_cloudfront_config_as_given()
     _patch_rds_parameter_source()
-    _patch_rds_unique_resource_ids()
+    _patch_rds_instance_ids_and_replica_defaults()
     _patch_sqs_compact_redrive_policy()
     _patch_backup_list_tags()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
@@ -323,7 +323,7 @@ def _patch_rds_parameter_source() -> None:
     DBParameterGroup.update_parameters = update_as_user
 
 
-def _patch_rds_unique_resource_ids() -> None:
+def _patch_rds_instance_ids_and_replica_defaults() -> None:
     import secrets
     import string
 

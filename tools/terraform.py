@@ -131,12 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         print(cli_config())
         return 0
     names = args.stacks or stacks()
-    started = time.monotonic()
     if args.command == "validate":
         for stack in names:
             started = time.monotonic()
             print(validate(stack), f"({time.monotonic() - started:.1f} s)")
         return 0
+    started = time.monotonic()
     for stack, plan_json in plan_all(names).items():
         changes = json.loads(plan_json.read_text()).get("resource_changes", [])
         print(f"{stack}: plan of {len(changes)} resource changes -> {plan_json.relative_to(ROOT)}")
