@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CDKTF := node_modules/.bin/cdktf
 ENV ?= dev
-STACKS := state-backend dev staging prod
+STACKS := state-backend bootstrap-dev bootstrap-staging bootstrap-prod dev staging prod
 
 # jsii runs the bindings in Node 20 and would print an end-of-life banner on every run.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -19,7 +19,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install system-packages synth validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap snapshot
+.PHONY: help install system-packages synth validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,8 +78,11 @@ deploy: install ## cdktf deploy ENV (real AWS credentials; asks before applying)
 destroy: install ## cdktf destroy ENV
 	$(CDKTF) destroy $(ENV)
 
-bootstrap: install ## apply the state bucket and lock table (once, local state)
+bootstrap: install ## state account, once, as its administrator: state bucket, lock table, state roles (local state)
 	$(CDKTF) deploy state-backend
+
+bootstrap-account: install ## ENV's account, once, as its administrator: GitHub OIDC, deploy and plan roles, boundary
+	$(CDKTF) deploy bootstrap-$(ENV)
 
 docs: install ## rewrite the README's config tables from the code
 	$(PY) -m tools.docs

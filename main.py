@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One cdktf App: the state-backend bootstrap stack and one stack per environment.
+"""One cdktf App: the state backend, and per environment its account bootstrap and its platform stack.
 
     python main.py                  # all environments into cdktf.out/ (what `cdktf synth` runs)
     python main.py dev prod         # only these environments (and the state backend)
@@ -34,13 +34,16 @@ def build_app(outdir: str, environment_names, config_dir: Path):
 
     from cdktf import App
 
+    from modules.naming import Naming
+    from stacks.account_bootstrap import AccountBootstrapStack, stack_name
     from stacks.platform import PlatformStack
     from stacks.state_backend import StateBackendStack
 
     app = App(outdir=outdir)
     StateBackendStack(app, STATE_STACK, config=state,
-                      environment_accounts=[env.account_id for env in environments])
+                      environments=[Naming(env.name, env.account_id, env.region) for env in environments])
     for env in environments:
+        AccountBootstrapStack(app, stack_name(env.name), env=env, state=state)
         PlatformStack(app, env.name, env=env, state=state)
     return app
 

@@ -28,6 +28,7 @@ from modules.cdn import CdnConfig
 from modules.compute import ComputeConfig
 from modules.cost import CostConfig
 from modules.database import DatabaseConfig
+from modules.identity import IdentityConfig
 from modules.ingest import IngestConfig
 from modules.load_balancer import LoadBalancerConfig
 from modules.monitoring import MonitoringConfig
@@ -56,7 +57,8 @@ class StateBackendConfig:
     dr_region: str                   # region of the state bucket's replica
     bucket: str                      # S3 bucket for state, one key per environment
     lock_table: str                  # DynamoDB table with a `LockID` hash key
-    role_arn: str = ""               # role the environments assume to reach state; empty: same credentials
+    role_arn: str                    # role in account_id the environments' deploy roles assume to read and write state
+    read_role_arn: str               # role in account_id the plan roles assume to read state (pull-request plans)
 
     def __post_init__(self) -> None:
         _check_account("account_id", self.account_id)
@@ -68,7 +70,10 @@ class StateBackendConfig:
             raise ValueError(f"bucket = {self.bucket!r}: must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)")
         if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", self.lock_table):
             raise ValueError(f"lock_table = {self.lock_table!r}: must be 3-255 chars of A-Z a-z 0-9 _ . -")
-        _check_role("role_arn", self.role_arn)
+        for name in ("role_arn", "read_role_arn"):
+            _check_role(name, getattr(self, name), account_id=self.account_id)
+        if self.role_arn == self.read_role_arn:
+            raise ValueError(f"read_role_arn = {self.read_role_arn!r}: must differ from role_arn (read-only vs read-write)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,8 +85,8 @@ class Environment:
     dr_region: str                   # disaster-recovery region (replicas, backup vault)
     availability_zones: tuple[str, ...]  # exactly three, in `region`
     cdn: CdnConfig                   # [cdn] is required: it names the public key of the URL signers
+    identity: IdentityConfig         # [identity] is required: the repository whose CI deploys (account bootstrap)
     production: bool = True          # production rules: multi-AZ, deletion protection, replication
-    deploy_role_arn: str = ""        # role Terraform assumes in `account_id`; empty: ambient credentials
     network: NetworkConfig = field(default_factory=NetworkConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -108,11 +113,6 @@ class Environment:
             raise ValueError(
                 f"availability_zones = {list(azs)!r}: must be three distinct zones of {self.region}, "
                 f"e.g. {[self.region + s for s in 'abc']!r}")
-        _check_role("deploy_role_arn", self.deploy_role_arn)
-        role_account = _ROLE_ARN.fullmatch(self.deploy_role_arn)
-        if role_account and role_account.group(1) != self.account_id:
-            raise ValueError(
-                f"deploy_role_arn = {self.deploy_role_arn!r}: must be a role in account_id {self.account_id}")
         if self.production:
             self._check_production()
 
@@ -151,9 +151,12 @@ def _check_region(name: str, value: str) -> None:
         raise ValueError(f"{name} = {value!r}: must be an AWS region such as 'eu-west-1'")
 
 
-def _check_role(name: str, value: str) -> None:
-    if value and not _ROLE_ARN.fullmatch(value):
-        raise ValueError(f"{name} = {value!r}: must be empty or an IAM role ARN 'arn:aws:iam::<12 digits>:role/<name>'")
+def _check_role(name: str, value: str, *, account_id: str) -> None:
+    match = _ROLE_ARN.fullmatch(value)
+    if not match:
+        raise ValueError(f"{name} = {value!r}: must be an IAM role ARN 'arn:aws:iam::<12 digits>:role/<name>'")
+    if match.group(1) != account_id:
+        raise ValueError(f"{name} = {value!r}: must be a role in account_id {account_id}")
 
 
 # --- generic TOML -> dataclass building -------------------------------------------------------

@@ -39,6 +39,24 @@ class Naming:
     def root_arn(self) -> str:
         return f"arn:aws:iam::{self.account_id}:root"
 
+    def role_arn(self, purpose: str) -> str:
+        return f"arn:aws:iam::{self.account_id}:role/{self.name(purpose)}"
+
+    @property
+    def deploy_role_arn(self) -> str:
+        """CI's role for plan + apply of this environment (created by the account bootstrap)."""
+        return self.role_arn("deploy")
+
+    @property
+    def plan_role_arn(self) -> str:
+        """Read-only role for pull-request plans against real state (created by the account bootstrap)."""
+        return self.role_arn("plan")
+
+    @property
+    def boundary_arn(self) -> str:
+        """Permissions boundary every role the deploy role creates must carry."""
+        return f"arn:aws:iam::{self.account_id}:policy/{self.name('boundary')}"
+
 
 def policy(*statements: dict[str, Any]) -> str:
     """An IAM policy document as deterministic JSON (stable key order: no plan noise)."""

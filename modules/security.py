@@ -1,12 +1,10 @@
 """Security: the environment's KMS key, IAM roles (ECS, operators, CI) and app secrets."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.iam_role import IamRole
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
@@ -23,8 +21,7 @@ class SecurityConfig:
     """Inputs. Every default is the prod-safe choice."""
     key_deletion_window_days: int = 30          # KMS waiting period before a scheduled key deletion (7-30)
     trusted_account_ids: tuple[str, ...] = ()   # accounts whose MFA-authenticated users may assume the operator role
-    ci_repository: str = ""                     # GitHub "org/repo" whose `environment:<env>` jobs may assume the deploy role; empty: no deploy role
-    max_session_hours: int = 1                  # operator/deploy role session length (1-12 h)
+    max_session_hours: int = 1                  # operator role session length (1-12 h)
 
     def __post_init__(self) -> None:
         if not 7 <= self.key_deletion_window_days <= 30:
@@ -32,8 +29,6 @@ class SecurityConfig:
         for account in self.trusted_account_ids:
             if not (len(account) == 12 and account.isdigit()):
                 raise ValueError(f"trusted_account_ids: {account!r}: must be a 12-digit AWS account id")
-        if self.ci_repository and not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", self.ci_repository):
-            raise ValueError(f"ci_repository = {self.ci_repository!r}: must be a GitHub 'org/repo' (no wildcards)")
         if not 1 <= self.max_session_hours <= 12:
             raise ValueError(f"max_session_hours = {self.max_session_hours}: must be 1-12 hours")
 
@@ -87,15 +82,12 @@ class Security(Construct):
         checkov.skip(secret, "CKV2_AWS_57", rotation_reason)
         return secret
 
-    def grant(self, role: IamRole, id_: str, *statements: dict) -> IamRolePolicy:
-        """An inline policy: least-privilege statements that live and die with the role."""
-        return IamRolePolicy(self, f"{id_}-policy", name=id_, role=role.id, policy=policy(*statements))
-
-    def operator_roles(self, *, state_bucket_arn: str, lock_table_arn: str) -> None:
-        """The MFA-guarded operator role and the CI deploy role (cross-account, by assume-role)."""
+    def operator_role(self) -> IamRole:
+        """The MFA-guarded operator role. CI's deploy and plan roles come from the account bootstrap
+        (modules/identity.py): a stack never creates the identity that deploys it."""
         n, config = self._naming, self._config
         trusted = [f"arn:aws:iam::{account}:root" for account in (n.account_id, *config.trusted_account_ids)]
-        self.operator_role = IamRole(
+        role = IamRole(
             self, "operator-role", name=n.name("operator"),
             description="Operators: read everything, change the platform, only with MFA",
             max_session_duration=config.max_session_hours * 3600,
@@ -104,50 +96,10 @@ class Security(Construct):
                 "Principal": {"AWS": trusted},
                 "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"},
                               "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}))
-        checkov.skip(self.operator_role, "CKV_AWS_61", "Trusts named accounts (this one and config's "
+        checkov.skip(role, "CKV_AWS_61", "Trusts named accounts (this one and config's "
                      "trusted_account_ids), whose IAM must also allow it, and only with MFA under an hour old.")
         # PowerUserAccess, not AdministratorAccess: operators cannot rewrite IAM (that goes through CI).
         for suffix, managed in (("power-user", "PowerUserAccess"), ("iam-read", "IAMReadOnlyAccess")):
-            IamRolePolicyAttachment(self, f"operator-{suffix}", role=self.operator_role.name,
+            IamRolePolicyAttachment(self, f"operator-{suffix}", role=role.name,
                                     policy_arn=f"arn:aws:iam::aws:policy/{managed}")
-
-        if not config.ci_repository:
-            return
-        oidc_provider = f"arn:aws:iam::{n.account_id}:oidc-provider/token.actions.githubusercontent.com"
-        # Exact subject: only jobs of this repository running in this GitHub environment (no wildcards).
-        subject = f"repo:{config.ci_repository}:environment:{n.environment}"
-        self.deploy_role = IamRole(
-            self, "deploy-role", name=n.name("deploy"),
-            description="CI: terraform plan/apply of this environment only",
-            max_session_duration=config.max_session_hours * 3600,
-            assume_role_policy=policy({
-                "Sid": "GitHubActionsOidc", "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-                "Principal": {"Federated": oidc_provider},
-                "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-                                               "token.actions.githubusercontent.com:sub": subject}}}))
-        self._deploy_policies(state_bucket_arn, lock_table_arn)
-
-    def _deploy_policies(self, state_bucket_arn: str, lock_table_arn: str) -> None:
-        n = self._naming
-        own = f"{n.prefix}-*"
-        regions = {"StringEquals": {"aws:RequestedRegion": sorted({n.region, "us-east-1"})}}
-        # Terraform manages these services for this stack; names and tags scope what it may touch.
-        managed_services = ["acm", "apigateway", "application-autoscaling", "backup", "budgets", "ce",
-                            "cloudfront", "cloudwatch", "ec2", "ecr", "ecs", "elasticloadbalancing", "events",
-                            "kms", "logs", "rds", "s3", "secretsmanager", "servicediscovery", "sns", "sqs",
-                            "wafv2", "xray"]
-        self.grant(self.deploy_role, "deploy-platform", statement(
-            "ManagePlatformServices", [f"{service}:*" for service in managed_services],
-            "*", condition=regions | {"StringEqualsIfExists": {"aws:ResourceAccount": n.account_id}}))
-        self.grant(self.deploy_role, "deploy-iam", statement(
-            "ManageProjectRoles",
-            ["iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
-             "iam:DetachRolePolicy", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
-             "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:PassRole", "iam:PutRolePolicy",
-             "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole"],
-            [f"arn:aws:iam::{n.account_id}:role/{own}"]))
-        self.grant(self.deploy_role, "deploy-state", statement(
-            "ReadWriteOwnState", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            [f"{state_bucket_arn}/{n.environment}/*"]), statement(
-            "ListState", ["s3:ListBucket"], [state_bucket_arn]), statement(
-            "LockState", ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"], [lock_table_arn]))
+        return role

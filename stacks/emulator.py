@@ -80,12 +80,14 @@ def provider_settings(url: str) -> dict:
             "skip_region_validation": True, "max_retries": 2, "insecure": True}
 
 
-def role_for(account_id: str, configured_role: str) -> str:
-    """Each stack reaches its own account as in AWS: through a role there (moto issues credentials
-    for the role's account). The configured role is kept; an account without one gets a stand-in."""
-    if configured_role or account_id == EMULATOR_ACCOUNT:
-        return configured_role
-    return f"arn:aws:iam::{account_id}:role/video-ingest-emulator"
+ADMIN_ROLE = "video-ingest-emulator-admin"
+
+
+def admin_role(account_id: str) -> str:
+    """The bootstrap stacks run as an account's administrator. In the emulator that is a stand-in role
+    in the account (moto issues credentials for the role's account; the emulator server lets only this
+    name be assumed without existing). Environment stacks never use it: they run as the deploy role."""
+    return f"arn:aws:iam::{account_id}:role/{ADMIN_ROLE}"
 
 
 def backend_settings(url: str) -> dict:

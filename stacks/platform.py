@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cdktf import TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.iam_role import IamRole
 from constructs import Construct
 
 from environments.config import Environment, StateBackendConfig
@@ -29,7 +30,7 @@ class PlatformStack(TerraformStack):
         super().__init__(scope, id_)
         naming = Naming(env.name, env.account_id, env.region)
         protect = env.production  # prevent_destroy on stateful resources; dev stays easy to tear down
-        provider = dict(account_id=env.account_id, environment=env.name, role_arn=env.deploy_role_arn)
+        provider = dict(account_id=env.account_id, environment=env.name)
         aws_provider(self, "aws", region=env.region, **provider)
         needs_dr = env.storage.replication_enabled or env.database.backup_replication or env.backup.enabled
         dr = aws_provider(self, "aws-dr", region=env.dr_region, alias="dr", **provider) if needs_dr else None
@@ -43,9 +44,7 @@ class PlatformStack(TerraformStack):
                                  description=f"{naming.prefix}: DR-region replicas and backups") if dr else None
         edge_key = security.key_in("edge-key", provider=edge, region=EDGE_REGION, alias=f"{naming.prefix}-edge",
                                    description=f"{naming.prefix}: us-east-1 (edge alarms, CloudFront WAF logs)")
-        security.operator_roles(
-            state_bucket_arn=f"arn:aws:s3:::{state.bucket}",
-            lock_table_arn=f"arn:aws:dynamodb:{state.region}:{state.account_id}:table/{state.lock_table}")
+        security.operator_role()
         signing_key = security.app_secret(
             "cdn-signing-key", description="Private key that signs CloudFront URLs (PEM)",
             rotation_reason="AWS has no managed rotation for a CloudFront signing key: it rotates by adding a new "
@@ -150,6 +149,10 @@ class PlatformStack(TerraformStack):
         }
         for name, value in outputs.items():
             TerraformOutput(self, name, value=value)
+        # The deploy role may create roles only with the account's boundary (modules/identity.py): every role carries it.
+        for construct in self.node.find_all():
+            if isinstance(construct, IamRole):
+                construct.permissions_boundary = naming.boundary_arn
         if getattr(load_balancer, "certificate", None):
             TerraformOutput(self, "alb_certificate_validation",
                             value=load_balancer.certificate.domain_validation_options)

@@ -11,12 +11,15 @@ MANAGED_BY = "cdktf/video-ingest-infra"
 
 
 def aws_provider(stack: TerraformStack, id_: str, *, region: str, account_id: str, environment: str,
-                 role_arn: str = "", alias: str | None = None) -> AwsProvider:
-    """`allowed_account_ids` makes a config aimed at the wrong account fail before any change."""
+                 alias: str | None = None, bootstrap: bool = False) -> AwsProvider:
+    """`allowed_account_ids` makes a config aimed at the wrong account fail before any change.
+
+    No provider assumes a role: an environment stack runs as the deploy role CI reached by web
+    identity, a bootstrap stack (`bootstrap=True`) as the account's administrator."""
     url = emulator.endpoint()
-    extra = {}
+    extra, role_arn = {}, ""
     if url:
-        role_arn = emulator.role_for(account_id, role_arn)
+        role_arn = emulator.admin_role(account_id) if bootstrap else ""
         extra = emulator.provider_settings(url)
     return AwsProvider(
         stack, id_, region=region, alias=alias, **extra,
@@ -29,12 +32,14 @@ def aws_provider(stack: TerraformStack, id_: str, *, region: str, account_id: st
 
 
 def s3_backend(stack: TerraformStack, *, bucket: str, region: str, key: str, lock_table: str,
-               role_arn: str = "") -> S3Backend:
+               role_arn: str) -> S3Backend:
     backend = S3Backend(stack, bucket=bucket, key=key, region=region, encrypt=True, dynamodb_table=lock_table)
     # S3-native locking (Terraform >= 1.10) alongside DynamoDB during the migration both support.
     backend.add_override("use_lockfile", True)
-    if role_arn:
-        backend.add_override("assume_role", {"role_arn": role_arn, "session_name": f"{PROJECT}-state"})
+    # A chained session (deploy role -> state role) lasts one hour at most (AWS); the SDK's credential
+    # cache assumes the role again before it expires, for as long as the deploy role's own session lasts.
+    backend.add_override("assume_role", {"role_arn": role_arn, "session_name": f"{PROJECT}-state",
+                                         "duration": "1h"})
     url = emulator.endpoint()
     if url:
         for key, value in emulator.backend_settings(url).items():

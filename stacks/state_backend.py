@@ -28,15 +28,16 @@ STATE_VERSIONS_KEPT_DAYS = 90  # noncurrent state versions: recovery window for 
 
 class StateBackendStack(TerraformStack):
     def __init__(self, scope: Construct, id_: str, *, config: StateBackendConfig,
-                 environment_accounts: Sequence[str]) -> None:
+                 environments: Sequence[Naming]) -> None:
         super().__init__(scope, id_)
         naming = Naming("state", config.account_id, config.region)
         # Relative to cdktf.out/stacks/state-backend: the project root, so a re-synth never deletes it
         # and the output does not depend on where the project is checked out.
         LocalBackend(self, path="../../../terraform.state-backend.tfstate")
-        aws_provider(self, "aws", region=config.region, account_id=config.account_id, environment="state")
+        aws_provider(self, "aws", region=config.region, account_id=config.account_id, environment="state",
+                     bootstrap=True)
         dr = aws_provider(self, "aws-dr", region=config.dr_region, account_id=config.account_id,
-                          environment="state", alias="dr")
+                          environment="state", alias="dr", bootstrap=True)
 
         self.key = _state_key(self, "key", naming, protect=True)
         dr_key = _state_key(self, "dr-key", naming, protect=True, provider=dr)
@@ -64,31 +65,40 @@ class StateBackendStack(TerraformStack):
             deletion_protection_enabled=True,
             lifecycle=TerraformResourceLifecycle(prevent_destroy=True))
 
-        if config.role_arn:
-            self._state_role(config, environment_accounts)
+        self._state_roles(config, environments)
         TerraformOutput(self, "state_bucket", value=self.bucket.name)
         TerraformOutput(self, "lock_table", value=self.lock_table.name)
 
-    def _state_role(self, config: StateBackendConfig, environment_accounts: Sequence[str]) -> None:
-        """The role environments assume to read and write their state (nothing else)."""
-        role = IamRole(self, "state-role", name=config.role_arn.rsplit("/", 1)[1],
-                       description="Terraform state access for the video-ingest environments",
-                       max_session_duration=3600,
-                       assume_role_policy=policy({
-                           "Sid": "EnvironmentAccounts", "Effect": "Allow", "Action": "sts:AssumeRole",
-                           "Principal": {"AWS": sorted({f"arn:aws:iam::{a}:root" for a in environment_accounts})},
-                           # Only the environments' deploy and operator roles, not every principal of those accounts.
-                           "Condition": {"ArnLike": {"aws:PrincipalArn": [
-                               "arn:aws:iam::*:role/video-ingest-*-deploy",
-                               "arn:aws:iam::*:role/video-ingest-*-operator"]}}}))
-        checkov.skip(role, "CKV_AWS_61", "Trusts only the environment accounts, and within them only principals "
-                                         "named video-ingest-*-deploy or -operator (aws:PrincipalArn condition).")
-        IamRolePolicy(self, "state-role-policy", name="state", role=role.id, policy=policy(
-            statement("ListStateBucket", ["s3:ListBucket"], [self.bucket.arn]),
-            statement("ReadWriteState", ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], [f"{self.bucket.arn}/*"]),
-            statement("Lock", ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
-                               "dynamodb:PutItem"], [self.lock_table.arn]),
-            statement("StateKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [self.key.arn])))
+    def _state_roles(self, config: StateBackendConfig, environments: Sequence[Naming]) -> None:
+        """The roles environments reach their state through: read/write for each account's deploy role,
+        read-only for its plan role. Both exist before any environment apply (the account bootstrap makes them)."""
+        accounts = sorted({env.root_arn for env in environments})
+        state_key, bucket, table = self.key.arn, self.bucket.arn, self.lock_table.arn
+        grants = {
+            "state-role": (config.role_arn, sorted(env.deploy_role_arn for env in environments), (
+                statement("ListStateBucket", ["s3:ListBucket"], [bucket]),
+                statement("ReadWriteState", ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], [f"{bucket}/*"]),
+                statement("Lock", ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
+                                   "dynamodb:PutItem"], [table]),
+                statement("StateKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [state_key]))),
+            # `plan -lock=false` reads the state and the digest item the S3 backend keeps next to it.
+            "state-read-role": (config.read_role_arn, sorted(env.plan_role_arn for env in environments), (
+                statement("ListStateBucket", ["s3:ListBucket"], [bucket]),
+                statement("ReadState", ["s3:GetObject"], [f"{bucket}/*"]),
+                statement("ReadDigest", ["dynamodb:DescribeTable", "dynamodb:GetItem"], [table]),
+                statement("StateKey", ["kms:Decrypt"], [state_key]))),
+        }
+        for id_, (role_arn, principals, statements) in grants.items():
+            role = IamRole(self, id_, name=role_arn.rsplit("/", 1)[1], max_session_duration=3600,
+                           description=f"Terraform state access for the video-ingest environments ({id_})",
+                           assume_role_policy=policy({
+                               "Sid": "EnvironmentRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
+                               "Principal": {"AWS": accounts},
+                               # Exactly these roles, not every principal of those accounts.
+                               "Condition": {"ArnEquals": {"aws:PrincipalArn": principals}}}))
+            checkov.skip(role, "CKV_AWS_61", "Trusts the environment accounts only for the named bootstrap roles "
+                                             "(aws:PrincipalArn condition), whose own policies must also allow it.")
+            IamRolePolicy(self, f"{id_}-policy", name="state", role=role.id, policy=policy(*statements))
 
 
 def _state_key(scope: Construct, id_: str, naming: Naming, *, protect: bool, provider=None) -> KmsKey:

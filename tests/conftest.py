@@ -13,7 +13,8 @@ fast_bindings.install()  # before anything imports the AWS bindings
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("dev", "staging", "prod")
-STACKS = ("state-backend", *ENVIRONMENTS)
+BOOTSTRAPS = tuple(f"bootstrap-{env}" for env in ENVIRONMENTS)
+STACKS = ("state-backend", *BOOTSTRAPS, *ENVIRONMENTS)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ region = "eu-west-1"
 dr_region = "eu-central-1"
 availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 production = false
+identity = { ci_repository = "example-org/video-ingest-infra" }
 """
 CDN = '\n[cdn]\nsigning_public_key_pem = "-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----"\n'
 
@@ -119,7 +120,9 @@ def test_file_name_and_name_must_agree(tmp_path: Path):
 @pytest.mark.parametrize("field, value, message", [
     ("account_id", '"12345"', r"account_id = '12345': must be a 12-digit AWS account id"),
     ("region", '"europe"', r"region = 'europe': must be an AWS region"),
-    ("deploy_role_arn", '"arn:aws:iam::999999999999:role/x"', r"must be a role in account_id 123456789012"),
+    ("identity", '{ ci_repository = "org/*" }', r"identity\.ci_repository = 'org/\*': must be a GitHub 'org/repo'"),
+    ("identity", '{ ci_repository = "o/r", deploy_session_hours = 24 }',
+     r"identity\.deploy_session_hours = 24: must be 1-12 hours"),
     ("availability_zones", '["eu-west-1a", "eu-west-1b"]', r"availability_zones = .*: must be three distinct zones"),
     ("dr_region", '"eu-west-1"', r"dr_region = 'eu-west-1': must differ from region"),
 ])
@@ -136,7 +139,7 @@ def test_environment_fields(field, value, message):
     ("database", "max_allocated_storage_gb = 10", r"database\.max_allocated_storage_gb = 10: must be above"),
     ("database", "read_replicas = 9", r"database\.read_replicas = 9: must be 0-5"),
     ("network", "flow_log_retention_days = 10", r"network\.flow_log_retention_days = 10: must be a CloudWatch Logs retention"),
-    ("security", 'ci_repository = "org/*"', r"security\.ci_repository = 'org/\*': must be a GitHub 'org/repo'"),
+    ("security", 'ci_repository = "org/repo"', r"security\.ci_repository = 'org/repo': unknown key"),
     ("security", 'trusted_account_ids = ["x"]', r"security\.trusted_account_ids: 'x': must be a 12-digit"),
     ("compute", "cpu = 300", r"compute\.cpu = 300: not a Fargate CPU size; allowed: 256, 512, 1024"),
     ("compute", 'image = "nginx:latest"', r"compute\.image = 'nginx:latest': must be an image reference with an "
@@ -168,6 +171,33 @@ def test_invalid_toml_is_reported_with_the_file():
 def test_state_backend_loads():
     state = load_state_backend()
     assert state.bucket.startswith("video-ingest-terraform-state") and state.lock_table
+
+
+def test_identity_section_is_required():
+    refused("", r"^environments/qa\.toml: identity: missing required key \(IdentityConfig\)$",
+            base=BASE.replace('identity = { ci_repository = "example-org/video-ingest-infra" }\n', ""))
+
+
+def test_deploy_role_is_no_longer_configured():
+    """The account bootstrap creates the deploy role; a configured ARN would name a role nobody creates."""
+    refused('deploy_role_arn = "arn:aws:iam::123456789012:role/video-ingest-terraform"\n',
+            r"deploy_role_arn = .*: unknown key")
+
+
+@pytest.mark.parametrize("line, message", [
+    (None, r"state_backend\.toml: role_arn: missing required key"),
+    ('role_arn = "video-ingest-terraform-state"', r"role_arn = 'video-ingest-terraform-state': must be an IAM role ARN"),
+    ('role_arn = "arn:aws:iam::111111111111:role/video-ingest-terraform-state"',
+     r"role_arn = 'arn:aws:iam::111111111111:role/video-ingest-terraform-state': must be a role in account_id 000000000000"),
+    ('read_role_arn = "arn:aws:iam::000000000000:role/video-ingest-terraform-state"', r"read_role_arn = .*: must differ"),
+])
+def test_state_roles_are_required_and_in_the_state_account(tmp_path: Path, line, message):
+    text = (ENVIRONMENTS_DIR / "state_backend.toml").read_text()
+    field = "role_arn" if line is None else line.split(" =")[0]
+    text = "\n".join(l for l in text.splitlines() if not l.startswith(f"{field} =")) + "\n" + (line or "") + "\n"
+    (tmp_path / "state_backend.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_state_backend(tmp_path)
 
 
 def test_fargate_pair_that_aws_refuses_names_both_fields():

@@ -231,13 +231,9 @@ def test_kms_key_policy_names_its_users(stacks, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_operator_role_requires_mfa_and_deploy_role_trusts_only_its_repo_environment(stacks, env):
-    roles = resources(stacks[env], "aws_iam_role")
+def test_operator_role_requires_mfa(stacks, env):
     operator = json.loads(find_one(stacks[env], "aws_iam_role", "operator-role")["assume_role_policy"])
     assert operator["Statement"][0]["Condition"]["Bool"] == {"aws:MultiFactorAuthPresent": "true"}
-    deploy = json.loads(next(v for k, v in roles.items() if "deploy-role" in k)["assume_role_policy"])
-    assert deploy["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == \
-        f"repo:example-org/video-ingest-infra:environment:{env}"
 
 
 def test_prod_operator_role_trusts_the_identity_account(stacks):

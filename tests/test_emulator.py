@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+from environments.config import ENVIRONMENTS_DIR
 from stacks import emulator
 
 
@@ -47,10 +49,19 @@ def test_transform_lifts_destroy_protection_only_in_the_copy():
     assert transformed["resource"]["aws_s3_bucket"]["b"]["force_destroy"] is True
 
 
-def test_each_stack_reaches_its_account_through_a_role():
-    assert emulator.role_for("111111111111", "") == "arn:aws:iam::111111111111:role/video-ingest-emulator"
-    configured = "arn:aws:iam::333333333333:role/video-ingest-terraform"
-    assert emulator.role_for("333333333333", configured) == configured
+def test_bootstrap_stacks_reach_their_account_as_its_administrator(tmp_path):
+    """In emulator mode only the bootstraps assume the stand-in administrator; environments run as the deploy role."""
+    import main
+
+    os.environ[emulator.ENDPOINT_VARIABLE] = "https://127.0.0.1:1"
+    try:
+        main.synth_atomically(tmp_path / "out", ["dev"], ENVIRONMENTS_DIR)
+    finally:
+        del os.environ[emulator.ENDPOINT_VARIABLE]
+    providers = lambda stack: json.loads((tmp_path / "out" / "stacks" / stack / "cdk.tf.json").read_text())["provider"]["aws"]
+    assert [p["assume_role"][0]["role_arn"] for p in providers("bootstrap-dev")] == [emulator.admin_role("111111111111")]
+    assert all("assume_role" not in p for p in providers("dev"))
+    assert {p["assume_role"][0]["role_arn"] for p in providers("state-backend")} == {emulator.admin_role("000000000000")}
 
 
 def test_the_real_synth_is_not_in_emulator_mode(stacks):

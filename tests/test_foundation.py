@@ -18,7 +18,8 @@ def test_backend_is_s3_with_per_environment_key_locking_and_role(stacks, env):
     assert backend["bucket"] == "video-ingest-terraform-state-000000000000"
     assert backend["dynamodb_table"] == "video-ingest-terraform-locks"
     assert backend["encrypt"] is True and backend["use_lockfile"] is True
-    assert backend["assume_role"]["role_arn"] == "arn:aws:iam::000000000000:role/video-ingest-terraform-state"
+    assert backend["assume_role"] == {"role_arn": "arn:aws:iam::000000000000:role/video-ingest-terraform-state",
+                                      "session_name": "video-ingest-state", "duration": "1h"}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -29,10 +30,10 @@ def test_provider_is_pinned_to_the_environment_account_with_default_tags(stacks,
                                                       "Project": "video-ingest"}}]
 
 
-def test_provider_assumes_the_role_only_where_configured(stacks):
-    assert all("assume_role" not in p for p in stacks["dev"]["provider"]["aws"])
-    for provider in stacks["prod"]["provider"]["aws"]:
-        assert provider["assume_role"][0]["role_arn"] == "arn:aws:iam::333333333333:role/video-ingest-terraform"
+def test_no_provider_assumes_a_role(stacks):
+    """CI reaches the deploy role by web identity; administrators run the bootstraps with their own credentials."""
+    for name, stack in stacks.items():
+        assert all("assume_role" not in p for p in stack["provider"]["aws"]), name
 
 
 def test_provider_testing_helper_sees_the_account_guard(synth_dir):

@@ -1,17 +1,25 @@
 #!/usr/bin/env python3
-"""Deploy rehearsal against a local AWS emulator (moto server on 127.0.0.1).
+"""Deploy rehearsal against a local AWS emulator (moto server on 127.0.0.1), run as CI runs a deploy.
 
-    python -m tools.e2e [STACK ...]       # make e2e; default: state-backend dev staging prod
+    python -m tools.e2e [ENV ...]       # make e2e; default: dev staging prod
 
 Starts moto on a free loopback port (stopped by its PID whatever happens), synthesizes in
-emulator mode (stacks/emulator.py), then: the state-backend stack is applied with local state;
-each environment runs `terraform init` against the S3 backend that bootstrap created (state in
-the emulated bucket, DynamoDB and S3 lockfile locking), `apply`, a second
-`plan -detailed-exitcode` that must find no changes, and `destroy`; the environments run side by
-side (separate accounts and state files). `dev` goes through the
-users' own path instead: `cdktf deploy dev --auto-approve` / `cdktf destroy dev --auto-approve`.
-On `staging`, two plans race for the state lock: the second must be refused, and the state
-must still plan clean afterwards. The state-backend is destroyed last. Prints a table.
+emulator mode (stacks/emulator.py), then follows the README's First deploy runbook:
+1. bootstrap, as each account's administrator (the emulator's root credentials, through a stand-in
+   administrator role in the account): `state-backend` in the state account, then `bootstrap-<env>`
+   in each environment account (GitHub OIDC provider, deploy and plan roles, boundary), local state;
+2. each environment only through the identities the project creates, reached as CI reaches them:
+   a GitHub-style OIDC token for `repo:<ci_repository>:environment:<env>` is exchanged for the deploy
+   role's session (sts:AssumeRoleWithWebIdentity), and the backend assumes the state role from it.
+   `terraform init` against the S3 backend (state in the emulated bucket, DynamoDB and S3 lockfile
+   locking), `apply`, a second `plan -detailed-exitcode` that must find no changes, and `destroy`;
+   the environments run side by side (separate accounts and state files). `dev` goes through the
+   users' own path instead: `cdktf deploy dev` / `cdktf destroy dev`. On `staging`, two plans race
+   for the state lock: the second must be refused, and the state must still plan clean afterwards;
+3. the check AWS would make and moto does not (tools/permissions.py): every call the provider made
+   during apply, plan and destroy, with what AWS requires alongside it, evaluated against the deploy
+   role's policies; any denial fails the environment;
+4. the bootstraps are destroyed last. Prints a table.
 """
 from __future__ import annotations
 
@@ -47,6 +55,8 @@ class Result:
     replan_changes: str = "-"
     destroyed: str = "-"
     lock: str = ""
+    actions: int = 0           # distinct IAM actions the recorded calls needed
+    denied: list[str] = field(default_factory=list)
     seconds: float = 0.0
     left_out: list[str] = field(default_factory=list)
     ok: bool = False
@@ -126,9 +136,13 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
     return subprocess.CompletedProcess(command, code, output, output)
 
 
+RECORD_CALLS = "E2E_RECORD_CALLS"  # set in an environment's process env: its calls are checked
+
+
 def with_provider_log(env: dict[str, str], log: Path) -> dict[str, str]:
-    """With E2E_PROVIDER_DEBUG=1, the provider logs every AWS request and retry into `log`."""
-    if os.environ.get("E2E_PROVIDER_DEBUG") != "1":
+    """The provider logs every AWS request and retry into `log`: always for an environment (the
+    permission check reads it), for the bootstraps with E2E_PROVIDER_DEBUG=1."""
+    if os.environ.get("E2E_PROVIDER_DEBUG") != "1" and not env.get(RECORD_CALLS):
         return env
     return dict(env, TF_LOG_PROVIDER="DEBUG", TF_LOG_PATH=str(log))
 
@@ -269,20 +283,59 @@ def _lock_probe(work: Path, env: dict[str, str]):
     return lock_exists
 
 
+def deploy_role_session(env: dict[str, str], stack: str) -> dict[str, str]:
+    """The process environment of a CI job of `stack`: the deploy role's session, reached by web identity
+    with a token shaped like GitHub's (the emulator checks the role exists and its trust admits the token)."""
+    import base64
+
+    import boto3
+
+    from environments.config import load_environment
+    from modules.naming import Naming
+
+    config = load_environment(stack)
+    claims = {"iss": "https://token.actions.githubusercontent.com", "aud": "sts.amazonaws.com",
+              "sub": f"repo:{config.identity.ci_repository}:environment:{stack}"}
+    encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+    token = f"{encode({'alg': 'RS256', 'kid': 'emulator'})}.{encode(claims)}.emulator"
+    sts = boto3.client("sts", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config.region,
+                       aws_access_key_id="anonymous", aws_secret_access_key="anonymous", verify=False)
+    credentials = sts.assume_role_with_web_identity(
+        RoleArn=Naming(stack, config.account_id, config.region).deploy_role_arn, RoleSessionName=f"ci-{stack}",
+        WebIdentityToken=token, DurationSeconds=config.identity.deploy_session_hours * 3600)["Credentials"]
+    return dict(env, AWS_ACCESS_KEY_ID=credentials["AccessKeyId"], AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
+                AWS_SESSION_TOKEN=credentials["SessionToken"], **{RECORD_CALLS: "1"})
+
+
+def check_permissions(stack: str, out: Path, result: Result) -> None:
+    """Every call recorded in the environment's provider logs, evaluated against its deploy role's policies."""
+    from tools import permissions
+
+    logs = sorted(WORK.glob(f"work/{stack}/provider-*.log")) + sorted(WORK.glob(f"{stack}-provider-*.log"))
+    report = permissions.check_stack(out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json", logs)
+    (WORK / f"{stack}-permissions.txt").write_text(permissions.summary(report) + "\n")
+    result.actions = len(report.actions)
+    result.denied = report.denied + report.unknown
+
+
 def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: list[str]) -> Result:
     result = Result(stack, left_out=left_out)
     started = time.monotonic()
     try:
+        env = deploy_role_session(env, stack)
         if stack == CLI_STACK:
             rehearse_cdktf(stack, env, result)
         else:
             rehearse_terraform(stack, out, env, result, destroy=True)
+        check_permissions(stack, out, result)
         result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
-            result.lock in ("", "second plan blocked, state clean")
+            result.lock in ("", "second plan blocked, state clean") and not result.denied and result.actions > 0
     except RuntimeError as error:
         print(f"{stack}: {error}", file=sys.stderr)
     result.seconds = time.monotonic() - started
     print(f"{stack}: {'ok' if result.ok else 'FAILED'} after {result.seconds:.0f} s", file=sys.stderr, flush=True)
+    for denial in result.denied:
+        print(f"{stack}: DENIED {denial}", file=sys.stderr)
     return result
 
 
@@ -294,40 +347,54 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True)
     emulator = Emulator(WORK / "moto.log")
     results: list[Result] = []
+    bootstraps = ["state-backend", *(f"bootstrap-{stack}" for stack in args.stacks)]
     try:
         env = environment(emulator)
         out = WORK / "cdktf.out"
-        run([sys.executable, "main.py", "--outdir", str(out)], ROOT, env, WORK / "synth.log")
+        run([sys.executable, "main.py", "--outdir", str(out), *args.stacks], ROOT, env, WORK / "synth.log")
         left_out = json.loads((out / "emulator-exclusions.json").read_text())
-        bootstrap = Result("state-backend", left_out=left_out.get("state-backend", []))
-        results.append(bootstrap)
-        started = time.monotonic()
-        bootstrap_work = rehearse_terraform("state-backend", out, env, bootstrap, destroy=False)
-        bootstrap.seconds = time.monotonic() - started
-        # The environments live in separate accounts and state files: they are rehearsed side by side
-        # (most of a rehearsal is the provider waiting for a database or a distribution).
+        # 1. As each account's administrator: the state account first (the accounts' roles reach state there).
+        works = {"state-backend": bootstrap_stack("state-backend", out, env, left_out, results)}
+        with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
+            works.update(zip(bootstraps[1:], pool.map(
+                lambda stack: bootstrap_stack(stack, out, env, left_out, results), bootstraps[1:])))
+        # 2. The environments live in separate accounts and state files: side by side, through their deploy roles.
         with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
             results += pool.map(lambda stack: rehearse_environment(stack, out, env, left_out.get(stack, [])),
                                 args.stacks)
-        started = time.monotonic()
-        terraform(["destroy", "-input=false", "-auto-approve"], bootstrap_work, env)
-        bootstrap.destroyed = "ok" if state_count(bootstrap_work, env) == 0 else "left resources"
-        bootstrap.ok = bootstrap.replan_changes.startswith("0") and bootstrap.destroyed == "ok"
-        bootstrap.seconds += time.monotonic() - started
+        # 3. Teardown of the bootstraps, accounts before the state account.
+        for stack in reversed(bootstraps):
+            result = next(r for r in results if r.stack == stack)
+            started = time.monotonic()
+            terraform(["destroy", "-input=false", "-auto-approve"], works[stack], env)
+            result.destroyed = "ok" if state_count(works[stack], env) == 0 else "left resources"
+            result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok"
+            result.seconds += time.monotonic() - started
     except RuntimeError as error:
         print(error, file=sys.stderr)
     finally:
         emulator.stop()
     print(report(results))
-    return 0 if results and all(r.ok for r in results) and len(results) == len(args.stacks) + 1 else 1
+    return 0 if results and all(r.ok for r in results) and len(results) == len(args.stacks) + len(bootstraps) else 1
+
+
+def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, results: list[Result]) -> Path:
+    """Applied and re-planned by the account's administrator; destroyed after the environments."""
+    result = Result(stack, left_out=left_out.get(stack, []))
+    results.append(result)
+    started = time.monotonic()
+    work = rehearse_terraform(stack, out, env, result, destroy=False)
+    result.seconds = time.monotonic() - started
+    return work
 
 
 def report(results: list[Result]) -> str:
-    lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race | seconds | result |",
-             "|---|---|---:|---|---|---|---:|---|"]
+    lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race | API actions "
+             "checked | denied | seconds | result |", "|---|---|---:|---|---|---|---:|---:|---:|---|"]
     for r in results:
+        checked = (str(r.actions), str(len(r.denied))) if r.actions or r.denied else ("-", "-")
         lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.replan_changes} | {r.destroyed} | {r.lock or '-'} | "
-                     f"{r.seconds:.0f} | {'ok' if r.ok else 'FAILED'} |")
+                     f"{checked[0]} | {checked[1]} | {r.seconds:.0f} | {'ok' if r.ok else 'FAILED'} |")
     left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
     if left_out:
         from stacks.emulator import EXCLUDED, SUBSTITUTED

@@ -1,0 +1,173 @@
+"""Identity of one environment account: GitHub OIDC, the CI deploy role, the read-only plan role,
+and the permissions boundary every role the deploy role creates must carry.
+
+An administrator applies this once per account (`make bootstrap-account ENV=…`), before anything
+else there, as `cdk bootstrap` does for AWS CDK: a deployment never depends on an identity it
+creates itself. The deploy role can deploy its environment and no more:
+
+- platform services only in the environment's regions (primary, DR, us-east-1 for the edge);
+- roles only under `video-ingest-<env>-*`, and only with the boundary attached (`iam:PermissionsBoundary`);
+- `iam:PassRole` only to the services that run the environment's roles (`iam:PassedToService`);
+- service-linked roles only for the services the stack uses (`iam:AWSServiceName`);
+- never its own role, the plan role or the boundary (explicit deny), never removing a boundary.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
+from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from constructs import Construct
+
+from modules import checkov
+from modules.naming import Naming, policy, statement
+
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+EDGE_REGION = "us-east-1"  # global services (IAM, CloudFront, Route 53, Cost Explorer) answer here
+# Services Terraform manages for an environment stack (the deploy role may use them in its regions).
+PLATFORM_SERVICES = ("acm", "apigateway", "application-autoscaling", "backup", "backup-storage", "budgets", "ce",
+                     "cloudfront", "cloudwatch", "ec2", "ecr", "ecs", "elasticloadbalancing", "events", "kms", "logs",
+                     "rds", "route53", "s3", "secretsmanager", "servicediscovery", "sns", "sqs", "wafv2", "xray")
+# What the environment's own roles (tasks, RDS monitoring, flow logs, replication, backup, operators)
+# may do at most: the platform services plus the data-plane prefixes those roles use.
+BOUNDARY_SERVICES = (*PLATFORM_SERVICES, "rds-db", "tag")
+# Services the environment's roles are passed to (iam:PassRole) ...
+PASSED_TO_SERVICES = ("apigateway.amazonaws.com", "backup.amazonaws.com", "ecs-tasks.amazonaws.com",
+                      "monitoring.rds.amazonaws.com", "s3.amazonaws.com", "vpc-flow-logs.amazonaws.com")
+# ... and the service-linked roles AWS creates on the caller's behalf on first use in a fresh account.
+SERVICE_LINKED_ROLES = ("ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
+                        "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com", "backup.amazonaws.com")
+# IAM writes that the role-scoped statements allow; denied on the bootstrap roles themselves.
+ROLE_WRITES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
+               "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PassRole", "iam:PutRolePermissionsBoundary",
+               "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+               "iam:UpdateRoleDescription")
+POLICY_WRITES = ("iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion",
+                 "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy")
+# Writes whose authorization carries the role's boundary (iam:PermissionsBoundary).
+BOUNDED_WRITES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+                  "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy")
+ROLE_UPKEEP = ("iam:DeleteRole", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies",
+               "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:ListRoleTags", "iam:TagRole",
+               "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription")
+# Reads a pull-request plan must never make, although ReadOnlyAccess allows them: data, not configuration.
+DATA_READS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "logs:GetLogEvents", "logs:FilterLogEvents",
+              "s3:GetObject", "s3:GetObjectVersion", "secretsmanager:GetSecretValue", "sqs:ReceiveMessage")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityConfig:
+    """Inputs of the account bootstrap. Every default is the prod-safe choice."""
+    ci_repository: str                    # GitHub "org/repo" whose workflows deploy this environment (required)
+    create_oidc_provider: bool = True     # false when the account already has GitHub's OIDC provider (one per account)
+    deploy_session_hours: int = 3         # deploy role session: longer than the longest apply (1-12 h)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", self.ci_repository):
+            raise ValueError(f"ci_repository = {self.ci_repository!r}: must be a GitHub 'org/repo' (no wildcards)")
+        if not 1 <= self.deploy_session_hours <= 12:
+            raise ValueError(f"deploy_session_hours = {self.deploy_session_hours}: must be 1-12 hours")
+
+
+def deploy_regions(region: str, dr_region: str) -> list[str]:
+    return sorted({region, dr_region, EDGE_REGION})
+
+
+class Identity(Construct):
+    """Exposes `deploy_role`, `plan_role`, `boundary`, `oidc_provider_arn`; ids are a contract."""
+
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IdentityConfig, dr_region: str,
+                 state_role_arn: str, state_read_role_arn: str) -> None:
+        super().__init__(scope, id_)
+        self._naming = naming
+        regions = deploy_regions(naming.region, dr_region)
+        self.oidc_provider_arn = f"arn:aws:iam::{naming.account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
+        if config.create_oidc_provider:
+            # IAM fetches GitHub's certificate thumbprint itself (thumbprint_list optional since provider 5.81).
+            self.oidc_provider_arn = IamOpenidConnectProvider(
+                self, "github-oidc", url=f"https://{GITHUB_OIDC_HOST}", client_id_list=["sts.amazonaws.com"]).arn
+        self.boundary = IamPolicy(self, "boundary", name=naming.name("boundary"),
+                                  description="Most any role of this environment may do; roles without it "
+                                              "cannot be created by the deploy role",
+                                  policy=boundary_policy(naming, regions))
+        for check, reason in BOUNDARY_SKIPS.items():
+            checkov.skip(self.boundary, check, reason)
+        self.deploy_role = self._github_role(
+            "deploy-role", "deploy", f"repo:{config.ci_repository}:environment:{naming.environment}",
+            "CI: terraform plan/apply of this environment only", config.deploy_session_hours)
+        for name, document in deploy_policies(naming, regions, state_role_arn).items():
+            IamRolePolicy(self, f"deploy-{name}", name=name, role=self.deploy_role.id, policy=document)
+
+        self.plan_role = self._github_role(
+            "plan-role", "plan", f"repo:{config.ci_repository}:pull_request",
+            "Pull requests: terraform plan -lock=false against real state; reads configuration only", 1)
+        IamRolePolicyAttachment(self, "plan-read-only", role=self.plan_role.name,
+                                policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        IamRolePolicy(self, "plan-policy", name="plan", role=self.plan_role.id, policy=plan_policy(state_read_role_arn))
+
+    def _github_role(self, id_: str, purpose: str, subject: str, description: str, hours: int) -> IamRole:
+        """A role GitHub Actions jobs reach by web identity: exact audience and subject, no wildcards."""
+        return IamRole(self, id_, name=self._naming.name(purpose), description=description,
+                       max_session_duration=hours * 3600,
+                       assume_role_policy=policy({
+                           "Sid": "GitHubActionsOidc", "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                           "Principal": {"Federated": self.oidc_provider_arn},
+                           "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                                                          f"{GITHUB_OIDC_HOST}:sub": subject}}}))
+
+
+BOUNDARY_SKIPS = {
+    "CKV_AWS_290": "Permissions boundary: it grants nothing, it caps what the environment's roles may do; "
+                   "their own policies scope resources.",
+    "CKV_AWS_355": "Permissions boundary: a cap, not a grant; resource scoping lives in each role's own policy.",
+    "CKV_AWS_289": "Permissions boundary: a cap, not a grant; it allows no IAM writes at all.",
+    "CKV_AWS_288": "Permissions boundary: a cap, not a grant; data access is scoped by each role's own policy.",
+    "CKV_AWS_286": "Permissions boundary: a cap, not a grant; it allows no IAM writes, so no escalation path.",
+    "CKV_AWS_287": "Permissions boundary: a cap, not a grant; credentials access is scoped by each role's policy.",
+}
+
+
+def boundary_policy(naming: Naming, regions: list[str]) -> str:
+    return policy(
+        statement("PlatformServicesInEnvironmentRegions", [f"{service}:*" for service in BOUNDARY_SERVICES], "*",
+                  condition={"StringEquals": {"aws:RequestedRegion": regions}}),
+        # Operators read IAM (IAMReadOnlyAccess); nothing under the boundary writes it.
+        statement("ReadIam", ["iam:Get*", "iam:List*"], "*"))
+
+
+def deploy_policies(naming: Naming, regions: list[str], state_role_arn: str) -> dict[str, str]:
+    """The deploy role's inline policies, by name."""
+    account = naming.account_id
+    roles = f"arn:aws:iam::{account}:role/{naming.prefix}-*"
+    bootstrap_roles = [naming.deploy_role_arn, naming.plan_role_arn]
+    return {
+        "deploy-platform": policy(statement(
+            "ManagePlatformServices", [f"{service}:*" for service in PLATFORM_SERVICES], "*",
+            condition={"StringEquals": {"aws:RequestedRegion": regions},
+                       "StringEqualsIfExists": {"aws:ResourceAccount": account}})),
+        "deploy-iam": policy(
+            statement("BoundedRoleWrites", BOUNDED_WRITES, [roles],
+                      condition={"StringEquals": {"iam:PermissionsBoundary": naming.boundary_arn},
+                                 "ArnLikeIfExists": {"iam:PolicyARN": "arn:aws:iam::aws:policy/*"}}),
+            statement("RoleUpkeep", ROLE_UPKEEP, [roles]),
+            statement("PassRolesToPlatformServices", ["iam:PassRole"], [roles],
+                      condition={"StringEquals": {"iam:PassedToService": list(PASSED_TO_SERVICES)}}),
+            statement("ServiceLinkedRolesOnFirstUse", ["iam:CreateServiceLinkedRole"],
+                      [f"arn:aws:iam::{account}:role/aws-service-role/*"],
+                      condition={"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}}),
+            statement("NeverTheBootstrapRoles", ROLE_WRITES, bootstrap_roles, effect="Deny"),
+            statement("NeverTheBoundary", POLICY_WRITES, [naming.boundary_arn], effect="Deny"),
+            statement("NeverRemoveABoundary", ["iam:DeleteRolePermissionsBoundary"], "*", effect="Deny")),
+        # Cross-account: the state role's trust admits this role, and this role may assume it.
+        "deploy-state": policy(statement("ReachState", ["sts:AssumeRole"], [state_role_arn])),
+    }
+
+
+def plan_policy(state_read_role_arn: str) -> str:
+    return policy(
+        statement("ReachStateReadOnly", ["sts:AssumeRole"], [state_read_role_arn]),
+        statement("NeverReadData", DATA_READS, "*", effect="Deny"))

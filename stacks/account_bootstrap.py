@@ -1,0 +1,34 @@
+"""Per-account bootstrap: the identities an environment is deployed and reviewed through.
+
+An administrator of the environment's account applies it once, before the environment's first
+apply (`make bootstrap-account ENV=…`). Its state stays local, at the project root
+(`terraform.bootstrap-<env>.tfstate`, outside `cdktf.out/`), as the state backend's does: the state
+role admits only the roles this stack creates, so it cannot keep its own state behind them.
+"""
+from __future__ import annotations
+
+from cdktf import LocalBackend, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from environments.config import Environment, StateBackendConfig
+from modules.identity import Identity
+from modules.naming import Naming
+from stacks.providers import aws_provider
+
+
+def stack_name(environment: str) -> str:
+    return f"bootstrap-{environment}"
+
+
+class AccountBootstrapStack(TerraformStack):
+    def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig) -> None:
+        super().__init__(scope, id_)
+        LocalBackend(self, path=f"../../../terraform.{id_}.tfstate")
+        aws_provider(self, "aws", region=env.region, account_id=env.account_id, environment=env.name, bootstrap=True)
+        identity = Identity(self, "identity", naming=Naming(env.name, env.account_id, env.region),
+                            config=env.identity, dr_region=env.dr_region, state_role_arn=state.role_arn,
+                            state_read_role_arn=state.read_role_arn)
+        # What the repository's variables need: AWS_DEPLOY_ROLE_<ENV> and AWS_PLAN_ROLE_<ENV>.
+        TerraformOutput(self, "deploy_role_arn", value=identity.deploy_role.arn)
+        TerraformOutput(self, "plan_role_arn", value=identity.plan_role.arn)
+        TerraformOutput(self, "permissions_boundary_arn", value=identity.boundary.arn)
