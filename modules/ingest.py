@@ -35,7 +35,8 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedr
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import policy, statement
 from modules.validation import check_fargate_size, check_image
 
 UPLOAD_PREFIX = "uploads/"

@@ -19,7 +19,8 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import policy, statement
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 # Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection.

@@ -14,7 +14,8 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import policy, statement
 
 
 

@@ -20,7 +20,8 @@ from constructs import Construct
 from environments.config import StateBackendConfig
 from modules import checkov
 from modules.bucket import BucketOptions, LifecycleRule, Replication, SecureBucket, access_log_options
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import policy, statement
 from stacks.providers import aws_provider
 
 STATE_VERSIONS_KEPT_DAYS = 90  # noncurrent state versions: recovery window for a bad apply
