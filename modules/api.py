@@ -30,7 +30,8 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, assume_role_policy
+from modules.naming import Naming
+from modules.policy import service_trust
 from modules.validation import check_log_retention
 
 CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
@@ -127,8 +128,8 @@ class Api(Construct):
         # Account-level: lets API Gateway write execution logs to CloudWatch (one per account and region).
         logs_role = IamRole(self, "cloudwatch-role", name=naming.name("apigateway-logs"),
                             description="API Gateway execution logging",
-                            assume_role_policy=assume_role_policy("apigateway.amazonaws.com",
-                                                                  source_account=naming.account_id))
+                            assume_role_policy=service_trust("apigateway.amazonaws.com",
+                                                             source_account=naming.account_id))
         IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=logs_role.name, policy_arn=(
             "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
         account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=logs_role.arn)

@@ -17,7 +17,8 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from modules.naming import Naming, assume_role_policy
+from modules.naming import Naming
+from modules.policy import service_trust
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +55,7 @@ class Backup(Construct):
                 destination_vault_arn=self.dr_vault.arn,
                 lifecycle=BackupPlanRuleCopyActionLifecycle(delete_after=config.dr_retention_days))])])
         role = IamRole(self, "role", name=naming.name("backup"), description="AWS Backup for the database",
-                       assume_role_policy=assume_role_policy("backup.amazonaws.com", source_account=naming.account_id))
+                       assume_role_policy=service_trust("backup.amazonaws.com", source_account=naming.account_id))
         for suffix in ("Backup", "Restores"):
             IamRolePolicyAttachment(self, f"role-{suffix.lower()}", role=role.name, policy_arn=(
                 f"arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyFor{suffix}"))

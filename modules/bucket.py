@@ -43,7 +43,8 @@ from modules import checkov
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 
-from modules.naming import Naming, assume_role_policy, deny_insecure_transport, policy, statement
+from modules.naming import Naming
+from modules.policy import deny_insecure_transport, policy, service_trust, statement
 
 ABORT_MULTIPART_DAYS = 7
 
@@ -106,7 +107,7 @@ class SecureBucket(Construct):
             rule=[S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default=by_default,
                 bucket_key_enabled=bool(options.kms_key_arn))])
-        self._statements = [deny_insecure_transport([self.arn, f"{self.arn}/*"]), *options.policy_statements]
+        self._statements = [deny_insecure_transport("s3", [self.arn, f"{self.arn}/*"]), *options.policy_statements]
         self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, provider=provider,
                                      policy=policy(*self._statements))
         if options.log_bucket:
@@ -173,7 +174,7 @@ class Replication(Construct):
         super().__init__(scope, id_)
         self.role = IamRole(self, "role", name=naming.name(id_),
                             description=f"S3 replication {source.node.id} -> {replica.node.id}",
-                            assume_role_policy=assume_role_policy("s3.amazonaws.com", source_account=naming.account_id))
+                            assume_role_policy=service_trust("s3.amazonaws.com", source_account=naming.account_id))
         IamRolePolicy(self, "role-policy", name="replicate", role=self.role.id, policy=policy(
             statement("ReadSource", ["s3:GetReplicationConfiguration", "s3:ListBucket"], [source.arn]),
             statement("ReadSourceVersions", ["s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication",

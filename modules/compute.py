@@ -26,7 +26,8 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, assume_role_policy, policy, statement
+from modules.naming import Naming
+from modules.policy import policy, service_trust, statement
 from modules.validation import check_fargate_size, check_image, check_log_retention
 
 XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
@@ -122,8 +123,8 @@ class Compute(Construct):
 
         execution_role = IamRole(self, f"{name}-execution-role", name=n.name(name, "execution"),
                                  description=f"ECS agent for {name}: pull the image, write logs, read its secrets",
-                                 assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com",
-                                                                       source_account=n.account_id))
+                                 assume_role_policy=service_trust("ecs-tasks.amazonaws.com",
+                                                                  source_account=n.account_id))
         execution = [
             statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group.arn}:*"]),
             statement("PullImages", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
@@ -139,8 +140,8 @@ class Compute(Construct):
 
         task_role = IamRole(self, f"{name}-task-role", name=n.name(name, "task"),
                             description=f"The {name} application's own permissions",
-                            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com",
-                                                                  source_account=n.account_id))
+                            assume_role_policy=service_trust("ecs-tasks.amazonaws.com",
+                                                             source_account=n.account_id))
         IamRolePolicy(self, f"{name}-task-policy", name="task", role=task_role.id, policy=policy(
             # X-Ray's segment APIs have no resource-level permissions: AWS requires "*".
             statement("XRaySegments", ["xray:GetSamplingRules", "xray:GetSamplingTargets",

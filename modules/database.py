@@ -14,7 +14,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, assume_role_policy
+from modules.naming import Naming
+from modules.policy import service_trust
 
 ENGINE_MAJOR = "15"
 PERFORMANCE_INSIGHTS_DAYS = (7, *range(31, 732, 31))  # 7 (free tier) or a multiple of 31 up to 731
@@ -101,8 +102,8 @@ class Database(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
         monitoring_role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"),
                                   description="RDS enhanced monitoring",
-                                  assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com",
-                                                                        source_account=naming.account_id))
+                                  assume_role_policy=service_trust("monitoring.rds.amazonaws.com",
+                                                                   source_account=naming.account_id))
         IamRolePolicyAttachment(self, "monitoring-policy", role=monitoring_role.name,
                                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
         common = dict(

@@ -24,7 +24,8 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import policy, statement, web_identity_trust
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 EDGE_REGION = "us-east-1"  # global services (IAM, CloudFront, Route 53, Cost Explorer) answer here
@@ -86,10 +87,10 @@ class Identity(Construct):
         self._naming = naming
         regions = deploy_regions(naming.region, dr_region)
         self.oidc_provider_arn = f"arn:aws:iam::{naming.account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
-        if config.create_oidc_provider:
+        self._oidc_provider = IamOpenidConnectProvider(
             # IAM fetches GitHub's certificate thumbprint itself (thumbprint_list optional since provider 5.81).
-            self.oidc_provider_arn = IamOpenidConnectProvider(
-                self, "github-oidc", url=f"https://{GITHUB_OIDC_HOST}", client_id_list=["sts.amazonaws.com"]).arn
+            self, "github-oidc", url=f"https://{GITHUB_OIDC_HOST}", client_id_list=["sts.amazonaws.com"]
+        ) if config.create_oidc_provider else None
         self.boundary = IamPolicy(self, "boundary", name=naming.name("boundary"),
                                   description="Most any role of this environment may do; roles without it "
                                               "cannot be created by the deploy role",
@@ -113,21 +114,14 @@ class Identity(Construct):
         """A role GitHub Actions jobs reach by web identity: exact audience and subject, no wildcards."""
         return IamRole(self, id_, name=self._naming.name(purpose), description=description,
                        max_session_duration=hours * 3600,
-                       assume_role_policy=policy({
-                           "Sid": "GitHubActionsOidc", "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
-                           "Principal": {"Federated": self.oidc_provider_arn},
-                           "Condition": {"StringEquals": {f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
-                                                          f"{GITHUB_OIDC_HOST}:sub": subject}}}))
+                       assume_role_policy=web_identity_trust(self.oidc_provider_arn, audience="sts.amazonaws.com",
+                                                             subjects=[subject], sid="GitHubActionsOidc"),
+                       depends_on=[self._oidc_provider] if self._oidc_provider else None)
 
 
 BOUNDARY_SKIPS = {
-    "CKV_AWS_290": "Permissions boundary: it grants nothing, it caps what the environment's roles may do; "
-                   "their own policies scope resources.",
-    "CKV_AWS_355": "Permissions boundary: a cap, not a grant; resource scoping lives in each role's own policy.",
-    "CKV_AWS_289": "Permissions boundary: a cap, not a grant; it allows no IAM writes at all.",
-    "CKV_AWS_288": "Permissions boundary: a cap, not a grant; data access is scoped by each role's own policy.",
-    "CKV_AWS_286": "Permissions boundary: a cap, not a grant; it allows no IAM writes, so no escalation path.",
-    "CKV_AWS_287": "Permissions boundary: a cap, not a grant; credentials access is scoped by each role's policy.",
+    "CKV_AWS_355": "Permissions boundary: a cap, not a grant (it allows nothing by itself); resource scoping "
+                   "lives in each role's own policy.",
 }
 
 

@@ -35,7 +35,8 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedr
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import deny_insecure_transport, policy, statement
 from modules.validation import check_fargate_size, check_image
 
 UPLOAD_PREFIX = "uploads/"
@@ -133,8 +134,7 @@ class Ingest(Construct):
                       principal={"Service": "s3.amazonaws.com"},
                       condition={"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn},
                                  "StringEquals": {"aws:SourceAccount": naming.account_id}}),
-            statement("DenyInsecureTransport", ["sqs:*"], [self.queue.arn], effect="Deny", principal={"AWS": "*"},
-                      condition={"Bool": {"aws:SecureTransport": "false"}})))
+            deny_insecure_transport("sqs", [self.queue.arn])))
         self.notification = S3BucketNotification(
             self, "upload-events", bucket=self.upload_bucket.bucket.id, eventbridge=True,
             queue=[S3BucketNotificationQueue(id="completed-uploads", queue_arn=self.queue.arn,

@@ -16,7 +16,8 @@ from constructs import Construct
 
 from modules import checkov
 from modules.bucket import SecureBucket
-from modules.naming import Naming, statement
+from modules.naming import Naming
+from modules.policy import statement
 from modules.waf import waf_logging, web_acl
 from modules.validation import check_log_retention
 

@@ -19,7 +19,8 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import deny_insecure_transport, policy, statement
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 # Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection.
@@ -125,8 +126,7 @@ class Monitoring(Construct):
         SnsTopicPolicy(self, f"{id_}-policy", arn=topic.arn, provider=provider, policy=policy(
             statement("ServicesPublishAlarms", ["sns:Publish"], [topic.arn], principal={"Service": list(PUBLISHERS)},
                       condition={"StringEquals": {"aws:SourceAccount": self._naming.account_id}}),
-            statement("DenyInsecureTransport", ["sns:Publish"], [topic.arn], effect="Deny", principal={"AWS": "*"},
-                      condition={"Bool": {"aws:SecureTransport": "false"}})))
+            deny_insecure_transport("sns", [topic.arn], actions=["Publish"])))
         for i, email in enumerate(self._config.alarm_emails):
             SnsTopicSubscription(self, f"{id_}-email-{i}", topic_arn=topic.arn, protocol="email", endpoint=email,
                                  provider=provider)

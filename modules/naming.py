@@ -1,9 +1,7 @@
-"""Names, ARNs and policy documents shared by every module (pure Python, no resources)."""
+"""Names and ARNs shared by every module (pure Python, no resources); policy documents: modules/policy.py."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Iterable
 
 PROJECT = "video-ingest"
 
@@ -57,40 +55,3 @@ class Naming:
         """Permissions boundary every role the deploy role creates must carry."""
         return f"arn:aws:iam::{self.account_id}:policy/{self.name('boundary')}"
 
-
-def policy(*statements: dict[str, Any]) -> str:
-    """An IAM policy document as deterministic JSON (stable key order: no plan noise)."""
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
-
-
-def statement(sid: str, actions: Iterable[str], resources: Iterable[str] | str, *, effect: str = "Allow",
-              principal: dict[str, Any] | None = None, condition: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"Sid": sid, "Effect": effect, "Action": sorted(actions)}
-    if principal is not None:
-        body["Principal"] = principal
-    resources = [resources] if isinstance(resources, str) else list(resources)
-    # One resource is written as a string, as AWS itself returns it (and as moto's log-delivery check needs).
-    body["Resource"] = resources[0] if len(resources) == 1 else resources
-    if condition:
-        body["Condition"] = condition
-    return body
-
-
-def deny_insecure_transport(resources: Iterable[str]) -> dict[str, Any]:
-    """The TLS-only statement every bucket policy carries."""
-    return statement("DenyInsecureTransport", ["s3:*"], resources, effect="Deny", principal={"AWS": "*"},
-                     condition={"Bool": {"aws:SecureTransport": "false"}})
-
-
-def assume_role_policy(service: str, *, source_account: str | None = None) -> str:
-    """Trust policy for an AWS service; `source_account` guards against the confused deputy."""
-    condition = {"StringEquals": {"aws:SourceAccount": source_account}} if source_account else None
-    return policy(_trust(service, condition))
-
-
-def _trust(service: str, condition: dict[str, Any] | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"Sid": "TrustService", "Effect": "Allow", "Action": "sts:AssumeRole",
-                            "Principal": {"Service": service}}
-    if condition:
-        body["Condition"] = condition
-    return body

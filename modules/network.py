@@ -32,7 +32,8 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, assume_role_policy, policy, statement
+from modules.naming import Naming
+from modules.policy import policy, service_trust, statement
 from modules.validation import check_log_retention
 
 TIERS = {"public": 0, "private": 10, "database": 20}  # third octet offset of each tier's /24s
@@ -134,8 +135,8 @@ class Network(Construct):
             retention_in_days=config.flow_log_retention_days)
         checkov.short_log_retention(self.flow_log_group, config.flow_log_retention_days, n.environment)
         role = IamRole(self, "flow-logs-role", name=n.name("vpc-flow-logs"), description="VPC flow logs delivery",
-                       assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com",
-                                                             source_account=n.account_id))
+                       assume_role_policy=service_trust("vpc-flow-logs.amazonaws.com",
+                                                        source_account=n.account_id))
         IamRolePolicy(self, "flow-logs-policy", name="deliver", role=role.id, policy=policy(statement(
             "DeliverToOwnGroup", ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
             [self.flow_log_group.arn, f"{self.flow_log_group.arn}:*"])))

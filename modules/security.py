@@ -12,7 +12,8 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from modules import checkov
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import account_trust, policy, statement
 
 
 
@@ -91,11 +92,8 @@ class Security(Construct):
             self, "operator-role", name=n.name("operator"),
             description="Operators: read everything, change the platform, only with MFA",
             max_session_duration=config.max_session_hours * 3600,
-            assume_role_policy=policy({
-                "Sid": "TrustedAccountsWithMfa", "Effect": "Allow", "Action": "sts:AssumeRole",
-                "Principal": {"AWS": trusted},
-                "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"},
-                              "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}))
+            assume_role_policy=account_trust(trusted, sid="TrustedAccountsWithMfa", condition={
+                "Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}))
         checkov.skip(role, "CKV_AWS_61", "Trusts named accounts (this one and config's "
                      "trusted_account_ids), whose IAM must also allow it, and only with MFA under an hour old.")
         # PowerUserAccess, not AdministratorAccess: operators cannot rewrite IAM (that goes through CI).

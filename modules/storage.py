@@ -8,7 +8,8 @@ from constructs import Construct
 
 from modules.bucket import (BucketOptions, LifecycleRule, Replication, SecureBucket, Transition,
                             access_log_options)
-from modules.naming import Naming, statement
+from modules.naming import Naming
+from modules.policy import statement
 
 
 @dataclass(frozen=True, kw_only=True)

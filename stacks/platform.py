@@ -15,7 +15,8 @@ from modules.database import Database
 from modules.ingest import Ingest
 from modules.load_balancer import LoadBalancer, alb_log_delivery_statements
 from modules.monitoring import Monitoring, Watched
-from modules.naming import Naming, statement
+from modules.naming import Naming
+from modules.policy import statement
 from modules.network import Network
 from modules.security import Security
 from modules.storage import Storage

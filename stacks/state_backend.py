@@ -20,7 +20,8 @@ from constructs import Construct
 from environments.config import StateBackendConfig
 from modules import checkov
 from modules.bucket import BucketOptions, LifecycleRule, Replication, SecureBucket, access_log_options
-from modules.naming import Naming, policy, statement
+from modules.naming import Naming
+from modules.policy import account_trust, policy, statement
 from stacks.providers import aws_provider
 
 STATE_VERSIONS_KEPT_DAYS = 90  # noncurrent state versions: recovery window for a bad apply
@@ -91,11 +92,9 @@ class StateBackendStack(TerraformStack):
         for id_, (role_arn, principals, statements) in grants.items():
             role = IamRole(self, id_, name=role_arn.rsplit("/", 1)[1], max_session_duration=3600,
                            description=f"Terraform state access for the video-ingest environments ({id_})",
-                           assume_role_policy=policy({
-                               "Sid": "EnvironmentRoles", "Effect": "Allow", "Action": "sts:AssumeRole",
-                               "Principal": {"AWS": accounts},
-                               # Exactly these roles, not every principal of those accounts.
-                               "Condition": {"ArnEquals": {"aws:PrincipalArn": principals}}}))
+                           # Exactly these roles, not every principal of those accounts.
+                           assume_role_policy=account_trust(accounts, sid="EnvironmentRoles", condition={
+                               "ArnEquals": {"aws:PrincipalArn": principals}}))
             checkov.skip(role, "CKV_AWS_61", "Trusts the environment accounts only for the named bootstrap roles "
                                              "(aws:PrincipalArn condition), whose own policies must also allow it.")
             IamRolePolicy(self, f"{id_}-policy", name="state", role=role.id, policy=policy(*statements))

@@ -70,7 +70,10 @@ def test_github_reaches_the_deploy_role_per_environment_and_the_plan_role_per_pu
                          ("plan-role", f"repo:{REPOSITORY}:pull_request")):
         statement = trust(role(bootstrap, id_))
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-        assert statement["Principal"]["Federated"].startswith("${aws_iam_openid_connect_provider.")
+        assert statement["Principal"]["Federated"] == \
+            f"arn:aws:iam::{ACCOUNTS[env]}:oidc-provider/token.actions.githubusercontent.com"
+        assert role(bootstrap, id_)["depends_on"] == [
+            f"aws_iam_openid_connect_provider.{next(iter(resources(bootstrap, 'aws_iam_openid_connect_provider')))}"]
         assert statement["Condition"] == {"StringEquals": {
             "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
             "token.actions.githubusercontent.com:sub": subject}}
@@ -101,3 +104,66 @@ def test_deploy_role_may_work_in_every_region_its_environment_uses(stacks, env):
     [statement] = json.loads(platform["policy"])["Statement"]
     assert regions <= set(statement["Condition"]["StringEquals"]["aws:RequestedRegion"])
     assert ("eu-central-1" in regions) == (env == "prod")  # only prod has DR-region resources
+
+
+def deploy_documents(stacks, env: str) -> list[dict]:
+    from tools.permissions import deploy_role_documents
+
+    return deploy_role_documents(stacks[f"bootstrap-{env}"])
+
+
+def decide(stacks, env, action, resource, region="eu-west-1", **context):
+    from modules.policy import Request, evaluate
+
+    return evaluate(Request(action, resource, region, account=ACCOUNTS[env], context=context),
+                    identity=deploy_documents(stacks, env))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_deploy_role_cannot_make_itself_an_administrator(stacks, env):
+    account, prefix = ACCOUNTS[env], f"video-ingest-{env}"
+    own, boundary = f"arn:aws:iam::{account}:role/{prefix}-deploy", f"arn:aws:iam::{account}:policy/{prefix}-boundary"
+    task_role = f"arn:aws:iam::{account}:role/{prefix}-api-task"
+    # Its own role and the plan role: explicitly denied, whatever the boundary context says.
+    for action in ("iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy"):
+        for role_arn in (own, f"arn:aws:iam::{account}:role/{prefix}-plan"):
+            decision = decide(stacks, env, action, role_arn, "us-east-1", **{"iam:PermissionsBoundary": boundary})
+            assert not decision and "explicit deny" in decision.reason, (action, role_arn)
+    # A role without the boundary cannot be created; with it, it can (the positive control).
+    assert not decide(stacks, env, "iam:CreateRole", task_role, "us-east-1")
+    assert not decide(stacks, env, "iam:CreateRole", task_role, "us-east-1",
+                      **{"iam:PermissionsBoundary": f"arn:aws:iam::{account}:policy/other"})
+    assert decide(stacks, env, "iam:CreateRole", task_role, "us-east-1", **{"iam:PermissionsBoundary": boundary})
+    # The boundary itself, and removing a boundary from any role.
+    assert not decide(stacks, env, "iam:CreatePolicyVersion", boundary, "us-east-1")
+    assert not decide(stacks, env, "iam:DeleteRolePermissionsBoundary", task_role, "us-east-1",
+                      **{"iam:PermissionsBoundary": boundary})
+    # Roles of another environment or project.
+    assert not decide(stacks, env, "iam:CreateRole", f"arn:aws:iam::{account}:role/admin", "us-east-1",
+                      **{"iam:PermissionsBoundary": boundary})
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_deploy_role_passes_roles_only_to_the_services_that_run_them(stacks, env):
+    task_role = f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-api-task"
+    assert decide(stacks, env, "iam:PassRole", task_role, "us-east-1", **{"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+    for service in ("ec2.amazonaws.com", "lambda.amazonaws.com"):
+        assert not decide(stacks, env, "iam:PassRole", task_role, "us-east-1", **{"iam:PassedToService": service})
+    assert not decide(stacks, env, "iam:PassRole", task_role, "us-east-1")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_deploy_role_regions_and_service_linked_roles(stacks, env):
+    assert decide(stacks, env, "kms:CreateKey", "*", "eu-central-1")  # DR region (prod's replicas, keys, vault)
+    assert decide(stacks, env, "cloudfront:CreateDistribution", "*", "us-east-1")
+    assert not decide(stacks, env, "ec2:CreateVpc", "*", "us-west-2")
+    slr = f"arn:aws:iam::{ACCOUNTS[env]}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
+    assert decide(stacks, env, "iam:CreateServiceLinkedRole", slr, "us-east-1", **{"iam:AWSServiceName": "ecs.amazonaws.com"})
+    assert not decide(stacks, env, "iam:CreateServiceLinkedRole", slr, "us-east-1",
+                      **{"iam:AWSServiceName": "autoscaling.amazonaws.com"})
+    # Cloud Map's private namespace needs Route 53 of the caller; AWS Backup's vault needs its storage.
+    assert decide(stacks, env, "route53:CreateHostedZone", "*", "us-east-1")
+    assert decide(stacks, env, "backup-storage:MountCapsule", "*", "eu-west-1")
+    state = "arn:aws:iam::000000000000:role/video-ingest-terraform-state"
+    assert decide(stacks, env, "sts:AssumeRole", state)
+    assert not decide(stacks, env, "sts:AssumeRole", "arn:aws:iam::000000000000:role/video-ingest-terraform-state-read")

@@ -1,11 +1,11 @@
 """The ingest path: CORS and multipart clean-up, S3 -> queue wiring, DLQ, backlog scaling, IAM scoping, ECR."""
 from __future__ import annotations
 
-import fnmatch
 import json
 
 import pytest
 
+from modules.policy import Request, evaluate
 from tests.conftest import ENVIRONMENTS, find_one, resources
 
 
@@ -107,13 +107,8 @@ def test_worker_service_has_no_load_balancer_and_no_public_ip(stacks, env):
 
 
 def allowed(policy: dict, action: str, resource: str) -> bool:
-    """IAM evaluation for Allow statements with literal/wildcard resources (no conditions in these policies)."""
-    for statement in policy["Statement"]:
-        resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        if statement["Effect"] == "Allow" and any(fnmatch.fnmatchcase(action, a) for a in statement["Action"]) \
-                and any(fnmatch.fnmatchcase(resource, r) for r in resources_):
-            return True
-    return False
+    """May the role holding this (identity) policy do `action` on `resource`? The model's IAM evaluator."""
+    return evaluate(Request(action, resource, region="eu-west-1"), identity=policy).allowed
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -285,24 +285,28 @@ def _lock_probe(work: Path, env: dict[str, str]):
 
 def deploy_role_session(env: dict[str, str], stack: str) -> dict[str, str]:
     """The process environment of a CI job of `stack`: the deploy role's session, reached by web identity
-    with a token shaped like GitHub's (the emulator checks the role exists and its trust admits the token)."""
+    with a token shaped like GitHub's for `repo:<ci_repository>:environment:<stack>` (the environment file
+    says which repository; the emulator checks the role exists and its trust admits the token)."""
     import base64
+    import tomllib
 
     import boto3
+    import urllib3
 
-    from environments.config import load_environment
-    from modules.naming import Naming
+    from modules.naming import Naming  # names only: no cdktf in this process
 
-    config = load_environment(stack)
+    config = tomllib.loads((ROOT / "environments" / f"{stack}.toml").read_text())
     claims = {"iss": "https://token.actions.githubusercontent.com", "aud": "sts.amazonaws.com",
-              "sub": f"repo:{config.identity.ci_repository}:environment:{stack}"}
+              "sub": f"repo:{config['identity']['ci_repository']}:environment:{stack}"}
     encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
     token = f"{encode({'alg': 'RS256', 'kid': 'emulator'})}.{encode(claims)}.emulator"
-    sts = boto3.client("sts", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config.region,
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
+    sts = boto3.client("sts", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config["region"],
                        aws_access_key_id="anonymous", aws_secret_access_key="anonymous", verify=False)
+    hours = config["identity"].get("deploy_session_hours", 3)
     credentials = sts.assume_role_with_web_identity(
-        RoleArn=Naming(stack, config.account_id, config.region).deploy_role_arn, RoleSessionName=f"ci-{stack}",
-        WebIdentityToken=token, DurationSeconds=config.identity.deploy_session_hours * 3600)["Credentials"]
+        RoleArn=Naming(stack, config["account_id"], config["region"]).deploy_role_arn, RoleSessionName=f"ci-{stack}",
+        WebIdentityToken=token, DurationSeconds=hours * 3600)["Credentials"]
     return dict(env, AWS_ACCESS_KEY_ID=credentials["AccessKeyId"], AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
                 AWS_SESSION_TOKEN=credentials["SessionToken"], **{RECORD_CALLS: "1"})
 

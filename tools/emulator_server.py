@@ -77,6 +77,13 @@ PATCHES = {
     "sqs GetQueueAttributes: RedrivePolicy":
         "moto returns the policy as json.dumps writes it (with spaces); AWS returns compact JSON, which "
         "is what the provider compares with the configuration.",
+    "sts AssumeRole, AssumeRoleWithWebIdentity: the role must exist and admit the caller (stricter than moto)":
+        "moto issues credentials for any role ARN, existing or not, whatever its trust policy says, so a "
+        "stack could rely on an identity nobody creates. Here the role must exist (except the emulator's "
+        "stand-in administrator, stacks/emulator.py ADMIN_ROLE, which bootstraps use), its trust policy must "
+        "admit the caller (evaluated by modules/policy.py; for web identity: the OIDC provider must exist and "
+        "the token's aud/sub claims are the condition keys), and for AssumeRole the caller's own inline "
+        "role policies must allow sts:AssumeRole on it, as AWS requires both sides of an assume.",
     "acm RequestCertificate: KeyAlgorithm":
         "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces "
         "replacement, so every second plan would replace the certificates (and the listeners using them).",
@@ -125,6 +132,7 @@ def apply_patches() -> list[str]:
     _patch_rds_instance_ids_and_replica_defaults()
     _patch_sqs_compact_redrive_policy()
     _patch_backup_list_tags()
+    _patch_sts_assume_role_checks()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
@@ -478,3 +486,70 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _patch_sts_assume_role_checks() -> None:
+    import base64
+
+    from moto.iam.models import iam_backends
+    from moto.sts.exceptions import STSClientError
+    from moto.sts.responses import TokenResponse
+
+    from modules.policy import Request, evaluate
+    from stacks.emulator import ADMIN_ROLE
+
+    def refuse(message: str) -> STSClientError:
+        return STSClientError("AccessDenied", message)
+
+    def existing_role(role_arn: str):
+        account = role_arn.split(":")[4]
+        try:
+            return iam_backends[account]["aws"].get_role_by_arn(role_arn)
+        except Exception:
+            raise refuse(f"role {role_arn} does not exist") from None
+
+    def admits(role, request: Request) -> bool:
+        return evaluate(request, identity=None, resource_policy=role.assume_role_policy_document).allowed
+
+    assume_role, assume_role_with_web_identity = TokenResponse.assume_role, TokenResponse.assume_role_with_web_identity
+
+    def checked_assume_role(self):
+        role_arn = self._get_param("RoleArn") or ""
+        if role_arn.rsplit("/", 1)[-1] == ADMIN_ROLE:
+            return assume_role(self)  # the account administrator the bootstraps run as
+        role = existing_role(role_arn)
+        caller = self.backend.get_assumed_role_from_access_key(self.get_access_key())
+        if caller is None:
+            raise refuse(f"{role_arn}: only role sessions assume project roles in the rehearsal")
+        caller_account = caller.role_arn.split(":")[4]
+        request = Request("sts:AssumeRole", role_arn, self.region, context={"aws:PrincipalArn": caller.role_arn},
+                          principal=caller.role_arn)
+        trusted = admits(role, request) or admits(role, Request(
+            request.action, role_arn, self.region, context=request.context, principal=f"arn:aws:iam::{caller_account}:root"))
+        if not trusted:
+            raise refuse(f"{caller.role_arn} is not trusted by {role_arn}")
+        own = existing_role(caller.role_arn).policies.values()
+        if not evaluate(Request("sts:AssumeRole", role_arn, self.region), identity=list(own)).allowed:
+            raise refuse(f"{caller.role_arn}: no policy of its own allows sts:AssumeRole on {role_arn}")
+        return assume_role(self)
+
+    def checked_assume_role_with_web_identity(self):
+        role_arn = self._get_param("RoleArn") or ""
+        role = existing_role(role_arn)
+        payload = (self._get_param("WebIdentityToken") or "..").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        host = claims.get("iss", "").removeprefix("https://")
+        provider = f"arn:aws:iam::{role_arn.split(':')[4]}:oidc-provider/{host}"
+        try:
+            iam_backends[role_arn.split(":")[4]]["aws"].get_open_id_connect_provider(provider)
+        except Exception:
+            raise refuse(f"no OIDC provider {provider}") from None
+        context = {f"{host}:{claim}": claims.get(claim, "") for claim in ("aud", "sub")}
+        if not admits(role, Request("sts:AssumeRoleWithWebIdentity", role_arn, self.region, context=context,
+                                    principal=provider)):
+            raise refuse(f"{role_arn} does not trust a token for {claims.get('sub')!r} from {host}")
+        return assume_role_with_web_identity(self)
+
+    TokenResponse.assume_role = checked_assume_role
+    TokenResponse.assume_role_with_web_identity = checked_assume_role_with_web_identity
+

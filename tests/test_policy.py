@@ -1,0 +1,326 @@
+"""IAM policy documents: the builders write exactly what the stacks synthesize, the evaluator follows AWS's logic."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modules.policy import (Request, account_trust, deny_insecure_transport, evaluate, policy, service_trust,
+                            statement, web_identity_trust)
+from tests.conftest import ENVIRONMENTS, find_one, resources
+
+ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
+
+
+def arn_of(reference: str) -> str:
+    """`${aws_sqs_queue.x.url}` -> `${aws_sqs_queue.x.arn}`: the token the policies name the resource by."""
+    return reference.rsplit(".", 1)[0] + ".arn}"
+
+
+# ---- builders: the JSON every stack synthesizes today, to the byte
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_service_trust_is_every_service_roles_trust_policy(stacks, env):
+    trusts = [body["assume_role_policy"] for body in resources(stacks[env], "aws_iam_role").values()
+              if "TrustService" in body["assume_role_policy"]]
+    services = {json.loads(trust)["Statement"][0]["Principal"]["Service"] for trust in trusts}
+    assert {"ecs-tasks.amazonaws.com", "vpc-flow-logs.amazonaws.com", "monitoring.rds.amazonaws.com"} <= services
+    assert set(trusts) == {service_trust(service, source_account=ACCOUNTS[env]) for service in services}
+
+
+def test_service_trust_without_source_account_has_no_condition():
+    assert json.loads(service_trust("ecs-tasks.amazonaws.com"))["Statement"] == [
+        {"Sid": "TrustService", "Effect": "Allow", "Action": "sts:AssumeRole",
+         "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_one_tls_only_deny_for_buckets_queues_and_topics(stacks, env):
+    stack = stacks[env]
+    for body in resources(stack, "aws_s3_bucket_policy").values():
+        bucket = arn_of(body["bucket"])
+        assert json.loads(body["policy"])["Statement"][0] == deny_insecure_transport("s3", [bucket, f"{bucket}/*"])
+    queue_policy = find_one(stack, "aws_sqs_queue_policy")
+    queue, uploads = arn_of(queue_policy["queue_url"]), next(
+        arn_of(b["bucket"]) for k, b in resources(stack, "aws_s3_bucket_policy").items() if "uploads" in k)
+    assert queue_policy["policy"] == policy(
+        statement("UploadBucketEvents", ["sqs:SendMessage"], [queue], principal={"Service": "s3.amazonaws.com"},
+                  condition={"ArnEquals": {"aws:SourceArn": uploads},
+                             "StringEquals": {"aws:SourceAccount": ACCOUNTS[env]}}),
+        deny_insecure_transport("sqs", [queue]))
+    for body in resources(stack, "aws_sns_topic_policy").values():
+        [_, deny] = json.loads(body["policy"])["Statement"]
+        assert deny == deny_insecure_transport("sns", [body["arn"]], actions=["Publish"])
+
+
+def test_deny_insecure_transport_json():
+    assert policy(deny_insecure_transport("sqs", "arn:aws:sqs:eu-west-1:111111111111:q")) == (
+        '{"Statement": [{"Action": ["sqs:*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}, '
+        '"Effect": "Deny", "Principal": {"AWS": "*"}, "Resource": "arn:aws:sqs:eu-west-1:111111111111:q", '
+        '"Sid": "DenyInsecureTransport"}], "Version": "2012-10-17"}')
+
+
+def test_account_trust_is_the_operator_and_state_role_trust(stacks):
+    operator = find_one(stacks["prod"], "aws_iam_role", "operator-role")["assume_role_policy"]
+    assert operator == account_trust(["333333333333", "444444444444"], sid="TrustedAccountsWithMfa", condition={
+        "Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})
+    state = find_one(stacks["state-backend"], "aws_iam_role", "state-role")["assume_role_policy"]
+    assert state == account_trust(ACCOUNTS.values(), sid="EnvironmentAccounts", condition={"ArnLike": {
+        "aws:PrincipalArn": ["arn:aws:iam::*:role/video-ingest-*-deploy",
+                             "arn:aws:iam::*:role/video-ingest-*-operator"]}})
+    with pytest.raises(ValueError, match="no account"):
+        account_trust([])
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_web_identity_trust_is_the_deploy_role_trust(stacks, env):
+    deploy = find_one(stacks[env], "aws_iam_role", "deploy-role")["assume_role_policy"]
+    provider = f"arn:aws:iam::{ACCOUNTS[env]}:oidc-provider/token.actions.githubusercontent.com"
+    assert deploy == web_identity_trust(provider, audience="sts.amazonaws.com", sid="GitHubActionsOidc",
+                                        subjects=[f"repo:example-org/video-ingest-infra:environment:{env}"])
+
+
+def test_web_identity_trust_uses_string_like_only_for_wildcard_subjects():
+    provider = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+    exact = json.loads(web_identity_trust(provider, audience="sts.amazonaws.com", subjects=["repo:o/r:ref:main"]))
+    wild = json.loads(web_identity_trust(provider, audience="sts.amazonaws.com",
+                                         subjects=["repo:o/r:ref:main", "repo:o/r:environment:*"]))
+    assert exact["Statement"][0]["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": "repo:o/r:ref:main"}}
+    assert wild["Statement"][0]["Condition"] == {
+        "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+        "StringLike": {"token.actions.githubusercontent.com:sub": ["repo:o/r:ref:main", "repo:o/r:environment:*"]}}
+
+
+def test_statement_writes_one_resource_as_a_string_and_sorts_actions():
+    assert statement("S", ["s3:PutObject", "s3:GetObject"], ["arn:aws:s3:::b/*"]) == {
+        "Sid": "S", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::b/*"}
+    assert statement("S", ["s3:GetObject"], ["a", "b"])["Resource"] == ["a", "b"]
+
+
+# ---- evaluation: AWS's logic for a request within one account
+
+REGION = "eu-west-1"
+ROLE = "arn:aws:iam::111111111111:role/video-ingest-dev-api-task"
+
+
+def document(*statements: dict) -> dict:
+    """What `json.loads` gives for a synthesized policy."""
+    return json.loads(policy(*statements))
+
+
+def synthesized(stack: dict, rtype: str, name: str) -> dict:
+    return json.loads(find_one(stack, rtype, name)["policy"])
+
+
+def test_explicit_deny_beats_any_allow():
+    identity = document(statement("ReadAll", ["s3:*"], "*"),
+                        statement("NoDeletes", ["s3:DeleteObject"], "arn:aws:s3:::b/*", effect="Deny"))
+    read = evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", REGION), identity=identity)
+    delete = evaluate(Request("s3:DeleteObject", "arn:aws:s3:::b/k", REGION), identity=identity,
+                      resource_policy=document(statement("Everyone", ["s3:*"], "*", principal={"AWS": "*"})))
+    assert read.allowed and read.sids == ("ReadAll",)
+    assert not delete.allowed and delete.reason == "explicit deny by statement 'NoDeletes' in identity policy"
+
+
+def test_a_permissions_boundary_cuts_what_the_identity_policy_allows():
+    identity = document(statement("Everything", ["s3:*", "sqs:*"], "*"))
+    boundary = document(statement("OnlyS3", ["s3:*"], "*"),
+                        statement("NeverDelete", ["s3:DeleteBucket"], "*", effect="Deny"))
+    assert evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", REGION), identity=identity, boundary=boundary)
+    cut = evaluate(Request("sqs:SendMessage", "arn:aws:sqs:eu-west-1:111111111111:q", REGION),
+                   identity=identity, boundary=boundary)
+    assert not cut.allowed and cut.reason == "permissions boundary does not allow it"
+    denied = evaluate(Request("s3:DeleteBucket", "arn:aws:s3:::b", REGION), identity=identity, boundary=boundary)
+    assert denied.reason == "explicit deny by statement 'NeverDelete' in boundary"
+    # An empty boundary allows nothing; no boundary at all leaves the identity policy alone.
+    assert not evaluate(Request("sqs:SendMessage", "q", REGION), identity=identity, boundary=[])
+    assert evaluate(Request("sqs:SendMessage", "q", REGION), identity=identity)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_deploy_role_manages_services_only_in_its_regions_and_its_account(stacks, env):
+    """The synthesized deploy policy: StringEquals aws:RequestedRegion (a list) and StringEqualsIfExists
+    aws:ResourceAccount."""
+    deploy = synthesized(stacks[env], "aws_iam_role_policy", "deploy-platform")
+    run = lambda region, **kw: evaluate(Request("ec2:RunInstances", "*", region, **kw), identity=deploy)
+    assert run("eu-west-1") and run("us-east-1")
+    assert run("us-west-2").reason == "no statement allows it"
+    # IfExists: no aws:ResourceAccount in the request passes; a present one must be this account.
+    assert run("eu-west-1", account=ACCOUNTS[env])
+    assert not run("eu-west-1", context={"aws:ResourceAccount": "999999999999"})
+    assert not evaluate(Request("iam:CreateUser", "*", "eu-west-1"), identity=deploy)
+
+
+def pass_role(service: str | None) -> Request:
+    return Request("iam:PassRole", ROLE, REGION, context={"iam:PassedToService": service} if service else {})
+
+
+def test_pass_role_only_to_the_named_service():
+    identity = document(statement("PassTaskRoles", ["iam:PassRole"], "arn:aws:iam::111111111111:role/video-ingest-*",
+                                  condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))
+    assert evaluate(pass_role("ecs-tasks.amazonaws.com"), identity=identity)
+    assert evaluate(pass_role("lambda.amazonaws.com"), identity=identity).reason == "no statement allows it"
+    assert not evaluate(pass_role(None), identity=identity)  # a missing key fails StringEquals
+    other_role = Request("iam:PassRole", "arn:aws:iam::111111111111:role/admin", REGION,
+                         context={"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+    assert not evaluate(other_role, identity=identity)
+
+
+def test_roles_may_be_created_only_with_the_permissions_boundary():
+    boundary_arn = "arn:aws:iam::111111111111:policy/video-ingest-boundary"
+    identity = document(
+        statement("CreateBoundedRoles", ["iam:CreateRole"], "*",
+                  condition={"StringEquals": {"iam:PermissionsBoundary": boundary_arn}}),
+        # Negated operator, key absent: true (AWS), so a role without any boundary is denied explicitly.
+        statement("DenyUnbounded", ["iam:CreateRole", "iam:PutRolePermissionsBoundary"], "*", effect="Deny",
+                  condition={"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}}))
+    create = lambda **context: evaluate(Request("iam:CreateRole", ROLE, REGION, context=context), identity=identity)
+    assert create(**{"iam:PermissionsBoundary": boundary_arn})
+    assert create(**{"iam:PermissionsBoundary": boundary_arn + "-2"}).sids == ("DenyUnbounded",)
+    assert create().reason == "explicit deny by statement 'DenyUnbounded' in identity policy"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_cloudwatch_logs_may_use_the_key_only_for_log_groups_of_this_account_and_region(stacks, env):
+    """ArnLike on the synthesized key policy, evaluated as the key's resource policy."""
+    key_policy = synthesized(stacks[env], "aws_kms_key", "security_key_")
+    def encrypt(log_group_arn: str, principal: str = f"logs.{REGION}.amazonaws.com"):
+        return evaluate(Request("kms:GenerateDataKey", "key", REGION, principal=principal,
+                                context={"kms:EncryptionContext:aws:logs:arn": log_group_arn}),
+                        identity=[], resource_policy=key_policy)
+    own = f"arn:aws:logs:{REGION}:{ACCOUNTS[env]}:log-group:/ecs/video-ingest-{env}/api"
+    assert encrypt(own).sids == ("CloudWatchLogsEncrypt",)
+    assert not encrypt(own.replace(ACCOUNTS[env], "999999999999"))
+    assert not encrypt(own.replace(REGION, "us-west-2"))
+    assert not encrypt(own, principal="logs.us-west-2.amazonaws.com")
+    # The account statement only delegates to the account's own IAM policies: alone it allows no role.
+    assert not evaluate(Request("kms:Decrypt", "key", REGION, principal=ROLE), identity=[],
+                        resource_policy=key_policy)
+
+
+def test_string_like_and_arn_like_wildcards():
+    provider = "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com"
+    trust = json.loads(web_identity_trust(provider, audience="sts.amazonaws.com", subjects=["repo:o/r:environment:*"]))
+    assume = lambda sub, aud="sts.amazonaws.com": evaluate(Request(
+        "sts:AssumeRoleWithWebIdentity", ROLE, REGION, principal=provider,
+        context={"token.actions.githubusercontent.com:sub": sub, "token.actions.githubusercontent.com:aud": aud}),
+        identity=[], resource_policy=trust)
+    assert assume("repo:o/r:environment:prod")
+    assert not assume("repo:o/r:ref:refs/heads/main") and not assume("repo:o/other:environment:prod")
+    assert not assume("repo:o/r:environment:prod", aud="other")
+    arn_like = document(statement("Roles", ["sts:AssumeRole"], "*", condition={
+        "ArnLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/video-ingest-*-deploy", "arn:aws:iam::*:role/ops-?"]}}))
+    principal = lambda arn: evaluate(Request("sts:AssumeRole", ROLE, REGION, context={"aws:PrincipalArn": arn}),
+                                     identity=arn_like)
+    assert principal("arn:aws:iam::111111111111:role/video-ingest-dev-deploy")
+    assert principal("arn:aws:iam::111111111111:role/ops-1") and not principal("arn:aws:iam::111111111111:role/ops-12")
+    assert not principal("arn:aws:iam::111111111111:user/video-ingest-dev-deploy")
+    # ArnLike matches part by part: an ARN with an extra colon-separated part does not match.
+    assert not principal("arn:aws:iam::1:2:role/video-ingest-dev-deploy")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_queue_refuses_requests_without_tls_and_admits_only_the_upload_bucket(stacks, env):
+    """Bool aws:SecureTransport on the synthesized queue policy; ArnEquals AND StringEquals."""
+    stack = stacks[env]
+    queue_policy = json.loads(find_one(stack, "aws_sqs_queue_policy")["policy"])
+    [allow] = [s for s in queue_policy["Statement"] if s["Effect"] == "Allow"]
+    queue, uploads = allow["Resource"], allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+    def send(secure=True, source=uploads, account=ACCOUNTS[env]):
+        context = {"aws:SourceArn": source, "aws:SourceAccount": account}
+        if secure is not None:
+            context["aws:SecureTransport"] = secure
+        return evaluate(Request("sqs:SendMessage", queue, REGION, principal="s3.amazonaws.com", context=context),
+                        identity=[], resource_policy=queue_policy)
+    assert send() and send(secure=None)  # Bool on a missing key is false: the deny does not apply
+    assert send(secure=False).reason == "explicit deny by statement 'DenyInsecureTransport' in resource policy"
+    assert send(secure="false").sids == ("DenyInsecureTransport",)
+    assert not send(source=uploads + "x") and not send(account="999999999999")
+
+
+def test_not_action_and_not_resource():
+    identity = document({"Sid": "AllButIam", "Effect": "Allow", "NotAction": ["iam:*", "organizations:*"],
+                         "Resource": "*"},
+                        {"Sid": "NotTheAuditBucket", "Effect": "Deny", "Action": "s3:PutObject",
+                         "NotResource": ["arn:aws:s3:::work/*"]})
+    assert evaluate(Request("sqs:SendMessage", "q", REGION), identity=identity)
+    assert evaluate(Request("IAM:CreateUser", "*", REGION), identity=identity).reason == "no statement allows it"
+    assert evaluate(Request("s3:PutObject", "arn:aws:s3:::work/k", REGION), identity=identity)
+    assert not evaluate(Request("s3:PutObject", "arn:aws:s3:::audit/k", REGION), identity=identity)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_video_bucket_policy_alone_lets_the_distribution_read(stacks, env):
+    """A resource policy that allows where the identity policy is silent (same account)."""
+    bucket_policy = synthesized(stacks[env], "aws_s3_bucket_policy", "storage_videos_policy")
+    [allow] = [s for s in bucket_policy["Statement"] if s["Effect"] == "Allow"]
+    distribution = allow["Condition"]["StringEquals"]["AWS:SourceArn"]
+    def read(action="s3:GetObject", source=distribution, principal="cloudfront.amazonaws.com"):
+        return evaluate(Request(action, allow["Resource"].replace("*", "videos/a.mp4"), REGION, principal=principal,
+                                context={"aws:sourcearn": source, "aws:SecureTransport": "true"}),
+                        identity=[], resource_policy=bucket_policy)
+    decision = read()
+    assert decision.allowed and decision.reason == "allowed by statement 'CloudFrontReadsVideos' in resource policy"
+    assert not read(source=distribution + "-other") and not read(action="s3:PutObject")
+    assert not read(principal="ec2.amazonaws.com")
+
+
+def test_if_exists_with_the_key_absent_and_present():
+    identity = document(statement("InVpcIfKnown", ["s3:GetObject"], "*",
+                                  condition={"StringEqualsIfExists": {"aws:SourceVpc": "vpc-1"}}))
+    get = lambda **context: evaluate(Request("s3:GetObject", "arn:aws:s3:::b/k", REGION, context=context),
+                                     identity=identity)
+    assert get() and get(**{"aws:SourceVpc": "vpc-1"}) and not get(**{"aws:SourceVpc": "vpc-2"})
+    without = document(statement("InVpc", ["s3:GetObject"], "*",
+                                 condition={"StringEquals": {"aws:SourceVpc": "vpc-1"}}))
+    assert not evaluate(Request("s3:GetObject", "k", REGION), identity=without)
+
+
+def test_numeric_null_and_set_operators():
+    mfa = document(statement("RecentMfa", ["ec2:StopInstances"], "*", condition={
+        "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}, "Null": {"aws:MultiFactorAuthAge": "false"}}))
+    stop = lambda **context: evaluate(Request("ec2:StopInstances", "*", REGION, context=context), identity=mfa)
+    assert stop(**{"aws:MultiFactorAuthAge": 120}) and not stop(**{"aws:MultiFactorAuthAge": "7200"})
+    assert not stop()
+    tags = document(statement("OnlyTheseTagKeys", ["ec2:CreateTags"], "*",
+                              condition={"ForAllValues:StringEquals": {"aws:TagKeys": ["team", "env"]}}),
+                    statement("NoSecretTag", ["ec2:CreateTags"], "*", effect="Deny",
+                              condition={"ForAnyValue:StringLike": {"aws:TagKeys": "secret*"}}))
+    tag = lambda keys: evaluate(Request("ec2:CreateTags", "*", REGION, context={"aws:TagKeys": keys}), identity=tags)
+    assert tag(["team"]) and tag(["team", "env"]) and tag([])  # ForAllValues holds for no values
+    assert tag(["team", "owner"]).reason == "no statement allows it"
+    assert tag(["team", "secret-x"]).sids == ("NoSecretTag",)
+    with pytest.raises(ValueError, match="several values"):
+        evaluate(Request("ec2:CreateTags", "*", REGION, context={"aws:TagKeys": ["a"]}),
+                 identity=document(statement("S", ["ec2:*"], "*", condition={"StringEquals": {"aws:TagKeys": "a"}})))
+
+
+def test_unsupported_operators_are_refused_not_guessed():
+    identity = document(statement("S", ["s3:*"], "*", condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}))
+    with pytest.raises(ValueError, match="IpAddress"):
+        evaluate(Request("s3:GetObject", "k", REGION, context={"aws:SourceIp": "10.1.1.1"}), identity=identity)
+
+
+def test_resource_wildcards_stay_in_their_arn_segment_unless_they_end_it():
+    streams = "arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/api:log-stream:task-1"
+    def may_write(pattern: str, resource: str = streams) -> bool:
+        identity = document(statement("Logs", ["logs:*"], [pattern]))
+        return evaluate(Request("logs:PutLogEvents", resource, REGION), identity=identity).allowed
+    # A `*` that ends a segment runs past colons (AWS: "it can expand to match beyond the colon boundaries").
+    assert may_write("arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/*")
+    assert may_write("arn:aws:logs:eu-west-1:*:log-group:/ecs/api", "arn:aws:logs:eu-west-1:1:2:log-group:/ecs/api")
+    # Inside a segment it does not; `?` is one character of the segment.
+    assert not may_write("arn:aws:logs:eu-west-1:111111111111:log-group:/ecs/*-1")
+    assert may_write("arn:aws:logs:eu-west-?:111111111111:log-group:/ecs/*")
+    assert not may_write("arn:aws:logs:eu-west-1?111111111111:log-group:/ecs/*")
+    assert not may_write("arn:aws:logs:eu-west-1:111111111111:log-group:/ECS/*")  # ARNs are case-sensitive
+
+
+def test_for_all_values_holds_without_the_key_for_any_value_does_not():
+    tagging = lambda operator: document(statement("S", ["ec2:CreateTags"], "*",
+                                                  condition={operator: {"aws:TagKeys": "a"}}))
+    for_all, for_any = tagging("ForAllValues:StringEquals"), tagging("ForAnyValue:StringEquals")
+    assert evaluate(Request("ec2:CreateTags", "*", REGION), identity=for_all)
+    assert not evaluate(Request("ec2:CreateTags", "*", REGION), identity=for_any)
