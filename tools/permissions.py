@@ -84,6 +84,8 @@ REQUIRED_ALONGSIDE = {
     # CloudFront developer guide, "Standard logging": the caller must be able to set the log bucket's ACL.
     "cloudfront:CreateDistribution": ("s3:GetBucketAcl", "s3:PutBucketAcl"),
     "cloudfront:UpdateDistribution": ("s3:GetBucketAcl", "s3:PutBucketAcl"),
+    # IAM user guide, "Permissions required to tag IAM entities": creating a role with tags.
+    "iam:CreateRole": ("iam:TagRole",),
     # RDS user guide, "AWS KMS key management": encrypting with a customer managed key.
     "rds:CreateDBInstance": ("kms:CreateGrant", "kms:DescribeKey"),
     "rds:CreateDBInstanceReadReplica": ("kms:CreateGrant", "kms:DescribeKey"),
@@ -174,6 +176,20 @@ def _reference(action: str) -> tuple[bool, tuple[str, ...]]:
     return bool(rows), tuple(sorted({dep for row in rows for dep in row.get("dependent_actions") or []}))
 
 
+def dependent_actions(action: str, body: str) -> set[str]:
+    """The reference's dependent actions of `action` that this call needs. Where they are a menu over
+    several other services (wafv2:AssociateWebACL lists the action of every service a web ACL can protect),
+    only those of services the call names an ARN of apply; the reference lists them per action, not per
+    resource type."""
+    prefix = action.split(":")[0]
+    dependents = set(_reference(action)[1]) - HANDLED_BELOW
+    others = {dep.split(":")[0] for dep in dependents} - {prefix}
+    if len(others) <= 1:
+        return dependents
+    named = set(re.findall(r"arn:aws:([a-z0-9-]+):", urllib.parse.unquote(body)))
+    return {dep for dep in dependents if dep.split(":")[0] in named | {prefix}}
+
+
 def action_of(call: Call) -> str:
     prefix = PREFIX.get(call.service)
     if prefix is None:
@@ -216,10 +232,13 @@ class Account:
         because = f"{call.service} {call.operation} in {call.region}"
         needed = [Required(action, resource, region, tuple(sorted(context.items())), because)]
         # PassRole and service-linked roles are added below with the role and service they concern.
-        alongside = (set(_reference(action)[1]) | set(REQUIRED_ALONGSIDE.get(action, ()))) - HANDLED_BELOW
+        alongside = (dependent_actions(action, call.body) | set(REQUIRED_ALONGSIDE.get(action, ()))) - HANDLED_BELOW
         for other in sorted(alongside):
-            other_region = "us-east-1" if other.split(":")[0] in GLOBAL else call.region
-            needed.append(Required(other, "*", other_region, tuple(sorted(context.items())), because + " (alongside)"))
+            other_prefix = other.split(":")[0]
+            # On the call's own resource when it is the same service's; otherwise not known from the call.
+            needed.append(Required(other, resource if other_prefix == prefix else "*",
+                                   "us-east-1" if other_prefix in GLOBAL else call.region,
+                                   tuple(sorted(context.items())), because + " (alongside)"))
         if action in PASSES_ROLE:
             for role in sorted(set(ROLE_ARN.findall(urllib.parse.unquote(call.body)))):
                 pass_context = dict(context, **{"iam:PassedToService": PASSES_ROLE[action]})
