@@ -151,7 +151,7 @@ def api_label(view: "View", res: "Res") -> str:
     if stage:
         lines.append(f"stage {stage.get('stage_name')}" +
                      (f", cache {stage.get('cache_cluster_size')} GB" if stage.get("cache_cluster_enabled") else ""))
-    lines.append(f"{len(plans)} client{'s' if len(plans) != 1 else ''} (usage plans)")
+    lines.append(f"{len(plans)} usage plan{'s' if len(plans) != 1 else ''}")
     return "\n".join(lines)
 
 
@@ -857,11 +857,12 @@ def region_title(view: View, role: str) -> str:
 
 def caption(view: View, kinds: set[str], width: int = 110) -> str:
     """The legend: edge colours, and what is not drawn (hidden types, folded parts, ignored references)."""
-    shown = list(dict.fromkeys(f'<FONT COLOR="{KINDS[k][1]}">━━</FONT> {escape(KINDS[k][0])}'
+    gap = "&#160;" * 4  # SVG collapses plain spaces
+    shown = list(dict.fromkeys(f'<FONT COLOR="{KINDS[k][1]}">━━</FONT>&#160;{escape(KINDS[k][0])}'
                                for k in KINDS if k in kinds))
-    rows = [f'<FONT POINT-SIZE="16"><B>video-ingest {escape(view.env)}</B></FONT>   generated from the synthesized '
-            f'stack; a resource\'s region is its provider\'s']
-    rows += ["    ".join(shown[i:i + 3]) for i in range(0, len(shown), 3)]
+    rows = [f'<FONT POINT-SIZE="16"><B>video-ingest {escape(view.env)}</B></FONT>{gap}generated from the '
+            f'synthesized stack; a resource\'s region is its provider\'s']
+    rows += [gap.join(shown[i:i + 3]) for i in range(0, len(shown), 3)]
     hidden = view.hidden()
     reasons = sorted({RULES[t].reason for t in hidden if isinstance(RULES.get(t), Hidden)})
     folded = [k for k, o in view.owners.items() if isinstance(RULES.get(k[0]), (Part, UsedBy))
@@ -957,7 +958,15 @@ def render(view: View, target: Path, icon_size: int = 34) -> list[Path]:
             logs[edge.target].append(nodes[edge.source].label.split("\n")[0].removesuffix(" bucket"))
     for node_id, sources in logs.items():
         labels[node_id] += "\nlogs of " + ", ".join(sorted(sources))
-    drawn_edges = [e for e in edges if e.kind != "logs"]
+    # a key, secret or role read by a service: a line in its label, not a line across the region
+    banded = {n.id for n in nodes.values() if n.group and not n.vpc
+              and sum(m.group == n.group and m.region == n.region and not m.vpc for m in nodes.values()) > 1}
+    notes = [e for e in edges if e.kind in ("read", "data") and (e.source in banded) != (e.target in banded)]
+    for edge in notes:
+        member, other = (edge.source, edge.target) if edge.source in banded else (edge.target, edge.source)
+        verb = "read by" if (edge.kind == "read") == (member == edge.source) else "writes to"
+        labels[member] += f"\n{verb} {nodes[other].label.split(chr(10))[0].removesuffix(' (Fargate)')}"
+    drawn_edges = [e for e in edges if e.kind != "logs" and e not in notes]
     row = rows(view, drawn_edges)
     regions = sorted({n.region for n in nodes.values()},
                      key=lambda r: (REGION_ORDER.index(r) if r in REGION_ORDER else len(REGION_ORDER), r))
@@ -981,9 +990,11 @@ def render(view: View, target: Path, icon_size: int = 34) -> list[Path]:
             place(node.id, node.icon, labels[node.id])
 
     with Diagram(filename=str(stem), outformat=["svg", "png"], show=False, direction="TB", curvestyle="curved",
-                 graph_attr={"fontname": font, "fontsize": "11", "nodesep": "0.15", "ranksep": "0.2",
+                 graph_attr={"fontname": font, "nodesep": "0.15", "ranksep": "0.2",
                              "pad": "0.2", "splines": "spline", "newrank": "true", "labelloc": "b",
-                             "labeljust": "l", "label": caption(view, {e.kind for e in edges})},
+                             "labeljust": "l", "fontsize": "13",
+                             "label": caption(view, {e.kind for e in drawn_edges} | {e.kind for e in edges
+                                                                                   if e.kind == "logs"})},
                  node_attr={"fontname": font, "fontsize": "12", "shape": "plain", "fixedsize": "false",
                             "width": "0", "height": "0", "margin": "0"},
                  edge_attr={"fontname": font, "fontsize": "11", "arrowsize": "0.6"}) as diagram:
@@ -1018,6 +1029,13 @@ def render(view: View, target: Path, icon_size: int = 34) -> list[Path]:
             if index:
                 diagram.dot.body.append(f'\t"row{index - 1}" -> "row{index}" [style=invis]\n')
             diagram.dot.body.append("\t{rank=same; " + " ".join(f'"{n}"' for n in members) + "}\n")
+        # siblings of one type in one row keep their names' order (NAT a, b, c; the primary before its replica)
+        siblings: dict[tuple, list[str]] = defaultdict(list)
+        for node_id, node in sorted(nodes.items()):
+            siblings[(node.icon, node.region, node.vpc, node.tier, node.group, row[node_id])].append(node_id)
+        for group_ in siblings.values():
+            for left, right in zip(group_, group_[1:]):
+                diagram.dot.body.append(f'\t"{left}" -> "{right}" [style=invis]\n')
         for edge in drawn_edges:
             _, colour, style, width, _ = KINDS[edge.kind]
             attrs = {"color": colour, "style": style, "penwidth": width, "fontcolor": colour, "fontname": font,
