@@ -57,7 +57,7 @@ plan-summary: plan ## Markdown summary of ENV's plan; exit 2 if a stateful resou
 scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every skip with its reason
 	$(PY) -m tools.scan
 
-diagram: synth ## architecture diagrams from the synthesized stacks: docs/diagrams/<env>.{svg,png}
+diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} and <env>-resources.{svg,png}
 	$(PY) -m tools.diagram
 
 test: install ## the whole test suite: synth, validate, plan and scan of every stack included

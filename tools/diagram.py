@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""Architecture diagrams generated from the synthesized stacks (never drawn by hand).
+"""Diagrams generated from the synthesized stacks (never drawn by hand), two per environment:
 
-    python -m tools.diagram [ENV ...]     # docs/diagrams/<env>.{dot,svg,png}
+    python -m tools.diagram [ENV ...]     # docs/diagrams/<env>-architecture.{svg,png}
+                                          # docs/diagrams/<env>-resources.{dot,svg,png}
 
-One cluster per module (the construct path under the stack: network, storage, ...),
-one node per resource type in it (with a count), and an edge wherever a resource
-references another (`${aws_x.name.attr}`), merged per pair of nodes. Graphviz `dot`
-renders SVG and PNG.
+The architecture view (`tools/architecture.py`, drawn with the `diagrams` package): one icon per
+significant resource, its parts folded in, regions, the VPC and its tiers, and the flows between them.
+
+The resource graph: one cluster per module (the construct path under the stack: network, storage, ...),
+one node per resource type in it (with a count), and an edge wherever a resource references another
+(`${aws_x.name.attr}`), merged per pair of nodes. Graphviz `dot` renders SVG and PNG.
+
+Both read only `cdktf.out/stacks/<env>/cdk.tf.json` (`make diagram` synthesizes first).
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from tools import architecture
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "cdktf.out" / "stacks"
@@ -80,30 +87,55 @@ def to_dot(title: str, nodes: dict[str, Counter], edges) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(env: str, out: Path = OUT, target: Path = DIAGRAMS) -> list[Path]:
+def dot_binary() -> str:
     dot = shutil.which("dot")
     if not dot:
         raise SystemExit("Graphviz `dot` not found: `make install` installs it (Debian package graphviz)")
+    return dot
+
+
+def render(env: str, out: Path = OUT, target: Path = DIAGRAMS) -> list[Path]:
+    """The resource graph: `<env>-resources.{dot,svg,png}`."""
+    dot = dot_binary()
     config = json.loads((out / env / "cdk.tf.json").read_text())
     nodes, edges = graph(config)
     target.mkdir(parents=True, exist_ok=True)
-    source = target / f"{env}.dot"
+    source = target / f"{env}-resources.dot"
     source.write_text(to_dot(env, nodes, edges))
     written = [source]
     for fmt in ("svg", "png"):
-        path = target / f"{env}.{fmt}"
+        path = target / f"{env}-resources.{fmt}"
         subprocess.run([dot, f"-T{fmt}", "-o", str(path), str(source)], check=True)
         written.append(path)
     return written
 
 
+def render_architecture(env: str, out: Path = OUT, target: Path = DIAGRAMS) -> tuple[list[Path], int]:
+    """The architecture view: `<env>-architecture.{svg,png}`, and how many nodes it has."""
+    dot_binary()
+    view = architecture.load(out, env)
+    for rtype in view.unruled:
+        print(f"warning: {env}: {rtype} has no rule in tools/architecture.py; the view names it, undrawn",
+              file=sys.stderr)
+    return architecture.render(view, target), len(view.nodes())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("environments", nargs="*", default=["dev", "staging", "prod"])
+    parser.add_argument("--out", type=Path, default=OUT, help="the synthesized stacks (default cdktf.out/stacks)")
+    parser.add_argument("--target", type=Path, default=DIAGRAMS, help="where to write (default docs/diagrams)")
     args = parser.parse_args(argv)
     for env in args.environments:
-        print(", ".join(str(p.relative_to(ROOT)) for p in render(env)))
+        views, count = render_architecture(env, args.out, args.target)
+        written = [*views, *render(env, args.out, args.target)]
+        print(f"{env}: {count} nodes; " + ", ".join(shown(p) for p in written))
     return 0
+
+
+def shown(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 if __name__ == "__main__":
