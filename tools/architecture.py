@@ -343,6 +343,9 @@ RULES: dict[str, Rule] = {
     "aws_ce_anomaly_monitor": Node("cost.CostExplorer", fixed("Cost anomaly\nmonitor"), group="monitoring"),
     "aws_ce_anomaly_subscription": Part("aws_ce_anomaly_monitor"),
     "aws_xray_sampling_rule": Hidden("X-Ray sampling rule (tracing settings, no resource of its own)"),
+    # Only in the account bootstraps (bootstrap-<env>), which have no view: the identities CI deploys through.
+    "aws_iam_openid_connect_provider": Hidden("the account bootstrap's GitHub OIDC provider (README: Identities)"),
+    "aws_iam_policy": Hidden("the account bootstrap's permissions boundary, carried by every role shown"),
 }
 
 GROUPS = {"monitoring": "alarms · cost", "security": "keys · secrets · images · roles"}
