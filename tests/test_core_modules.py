@@ -89,13 +89,35 @@ def test_security_groups_admit_only_the_next_tier(stacks, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_nacls_per_tier_and_no_rdp_from_anywhere(stacks, env):
+def test_nacls_per_tier_and_no_ssh_or_rdp_service_rule_from_anywhere(stacks, env):
     stack = stacks[env]
     assert len(resources(stack, "aws_network_acl")) == 3
     for rule in resources(stack, "aws_network_acl_rule").values():
         if not rule["egress"] and rule["cidr_block"] == "0.0.0.0/0":
-            assert not rule["from_port"] <= 3389 <= rule["to_port"]
-            assert not rule["from_port"] <= 22 <= rule["to_port"]
+            # Only the return-traffic rule spans 22 or 3389; no rule opens either port on its own.
+            if rule["from_port"] <= 3389 <= rule["to_port"] or rule["from_port"] <= 22 <= rule["to_port"]:
+                assert (rule["from_port"], rule["to_port"]) == (1024, 65535), rule
+    # Security groups (stateful) are what admits connections: none admits 22 or 3389.
+    for rule in resources(stack, "aws_vpc_security_group_ingress_rule").values():
+        assert rule["from_port"] not in (22, 3389)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_nacl_return_traffic_admits_every_ephemeral_port(stacks, env):
+    """NACLs are stateless: answers to connections the NAT gateway and the load balancer open arrive on any
+    port 1024-65535 (NAT gateways use all of them), 3389 included; a hole there drops some of them."""
+    stack = stacks[env]
+    acls = {f"${{aws_network_acl.{name}.id}}": body["tags"]["Name"].rsplit("-", 1)[1]
+            for name, body in resources(stack, "aws_network_acl").items()}
+    for acl, tier in acls.items():
+        if tier == "database":
+            continue  # no internet traffic: answers come only from the private and database subnets
+        inbound = [r for r in resources(stack, "aws_network_acl_rule").values()
+                   if r["network_acl_id"] == acl and not r["egress"] and r["cidr_block"] == "0.0.0.0/0"]
+        admitted = set()
+        for rule in inbound:
+            admitted.update(range(rule["from_port"], rule["to_port"] + 1))
+        assert set(range(1024, 65536)) <= admitted, (tier, sorted(set(range(1024, 65536)) - admitted)[:5])
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
