@@ -112,6 +112,7 @@ class Cdn(Construct):
 
         logs = SecureBucket(self, "logs", name=naming.bucket("cdn-logs"), options=BucketOptions(
             kms_key_arn=None, log_bucket=access_log_bucket, notifications=False, force_destroy=force_destroy,
+            protect=protect,
             # CloudFront standard logging writes through the awslogsdelivery ACL grant.
             object_ownership="BucketOwnerPreferred",
             skips={"CKV_AWS_145": "CloudFront standard logs cannot be delivered to an SSE-KMS bucket (AWS limit).",

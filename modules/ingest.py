@@ -92,11 +92,12 @@ class Ingest(Construct):
     `presign_statements` (API) and `worker_statements(video_bucket_arn)` (workers)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IngestConfig, kms_key_arn: str,
-                 log_bucket: SecureBucket, force_destroy: bool) -> None:
+                 log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
         self.upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
             kms_key_arn=kms_key_arn, log_bucket=log_bucket, force_destroy=force_destroy, notifications=False,
+            protect=protect,
             skips={"CKV_AWS_144": "Raw uploads are transient (deleted after "
                                   f"{config.raw_upload_retention_days} days); the processed copies in the video "
                                   "bucket are what is replicated."},

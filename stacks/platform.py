@@ -63,7 +63,7 @@ class PlatformStack(TerraformStack):
                             kms_key_arn=security.key_arn, protect=protect, dr_provider=dr,
                             dr_kms_key_arn=dr_key.arn if dr_key else None)
         ingest = Ingest(self, "ingest", naming=naming, config=env.ingest, kms_key_arn=security.key_arn,
-                        log_bucket=storage.log_bucket, force_destroy=env.storage.force_destroy)
+                        log_bucket=storage.log_bucket, force_destroy=env.storage.force_destroy, protect=protect)
         security.add_key_statements(*ingest.key_statements)
 
         load_balancer = LoadBalancer(

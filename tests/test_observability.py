@@ -126,6 +126,16 @@ def test_prod_stateful_resources_cannot_be_destroyed(stacks):
         assert body["lifecycle"]["prevent_destroy"] is True
 
 
+def test_every_prod_bucket_is_protected_from_destroy(stacks):
+    """Logs (S3, ALB, CloudFront, DR region) and raw uploads are data too: a plan that would destroy any
+    prod bucket must fail, like one that would destroy the database."""
+    buckets = resources(stacks["prod"], "aws_s3_bucket")
+    assert len(buckets) >= 6
+    unprotected = [body["bucket"] for body in buckets.values()
+                   if body.get("lifecycle", {}).get("prevent_destroy") is not True]
+    assert not unprotected
+
+
 def test_dev_stays_easy_to_tear_down(stacks):
     dev = stacks["dev"]
     for rtype, resources_of_type in dev["resource"].items():
