@@ -105,8 +105,11 @@ class Database(Construct):
                                                                         source_account=naming.account_id))
         IamRolePolicyAttachment(self, "monitoring-policy", role=monitoring_role.name,
                                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        # kms_key_id is the primary's alone: a same-region replica is encrypted with its source's key, and AWS
+        # refuses the parameter there ("Your request does not require the KMS key parameter"); only a replica
+        # in another region names a key (of that region).
         common = dict(
-            instance_class=config.instance_class, storage_encrypted=True, kms_key_id=kms_key_arn,
+            instance_class=config.instance_class, storage_encrypted=True,
             storage_type="gp3", max_allocated_storage=config.max_allocated_storage_gb,
             vpc_security_group_ids=[security_group_id], parameter_group_name=parameters.name,
             publicly_accessible=False, iam_database_authentication_enabled=True,
@@ -119,6 +122,7 @@ class Database(Construct):
         )
         self.instance = DbInstance(
             self, "primary", identifier=self.identifier, engine="postgres", engine_version=config.engine_version,
+            kms_key_id=kms_key_arn,
             allocated_storage=config.allocated_storage_gb, db_subnet_group_name=subnet_group.name,
             multi_az=config.multi_az, username="video_ingest_admin", db_name="video_ingest",
             # RDS creates the password in Secrets Manager and rotates it (every 7 days): never in code or state.

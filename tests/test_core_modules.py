@@ -228,6 +228,18 @@ def test_prod_read_replica_inherits_credentials_from_the_source(stacks):
     assert not [k for k in resources(stacks["dev"], "aws_db_instance") if "replica" in k]
 
 
+def test_same_region_read_replicas_do_not_pass_a_kms_key(stacks):
+    """AWS refuses KmsKeyId on a same-region read replica ("Your request does not require the KMS key
+    parameter"): the replica is encrypted with the source's key. Only a cross-region replica names one."""
+    replicas = [v for k, v in resources(stacks["prod"], "aws_db_instance").items() if "replica" in k]
+    assert replicas
+    primary_provider = find_one(stacks["prod"], "aws_db_instance", "primary").get("provider")
+    for replica in replicas:
+        assert replica.get("provider") == primary_provider  # same region as the source
+        assert "kms_key_id" not in replica
+        assert replica["storage_encrypted"] is True
+
+
 # --- security ---------------------------------------------------------------------------------------
 
 def all_policies(stack: dict) -> list[dict]:
