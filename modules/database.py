@@ -15,6 +15,7 @@ from constructs import Construct
 
 from modules import checkov
 from modules.naming import Naming, assume_role_policy
+from modules.validation import check_postgres_instance_class
 
 ENGINE_MAJOR = "15"
 PERFORMANCE_INSIGHTS_DAYS = (7, *range(31, 732, 31))  # 7 (free tier) or a multiple of 31 up to 731
@@ -24,7 +25,7 @@ MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """Inputs. Every default is the prod-safe choice (the prod values of the spec)."""
-    instance_class: str = "db.r6g.large"        # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large
+    instance_class: str = "db.r6g.large"        # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large; one RDS offers for PostgreSQL 15
     engine_version: str = ENGINE_MAJOR          # "15" (latest 15.x, auto minor upgrades) or a pinned "15.<minor>"
     allocated_storage_gb: int = 50              # initial gp3 size
     max_allocated_storage_gb: int = 500         # storage autoscaling ceiling
@@ -41,8 +42,7 @@ class DatabaseConfig:
     slow_query_ms: int = 500                    # statements slower than this are logged
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", self.instance_class):
-            raise ValueError(f"instance_class = {self.instance_class!r}: must look like 'db.t3.micro'")
+        check_postgres_instance_class("instance_class", self.instance_class)
         if not re.fullmatch(rf"{ENGINE_MAJOR}(\.\d+)?", self.engine_version):
             raise ValueError(f"engine_version = {self.engine_version!r}: must be PostgreSQL 15: '15' or '15.<minor>'")
         if not 20 <= self.allocated_storage_gb <= 65536:

@@ -135,6 +135,11 @@ def test_environment_fields(field, value, message):
     ("database", 'engine_version = "14.9"', r"database\.engine_version = '14\.9': must be PostgreSQL 15"),
     ("database", "max_allocated_storage_gb = 10", r"database\.max_allocated_storage_gb = 10: must be above"),
     ("database", "read_replicas = 9", r"database\.read_replicas = 9: must be 0-5"),
+    ("database", 'instance_class = "db.r6g.larg"', r"^environments/qa\.toml: database\.instance_class = 'db\.r6g\.larg': "
+                                                  r"not an instance class RDS offers for PostgreSQL 15; did you mean "
+                                                  r"'db\.r6g\.large'\? sizes of db\.r6g: large, .*16xlarge"),
+    ("database", 'instance_class = "db.t2.micro"', r"database\.instance_class = 'db\.t2\.micro': not an instance "
+                                                  r"class RDS offers for PostgreSQL 15; .*families: m5 .* t4g"),
     ("network", "flow_log_retention_days = 10", r"network\.flow_log_retention_days = 10: must be a CloudWatch Logs retention"),
     ("security", 'ci_repository = "org/*"', r"security\.ci_repository = 'org/\*': must be a GitHub 'org/repo'"),
     ("security", 'trusted_account_ids = ["x"]', r"security\.trusted_account_ids: 'x': must be a 12-digit"),
