@@ -87,7 +87,9 @@ class Cdn(Construct):
                  access_log_bucket: SecureBucket, replica_bucket_domain: str | None = None, us_east_1_provider=None,
                  force_destroy: bool = False) -> None:
         super().__init__(scope, id_)
-        public_key = CloudfrontPublicKey(self, "signing-key", name=naming.name("signing"),
+        # A new key must exist before the old one leaves the key group (CloudFront refuses to delete a key in
+        # use), so it is created first, under a generated name: public key names are unique in the account.
+        public_key = CloudfrontPublicKey(self, "signing-key", name_prefix=naming.name("signing") + "-",
                                          encoded_key=config.signing_public_key_pem.strip() + "\n",
                                          comment="Signed URLs for private videos",
                                          lifecycle=TerraformResourceLifecycle(create_before_destroy=True))

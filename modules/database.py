@@ -78,7 +78,8 @@ class DatabaseConfig:
 
 
 class Database(Construct):
-    """Exposes `instance`, `replicas`, `master_secret_arn` (RDS-managed, rotated) and `identifier`."""
+    """Exposes `instance`, `replicas`, `master_secret_arn` (RDS-managed, rotated), `identifier` and
+    `parameter_group`."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: DatabaseConfig,
                  subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
@@ -87,8 +88,10 @@ class Database(Construct):
         self.identifier = naming.name("db")
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
+        # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
+        # a group in use), so the new one needs a name of its own: group names are unique per region.
         parameters = DbParameterGroup(
-            self, "parameters", name=naming.name("postgres15"), family=f"postgres{ENGINE_MAJOR}",
+            self, "parameters", name_prefix=naming.name(f"postgres{ENGINE_MAJOR}") + "-", family=f"postgres{ENGINE_MAJOR}",
             description="TLS only, query and connection logging",
             parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=method) for name, value, method in (
                 ("rds.force_ssl", "1", "pending-reboot"),
@@ -99,6 +102,7 @@ class Database(Construct):
                 ("log_statement", "ddl", "immediate"),
             )],
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        self.parameter_group = parameters
         monitoring_role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"),
                                   description="RDS enhanced monitoring",
                                   assume_role_policy=assume_role_policy("monitoring.rds.amazonaws.com",

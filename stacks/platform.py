@@ -143,6 +143,7 @@ class PlatformStack(TerraformStack):
             "vpc_id": network.vpc.id, "video_bucket": storage.video_bucket.name,
             "upload_bucket": ingest.upload_bucket.name, "upload_queue_url": ingest.queue.url,
             "database_endpoint": database.instance.endpoint, "database_secret_arn": database.master_secret_arn,
+            "database_parameter_group": database.parameter_group.name,
             "alb_dns_name": load_balancer.alb.dns_name, "api_invoke_url": api.stage.invoke_url,
             "cdn_domain_name": cdn.distribution.domain_name, "kms_key_arn": security.key_arn,
             "alarm_topic_arn": monitoring.topic.arn, "dashboard": monitoring.dashboard.dashboard_name,

@@ -240,6 +240,20 @@ def test_same_region_read_replicas_do_not_pass_a_kms_key(stacks):
         assert replica["storage_encrypted"] is True
 
 
+# Types whose names need not be unique: a replacement created before the old one goes can keep the name.
+DUPLICATE_NAMES_ALLOWED = {"aws_api_gateway_rest_api": "API Gateway allows several REST APIs of one name"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_create_before_destroy_never_meets_a_fixed_name(stacks, env):
+    """The replacement exists next to the old resource for a moment: a fixed unique name collides
+    (CloudFront public keys, DB parameter groups); such resources take a name_prefix."""
+    for rtype, bodies in stacks[env]["resource"].items():
+        for name, body in bodies.items():
+            if body.get("lifecycle", {}).get("create_before_destroy") and rtype not in DUPLICATE_NAMES_ALLOWED:
+                assert "name" not in body, f"{rtype}.{name}: create_before_destroy with a fixed name"
+
+
 # --- security ---------------------------------------------------------------------------------------
 
 def all_policies(stack: dict) -> list[dict]:
