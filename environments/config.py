@@ -125,6 +125,7 @@ class Environment:
             ("load_balancer.deletion_protection", self.load_balancer.deletion_protection, True),
             ("cdn.waf_enabled", self.cdn.waf_enabled, True),
             ("database.backup_replication", self.database.backup_replication, True),
+            ("database.final_snapshot", self.database.final_snapshot, True),
             ("storage.replication_time_control", self.storage.replication_time_control, True),
             ("backup.enabled", self.backup.enabled, True),
         ]
@@ -132,6 +133,9 @@ class Environment:
             if value != required:
                 raise ValueError(f"{name} = {str(value).lower()}: a production environment requires "
                                  f"{str(required).lower()}")
+        if self.security.secret_recovery_window_days == 0:
+            raise ValueError("security.secret_recovery_window_days = 0: a production environment requires a "
+                             "recovery window of 7-30 days")
         if self.database.backup_retention_days < 7:
             raise ValueError(f"database.backup_retention_days = {self.database.backup_retention_days}: "
                              "a production environment requires at least 7 days")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle
+from cdktf import DataResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
 from cdktf_cdktf_provider_aws.db_instance_automated_backups_replication import DbInstanceAutomatedBackupsReplication
 from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
@@ -40,6 +40,7 @@ class DatabaseConfig:
     backup_window: str = "02:00-03:00"          # UTC, hh:mm-hh:mm
     maintenance_window: str = "sun:03:30-sun:04:30"  # UTC, ddd:hh:mm-ddd:hh:mm
     slow_query_ms: int = 500                    # statements slower than this are logged
+    final_snapshot: bool = True                 # snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)
 
     def __post_init__(self) -> None:
         check_postgres_instance_class("instance_class", self.instance_class)
@@ -132,8 +133,7 @@ class Database(Construct):
             # RDS creates the password in Secrets Manager and rotates it (every 7 days): never in code or state.
             manage_master_user_password=True, master_user_secret_kms_key_id=kms_key_arn,
             backup_retention_period=config.backup_retention_days, backup_window=config.backup_window,
-            delete_automated_backups=False, skip_final_snapshot=False,
-            final_snapshot_identifier=f"{self.identifier}-final",
+            delete_automated_backups=False, **self._final_snapshot(config),
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect, ignore_changes=["engine_version"]
                                                  if config.engine_version == ENGINE_MAJOR else None),
             **common)
@@ -157,6 +157,15 @@ class Database(Construct):
             self.backup_replication = DbInstanceAutomatedBackupsReplication(
                 self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
                 kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    def _final_snapshot(self, config: DatabaseConfig) -> dict:
+        """A fixed name ("<id>-final") exists after the first destroy, so the second destroy of a re-created
+        environment fails. terraform_data's id is a UUID drawn when the instance is created and kept while it
+        lives: each instance's final snapshot gets a name no earlier one used."""
+        if not config.final_snapshot:
+            return {"skip_final_snapshot": True}
+        suffix = DataResource(self, "final-snapshot-suffix")
+        return {"skip_final_snapshot": False, "final_snapshot_identifier": f"{self.identifier}-final-{suffix.id}"}
 
     @staticmethod
     def _single_az_reasons(instance: DbInstance, naming: Naming, config: DatabaseConfig) -> None:

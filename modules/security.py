@@ -25,6 +25,7 @@ class SecurityConfig:
     trusted_account_ids: tuple[str, ...] = ()   # accounts whose MFA-authenticated users may assume the operator role
     ci_repository: str = ""                     # GitHub "org/repo" whose `environment:<env>` jobs may assume the deploy role; empty: no deploy role
     max_session_hours: int = 1                  # operator/deploy role session length (1-12 h)
+    secret_recovery_window_days: int = 30       # a deleted secret can be restored this long (7-30); 0: deleted at once, so a re-created environment can reuse the name (not in production)
 
     def __post_init__(self) -> None:
         if not 7 <= self.key_deletion_window_days <= 30:
@@ -36,6 +37,9 @@ class SecurityConfig:
             raise ValueError(f"ci_repository = {self.ci_repository!r}: must be a GitHub 'org/repo' (no wildcards)")
         if not 1 <= self.max_session_hours <= 12:
             raise ValueError(f"max_session_hours = {self.max_session_hours}: must be 1-12 hours")
+        if not (self.secret_recovery_window_days == 0 or 7 <= self.secret_recovery_window_days <= 30):
+            raise ValueError(f"secret_recovery_window_days = {self.secret_recovery_window_days}: must be 0 (delete "
+                             "at once) or 7-30 days (Secrets Manager's recovery window)")
 
 
 class Security(Construct):
@@ -83,7 +87,8 @@ class Security(Construct):
         """A secret the application reads at start (ECS `secrets`), encrypted with the environment key.
         Its value is put out of band (`aws secretsmanager put-secret-value`): never in code or state."""
         secret = SecretsmanagerSecret(self, id_, name=f"{self._naming.prefix}/{id_}", description=description,
-                                      kms_key_id=self.key_arn, recovery_window_in_days=30)
+                                      kms_key_id=self.key_arn,
+                                      recovery_window_in_days=self._config.secret_recovery_window_days)
         checkov.skip(secret, "CKV2_AWS_57", rotation_reason)
         return secret
 

@@ -143,6 +143,8 @@ def test_environment_fields(field, value, message):
     ("network", "flow_log_retention_days = 10", r"network\.flow_log_retention_days = 10: must be a CloudWatch Logs retention"),
     ("security", 'ci_repository = "org/*"', r"security\.ci_repository = 'org/\*': must be a GitHub 'org/repo'"),
     ("security", 'trusted_account_ids = ["x"]', r"security\.trusted_account_ids: 'x': must be a 12-digit"),
+    ("security", "secret_recovery_window_days = 3", r"security\.secret_recovery_window_days = 3: must be 0 \(delete "
+                                                    r"at once\) or 7-30 days"),
     ("compute", "cpu = 300", r"compute\.cpu = 300: not a Fargate CPU size; allowed: 256, 512, 1024"),
     ("compute", 'image = "nginx:latest"', r"compute\.image = 'nginx:latest': must be an image reference with an "
                                           r"explicit tag or digest"),
@@ -198,3 +200,7 @@ def test_production_requires_the_edge_waf_and_dr_pieces():
     refused("[backup]\nenabled = false\n", r"backup\.enabled = false: a production environment requires true", base)
     refused("[database]\nbackup_replication = false\n",
             r"database\.backup_replication = false: a production environment requires true", base)
+    refused("[security]\nsecret_recovery_window_days = 0\n",
+            r"security\.secret_recovery_window_days = 0: a production environment requires a recovery window", base)
+    refused("[database]\nfinal_snapshot = false\n",
+            r"database\.final_snapshot = false: a production environment requires true", base)

@@ -199,9 +199,22 @@ def test_database_matches_the_spec(stacks, env):
     assert db["storage_encrypted"] is True and db["kms_key_id"].startswith("${aws_kms_key.security_key")
     assert db["iam_database_authentication_enabled"] and db["performance_insights_enabled"]
     assert db["monitoring_interval"] == 60 and db["enabled_cloudwatch_logs_exports"] == ["postgresql", "upgrade"]
-    assert db["copy_tags_to_snapshot"] and db["skip_final_snapshot"] is False and db["final_snapshot_identifier"]
+    assert db["copy_tags_to_snapshot"]
     assert db["publicly_accessible"] is False
     assert "database_subnet-group" in db["db_subnet_group_name"]
+
+
+@pytest.mark.parametrize("env, kept", [("dev", False), ("staging", True), ("prod", True)])
+def test_final_snapshot_is_kept_under_a_name_no_earlier_instance_used(stacks, env, kept):
+    """dev is destroyed and re-created at will: no final snapshot. Elsewhere the name carries the UUID of a
+    terraform_data created with the instance, so destroying a re-created environment does not collide."""
+    db = find_one(stacks[env], "aws_db_instance", "primary")
+    assert db["skip_final_snapshot"] is not kept
+    if kept:
+        [suffix] = resources(stacks[env], "terraform_data")
+        assert db["final_snapshot_identifier"] == f"video-ingest-{env}-db-final-${{terraform_data.{suffix}.id}}"
+    else:
+        assert "final_snapshot_identifier" not in db and not resources(stacks[env], "terraform_data")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -299,3 +312,6 @@ def test_app_secrets_are_kms_encrypted_in_secrets_manager(stacks, env):
     secret = find_one(stacks[env], "aws_secretsmanager_secret")
     assert secret["name"] == f"video-ingest-{env}/cdn-signing-key"
     assert secret["kms_key_id"].startswith("${aws_kms_key.security_key")
+    # dev is destroyed and re-created under the same names: its secrets go at once (a name in its recovery
+    # window cannot be reused); elsewhere a deleted secret can be restored for 30 days.
+    assert secret["recovery_window_in_days"] == (0 if env == "dev" else 30)
