@@ -113,6 +113,10 @@ class Environment:
         if role_account and role_account.group(1) != self.account_id:
             raise ValueError(
                 f"deploy_role_arn = {self.deploy_role_arn!r}: must be a role in account_id {self.account_id}")
+        monitor = re.fullmatch(r"arn:aws:ce::(\d{12}):.*", self.cost.anomaly_monitor_arn)
+        if monitor and monitor.group(1) != self.account_id:
+            raise ValueError(f"cost.anomaly_monitor_arn = {self.cost.anomaly_monitor_arn!r}: must be a monitor of "
+                             f"account_id {self.account_id}")
         if self.production:
             self._check_production()
 

@@ -162,6 +162,13 @@ def test_environment_fields(field, value, message):
     ("monitoring", 'alarm_emails = ["oncall"]', r"monitoring\.alarm_emails: 'oncall': not an e-mail address"),
     ("monitoring", "cdn_cache_hit_min_percent = 120", r"monitoring\.cdn_cache_hit_min_percent/cdn_5xx_rate_percent"),
     ("cost", "monthly_budget_usd = 0", r"cost\.monthly_budget_usd = 0: must be at least 1"),
+    ("cost", 'anomaly_monitor_arn = "monitor-1"', r"cost\.anomaly_monitor_arn = 'monitor-1': must be empty or a "
+                                                 r"monitor ARN"),
+    ("cost", 'anomaly_monitor_arn = "arn:aws:ce::999999999999:anomalymonitor/abc"',
+     r"cost\.anomaly_monitor_arn = 'arn:aws:ce::999999999999:anomalymonitor/abc': must be a monitor of account_id "
+     r"123456789012"),
+    ("cost", 'anomaly_detection = false\nanomaly_monitor_arn = "arn:aws:ce::123456789012:anomalymonitor/abc"',
+     r"cost\.anomaly_monitor_arn = .*: set, but anomaly_detection = false subscribes nothing"),
     ("backup", 'schedule = "hourly"', r"backup\.schedule = 'hourly': must be a cron\(\.\.\.\) or rate"),
 ])
 def test_module_fields(section, line, message):
