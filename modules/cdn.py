@@ -186,7 +186,8 @@ class Cdn(Construct):
             CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True),
             logging_config=CloudfrontDistributionLoggingConfig(bucket=logs.bucket.bucket_domain_name,
                                                                prefix="cloudfront/", include_cookies=False),
-            depends_on=[logs.policy],
+            # Standard logging writes through an ACL grant: the bucket must have left BucketOwnerEnforced.
+            depends_on=[logs.policy, logs.ownership],
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
         self._reasons(naming, config, replica_bucket_domain, certificate_arn)
 

@@ -86,13 +86,14 @@ class ServiceSpec:
     target_group_arn: str | None = None                            # ALB target group (API)
     health_check_path: str = "/health"
     command: tuple[str, ...] = ()
+    depends_on: tuple = ()                                         # what must exist before the service starts
     on_demand_base: int = 1
     on_demand_weight: int = 1
     spot_weight: int = 0
 
 
 class Compute(Construct):
-    """Exposes `cluster`, `namespace`; `service(...)` adds a Fargate service and returns it."""
+    """Exposes `cluster`, `capacity_providers`, `namespace`; `service(...)` adds a Fargate service and returns it."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ComputeConfig, vpc_id: str,
                  kms_key_arn: str) -> None:
@@ -100,7 +101,7 @@ class Compute(Construct):
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
         self.cluster = EcsCluster(self, "cluster", name=naming.name("cluster"),
                                   setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
-        EcsClusterCapacityProviders(
+        self.capacity_providers = EcsClusterCapacityProviders(
             self, "capacity-providers", cluster_name=self.cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"],
             default_capacity_provider_strategy=[EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
                 capacity_provider="FARGATE", base=config.on_demand_base, weight=config.on_demand_weight)])
@@ -178,6 +179,8 @@ class Compute(Construct):
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
             service_registries=EcsServiceServiceRegistries(registry_arn=discovery.arn),
             propagate_tags="SERVICE", enable_ecs_managed_tags=True, wait_for_steady_state=False,
+            # The strategy names FARGATE_SPOT: the cluster must have its capacity providers first.
+            depends_on=[self.capacity_providers, *spec.depends_on],
             # Autoscaling owns the task count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]))
         self.services[name] = service

@@ -1,0 +1,108 @@
+"""The order of a first apply, read from the synthesized graph: references (`${type.name...}`) and
+`depends_on`, followed transitively. Terraform creates a resource only after everything it reaches here,
+and AWS refuses or stalls several calls when the order is left to luck."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import ENVIRONMENTS, resources
+
+# `aws_lb.x`, `data.aws_iam_policy_document.y`, `terraform_data.z` inside an interpolation.
+REFERENCE = re.compile(r"(?<![\w.-])(data\.)?((?:aws|terraform)_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")
+
+
+def _interpolations(text: str):
+    """The bodies of `${...}` in a string (nested braces included)."""
+    start = text.find("${")
+    while start != -1:
+        depth, i = 0, start + 1
+        while i < len(text):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        yield text[start + 2:i]
+        start = text.find("${", i)
+
+
+def _references(value) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*(_references(v) for k, v in value.items() if k != "//"))
+    if isinstance(value, list):
+        return set().union(*(_references(v) for v in value)) if value else set()
+    if isinstance(value, str):
+        return {f"{data or ''}{rtype}.{name}" for expression in _interpolations(value)
+                for data, rtype, name in REFERENCE.findall(expression)}
+    return set()
+
+
+def graph(stack: dict) -> dict[str, set[str]]:
+    """address -> addresses it waits for directly (references and depends_on)."""
+    edges = {}
+    for prefix, block in (("", stack.get("resource", {})), ("data.", stack.get("data", {}))):
+        for rtype, bodies in block.items():
+            for name, body in bodies.items():
+                edges[f"{prefix}{rtype}.{name}"] = _references(body) | set(body.get("depends_on", []))
+    return edges
+
+
+def upstream(edges: dict[str, set[str]], address: str) -> set[str]:
+    """Everything `address` waits for, transitively."""
+    seen, todo = set(), [address]
+    while todo:
+        for target in edges.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def address(stack: dict, rtype: str, contains: str = "") -> str:
+    [name] = [n for n in resources(stack, rtype) if contains in n]
+    return f"{rtype}.{name}"
+
+
+def test_the_graph_reader_follows_references_and_depends_on():
+    stack = {"resource": {
+        "aws_a": {"a": {"x": "${aws_b.b.arn}", "//": {"note": "${aws_z.z.id}"}}},
+        "aws_b": {"b": {"y": "${tolist(aws_c.c-1.items)[0].name}", "depends_on": ["aws_d.d"]}},
+        "aws_c": {"c-1": {}}, "aws_d": {"d": {"z": "plain aws_e.e text, not a reference"}}}}
+    edges = graph(stack)
+    assert edges["aws_a.a"] == {"aws_b.b"}
+    assert upstream(edges, "aws_a.a") == {"aws_b.b", "aws_c.c-1", "aws_d.d"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_api_service_waits_for_the_listener_that_attaches_its_target_group(stacks, env):
+    """ECS refuses a service whose target group no load balancer uses yet ("The target group ... does not
+    have an associated load balancer"); the HTTPS listener is what attaches it."""
+    stack = stacks[env]
+    [https] = [f"aws_lb_listener.{n}" for n, b in resources(stack, "aws_lb_listener").items() if b["port"] == 443]
+    assert https in upstream(graph(stack), address(stack, "aws_ecs_service", "api-service"))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_services_wait_for_the_cluster_capacity_providers(stacks, env, service):
+    """A capacity-provider strategy naming FARGATE_SPOT fails until the cluster has that provider."""
+    stack = stacks[env]
+    assert address(stack, "aws_ecs_cluster_capacity_providers") in upstream(
+        graph(stack), address(stack, "aws_ecs_service", f"{service}-service"))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_distribution_waits_for_its_log_bucket_policy_and_ownership_controls(stacks, env):
+    """CloudFront standard logging writes through an ACL grant: the bucket must have left
+    BucketOwnerEnforced (the default of a new bucket) before the distribution is created."""
+    stack = stacks[env]
+    [logs] = [n for n, b in resources(stack, "aws_s3_bucket").items() if "-cdn-logs-" in b["bucket"]]
+    ownership = [f"aws_s3_bucket_ownership_controls.{n}" for n, b in
+                 resources(stack, "aws_s3_bucket_ownership_controls").items() if logs in b["bucket"]]
+    policy = [f"aws_s3_bucket_policy.{n}" for n, b in resources(stack, "aws_s3_bucket_policy").items()
+              if logs in b["bucket"]]
+    assert resources(stack, "aws_s3_bucket_ownership_controls")[ownership[0].split(".", 1)[1]][
+        "rule"]["object_ownership"] == "BucketOwnerPreferred"
+    waits_for = upstream(graph(stack), address(stack, "aws_cloudfront_distribution"))
+    assert set(ownership + policy) <= waits_for
