@@ -77,8 +77,9 @@ class PlatformStack(TerraformStack):
             name="api", cpu=c.cpu, memory=c.memory, image=c.image, min_tasks=c.min_tasks, max_tasks=c.max_tasks,
             subnet_ids=network.private_subnet_ids, security_group_id=network.app_sg.id, port=APP_PORT,
             target_group_arn=load_balancer.target_group.arn, health_check_path=c.health_check_path,
-            # ECS refuses a target group that no listener attaches to the load balancer yet.
-            depends_on=(load_balancer.https_listener,),
+            # ECS refuses a target group that no listener attaches to the load balancer yet, and fails every
+            # task whose secret has no value.
+            depends_on=(load_balancer.https_listener, security.secret_versions["cdn-signing-key"]),
             on_demand_base=c.on_demand_base, on_demand_weight=c.on_demand_weight, spot_weight=c.spot_weight,
             environment={"ENVIRONMENT": env.name, "DATABASE_HOST": database.instance.address,
                          "VIDEO_BUCKET": storage.video_bucket.name, "UPLOAD_BUCKET": ingest.upload_bucket.name},

@@ -3,6 +3,7 @@
 and AWS refuses or stalls several calls when the order is left to luck."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -106,3 +107,33 @@ def test_distribution_waits_for_its_log_bucket_policy_and_ownership_controls(sta
         "rule"]["object_ownership"] == "BucketOwnerPreferred"
     waits_for = upstream(graph(stack), address(stack, "aws_cloudfront_distribution"))
     assert set(ownership + policy) <= waits_for
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_secret_a_task_reads_has_a_version_before_its_service_starts(stacks, env):
+    """ECS reads each secret when a task starts: a secret without a value fails every task
+    (ResourceInitializationError). RDS writes the master secret's value itself; app secrets get a placeholder
+    version that Terraform writes once and then leaves to the operators (README: Secrets)."""
+    stack = stacks[env]
+    edges = graph(stack)
+    read = 0
+    for task_name, task in resources(stack, "aws_ecs_task_definition").items():
+        [service] = [f"aws_ecs_service.{n}" for n, b in resources(stack, "aws_ecs_service").items()
+                     if f"aws_ecs_task_definition.{task_name}." in b["task_definition"]]
+        waits_for = upstream(edges, service)
+        for container in json.loads(task["container_definitions"]):
+            for secret in container.get("secrets", []):
+                read += 1
+                [source] = _references(secret["valueFrom"])
+                assert source in waits_for
+                if source.startswith("aws_db_instance."):
+                    assert ".master_user_secret[0].secret_arn" in secret["valueFrom"]  # RDS-managed
+                    continue
+                assert source.startswith("aws_secretsmanager_secret.")
+                versions = {f"aws_secretsmanager_secret_version.{n}": b for n, b in
+                            resources(stack, "aws_secretsmanager_secret_version").items() if source in b["secret_id"]}
+                assert len(versions) == 1, (secret["name"], versions)
+                [(version, body)] = versions.items()
+                assert version in waits_for, (service, version)
+                assert body["secret_string"] and body["lifecycle"]["ignore_changes"] == ["secret_string"]
+    assert read == 2  # the API's database credentials and CDN signing key
