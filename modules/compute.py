@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import posixpath
+import shlex
 from dataclasses import dataclass, field
 
 from cdktf import TerraformResourceLifecycle
@@ -27,7 +29,7 @@ from constructs import Construct
 
 from modules import checkov
 from modules.naming import Naming, assume_role_policy, policy, statement
-from modules.validation import check_fargate_size, check_image, check_log_retention
+from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image, check_log_retention
 
 XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 XRAY_DAEMON_MEMORY = 64  # MiB reserved for the sidecar inside the task
@@ -38,7 +40,7 @@ class ComputeConfig:
     """Inputs of the cluster and the API service. Every default is the prod-safe choice."""
     cpu: int = 1024                        # task CPU units (spec: dev 256, staging 512, prod 1024)
     memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048)
-    image: str = "public.ecr.aws/docker/library/nginx:1.27"  # API container image (tag or digest, never :latest)
+    image: str = PLACEHOLDER_IMAGE         # API container image (tag or digest, never :latest); default: a placeholder that serves the health check (README: Images)
     health_check_path: str = "/health"     # container and target group health endpoint
     min_tasks: int = 2                     # autoscaling floor (spec: 1-10)
     max_tasks: int = 10                    # autoscaling ceiling
@@ -90,6 +92,19 @@ class ServiceSpec:
     on_demand_base: int = 1
     on_demand_weight: int = 1
     spot_weight: int = 0
+
+
+def placeholder_command(spec: ServiceSpec) -> tuple[str, ...]:
+    """What the placeholder image runs, within the task's hardening (uid 10001, read-only root, /tmp writable,
+    no capabilities): the API answers 200 on its health check path on the app port (busybox httpd, files under
+    /tmp); a worker marks itself healthy and stays up until ECS stops it (SIGTERM)."""
+    if spec.port:
+        page = f"/tmp/www{spec.health_check_path}" + ("index.html" if spec.health_check_path.endswith("/") else "")
+        script = (f"mkdir -p {shlex.quote(posixpath.dirname(page))} && echo ok > {shlex.quote(page)} && "
+                  f"exec httpd -f -v -p {spec.port} -h /tmp/www")
+    else:
+        script = "touch /tmp/healthy && trap 'exit 0' TERM && while :; do sleep 60 & wait $!; done"
+    return ("sh", "-c", script)
 
 
 class Compute(Construct):
@@ -219,8 +234,9 @@ class Compute(Construct):
             "logConfiguration": logging(spec.name),
             "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
         }
-        if spec.command:
-            app["command"] = list(spec.command)
+        command = spec.command or (placeholder_command(spec) if spec.image == PLACEHOLDER_IMAGE else ())
+        if command:
+            app["command"] = list(command)
         if spec.port:
             app["portMappings"] = [{"containerPort": spec.port, "protocol": "tcp"}]
             app["healthCheck"] = {"command": ["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:{spec.port}"

@@ -36,7 +36,7 @@ from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
 from modules.naming import Naming, policy, statement
-from modules.validation import check_fargate_size, check_image
+from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image
 
 UPLOAD_PREFIX = "uploads/"
 PROCESSED_PREFIX = "processed/"
@@ -55,7 +55,7 @@ class IngestConfig:
     max_receive_count: int = 5              # attempts before a message goes to the dead-letter queue
     worker_cpu: int = 2048                  # worker task CPU units (Fargate sizes)
     worker_memory: int = 4096               # worker task memory MiB (must fit worker_cpu)
-    worker_image: str = "public.ecr.aws/docker/library/busybox:1.36"  # worker container image (tag or digest)
+    worker_image: str = PLACEHOLDER_IMAGE   # worker container image (tag or digest); default: a placeholder that stays up (README: Images)
     min_workers: int = 1                    # 0 lets the service idle at zero tasks
     max_workers: int = 10                   # autoscaling ceiling
     backlog_per_worker: int = 5             # target messages waiting per running worker

@@ -27,6 +27,13 @@ def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_fie
                          f"allowed memory for {cpu} CPU: {listed} MiB")
 
 
+# Both services run this until their real images are pushed (the stack itself creates their ECR repositories, so
+# a first apply cannot name them yet): busybox runs as any uid, on a read-only root filesystem with only /tmp
+# writable, and modules/compute.py gives it a command that serves the health check on the app port (API) or
+# stays up (workers). README "Images".
+PLACEHOLDER_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
+
+
 def check_image(name: str, image: str) -> None:
     pinned = "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"))
     if not re.fullmatch(r"[a-z0-9.\-/:_@]+", image) or not pinned:

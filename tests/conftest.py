@@ -46,6 +46,26 @@ def plans(synth_dir, build_dir) -> dict[str, dict]:
                                                                             build_dir).items()}
 
 
+@pytest.fixture(scope="session")
+def synth_dev_with(tmp_path_factory):
+    """Synthesizes dev alone from the committed files with extra lines appended to a section of dev.toml."""
+    import shutil
+
+    import main
+    from environments.config import ENVIRONMENTS_DIR
+
+    def synth(section: str, lines: str) -> dict:
+        work = tmp_path_factory.mktemp("env")
+        config_dir = work / "environments"
+        shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        dev = config_dir / "dev.toml"
+        assert f"\n[{section}]\n" in dev.read_text()
+        dev.write_text(dev.read_text().replace(f"\n[{section}]\n", f"\n[{section}]\n{lines}\n", 1))
+        main.synth_atomically(work / "out", ["dev"], config_dir)
+        return json.loads((work / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
+    return synth
+
+
 def resources(stack: dict, rtype: str) -> dict[str, dict]:
     """All resources of one type in a synthesized stack, by logical name."""
     return stack.get("resource", {}).get(rtype, {})

@@ -36,6 +36,31 @@ def test_api_container_is_hardened_and_traced(stacks, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_default_images_start_within_the_task_hardening(stacks, env):
+    """Until the real images are pushed, both services run the busybox placeholder as uid 10001 on a read-only
+    root: the API answers the load balancer's and its own health check on the app port, the worker stays up and
+    passes its health check. (nginx listened on 80, needed a writable cache, and busybox's default command exits.)"""
+    from modules.validation import PLACEHOLDER_IMAGE
+
+    api, _ = containers(stacks[env], "api")
+    target_group = find_one(stacks[env], "aws_lb_target_group")
+    assert api["image"] == PLACEHOLDER_IMAGE and api["readonlyRootFilesystem"] and api["user"] == "10001:10001"
+    assert api["portMappings"][0]["containerPort"] == target_group["port"] == 8080
+    sh, flag, script = api["command"]
+    assert (sh, flag) == ("sh", "-c")
+    assert f"> /tmp/www{target_group['health_check']['path']} && exec httpd -f -v -p 8080 -h /tmp/www" in script
+    worker, _ = containers(stacks[env], "worker")
+    assert worker["image"] == PLACEHOLDER_IMAGE and worker["healthCheck"]["command"][1].startswith("test -f /tmp/healthy")
+    assert worker["command"][2].startswith("touch /tmp/healthy && ") and "while :; do sleep 60" in worker["command"][2]
+
+
+def test_a_real_image_runs_its_own_command(synth_dev_with):
+    stack = synth_dev_with("compute", 'image = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/video-ingest-dev-api:1.0.0"')
+    api, _ = containers(stack, "api")
+    assert api["image"].endswith("/video-ingest-dev-api:1.0.0") and "command" not in api
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_api_service_private_rolling_with_circuit_breaker_and_cloud_map(stacks, env):
     service = find_one(stacks[env], "aws_ecs_service", "api-service")
     assert service["network_configuration"]["assign_public_ip"] is False

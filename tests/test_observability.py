@@ -91,26 +91,6 @@ def test_cost_anomaly_subscription(stacks, env):
     assert "edge-alarms" in subscription["subscriber"][0]["address"]
 
 
-@pytest.fixture(scope="module")
-def synth_dev_with(tmp_path_factory):
-    """Synthesizes dev alone from the committed files with extra lines appended to a section of dev.toml."""
-    import shutil
-
-    import main
-    from environments.config import ENVIRONMENTS_DIR
-
-    def synth(section: str, lines: str) -> dict:
-        work = tmp_path_factory.mktemp("env")
-        config_dir = work / "environments"
-        shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-        dev = config_dir / "dev.toml"
-        assert f"\n[{section}]\n" in dev.read_text()
-        dev.write_text(dev.read_text().replace(f"\n[{section}]\n", f"\n[{section}]\n{lines}\n", 1))
-        main.synth_atomically(work / "out", ["dev"], config_dir)
-        return json.loads((work / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
-    return synth
-
-
 def test_an_existing_anomaly_monitor_is_subscribed_to_not_created_again(synth_dev_with):
     """AWS allows one AWS-services monitor per account: with its ARN in config the stack only subscribes."""
     arn = "arn:aws:ce::111111111111:anomalymonitor/0f3c1a2b-1111-2222-3333-444455556666"
