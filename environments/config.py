@@ -28,6 +28,7 @@ from modules.cdn import CdnConfig
 from modules.compute import ComputeConfig
 from modules.cost import CostConfig
 from modules.database import DatabaseConfig
+from modules.dns import DnsConfig
 from modules.ingest import IngestConfig
 from modules.load_balancer import LoadBalancerConfig
 from modules.monitoring import MonitoringConfig
@@ -83,6 +84,7 @@ class Environment:
     cdn: CdnConfig                   # [cdn] is required: it names the public key of the URL signers
     production: bool = True          # production rules: multi-AZ, deletion protection, replication
     deploy_role_arn: str = ""        # role Terraform assumes in `account_id`; empty: ambient credentials
+    dns: DnsConfig = field(default_factory=DnsConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -114,6 +116,7 @@ class Environment:
         if role_account and role_account.group(1) != self.account_id:
             raise ValueError(
                 f"deploy_role_arn = {self.deploy_role_arn!r}: must be a role in account_id {self.account_id}")
+        self._check_names_and_certificates()
         if self.compute.image == PLACEHOLDER_IMAGE and \
                 self.load_balancer.health_check_path != self.compute.health_check_path:
             raise ValueError(f"load_balancer.health_check_path = {self.load_balancer.health_check_path!r}: the "
@@ -125,6 +128,26 @@ class Environment:
                              f"account_id {self.account_id}")
         if self.production:
             self._check_production()
+
+    def _check_names_and_certificates(self) -> None:
+        """Every certificate is either issued already or validated by the stack in the zone: never one that
+        waits for somebody to create its DNS record."""
+        names = (("load_balancer", self.load_balancer.domain_name, self.load_balancer.certificate_arn),
+                 ("cdn", self.cdn.domain_name, self.cdn.certificate_arn))
+        for section, domain, certificate in names:
+            if not certificate and not self.dns.hosted_zone_id:
+                raise ValueError(f"{section}.certificate_arn = '': with no dns.hosted_zone_id the stack cannot "
+                                 "validate a new certificate; name the zone ([dns]) or an issued certificate")
+            if self.dns.hosted_zone_id and not self.dns.holds(domain):
+                raise ValueError(f"{section}.domain_name = {domain!r}: must lie in dns.zone_name "
+                                 f"({self.dns.zone_name!r}), where its records are written")
+        alb_certificate = self.load_balancer.certificate_arn
+        if alb_certificate and f":acm:{self.region}:{self.account_id}:" not in alb_certificate:
+            raise ValueError(f"load_balancer.certificate_arn = {alb_certificate!r}: must be a certificate of account "
+                             f"{self.account_id} in {self.region}, the load balancer's region")
+        if self.cdn.certificate_arn and f":{self.account_id}:" not in self.cdn.certificate_arn:
+            raise ValueError(f"cdn.certificate_arn = {self.cdn.certificate_arn!r}: must be a certificate of account "
+                             f"{self.account_id} (in us-east-1)")
 
     def _check_production(self) -> None:
         rules = [

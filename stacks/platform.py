@@ -69,7 +69,7 @@ class PlatformStack(TerraformStack):
         load_balancer = LoadBalancer(
             self, "load-balancer", naming=naming, config=env.load_balancer, subnet_ids=network.public_subnet_ids,
             security_group_id=network.alb_sg.id, vpc_id=network.vpc.id, app_port=APP_PORT,
-            log_bucket=storage.log_bucket, kms_key_arn=security.key_arn)
+            log_bucket=storage.log_bucket, kms_key_arn=security.key_arn, dns=env.dns)
         compute = Compute(self, "compute", naming=naming, config=env.compute, vpc_id=network.vpc.id,
                           kms_key_arn=security.key_arn)
         c = env.compute
@@ -114,12 +114,17 @@ class PlatformStack(TerraformStack):
                   if storage.replica_bucket else None,
                   origin_access_control_id=storage.origin_access_control.id,
                   alb_domain=env.load_balancer.domain_name, protect=protect, us_east_1_provider=edge,
-                  access_log_bucket=storage.log_bucket,
+                  access_log_bucket=storage.log_bucket, dns=env.dns,
                   kms_key_arn_us_east_1=edge_key.arn, force_destroy=env.storage.force_destroy)
+        # The bucket policies name this distribution exactly. The key policy must not: a key that names the
+        # distribution's ARN is created after the distribution, which waits for its certificate, and everything
+        # encrypted with the key (database, queues, secrets, logs) would queue behind both. Any distribution of
+        # this account may ask the key to decrypt, and only for objects a bucket policy lets it read.
         storage.allow_distribution(cdn.distribution.arn)
         cloudfront_decrypts = statement(
             "CloudFrontDecryptsVideos", ["kms:Decrypt"], "*", principal={"Service": "cloudfront.amazonaws.com"},
-            condition={"StringEquals": {"AWS:SourceArn": cdn.distribution.arn}})
+            condition={"ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{env.account_id}:distribution/*"},
+                       "StringEquals": {"AWS:SourceAccount": env.account_id}})
         security.add_key_statements(cloudfront_decrypts)
         if dr_key:
             security.add_key_statements(cloudfront_decrypts, key="dr-key")
@@ -154,8 +159,3 @@ class PlatformStack(TerraformStack):
         }
         for name, value in outputs.items():
             TerraformOutput(self, name, value=value)
-        if getattr(load_balancer, "certificate", None):
-            TerraformOutput(self, "alb_certificate_validation",
-                            value=load_balancer.certificate.domain_validation_options)
-        if getattr(cdn, "certificate", None):
-            TerraformOutput(self, "cdn_certificate_validation", value=cdn.certificate.domain_validation_options)

@@ -17,6 +17,7 @@ region = "eu-west-1"
 dr_region = "eu-central-1"
 availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 production = false
+dns = { hosted_zone_id = "Z0QA00000000000000001", zone_name = "video.example.com" }
 """
 CDN = '\n[cdn]\nsigning_public_key_pem = "-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----"\n'
 
@@ -202,6 +203,36 @@ def test_cdn_section_and_its_key_are_required():
         load_environment_text(BASE, "environments/qa.toml")
     with pytest.raises(ConfigError, match=r"qa\.toml: cdn\.signing_public_key_pem: must be a PEM public key"):
         load_environment_text(BASE + '[cdn]\nsigning_public_key_pem = "ssh-rsa AAAA"\n', "environments/qa.toml")
+
+
+def test_every_certificate_is_issued_or_validated_in_a_zone():
+    no_zone = BASE.replace('dns = { hosted_zone_id = "Z0QA00000000000000001", zone_name = "video.example.com" }\n', "")
+    refused("", r"^environments/qa\.toml: load_balancer\.certificate_arn = '': with no dns\.hosted_zone_id the "
+                r"stack cannot validate a new certificate", base=no_zone)
+    alb = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+    refused(f'[load_balancer]\ncertificate_arn = "{alb}"\n', r"cdn\.certificate_arn = '': with no "
+                                                             r"dns\.hosted_zone_id", base=no_zone)
+    refused('[load_balancer]\ndomain_name = "api.example.org"\n',
+            r"load_balancer\.domain_name = 'api\.example\.org': must lie in dns\.zone_name \('video\.example\.com'\)")
+    refused('[load_balancer]\ncertificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc"\n',
+            r"load_balancer\.certificate_arn = .*: must be a certificate of account 123456789012 in eu-west-1")
+
+
+@pytest.mark.parametrize("dns, message", [
+    ('{ hosted_zone_id = "zone-1", zone_name = "video.example.com" }', r"dns\.hosted_zone_id = 'zone-1': must be "
+                                                                        r"empty or a Route 53 hosted zone id"),
+    ('{ hosted_zone_id = "Z0QA00000000000000001" }', r"dns\.zone_name = '': hosted_zone_id and zone_name name the "
+                                                     r"same zone: set both or neither"),
+])
+def test_dns_fields(dns, message):
+    refused("", message, base=BASE.replace(
+        '{ hosted_zone_id = "Z0QA00000000000000001", zone_name = "video.example.com" }', dns))
+
+
+def test_cdn_needs_its_own_name_for_tls_1_2():
+    with pytest.raises(ConfigError, match=r"qa\.toml: cdn\.domain_name = '': required: with the default "
+                                          r"\*\.cloudfront\.net certificate CloudFront allows only TLSv1"):
+        load_environment_text(BASE + CDN + 'domain_name = ""\n', "environments/qa.toml")
 
 
 def test_production_requires_the_edge_waf_and_dr_pieces():

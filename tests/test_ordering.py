@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import ENVIRONMENTS, resources
+from tests.conftest import ENVIRONMENTS, find_one, resources
 
 # `aws_lb.x`, `data.aws_iam_policy_document.y`, `terraform_data.z` inside an interpolation.
 REFERENCE = re.compile(r"(?<![\w.-])(data\.)?((?:aws|terraform)_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")
@@ -137,3 +137,82 @@ def test_every_secret_a_task_reads_has_a_version_before_its_service_starts(stack
                 assert version in waits_for, (service, version)
                 assert body["secret_string"] and body["lifecycle"]["ignore_changes"] == ["secret_string"]
     assert read == 2  # the API's database credentials and CDN signing key
+
+
+# Resources that hold data: nothing of these may wait for the distribution or for a certificate to be issued.
+STATEFUL = ("aws_db_instance", "aws_s3_bucket", "aws_kms_key", "aws_secretsmanager_secret", "aws_sqs_queue",
+            "aws_dynamodb_table", "aws_cloudwatch_log_group")
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_nothing_stateful_waits_for_the_distribution_or_a_certificate(stacks, env):
+    """A distribution takes minutes to deploy and waits for its certificate, which waits for DNS: whatever
+    stateful sits behind them (a key whose policy named the distribution held back RDS, SQS, ECS, secrets and
+    logs) makes the first apply as slow as the slowest of them, and fails with them."""
+    stack = stacks[env]
+    edges = graph(stack)
+    slow = {address(stack, "aws_cloudfront_distribution")} | {
+        f"aws_acm_certificate_validation.{n}" for n in resources(stack, "aws_acm_certificate_validation")}
+    assert len(slow) == 3  # the distribution and both certificates
+    checked = 0
+    for rtype in STATEFUL:
+        for name in resources(stack, rtype):
+            checked += 1
+            assert not upstream(edges, f"{rtype}.{name}") & slow, f"{rtype}.{name} waits for {slow}"
+    assert checked >= 15  # buckets, keys, the database, queues, the secret, log groups
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_certificate_is_validated_by_its_record_in_the_zone(stacks, env):
+    """No certificate waits for a human: its validation record is written to the configured zone, and the
+    validation resource names that record, so it waits for exactly that."""
+    from environments.config import load_environment
+
+    config = load_environment(env)
+    stack = stacks[env]
+    certificates = resources(stack, "aws_acm_certificate")
+    assert sorted(c["domain_name"] for c in certificates.values()) == sorted(
+        [config.load_balancer.domain_name, config.cdn.domain_name])
+    for name in certificates:
+        [validation] = [v for v in resources(stack, "aws_acm_certificate_validation").values()
+                        if v["certificate_arn"] == f"${{aws_acm_certificate.{name}.arn}}"]
+        [fqdn] = validation["validation_record_fqdns"]
+        [record_address] = _references(fqdn)
+        assert fqdn == f"${{{record_address}.fqdn}}"
+        record = resources(stack, "aws_route53_record")[record_address.split(".", 1)[1]]
+        assert record["zone_id"] == config.dns.hosted_zone_id
+        options = f"tolist(aws_acm_certificate.{name}.domain_validation_options).0"
+        assert record["name"] == f"${{{options}.resource_record_name}}"
+        assert record["type"] == f"${{{options}.resource_record_type}}"
+        assert record["records"] == [f"${{{options}.resource_record_value}}"]
+        assert record["//"]["hosted_zone"] == {"id": config.dns.hosted_zone_id, "name": config.dns.zone_name}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_api_and_cdn_names_point_at_the_load_balancer_and_the_distribution(stacks, env):
+    from environments.config import load_environment
+
+    config = load_environment(env)
+    stack = stacks[env]
+    aliases = {(r["name"], r["type"]): r["alias"] for r in resources(stack, "aws_route53_record").values()
+               if "alias" in r and r["zone_id"] == config.dns.hosted_zone_id}
+    alb, distribution = address(stack, "aws_lb"), address(stack, "aws_cloudfront_distribution")
+    assert aliases == {
+        (config.load_balancer.domain_name, "A"): {"name": f"${{{alb}.dns_name}}", "zone_id": f"${{{alb}.zone_id}}",
+                                                  "evaluate_target_health": True},
+        **{(config.cdn.domain_name, kind): {"name": f"${{{distribution}.domain_name}}",
+                                            "zone_id": f"${{{distribution}.hosted_zone_id}}",
+                                            "evaluate_target_health": False} for kind in ("A", "AAAA")}}
+
+
+def test_issued_certificates_need_no_zone_and_no_validation(synth_dev_with):
+    alb = "arn:aws:acm:eu-west-1:111111111111:certificate/0b5d3c1e-1111-2222-3333-444455556666"
+    cdn = "arn:aws:acm:us-east-1:111111111111:certificate/7f2a9e4d-1111-2222-3333-444455556666"
+    stack = synth_dev_with({"load_balancer": f'certificate_arn = "{alb}"', "cdn": f'certificate_arn = "{cdn}"'},
+                           drop=("hosted_zone_id", "zone_name"))
+    for rtype in ("aws_acm_certificate", "aws_acm_certificate_validation", "aws_route53_record"):
+        assert not resources(stack, rtype), rtype
+    [https] = [v for v in resources(stack, "aws_lb_listener").values() if v["port"] == 443]
+    assert https["certificate_arn"] == alb
+    assert find_one(stack, "aws_cloudfront_distribution")["viewer_certificate"] == {
+        "acm_certificate_arn": cdn, "minimum_protocol_version": "TLSv1.2_2021", "ssl_support_method": "sni-only"}
