@@ -21,7 +21,13 @@ from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat as Stat,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric as StatMetric,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions as Dimension)
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+    AppautoscalingPolicyStepScalingPolicyConfiguration as StepScaling,
+    AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment)
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery as AlarmQuery,
+    CloudwatchMetricAlarmMetricQueryMetric as AlarmMetric)
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository, EcrRepositoryEncryptionConfiguration, EcrRepositoryImageScanningConfiguration)
@@ -169,7 +175,8 @@ class Ingest(Construct):
                 statement("UseEnvironmentKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self._kms_key_arn]))
 
     def scale_on_backlog(self, target: AppautoscalingTarget, *, cluster_name: str, service_name: str) -> AppautoscalingPolicy:
-        """Target tracking on backlog per task: visible messages / running tasks (metric math)."""
+        """Target tracking on backlog per task: visible messages / running tasks (metric math); and the step
+        policy that starts a worker when none is running (`_scale_out_when_unserved`)."""
         dimension = lambda name, value: Dimension(name=name, value=value)
         metrics = [
             Metric(id="backlog", return_data=False, metric_stat=Stat(stat="Sum", metric=StatMetric(
@@ -178,10 +185,12 @@ class Ingest(Construct):
             Metric(id="tasks", return_data=False, metric_stat=Stat(stat="Average", metric=StatMetric(
                 namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
                 dimensions=[dimension("ClusterName", cluster_name), dimension("ServiceName", service_name)]))),
-            # With no task running, the whole backlog counts against one: the service scales out from zero.
+            # With tasks reporting 0, the whole backlog counts against one; with none reporting at all (scaled to
+            # zero) this has no data, which is why the step policy below exists.
             Metric(id="backlog_per_task", label="Messages waiting per running worker", return_data=True,
                    expression="IF(tasks > 0, backlog / tasks, backlog)"),
         ]
+        self._scale_out_when_unserved(target)
         return AppautoscalingPolicy(
             self, "worker-backlog-scaling", name=self._naming.name("worker", "backlog"),
             policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
@@ -189,6 +198,35 @@ class Ingest(Construct):
             target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
                 target_value=self._config.backlog_per_worker, scale_in_cooldown=300, scale_out_cooldown=60,
                 customized_metric_specification=Customized(metrics=metrics)))
+
+    def _scale_out_when_unserved(self, target: AppautoscalingTarget) -> None:
+        """Scale from zero. With no worker running, Container Insights reports no RunningTaskCount, so the
+        backlog-per-task math above has no data, its alarms stay INSUFFICIENT_DATA, and target tracking never
+        starts the first worker. This step policy looks at the queue alone (SQS reports its metrics while it
+        holds messages): messages waiting that no worker received within a minute, two minutes running, add one
+        worker, from 0 to 1 or one more when every running worker is busy with a long upload. It never removes
+        one; target tracking scales in."""
+        n = self._naming
+        step = AppautoscalingPolicy(
+            self, "worker-unserved-backlog-scaling", name=n.name("worker", "unserved-backlog"),
+            policy_type="StepScaling", service_namespace=target.service_namespace, resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            step_scaling_policy_configuration=StepScaling(
+                adjustment_type="ChangeInCapacity", cooldown=120, metric_aggregation_type="Maximum",
+                step_adjustment=[StepAdjustment(metric_interval_lower_bound="0", scaling_adjustment=1)]))
+        queue_metric = lambda id_, metric, stat: AlarmQuery(id=id_, return_data=False, metric=AlarmMetric(
+            namespace="AWS/SQS", metric_name=metric, dimensions={"QueueName": self.queue.name}, period=60, stat=stat))
+        CloudwatchMetricAlarm(
+            self, "worker-unserved-backlog", alarm_name=n.name("worker", "unserved-backlog"),
+            alarm_description="Uploads wait in the queue and no worker received any for two minutes: add a worker "
+                              "(the only way out of zero workers)",
+            comparison_operator="GreaterThanOrEqualToThreshold", threshold=1, evaluation_periods=2,
+            datapoints_to_alarm=2, treat_missing_data="notBreaching", alarm_actions=[step.arn],
+            metric_query=[
+                queue_metric("backlog", "ApproximateNumberOfMessagesVisible", "Maximum"),
+                queue_metric("received", "NumberOfMessagesReceived", "Sum"),
+                AlarmQuery(id="unserved", label="Messages waiting that no worker received", return_data=True,
+                           expression="IF(backlog >= 1 AND received == 0, 1, 0)")])
 
     def _repository(self, name: str, config: IngestConfig) -> EcrRepository:
         repository = EcrRepository(
