@@ -29,12 +29,14 @@ from modules.compute import ComputeConfig
 from modules.cost import CostConfig
 from modules.database import DatabaseConfig
 from modules.identity import IdentityConfig
+from modules.dns import DnsConfig
 from modules.ingest import IngestConfig
 from modules.load_balancer import LoadBalancerConfig
 from modules.monitoring import MonitoringConfig
 from modules.network import NetworkConfig
 from modules.security import SecurityConfig
 from modules.storage import StorageConfig
+from modules.validation import PLACEHOLDER_IMAGE
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
@@ -87,6 +89,7 @@ class Environment:
     cdn: CdnConfig                   # [cdn] is required: it names the public key of the URL signers
     identity: IdentityConfig         # [identity] is required: the repository whose CI deploys (account bootstrap)
     production: bool = True          # production rules: multi-AZ, deletion protection, replication
+    dns: DnsConfig = field(default_factory=DnsConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -113,8 +116,38 @@ class Environment:
             raise ValueError(
                 f"availability_zones = {list(azs)!r}: must be three distinct zones of {self.region}, "
                 f"e.g. {[self.region + s for s in 'abc']!r}")
+        self._check_names_and_certificates()
+        if self.compute.image == PLACEHOLDER_IMAGE and \
+                self.load_balancer.health_check_path != self.compute.health_check_path:
+            raise ValueError(f"load_balancer.health_check_path = {self.load_balancer.health_check_path!r}: the "
+                             "placeholder API image serves only compute.health_check_path "
+                             f"({self.compute.health_check_path!r}); use the same path or set compute.image")
+        monitor = re.fullmatch(r"arn:aws:ce::(\d{12}):.*", self.cost.anomaly_monitor_arn)
+        if monitor and monitor.group(1) != self.account_id:
+            raise ValueError(f"cost.anomaly_monitor_arn = {self.cost.anomaly_monitor_arn!r}: must be a monitor of "
+                             f"account_id {self.account_id}")
         if self.production:
             self._check_production()
+
+    def _check_names_and_certificates(self) -> None:
+        """Every certificate is either issued already or validated by the stack in the zone: never one that
+        waits for somebody to create its DNS record."""
+        names = (("load_balancer", self.load_balancer.domain_name, self.load_balancer.certificate_arn),
+                 ("cdn", self.cdn.domain_name, self.cdn.certificate_arn))
+        for section, domain, certificate in names:
+            if not certificate and not self.dns.hosted_zone_id:
+                raise ValueError(f"{section}.certificate_arn = '': with no dns.hosted_zone_id the stack cannot "
+                                 "validate a new certificate; name the zone ([dns]) or an issued certificate")
+            if self.dns.hosted_zone_id and not self.dns.holds(domain):
+                raise ValueError(f"{section}.domain_name = {domain!r}: must lie in dns.zone_name "
+                                 f"({self.dns.zone_name!r}), where its records are written")
+        alb_certificate = self.load_balancer.certificate_arn
+        if alb_certificate and f":acm:{self.region}:{self.account_id}:" not in alb_certificate:
+            raise ValueError(f"load_balancer.certificate_arn = {alb_certificate!r}: must be a certificate of account "
+                             f"{self.account_id} in {self.region}, the load balancer's region")
+        if self.cdn.certificate_arn and f":{self.account_id}:" not in self.cdn.certificate_arn:
+            raise ValueError(f"cdn.certificate_arn = {self.cdn.certificate_arn!r}: must be a certificate of account "
+                             f"{self.account_id} (in us-east-1)")
 
     def _check_production(self) -> None:
         rules = [
@@ -125,6 +158,7 @@ class Environment:
             ("load_balancer.deletion_protection", self.load_balancer.deletion_protection, True),
             ("cdn.waf_enabled", self.cdn.waf_enabled, True),
             ("database.backup_replication", self.database.backup_replication, True),
+            ("database.final_snapshot", self.database.final_snapshot, True),
             ("storage.replication_time_control", self.storage.replication_time_control, True),
             ("backup.enabled", self.backup.enabled, True),
         ]
@@ -132,6 +166,9 @@ class Environment:
             if value != required:
                 raise ValueError(f"{name} = {str(value).lower()}: a production environment requires "
                                  f"{str(required).lower()}")
+        if self.security.secret_recovery_window_days == 0:
+            raise ValueError("security.secret_recovery_window_days = 0: a production environment requires a "
+                             "recovery window of 7-30 days")
         if self.database.backup_retention_days < 7:
             raise ValueError(f"database.backup_retention_days = {self.database.backup_retention_days}: "
                              "a production environment requires at least 7 days")

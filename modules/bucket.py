@@ -145,10 +145,10 @@ def _lifecycle_rule(rule: LifecycleRule) -> S3BucketLifecycleConfigurationRule:
 
 
 def access_log_options(name: str, account_id: str, *, extra_statements: tuple[dict, ...] = (),
-                       retention_days: int = 365, force_destroy: bool = False) -> BucketOptions:
+                       retention_days: int = 365, force_destroy: bool = False, protect: bool = False) -> BucketOptions:
     """A bucket that receives S3 server access logs (and other AWS log deliveries via `extra_statements`)."""
     return BucketOptions(
-        kms_key_arn=None, log_bucket=None, notifications=False, force_destroy=force_destroy,
+        kms_key_arn=None, log_bucket=None, notifications=False, force_destroy=force_destroy, protect=protect,
         lifecycle=(LifecycleRule(id="expire-logs", expire_days=retention_days, noncurrent_expire_days=30,
                                  abort_multipart_days=1),),
         policy_statements=(statement(

@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 
 from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
-from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
 from cdktf_cdktf_provider_aws.cloudfront_cache_policy import (
     CloudfrontCachePolicy, CloudfrontCachePolicyParametersInCacheKeyAndForwardedToOrigin as CacheKey,
     CloudfrontCachePolicyParametersInCacheKeyAndForwardedToOriginCookiesConfig as Cookies,
@@ -33,6 +31,7 @@ from constructs import Construct
 
 from modules import checkov
 from modules.bucket import BucketOptions, SecureBucket
+from modules.dns import DnsConfig, alias_records, validated_certificate
 from modules.naming import Naming
 from modules.waf import waf_logging, web_acl
 
@@ -47,8 +46,8 @@ S3_ORIGIN, S3_REPLICA_ORIGIN, VIDEO_ORIGIN_GROUP, ALB_ORIGIN = "videos", "videos
 class CdnConfig:
     """Inputs. Every default is the prod-safe choice."""
     signing_public_key_pem: str                   # public key for signed URLs; the private key stays with the API
-    domain_name: str = "cdn.video.example.com"   # viewer-facing name; empty: the cloudfront.net name (dev)
-    certificate_arn: str = ""                     # ACM certificate in us-east-1; empty: request one (DNS validation)
+    domain_name: str = "cdn.video.example.com"   # viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge
+    certificate_arn: str = ""                     # an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id
     price_class: str = "PriceClass_All"          # PriceClass_100 | _200 | _All (edge locations used)
     waf_enabled: bool = True                      # CLOUDFRONT-scope web ACL (us-east-1)
     waf_rate_limit: int = 2000                    # requests per 5 minutes per client IP
@@ -58,13 +57,14 @@ class CdnConfig:
     log_retention_days: int = 365                 # edge WAF log retention
 
     def __post_init__(self) -> None:
-        if self.domain_name and not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):
-            raise ValueError(f"domain_name = {self.domain_name!r}: must be empty or a DNS name")
+        if not self.domain_name:
+            raise ValueError("domain_name = '': required: with the default *.cloudfront.net certificate CloudFront "
+                             "allows only TLSv1 (it ignores minimum_protocol_version), and the spec asks TLS 1.2+")
+        if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):
+            raise ValueError(f"domain_name = {self.domain_name!r}: must be a DNS name such as 'cdn.example.com'")
         if self.certificate_arn and not re.fullmatch(r"arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+",
                                                      self.certificate_arn):
             raise ValueError(f"certificate_arn = {self.certificate_arn!r}: must be an ACM certificate in us-east-1")
-        if self.certificate_arn and not self.domain_name:
-            raise ValueError("certificate_arn is set but domain_name is empty: the certificate needs a name to serve")
         if self.price_class not in PRICE_CLASSES:
             raise ValueError(f"price_class = {self.price_class!r}: must be one of {', '.join(PRICE_CLASSES)}")
         if not 0 < self.video_default_ttl_seconds <= self.video_max_ttl_seconds:
@@ -80,14 +80,17 @@ class CdnConfig:
 
 
 class Cdn(Construct):
-    """Exposes `distribution`, `key_group`, `web_acl` (or None)."""
+    """Exposes `distribution`, `key_group`, `web_acl` (or None), `certificate_validation` (None with an issued
+    certificate)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CdnConfig, video_bucket_domain: str,
                  origin_access_control_id: str, alb_domain: str, kms_key_arn_us_east_1: str, protect: bool,
-                 access_log_bucket: SecureBucket, replica_bucket_domain: str | None = None, us_east_1_provider=None,
-                 force_destroy: bool = False) -> None:
+                 access_log_bucket: SecureBucket, dns: DnsConfig, replica_bucket_domain: str | None = None,
+                 us_east_1_provider=None, force_destroy: bool = False) -> None:
         super().__init__(scope, id_)
-        public_key = CloudfrontPublicKey(self, "signing-key", name=naming.name("signing"),
+        # A new key must exist before the old one leaves the key group (CloudFront refuses to delete a key in
+        # use), so it is created first, under a generated name: public key names are unique in the account.
+        public_key = CloudfrontPublicKey(self, "signing-key", name_prefix=naming.name("signing") + "-",
                                          encoded_key=config.signing_public_key_pem.strip() + "\n",
                                          comment="Signed URLs for private videos",
                                          lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
@@ -112,6 +115,7 @@ class Cdn(Construct):
 
         logs = SecureBucket(self, "logs", name=naming.bucket("cdn-logs"), options=BucketOptions(
             kms_key_arn=None, log_bucket=access_log_bucket, notifications=False, force_destroy=force_destroy,
+            protect=protect,
             # CloudFront standard logging writes through the awslogsdelivery ACL grant.
             object_ownership="BucketOwnerPreferred",
             skips={"CKV_AWS_145": "CloudFront standard logs cannot be delivered to an SSE-KMS bucket (AWS limit).",
@@ -129,16 +133,13 @@ class Cdn(Construct):
                         kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
                         environment=naming.environment, provider=us_east_1_provider)
 
-        certificate_arn = config.certificate_arn
-        if config.domain_name and not certificate_arn:
-            certificate = AcmCertificate(
-                self, "certificate", provider=us_east_1_provider, domain_name=config.domain_name,
-                validation_method="DNS", key_algorithm="EC_prime256v1",
-                lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-            # Apply waits here until the DNS validation record (output `cdn_certificate_validation`) exists.
-            certificate_arn = AcmCertificateValidation(self, "certificate-validation", provider=us_east_1_provider,
-                                                       certificate_arn=certificate.arn).certificate_arn
-            self.certificate = certificate
+        certificate_arn, self.certificate_validation = config.certificate_arn, None
+        if not certificate_arn:
+            # CloudFront takes certificates from us-east-1; the validation record goes into the zone, and the
+            # distribution (nothing stateful) waits until ACM has issued the certificate.
+            _, self.certificate_validation = validated_certificate(
+                self, "certificate", domain_name=config.domain_name, dns=dns, provider=us_east_1_provider)
+            certificate_arn = self.certificate_validation.certificate_arn
 
         origins = [CloudfrontDistributionOrigin(origin_id=S3_ORIGIN, domain_name=video_bucket_domain,
                                                 origin_access_control_id=origin_access_control_id),
@@ -161,7 +162,7 @@ class Cdn(Construct):
         self.distribution = CloudfrontDistribution(
             self, "distribution", enabled=True, is_ipv6_enabled=True, comment=f"{naming.prefix} videos and API",
             price_class=config.price_class, http_version="http2and3", default_root_object="index.html",
-            aliases=[config.domain_name] if config.domain_name else None,
+            aliases=[config.domain_name],
             web_acl_id=self.web_acl.arn if self.web_acl else None,
             origin=origins, origin_group=origin_groups,
             default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
@@ -179,15 +180,18 @@ class Cdn(Construct):
                 locations=sorted(config.blocked_countries) or None)),
             viewer_certificate=CloudfrontDistributionViewerCertificate(
                 acm_certificate_arn=certificate_arn, ssl_support_method="sni-only",
-                minimum_protocol_version="TLSv1.2_2021") if certificate_arn else
-            CloudfrontDistributionViewerCertificate(cloudfront_default_certificate=True),
+                minimum_protocol_version="TLSv1.2_2021"),
             logging_config=CloudfrontDistributionLoggingConfig(bucket=logs.bucket.bucket_domain_name,
                                                                prefix="cloudfront/", include_cookies=False),
-            depends_on=[logs.policy],
+            # Standard logging writes through an ACL grant: the bucket must have left BucketOwnerEnforced.
+            depends_on=[logs.policy, logs.ownership],
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
-        self._reasons(naming, config, replica_bucket_domain, certificate_arn)
+        if dns.hosted_zone_id:
+            alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.distribution.domain_name,
+                          target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
+        self._reasons(naming, config, replica_bucket_domain)
 
-    def _reasons(self, naming: Naming, config: CdnConfig, replica: str | None, certificate_arn: str) -> None:
+    def _reasons(self, naming: Naming, config: CdnConfig, replica: str | None) -> None:
         env = naming.environment
         if not config.blocked_countries:
             checkov.skip(self.distribution, "CKV_AWS_374", f"{env}: no country is blocked by config; the service "
@@ -199,7 +203,3 @@ class Cdn(Construct):
             for check in ("CKV_AWS_68", "CKV2_AWS_47"):
                 checkov.skip(self.distribution, check, f"{env}: edge WAF off by config (cost, ~$5+/month per ACL); "
                                                        "the ALB and API keep their regional WAF.")
-        if not certificate_arn:
-            for check in ("CKV_AWS_174", "CKV2_AWS_42"):
-                checkov.skip(self.distribution, check, f"{env}: no custom domain by config, so the default "
-                                                       "*.cloudfront.net certificate; staging and prod use ACM.")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import posixpath
+import shlex
 from dataclasses import dataclass, field
 
 from cdktf import TerraformResourceLifecycle
@@ -28,7 +30,7 @@ from constructs import Construct
 from modules import checkov
 from modules.naming import Naming
 from modules.policy import policy, service_trust, statement
-from modules.validation import check_fargate_size, check_image, check_log_retention
+from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image, check_log_retention
 
 XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 XRAY_DAEMON_MEMORY = 64  # MiB reserved for the sidecar inside the task
@@ -39,7 +41,7 @@ class ComputeConfig:
     """Inputs of the cluster and the API service. Every default is the prod-safe choice."""
     cpu: int = 1024                        # task CPU units (spec: dev 256, staging 512, prod 1024)
     memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048)
-    image: str = "public.ecr.aws/docker/library/nginx:1.27"  # API container image (tag or digest, never :latest)
+    image: str = PLACEHOLDER_IMAGE         # API container image (tag or digest, never :latest); default: a placeholder that serves the health check (README: Images)
     health_check_path: str = "/health"     # container and target group health endpoint
     min_tasks: int = 2                     # autoscaling floor (spec: 1-10)
     max_tasks: int = 10                    # autoscaling ceiling
@@ -87,13 +89,27 @@ class ServiceSpec:
     target_group_arn: str | None = None                            # ALB target group (API)
     health_check_path: str = "/health"
     command: tuple[str, ...] = ()
+    depends_on: tuple = ()                                         # what must exist before the service starts
     on_demand_base: int = 1
     on_demand_weight: int = 1
     spot_weight: int = 0
 
 
+def placeholder_command(spec: ServiceSpec) -> tuple[str, ...]:
+    """What the placeholder image runs, within the task's hardening (uid 10001, read-only root, /tmp writable,
+    no capabilities): the API answers 200 on its health check path on the app port (busybox httpd, files under
+    /tmp); a worker marks itself healthy and stays up until ECS stops it (SIGTERM)."""
+    if spec.port:
+        page = f"/tmp/www{spec.health_check_path}" + ("index.html" if spec.health_check_path.endswith("/") else "")
+        script = (f"mkdir -p {shlex.quote(posixpath.dirname(page))} && echo ok > {shlex.quote(page)} && "
+                  f"exec httpd -f -v -p {spec.port} -h /tmp/www")
+    else:
+        script = "touch /tmp/healthy && trap 'exit 0' TERM && while :; do sleep 60 & wait $!; done"
+    return ("sh", "-c", script)
+
+
 class Compute(Construct):
-    """Exposes `cluster`, `namespace`; `service(...)` adds a Fargate service and returns it."""
+    """Exposes `cluster`, `capacity_providers`, `namespace`; `service(...)` adds a Fargate service and returns it."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ComputeConfig, vpc_id: str,
                  kms_key_arn: str) -> None:
@@ -101,7 +117,7 @@ class Compute(Construct):
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
         self.cluster = EcsCluster(self, "cluster", name=naming.name("cluster"),
                                   setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
-        EcsClusterCapacityProviders(
+        self.capacity_providers = EcsClusterCapacityProviders(
             self, "capacity-providers", cluster_name=self.cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"],
             default_capacity_provider_strategy=[EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
                 capacity_provider="FARGATE", base=config.on_demand_base, weight=config.on_demand_weight)])
@@ -179,6 +195,8 @@ class Compute(Construct):
             deployment_minimum_healthy_percent=100, deployment_maximum_percent=200,
             service_registries=EcsServiceServiceRegistries(registry_arn=discovery.arn),
             propagate_tags="SERVICE", enable_ecs_managed_tags=True, wait_for_steady_state=False,
+            # The strategy names FARGATE_SPOT: the cluster must have its capacity providers first.
+            depends_on=[self.capacity_providers, *spec.depends_on],
             # Autoscaling owns the task count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]))
         self.services[name] = service
@@ -217,8 +235,9 @@ class Compute(Construct):
             "logConfiguration": logging(spec.name),
             "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
         }
-        if spec.command:
-            app["command"] = list(spec.command)
+        command = spec.command or (placeholder_command(spec) if spec.image == PLACEHOLDER_IMAGE else ())
+        if command:
+            app["command"] = list(command)
         if spec.port:
             app["portMappings"] = [{"containerPort": spec.port, "protocol": "tcp"}]
             app["healthCheck"] = {"command": ["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:{spec.port}"

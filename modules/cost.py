@@ -1,6 +1,7 @@
 """Cost controls: a monthly budget with 80 % / 100 % actual and 100 % forecast alerts, and anomaly detection."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cdktf_cdktf_provider_aws.budgets_budget import BudgetsBudget, BudgetsBudgetNotification
@@ -12,6 +13,7 @@ from constructs import Construct
 
 from modules.naming import Naming
 
+ANOMALY_MONITOR_ARN = re.compile(r"arn:aws:ce::(\d{12}):anomalymonitor/[0-9a-f-]{1,64}")
 # (threshold %, ACTUAL | FORECASTED): the spec's "budget alerts at 80% and 100%", plus a forecast warning.
 BUDGET_ALERTS = ((80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED"))
 
@@ -22,6 +24,8 @@ class CostConfig:
     monthly_budget_usd: int = 5000          # monthly cost budget of the account
     anomaly_threshold_usd: int = 100        # alert on anomalies whose total impact reaches this
     budget_emails: tuple[str, ...] = ()     # also told directly, besides the alarm topic
+    anomaly_detection: bool = True          # Cost Anomaly Detection: a monitor of AWS services and an immediate alert subscription
+    anomaly_monitor_arn: str = ""           # AWS allows one AWS-services monitor per account: subscribe to this existing one instead of creating it (or import it: README)
 
     def __post_init__(self) -> None:
         if self.monthly_budget_usd < 1:
@@ -31,10 +35,16 @@ class CostConfig:
         for email in self.budget_emails:
             if "@" not in email:
                 raise ValueError(f"budget_emails: {email!r}: not an e-mail address")
+        if self.anomaly_monitor_arn and not ANOMALY_MONITOR_ARN.fullmatch(self.anomaly_monitor_arn):
+            raise ValueError(f"anomaly_monitor_arn = {self.anomaly_monitor_arn!r}: must be empty or a monitor ARN "
+                             "'arn:aws:ce::<12 digits>:anomalymonitor/<id>'")
+        if self.anomaly_monitor_arn and not self.anomaly_detection:
+            raise ValueError(f"anomaly_monitor_arn = {self.anomaly_monitor_arn!r}: set, but anomaly_detection = "
+                             "false subscribes nothing to it; remove one of them")
 
 
 class Cost(Construct):
-    """Exposes `budget`, `anomaly_monitor`, `anomaly_subscription`."""
+    """Exposes `budget`, `anomaly_monitor` and `anomaly_subscription` (None where config leaves them out)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CostConfig, topic_arn: str,
                  edge_topic_arn: str) -> None:
@@ -47,12 +57,20 @@ class Cost(Construct):
                 notification_type=kind, subscriber_sns_topic_arns=[topic_arn],
                 subscriber_email_addresses=list(config.budget_emails) or None)
                 for threshold, kind in BUDGET_ALERTS])
-        self.anomaly_monitor = CeAnomalyMonitor(self, "anomaly-monitor", name=naming.name("services"),
-                                                monitor_type="DIMENSIONAL", monitor_dimension="SERVICE")
+        self.anomaly_monitor = self.anomaly_subscription = None
+        if not config.anomaly_detection:
+            return
+        # One AWS-services (DIMENSIONAL/SERVICE) monitor per account: an existing one is subscribed to, not
+        # created again (AWS would refuse the create); README: how to import it instead.
+        monitor_arn = config.anomaly_monitor_arn
+        if not monitor_arn:
+            self.anomaly_monitor = CeAnomalyMonitor(self, "anomaly-monitor", name=naming.name("services"),
+                                                    monitor_type="DIMENSIONAL", monitor_dimension="SERVICE")
+            monitor_arn = self.anomaly_monitor.arn
         # Cost Explorer is a us-east-1 service: its SNS subscriber is the us-east-1 alarm topic.
         self.anomaly_subscription = CeAnomalySubscription(
             self, "anomaly-subscription", name=naming.name("anomalies"), frequency="IMMEDIATE",
-            monitor_arn_list=[self.anomaly_monitor.arn],
+            monitor_arn_list=[monitor_arn],
             subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=edge_topic_arn)],
             threshold_expression=CeAnomalySubscriptionThresholdExpression(
                 dimension=CeAnomalySubscriptionThresholdExpressionDimension(

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle
+from cdktf import DataResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
 from cdktf_cdktf_provider_aws.db_instance_automated_backups_replication import DbInstanceAutomatedBackupsReplication
 from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
@@ -16,6 +16,7 @@ from constructs import Construct
 from modules import checkov
 from modules.naming import Naming
 from modules.policy import service_trust
+from modules.validation import check_postgres_instance_class
 
 ENGINE_MAJOR = "15"
 PERFORMANCE_INSIGHTS_DAYS = (7, *range(31, 732, 31))  # 7 (free tier) or a multiple of 31 up to 731
@@ -25,7 +26,7 @@ MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """Inputs. Every default is the prod-safe choice (the prod values of the spec)."""
-    instance_class: str = "db.r6g.large"        # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large
+    instance_class: str = "db.r6g.large"        # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large; one RDS offers for PostgreSQL 15
     engine_version: str = ENGINE_MAJOR          # "15" (latest 15.x, auto minor upgrades) or a pinned "15.<minor>"
     allocated_storage_gb: int = 50              # initial gp3 size
     max_allocated_storage_gb: int = 500         # storage autoscaling ceiling
@@ -40,10 +41,10 @@ class DatabaseConfig:
     backup_window: str = "02:00-03:00"          # UTC, hh:mm-hh:mm
     maintenance_window: str = "sun:03:30-sun:04:30"  # UTC, ddd:hh:mm-ddd:hh:mm
     slow_query_ms: int = 500                    # statements slower than this are logged
+    final_snapshot: bool = True                 # snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"db\.[a-z0-9]+\.[a-z0-9]+", self.instance_class):
-            raise ValueError(f"instance_class = {self.instance_class!r}: must look like 'db.t3.micro'")
+        check_postgres_instance_class("instance_class", self.instance_class)
         if not re.fullmatch(rf"{ENGINE_MAJOR}(\.\d+)?", self.engine_version):
             raise ValueError(f"engine_version = {self.engine_version!r}: must be PostgreSQL 15: '15' or '15.<minor>'")
         if not 20 <= self.allocated_storage_gb <= 65536:
@@ -79,7 +80,8 @@ class DatabaseConfig:
 
 
 class Database(Construct):
-    """Exposes `instance`, `replicas`, `master_secret_arn` (RDS-managed, rotated) and `identifier`."""
+    """Exposes `instance`, `replicas`, `master_secret_arn` (RDS-managed, rotated), `identifier` and
+    `parameter_group`."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: DatabaseConfig,
                  subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
@@ -88,8 +90,10 @@ class Database(Construct):
         self.identifier = naming.name("db")
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
+        # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
+        # a group in use), so the new one needs a name of its own: group names are unique per region.
         parameters = DbParameterGroup(
-            self, "parameters", name=naming.name("postgres15"), family=f"postgres{ENGINE_MAJOR}",
+            self, "parameters", name_prefix=naming.name(f"postgres{ENGINE_MAJOR}") + "-", family=f"postgres{ENGINE_MAJOR}",
             description="TLS only, query and connection logging",
             parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=method) for name, value, method in (
                 ("rds.force_ssl", "1", "pending-reboot"),
@@ -100,14 +104,18 @@ class Database(Construct):
                 ("log_statement", "ddl", "immediate"),
             )],
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        self.parameter_group = parameters
         monitoring_role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"),
                                   description="RDS enhanced monitoring",
                                   assume_role_policy=service_trust("monitoring.rds.amazonaws.com",
                                                                    source_account=naming.account_id))
         IamRolePolicyAttachment(self, "monitoring-policy", role=monitoring_role.name,
                                 policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        # kms_key_id is the primary's alone: a same-region replica is encrypted with its source's key, and AWS
+        # refuses the parameter there ("Your request does not require the KMS key parameter"); only a replica
+        # in another region names a key (of that region).
         common = dict(
-            instance_class=config.instance_class, storage_encrypted=True, kms_key_id=kms_key_arn,
+            instance_class=config.instance_class, storage_encrypted=True,
             storage_type="gp3", max_allocated_storage=config.max_allocated_storage_gb,
             vpc_security_group_ids=[security_group_id], parameter_group_name=parameters.name,
             publicly_accessible=False, iam_database_authentication_enabled=True,
@@ -120,13 +128,13 @@ class Database(Construct):
         )
         self.instance = DbInstance(
             self, "primary", identifier=self.identifier, engine="postgres", engine_version=config.engine_version,
+            kms_key_id=kms_key_arn,
             allocated_storage=config.allocated_storage_gb, db_subnet_group_name=subnet_group.name,
             multi_az=config.multi_az, username="video_ingest_admin", db_name="video_ingest",
             # RDS creates the password in Secrets Manager and rotates it (every 7 days): never in code or state.
             manage_master_user_password=True, master_user_secret_kms_key_id=kms_key_arn,
             backup_retention_period=config.backup_retention_days, backup_window=config.backup_window,
-            delete_automated_backups=False, skip_final_snapshot=False,
-            final_snapshot_identifier=f"{self.identifier}-final",
+            delete_automated_backups=False, **self._final_snapshot(config),
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect, ignore_changes=["engine_version"]
                                                  if config.engine_version == ENGINE_MAJOR else None),
             **common)
@@ -150,6 +158,15 @@ class Database(Construct):
             self.backup_replication = DbInstanceAutomatedBackupsReplication(
                 self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
                 kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    def _final_snapshot(self, config: DatabaseConfig) -> dict:
+        """A fixed name ("<id>-final") exists after the first destroy, so the second destroy of a re-created
+        environment fails. terraform_data's id is a UUID drawn when the instance is created and kept while it
+        lives: each instance's final snapshot gets a name no earlier one used."""
+        if not config.final_snapshot:
+            return {"skip_final_snapshot": True}
+        suffix = DataResource(self, "final-snapshot-suffix")
+        return {"skip_final_snapshot": False, "final_snapshot_identifier": f"{self.identifier}-final-{suffix.id}"}
 
     @staticmethod
     def _single_az_reasons(instance: DbInstance, naming: Naming, config: DatabaseConfig) -> None:

@@ -21,7 +21,13 @@ from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat as Stat,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric as StatMetric,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions as Dimension)
+from cdktf_cdktf_provider_aws.appautoscaling_policy import (
+    AppautoscalingPolicyStepScalingPolicyConfiguration as StepScaling,
+    AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment)
 from cdktf_cdktf_provider_aws.appautoscaling_target import AppautoscalingTarget
+from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarm, CloudwatchMetricAlarmMetricQuery as AlarmQuery,
+    CloudwatchMetricAlarmMetricQueryMetric as AlarmMetric)
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository, EcrRepositoryEncryptionConfiguration, EcrRepositoryImageScanningConfiguration)
@@ -37,7 +43,7 @@ from constructs import Construct
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
 from modules.naming import Naming
 from modules.policy import deny_insecure_transport, policy, statement
-from modules.validation import check_fargate_size, check_image
+from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image
 
 UPLOAD_PREFIX = "uploads/"
 PROCESSED_PREFIX = "processed/"
@@ -56,7 +62,7 @@ class IngestConfig:
     max_receive_count: int = 5              # attempts before a message goes to the dead-letter queue
     worker_cpu: int = 2048                  # worker task CPU units (Fargate sizes)
     worker_memory: int = 4096               # worker task memory MiB (must fit worker_cpu)
-    worker_image: str = "public.ecr.aws/docker/library/busybox:1.36"  # worker container image (tag or digest)
+    worker_image: str = PLACEHOLDER_IMAGE   # worker container image (tag or digest); default: a placeholder that stays up (README: Images)
     min_workers: int = 1                    # 0 lets the service idle at zero tasks
     max_workers: int = 10                   # autoscaling ceiling
     backlog_per_worker: int = 5             # target messages waiting per running worker
@@ -93,11 +99,12 @@ class Ingest(Construct):
     `presign_statements` (API) and `worker_statements(video_bucket_arn)` (workers)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IngestConfig, kms_key_arn: str,
-                 log_bucket: SecureBucket, force_destroy: bool) -> None:
+                 log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
         self.upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
             kms_key_arn=kms_key_arn, log_bucket=log_bucket, force_destroy=force_destroy, notifications=False,
+            protect=protect,
             skips={"CKV_AWS_144": "Raw uploads are transient (deleted after "
                                   f"{config.raw_upload_retention_days} days); the processed copies in the video "
                                   "bucket are what is replicated."},
@@ -168,7 +175,8 @@ class Ingest(Construct):
                 statement("UseEnvironmentKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self._kms_key_arn]))
 
     def scale_on_backlog(self, target: AppautoscalingTarget, *, cluster_name: str, service_name: str) -> AppautoscalingPolicy:
-        """Target tracking on backlog per task: visible messages / running tasks (metric math)."""
+        """Target tracking on backlog per task: visible messages / running tasks (metric math); and the step
+        policy that starts a worker when none is running (`_scale_out_when_unserved`)."""
         dimension = lambda name, value: Dimension(name=name, value=value)
         metrics = [
             Metric(id="backlog", return_data=False, metric_stat=Stat(stat="Sum", metric=StatMetric(
@@ -177,10 +185,12 @@ class Ingest(Construct):
             Metric(id="tasks", return_data=False, metric_stat=Stat(stat="Average", metric=StatMetric(
                 namespace="ECS/ContainerInsights", metric_name="RunningTaskCount",
                 dimensions=[dimension("ClusterName", cluster_name), dimension("ServiceName", service_name)]))),
-            # With no task running, the whole backlog counts against one: the service scales out from zero.
+            # With tasks reporting 0, the whole backlog counts against one; with none reporting at all (scaled to
+            # zero) this has no data, which is why the step policy below exists.
             Metric(id="backlog_per_task", label="Messages waiting per running worker", return_data=True,
                    expression="IF(tasks > 0, backlog / tasks, backlog)"),
         ]
+        self._scale_out_when_unserved(target)
         return AppautoscalingPolicy(
             self, "worker-backlog-scaling", name=self._naming.name("worker", "backlog"),
             policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,
@@ -188,6 +198,35 @@ class Ingest(Construct):
             target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
                 target_value=self._config.backlog_per_worker, scale_in_cooldown=300, scale_out_cooldown=60,
                 customized_metric_specification=Customized(metrics=metrics)))
+
+    def _scale_out_when_unserved(self, target: AppautoscalingTarget) -> None:
+        """Scale from zero. With no worker running, Container Insights reports no RunningTaskCount, so the
+        backlog-per-task math above has no data, its alarms stay INSUFFICIENT_DATA, and target tracking never
+        starts the first worker. This step policy looks at the queue alone (SQS reports its metrics while it
+        holds messages): messages waiting that no worker received within a minute, two minutes running, add one
+        worker, from 0 to 1 or one more when every running worker is busy with a long upload. It never removes
+        one; target tracking scales in."""
+        n = self._naming
+        step = AppautoscalingPolicy(
+            self, "worker-unserved-backlog-scaling", name=n.name("worker", "unserved-backlog"),
+            policy_type="StepScaling", service_namespace=target.service_namespace, resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            step_scaling_policy_configuration=StepScaling(
+                adjustment_type="ChangeInCapacity", cooldown=120, metric_aggregation_type="Maximum",
+                step_adjustment=[StepAdjustment(metric_interval_lower_bound="0", scaling_adjustment=1)]))
+        queue_metric = lambda id_, metric, stat: AlarmQuery(id=id_, return_data=False, metric=AlarmMetric(
+            namespace="AWS/SQS", metric_name=metric, dimensions={"QueueName": self.queue.name}, period=60, stat=stat))
+        CloudwatchMetricAlarm(
+            self, "worker-unserved-backlog", alarm_name=n.name("worker", "unserved-backlog"),
+            alarm_description="Uploads wait in the queue and no worker received any for two minutes: add a worker "
+                              "(the only way out of zero workers)",
+            comparison_operator="GreaterThanOrEqualToThreshold", threshold=1, evaluation_periods=2,
+            datapoints_to_alarm=2, treat_missing_data="notBreaching", alarm_actions=[step.arn],
+            metric_query=[
+                queue_metric("backlog", "ApproximateNumberOfMessagesVisible", "Maximum"),
+                queue_metric("received", "NumberOfMessagesReceived", "Sum"),
+                AlarmQuery(id="unserved", label="Messages waiting that no worker received", return_data=True,
+                           expression="IF(backlog >= 1 AND received == 0, 1, 0)")])
 
     def _repository(self, name: str, config: IngestConfig) -> EcrRepository:
         repository = EcrRepository(

@@ -4,18 +4,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
-from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateValidation
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
 from cdktf_cdktf_provider_aws.lb_listener import (LbListener, LbListenerDefaultAction,
                                                   LbListenerDefaultActionRedirect)
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck, LbTargetGroupStickiness
 from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
-from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import checkov
 from modules.bucket import SecureBucket
+from modules.dns import DnsConfig, alias_records, validated_certificate
 from modules.naming import Naming
 from modules.policy import statement
 from modules.waf import waf_logging, web_acl
@@ -34,7 +32,7 @@ ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "u
 class LoadBalancerConfig:
     """Inputs. Every default is the prod-safe choice."""
     domain_name: str = "api.video.example.com"  # name clients use; the certificate covers it
-    certificate_arn: str = ""                   # an existing ACM certificate; empty: request one (DNS validation)
+    certificate_arn: str = ""                   # an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id
     deletion_protection: bool = True            # the ALB refuses deletion
     stickiness_seconds: int = 3600              # lb_cookie duration for stateful upload sessions (1-604800)
     health_check_path: str = "/health"          # target group health check
@@ -68,11 +66,12 @@ def alb_log_delivery_statements(region: str, bucket_name: str, account_id: str) 
 
 
 class LoadBalancer(Construct):
-    """Exposes `alb`, `target_group`, `https_listener`, `web_acl` (regional, reusable by API Gateway)."""
+    """Exposes `alb`, `target_group`, `https_listener`, `web_acl` (regional, reusable by API Gateway) and
+    `certificate_validation` (None with an issued certificate)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: LoadBalancerConfig,
                  subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int,
-                 log_bucket: SecureBucket, kms_key_arn: str) -> None:
+                 log_bucket: SecureBucket, kms_key_arn: str, dns: DnsConfig) -> None:
         super().__init__(scope, id_)
         self.alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
                       subnets=subnet_ids, security_groups=[security_group_id], drop_invalid_header_fields=True,
@@ -91,16 +90,17 @@ class LoadBalancer(Construct):
                                                   interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
             stickiness=LbTargetGroupStickiness(type="lb_cookie", enabled=True,
                                                cookie_duration=config.stickiness_seconds))
+        self.certificate_validation = None
         if config.certificate_arn:
             certificate_arn = config.certificate_arn
         else:
-            certificate = AcmCertificate(self, "certificate", domain_name=config.domain_name,
-                                         validation_method="DNS", key_algorithm="EC_prime256v1",
-                                         lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-            # Apply waits here until the DNS validation record (output `alb_certificate_validation`) exists.
-            certificate_arn = AcmCertificateValidation(self, "certificate-validation",
-                                                       certificate_arn=certificate.arn).certificate_arn
-            self.certificate = certificate
+            # The validation record goes into the zone; the listener waits until ACM has issued the certificate.
+            _, self.certificate_validation = validated_certificate(self, "certificate", domain_name=config.domain_name,
+                                                                   dns=dns)
+            certificate_arn = self.certificate_validation.certificate_arn
+        if dns.hosted_zone_id:
+            alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.alb.dns_name,
+                          target_zone_id=self.alb.zone_id, ipv6=False, evaluate_target_health=True)
         LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
                    default_action=[LbListenerDefaultAction(type="redirect", redirect=LbListenerDefaultActionRedirect(
                        protocol="HTTPS", port="443", status_code="HTTP_301"))])

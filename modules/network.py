@@ -39,8 +39,10 @@ from modules.validation import check_log_retention
 TIERS = {"public": 0, "private": 10, "database": 20}  # third octet offset of each tier's /24s
 ANYWHERE = "0.0.0.0/0"
 POSTGRES_PORT = 5432
-# Return traffic for connections the VPC opened. RDP (3389) is carved out so no NACL admits it from anywhere.
-EPHEMERAL_RANGES = ((1024, 3388), (3390, 65535))
+# Return traffic for connections the VPC opened: NACLs are stateless, and a NAT gateway uses every source port
+# 1024-65535 (AWS: "Network ACLs for NAT gateways"), so the whole range must come back in. A carve-out (e.g. 3389)
+# silently drops the answers that land on it. Security groups, which are stateful, admit no RDP or SSH.
+EPHEMERAL_PORTS = (1024, 65535)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,11 +150,11 @@ class Network(Construct):
         private, database = self.cidrs["private"], self.cidrs["database"]
         # (rule number, egress, protocol, cidr, from, to) per tier.
         public = [(100, False, "tcp", ANYWHERE, 443, 443), (110, False, "tcp", ANYWHERE, 80, 80),
-                  *[(120 + i, False, "tcp", ANYWHERE, lo, hi) for i, (lo, hi) in enumerate(EPHEMERAL_RANGES)],
+                  (120, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
                   (100, True, "-1", ANYWHERE, 0, 0)]
         private_rules = [*[(100 + i, False, "tcp", cidr, app_port, app_port)  # load balancer -> tasks
                            for i, cidr in enumerate(self.cidrs["public"])],
-                         *[(110 + i, False, "tcp", ANYWHERE, lo, hi) for i, (lo, hi) in enumerate(EPHEMERAL_RANGES)],
+                         (110, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
                          (100, True, "-1", ANYWHERE, 0, 0)]
         database_rules = [*[(100 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(private)],
                           *[(100 + i, True, "tcp", cidr, 1024, 65535) for i, cidr in enumerate(private)],
@@ -163,9 +165,13 @@ class Network(Construct):
             acl = NetworkAcl(self, f"{tier}-nacl", vpc_id=self.vpc.id, subnet_ids=[s.id for s in self.subnets[tier]],
                              tags={"Name": self._naming.name(tier)})
             for number, egress, protocol, cidr, low, high in rules:
-                NetworkAclRule(self, f"{tier}-nacl-{'out' if egress else 'in'}-{number}", network_acl_id=acl.id,
-                               rule_number=number, egress=egress, protocol=protocol, rule_action="allow",
-                               cidr_block=cidr, from_port=low, to_port=high)
+                rule = NetworkAclRule(self, f"{tier}-nacl-{'out' if egress else 'in'}-{number}", network_acl_id=acl.id,
+                                      rule_number=number, egress=egress, protocol=protocol, rule_action="allow",
+                                      cidr_block=cidr, from_port=low, to_port=high)
+                if not egress and cidr == ANYWHERE and (low, high) == EPHEMERAL_PORTS:
+                    checkov.skip(rule, "CKV_AWS_231", "Return traffic on the ephemeral ports 1024-65535, which "
+                                 "include 3389: a NAT gateway uses all of them, so a hole drops answers. Nothing "
+                                 "listens for RDP: no security group admits 3389 (the stateful layer).")
 
     def _security_groups(self, app_port: int) -> None:
         n = self._naming

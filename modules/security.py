@@ -9,12 +9,16 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
+from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 from constructs import Construct
 
 from modules import checkov
 from modules.naming import Naming
 from modules.policy import account_trust, policy, statement
 
+# The first value of an app secret: tasks that read it can start (ECS fails a task whose secret has no value),
+# and nothing in code, plan or state is the real one. README "Secrets": how operators put the real value.
+SECRET_PLACEHOLDER = "placeholder: put the real value with `aws secretsmanager put-secret-value` (README: Secrets)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,6 +27,7 @@ class SecurityConfig:
     key_deletion_window_days: int = 30          # KMS waiting period before a scheduled key deletion (7-30)
     trusted_account_ids: tuple[str, ...] = ()   # accounts whose MFA-authenticated users may assume the operator role
     max_session_hours: int = 1                  # operator role session length (1-12 h)
+    secret_recovery_window_days: int = 30       # a deleted secret can be restored this long (7-30); 0: deleted at once, so a re-created environment can reuse the name (not in production)
 
     def __post_init__(self) -> None:
         if not 7 <= self.key_deletion_window_days <= 30:
@@ -32,16 +37,20 @@ class SecurityConfig:
                 raise ValueError(f"trusted_account_ids: {account!r}: must be a 12-digit AWS account id")
         if not 1 <= self.max_session_hours <= 12:
             raise ValueError(f"max_session_hours = {self.max_session_hours}: must be 1-12 hours")
+        if not (self.secret_recovery_window_days == 0 or 7 <= self.secret_recovery_window_days <= 30):
+            raise ValueError(f"secret_recovery_window_days = {self.secret_recovery_window_days}: must be 0 (delete "
+                             "at once) or 7-30 days (Secrets Manager's recovery window)")
 
 
 class Security(Construct):
-    """Exposes `key` (shared CMK), `key_arn`, and role helpers; ids are a contract."""
+    """Exposes `key` (shared CMK), `key_arn`, `secret_versions`, and role helpers; ids are a contract."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: SecurityConfig,
                  protect: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._protect = naming, config, protect
         self._keys: dict[str, tuple[KmsKey, str, list[dict]]] = {}
+        self.secret_versions: dict[str, SecretsmanagerSecretVersion] = {}
         self.key = self.key_in("key", region=naming.region, alias=naming.prefix,
                                description=f"{naming.prefix}: data at rest (S3, RDS, logs, queues, secrets, images)")
         self.key_arn = self.key.arn
@@ -77,10 +86,17 @@ class Security(Construct):
 
     def app_secret(self, id_: str, *, description: str, rotation_reason: str) -> SecretsmanagerSecret:
         """A secret the application reads at start (ECS `secrets`), encrypted with the environment key.
-        Its value is put out of band (`aws secretsmanager put-secret-value`): never in code or state."""
+        Its real value is put out of band (`aws secretsmanager put-secret-value`): never in code or state.
+        Until then it holds a placeholder version (`secret_versions[id_]`: services that read the secret
+        depend on it), which Terraform writes once and never compares again."""
         secret = SecretsmanagerSecret(self, id_, name=f"{self._naming.prefix}/{id_}", description=description,
-                                      kms_key_id=self.key_arn, recovery_window_in_days=30)
+                                      kms_key_id=self.key_arn,
+                                      recovery_window_in_days=self._config.secret_recovery_window_days)
         checkov.skip(secret, "CKV2_AWS_57", rotation_reason)
+        # The resource tracks its own version id: the real value, a later version, never enters state or a plan.
+        self.secret_versions[id_] = SecretsmanagerSecretVersion(
+            self, f"{id_}-placeholder", secret_id=secret.id, secret_string=SECRET_PLACEHOLDER,
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["secret_string"]))
         return secret
 
     def operator_role(self) -> IamRole:

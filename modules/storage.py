@@ -62,7 +62,8 @@ class Storage(Construct):
         log_name = naming.bucket("logs")
         self.log_bucket = SecureBucket(self, "logs", name=log_name, options=access_log_options(
             log_name, naming.account_id, retention_days=config.access_log_retention_days,
-            extra_statements=tuple(log_delivery_statements(log_name)), force_destroy=config.force_destroy))
+            extra_statements=tuple(log_delivery_statements(log_name)), force_destroy=config.force_destroy,
+            protect=protect))
         self.video_bucket = SecureBucket(self, "videos", name=naming.bucket("videos"), options=BucketOptions(
             kms_key_arn=kms_key_arn, log_bucket=self.log_bucket, lifecycle=(video_lifecycle(config),),
             force_destroy=config.force_destroy, protect=protect,
@@ -76,7 +77,7 @@ class Storage(Construct):
             dr_log_name = naming.bucket("logs", dr_region)
             dr_logs = SecureBucket(self, "dr-logs", name=dr_log_name, provider=dr_provider, options=access_log_options(
                 dr_log_name, naming.account_id, retention_days=config.access_log_retention_days,
-                force_destroy=config.force_destroy))
+                force_destroy=config.force_destroy, protect=protect))
             self.replica_bucket = SecureBucket(
                 self, "videos-replica", name=naming.bucket("videos", dr_region), provider=dr_provider,
                 options=BucketOptions(

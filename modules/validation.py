@@ -1,6 +1,7 @@
 """Validators shared by module configs (pure Python): AWS's own limits, with messages that show the fix."""
 from __future__ import annotations
 
+import difflib
 import re
 
 # Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
@@ -26,10 +27,51 @@ def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_fie
                          f"allowed memory for {cpu} CPU: {listed} MiB")
 
 
+# Both services run this until their real images are pushed (the stack itself creates their ECR repositories, so
+# a first apply cannot name them yet): busybox runs as any uid, on a read-only root filesystem with only /tmp
+# writable, and modules/compute.py gives it a command that serves the health check on the app port (API) or
+# stays up (workers). README "Images".
+PLACEHOLDER_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
+
+
 def check_image(name: str, image: str) -> None:
     pinned = "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"))
     if not re.fullmatch(r"[a-z0-9.\-/:_@]+", image) or not pinned:
         raise ValueError(f"{name} = {image!r}: must be an image reference with an explicit tag or digest (not :latest)")
+
+
+# DB instance classes RDS offers for PostgreSQL 15 (the engine major this project runs), by family.
+# Source: Amazon RDS User Guide, "Supported DB engines for DB instance classes", PostgreSQL column, as of
+# 2023-06-09 (github.com/awsdocs/amazon-rds-user-guide, doc_source/Concepts.DBInstanceClass.md at 50e7617):
+# every class listed with "All PostgreSQL 15 versions" or "PostgreSQL 15.2 and higher" (15.2 is the first
+# 15.x RDS shipped). Classes AWS added after that date are refused until added here, with their source.
+_SIZES_TO_16X = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+_SIZES_TO_24X = (*_SIZES_TO_16X, "24xlarge")
+_SIZES_TO_32X = (*_SIZES_TO_24X, "32xlarge")
+POSTGRES_15_INSTANCE_FAMILIES: dict[str, tuple[str, ...]] = {
+    "m5": _SIZES_TO_24X, "m5d": _SIZES_TO_24X, "m6g": _SIZES_TO_16X, "m6gd": _SIZES_TO_16X, "m6i": _SIZES_TO_32X,
+    "m7g": _SIZES_TO_16X,
+    "r5": _SIZES_TO_24X, "r5b": _SIZES_TO_24X, "r5d": _SIZES_TO_24X, "r6g": _SIZES_TO_16X, "r6gd": _SIZES_TO_16X,
+    "r6i": _SIZES_TO_32X, "r7g": _SIZES_TO_16X,
+    "t3": ("micro", "small", "medium", "large", "xlarge", "2xlarge"),
+    "t4g": ("micro", "small", "medium", "large", "xlarge", "2xlarge"),
+    "x2g": _SIZES_TO_16X, "x2idn": ("16xlarge", "24xlarge", "32xlarge"),
+    "x2iedn": ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge", "24xlarge", "32xlarge"),
+}
+POSTGRES_15_INSTANCE_CLASSES = frozenset(f"db.{family}.{size}" for family, sizes in POSTGRES_15_INSTANCE_FAMILIES.items()
+                                         for size in sizes)
+
+
+def check_postgres_instance_class(name: str, value: str) -> None:
+    if value in POSTGRES_15_INSTANCE_CLASSES:
+        return
+    guess = difflib.get_close_matches(value, sorted(POSTGRES_15_INSTANCE_CLASSES), n=1)
+    family = value.split(".")[1] if value.count(".") == 2 else ""
+    hint = (f"did you mean {guess[0]!r}? " if guess else "") + (
+        f"sizes of db.{family}: {', '.join(POSTGRES_15_INSTANCE_FAMILIES[family])}" if family in
+        POSTGRES_15_INSTANCE_FAMILIES else f"families: {' '.join(sorted(POSTGRES_15_INSTANCE_FAMILIES))}")
+    raise ValueError(f"{name} = {value!r}: not an instance class RDS offers for PostgreSQL 15; {hint} "
+                     "(table: modules/validation.py)")
 
 
 # The values CloudWatch Logs accepts for retention_in_days.

@@ -8,7 +8,8 @@ for minutes),
 and each stack reaches its own account by assuming a role there, as in AWS.
 
 What the emulator cannot serve is left out here and only here, each type with its reason
-(`EXCLUDED`); nothing else changes. Destroy protections (`prevent_destroy`, deletion
+(`EXCLUDED`), and what the stacks expect to exist outside them gets a stand-in (`STAND_INS`); nothing
+else changes. Destroy protections (`prevent_destroy`, deletion
 protection) are lifted so the rehearsal can prove that every stack also tears down; that
 they hold in the real stacks is asserted by the unit tests.
 """
@@ -22,7 +23,7 @@ ENDPOINT_VARIABLE = "VIDEO_INGEST_EMULATOR_ENDPOINT"
 # moto's default account: nothing lives there; every stack assumes a role into its own account.
 EMULATOR_ACCOUNT = "123456789012"
 SERVICES = ("acm", "apigateway", "applicationautoscaling", "backup", "budgets", "ce", "cloudfront", "cloudwatch",
-            "dynamodb", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "rds", "s3", "secretsmanager",
+            "dynamodb", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "rds", "route53", "s3", "secretsmanager",
             "servicediscovery", "sns", "sqs", "sts", "wafv2", "xray")
 # Resource types moto 5.2.5 cannot serve (probed: create or delete unimplemented, or a call that breaks
 # the refresh of the whole state). Resources that reference them are left out too (printed by the rehearsal).
@@ -47,6 +48,14 @@ SUBSTITUTED = {
                                                "moto: CreateResponseHeadersPolicy answers 404"),
     "aws_api_gateway_client_certificate": (None, "moto: GenerateClientCertificate answers 404"),
 }
+# What the stacks expect to exist already, outside them, and the emulator (which starts empty) has not: emulator
+# mode creates a stand-in and points the stack at it.
+STAND_INS = {
+    "aws_route53_zone": "the hosted zone of dns.hosted_zone_id lives in the account, outside the stacks; emulator "
+                        "mode creates a zone of dns.zone_name and writes the validation and alias records there",
+}
+# The `//` note modules/dns.py puts on each Route 53 record: {"id": zone id from config, "name": zone name}.
+ZONE_NOTE = "hosted_zone"
 # Differences a second plan shows only because the emulator does not return what it was given:
 # (resource type, attribute path) -> reason. Any other difference fails the rehearsal.
 EMULATOR_DRIFT = {
@@ -100,6 +109,7 @@ def transform(config: dict) -> tuple[dict, list[str]]:
     """Leaves out the excluded types (and what references them), substitutes the substituted ones,
     and lifts destroy protections. Returns the new configuration and the addresses left out."""
     resources = config.get("resource", {})
+    _stand_in_zones(resources)
     substituted = {(rtype, name) for rtype in SUBSTITUTED for name in resources.get(rtype, {})}
     for bodies in resources.values():
         for body in bodies.values():
@@ -128,6 +138,20 @@ def transform(config: dict) -> tuple[dict, list[str]]:
     for name in [n for n, body in outputs.items() if _references(body) & removed]:
         del outputs[name]
     return config, sorted(f"{rtype}.{name}" for rtype, name in removed)
+
+
+def _stand_in_zones(resources: dict) -> None:
+    """A zone per configured zone (STAND_INS), and the records that named it by id point at the stand-in."""
+    records = resources.get("aws_route53_record", {})
+    zones = {body["//"][ZONE_NOTE]["id"]: body["//"][ZONE_NOTE]["name"] for body in records.values()
+             if ZONE_NOTE in body.get("//", {})}
+    for number, (zone_id, zone_name) in enumerate(sorted(zones.items()), start=1):
+        name = f"emulator-zone-{number}"
+        resources.setdefault("aws_route53_zone", {})[name] = {
+            "name": zone_name, "force_destroy": True, "comment": f"emulator stand-in for {zone_id}"}
+        for body in records.values():
+            if body.get("zone_id") == zone_id:
+                body["zone_id"] = f"${{aws_route53_zone.{name}.zone_id}}"
 
 
 def _substitute(body: dict) -> None:

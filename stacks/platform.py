@@ -63,13 +63,13 @@ class PlatformStack(TerraformStack):
                             kms_key_arn=security.key_arn, protect=protect, dr_provider=dr,
                             dr_kms_key_arn=dr_key.arn if dr_key else None)
         ingest = Ingest(self, "ingest", naming=naming, config=env.ingest, kms_key_arn=security.key_arn,
-                        log_bucket=storage.log_bucket, force_destroy=env.storage.force_destroy)
+                        log_bucket=storage.log_bucket, force_destroy=env.storage.force_destroy, protect=protect)
         security.add_key_statements(*ingest.key_statements)
 
         load_balancer = LoadBalancer(
             self, "load-balancer", naming=naming, config=env.load_balancer, subnet_ids=network.public_subnet_ids,
             security_group_id=network.alb_sg.id, vpc_id=network.vpc.id, app_port=APP_PORT,
-            log_bucket=storage.log_bucket, kms_key_arn=security.key_arn)
+            log_bucket=storage.log_bucket, kms_key_arn=security.key_arn, dns=env.dns)
         compute = Compute(self, "compute", naming=naming, config=env.compute, vpc_id=network.vpc.id,
                           kms_key_arn=security.key_arn)
         c = env.compute
@@ -77,6 +77,9 @@ class PlatformStack(TerraformStack):
             name="api", cpu=c.cpu, memory=c.memory, image=c.image, min_tasks=c.min_tasks, max_tasks=c.max_tasks,
             subnet_ids=network.private_subnet_ids, security_group_id=network.app_sg.id, port=APP_PORT,
             target_group_arn=load_balancer.target_group.arn, health_check_path=c.health_check_path,
+            # ECS refuses a target group that no listener attaches to the load balancer yet, and fails every
+            # task whose secret has no value.
+            depends_on=(load_balancer.https_listener, security.secret_versions["cdn-signing-key"]),
             on_demand_base=c.on_demand_base, on_demand_weight=c.on_demand_weight, spot_weight=c.spot_weight,
             environment={"ENVIRONMENT": env.name, "DATABASE_HOST": database.instance.address,
                          "VIDEO_BUCKET": storage.video_bucket.name, "UPLOAD_BUCKET": ingest.upload_bucket.name},
@@ -111,12 +114,17 @@ class PlatformStack(TerraformStack):
                   if storage.replica_bucket else None,
                   origin_access_control_id=storage.origin_access_control.id,
                   alb_domain=env.load_balancer.domain_name, protect=protect, us_east_1_provider=edge,
-                  access_log_bucket=storage.log_bucket,
+                  access_log_bucket=storage.log_bucket, dns=env.dns,
                   kms_key_arn_us_east_1=edge_key.arn, force_destroy=env.storage.force_destroy)
+        # The bucket policies name this distribution exactly. The key policy must not: a key that names the
+        # distribution's ARN is created after the distribution, which waits for its certificate, and everything
+        # encrypted with the key (database, queues, secrets, logs) would queue behind both. Any distribution of
+        # this account may ask the key to decrypt, and only for objects a bucket policy lets it read.
         storage.allow_distribution(cdn.distribution.arn)
         cloudfront_decrypts = statement(
             "CloudFrontDecryptsVideos", ["kms:Decrypt"], "*", principal={"Service": "cloudfront.amazonaws.com"},
-            condition={"StringEquals": {"AWS:SourceArn": cdn.distribution.arn}})
+            condition={"ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{env.account_id}:distribution/*"},
+                       "StringEquals": {"AWS:SourceAccount": env.account_id}})
         security.add_key_statements(cloudfront_decrypts)
         if dr_key:
             security.add_key_statements(cloudfront_decrypts, key="dr-key")
@@ -143,6 +151,7 @@ class PlatformStack(TerraformStack):
             "vpc_id": network.vpc.id, "video_bucket": storage.video_bucket.name,
             "upload_bucket": ingest.upload_bucket.name, "upload_queue_url": ingest.queue.url,
             "database_endpoint": database.instance.endpoint, "database_secret_arn": database.master_secret_arn,
+            "database_parameter_group": database.parameter_group.name,
             "alb_dns_name": load_balancer.alb.dns_name, "api_invoke_url": api.stage.invoke_url,
             "cdn_domain_name": cdn.distribution.domain_name, "kms_key_arn": security.key_arn,
             "alarm_topic_arn": monitoring.topic.arn, "dashboard": monitoring.dashboard.dashboard_name,
@@ -154,8 +163,3 @@ class PlatformStack(TerraformStack):
         for construct in self.node.find_all():
             if isinstance(construct, IamRole):
                 construct.permissions_boundary = naming.boundary_arn
-        if getattr(load_balancer, "certificate", None):
-            TerraformOutput(self, "alb_certificate_validation",
-                            value=load_balancer.certificate.domain_validation_options)
-        if getattr(cdn, "certificate", None):
-            TerraformOutput(self, "cdn_certificate_validation", value=cdn.certificate.domain_validation_options)

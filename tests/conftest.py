@@ -47,6 +47,32 @@ def plans(synth_dir, build_dir) -> dict[str, dict]:
                                                                             build_dir).items()}
 
 
+@pytest.fixture(scope="session")
+def synth_dev_with(tmp_path_factory):
+    """Synthesizes dev alone from the committed files, with `lines` added at the top of `[section]` of dev.toml
+    (or {section: lines}) and the lines starting with any of `drop` removed."""
+    import re
+    import shutil
+
+    import main
+    from environments.config import ENVIRONMENTS_DIR
+
+    def synth(section: str | dict[str, str], lines: str = "", drop: tuple[str, ...] = ()) -> dict:
+        work = tmp_path_factory.mktemp("env")
+        config_dir = work / "environments"
+        shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+        dev = config_dir / "dev.toml"
+        text = "".join(line for line in dev.read_text().splitlines(keepends=True) if not line.startswith(drop))
+        for name, added in (section.items() if isinstance(section, dict) else [(section, lines)]):
+            text, found = re.subn(rf"^\[{name}\][^\n]*\n", lambda m: f"{m.group(0)}{added}\n", text, count=1,
+                                  flags=re.MULTILINE)
+            assert found, name
+        dev.write_text(text)
+        main.synth_atomically(work / "out", ["dev"], config_dir)
+        return json.loads((work / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
+    return synth
+
+
 def resources(stack: dict, rtype: str) -> dict[str, dict]:
     """All resources of one type in a synthesized stack, by logical name."""
     return stack.get("resource", {}).get(rtype, {})

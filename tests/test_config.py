@@ -18,6 +18,7 @@ dr_region = "eu-central-1"
 availability_zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 production = false
 identity = { ci_repository = "example-org/video-ingest-infra" }
+dns = { hosted_zone_id = "Z0QA00000000000000001", zone_name = "video.example.com" }
 """
 CDN = '\n[cdn]\nsigning_public_key_pem = "-----BEGIN PUBLIC KEY-----\\nMIIB\\n-----END PUBLIC KEY-----"\n'
 
@@ -138,9 +139,16 @@ def test_environment_fields(field, value, message):
     ("database", 'engine_version = "14.9"', r"database\.engine_version = '14\.9': must be PostgreSQL 15"),
     ("database", "max_allocated_storage_gb = 10", r"database\.max_allocated_storage_gb = 10: must be above"),
     ("database", "read_replicas = 9", r"database\.read_replicas = 9: must be 0-5"),
+    ("database", 'instance_class = "db.r6g.larg"', r"^environments/qa\.toml: database\.instance_class = 'db\.r6g\.larg': "
+                                                  r"not an instance class RDS offers for PostgreSQL 15; did you mean "
+                                                  r"'db\.r6g\.large'\? sizes of db\.r6g: large, .*16xlarge"),
+    ("database", 'instance_class = "db.t2.micro"', r"database\.instance_class = 'db\.t2\.micro': not an instance "
+                                                  r"class RDS offers for PostgreSQL 15; .*families: m5 .* t4g"),
     ("network", "flow_log_retention_days = 10", r"network\.flow_log_retention_days = 10: must be a CloudWatch Logs retention"),
     ("security", 'ci_repository = "org/repo"', r"security\.ci_repository = 'org/repo': unknown key"),
     ("security", 'trusted_account_ids = ["x"]', r"security\.trusted_account_ids: 'x': must be a 12-digit"),
+    ("security", "secret_recovery_window_days = 3", r"security\.secret_recovery_window_days = 3: must be 0 \(delete "
+                                                    r"at once\) or 7-30 days"),
     ("compute", "cpu = 300", r"compute\.cpu = 300: not a Fargate CPU size; allowed: 256, 512, 1024"),
     ("compute", 'image = "nginx:latest"', r"compute\.image = 'nginx:latest': must be an image reference with an "
                                           r"explicit tag or digest"),
@@ -154,10 +162,19 @@ def test_environment_fields(field, value, message):
     ("api", 'cache_size_gb = "2"', r"api\.cache_size_gb = '2': must be one of 0\.5, 1\.6"),
     ("api", "cache_ttl_seconds = 7200", r"api\.cache_ttl_seconds = 7200: must be 0-3600"),
     ("api", '[[api.clients]]\nname = "Web App"', r"api\.clients\[0\]\.name = 'Web App': must be 2-31 chars"),
+    ("load_balancer", 'health_check_path = "/ready"', r"load_balancer\.health_check_path = '/ready': the placeholder "
+                                                     r"API image serves only compute\.health_check_path \('/health'\)"),
     ("load_balancer", 'domain_name = "not a domain"', r"load_balancer\.domain_name = 'not a domain': must be a DNS name"),
     ("monitoring", 'alarm_emails = ["oncall"]', r"monitoring\.alarm_emails: 'oncall': not an e-mail address"),
     ("monitoring", "cdn_cache_hit_min_percent = 120", r"monitoring\.cdn_cache_hit_min_percent/cdn_5xx_rate_percent"),
     ("cost", "monthly_budget_usd = 0", r"cost\.monthly_budget_usd = 0: must be at least 1"),
+    ("cost", 'anomaly_monitor_arn = "monitor-1"', r"cost\.anomaly_monitor_arn = 'monitor-1': must be empty or a "
+                                                 r"monitor ARN"),
+    ("cost", 'anomaly_monitor_arn = "arn:aws:ce::999999999999:anomalymonitor/abc"',
+     r"cost\.anomaly_monitor_arn = 'arn:aws:ce::999999999999:anomalymonitor/abc': must be a monitor of account_id "
+     r"123456789012"),
+    ("cost", 'anomaly_detection = false\nanomaly_monitor_arn = "arn:aws:ce::123456789012:anomalymonitor/abc"',
+     r"cost\.anomaly_monitor_arn = .*: set, but anomaly_detection = false subscribes nothing"),
     ("backup", 'schedule = "hourly"', r"backup\.schedule = 'hourly': must be a cron\(\.\.\.\) or rate"),
 ])
 def test_module_fields(section, line, message):
@@ -218,8 +235,42 @@ def test_cdn_section_and_its_key_are_required():
         load_environment_text(BASE + '[cdn]\nsigning_public_key_pem = "ssh-rsa AAAA"\n', "environments/qa.toml")
 
 
+def test_every_certificate_is_issued_or_validated_in_a_zone():
+    no_zone = BASE.replace('dns = { hosted_zone_id = "Z0QA00000000000000001", zone_name = "video.example.com" }\n', "")
+    refused("", r"^environments/qa\.toml: load_balancer\.certificate_arn = '': with no dns\.hosted_zone_id the "
+                r"stack cannot validate a new certificate", base=no_zone)
+    alb = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
+    refused(f'[load_balancer]\ncertificate_arn = "{alb}"\n', r"cdn\.certificate_arn = '': with no "
+                                                             r"dns\.hosted_zone_id", base=no_zone)
+    refused('[load_balancer]\ndomain_name = "api.example.org"\n',
+            r"load_balancer\.domain_name = 'api\.example\.org': must lie in dns\.zone_name \('video\.example\.com'\)")
+    refused('[load_balancer]\ncertificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/abc"\n',
+            r"load_balancer\.certificate_arn = .*: must be a certificate of account 123456789012 in eu-west-1")
+
+
+@pytest.mark.parametrize("dns, message", [
+    ('{ hosted_zone_id = "zone-1", zone_name = "video.example.com" }', r"dns\.hosted_zone_id = 'zone-1': must be "
+                                                                        r"empty or a Route 53 hosted zone id"),
+    ('{ hosted_zone_id = "Z0QA00000000000000001" }', r"dns\.zone_name = '': hosted_zone_id and zone_name name the "
+                                                     r"same zone: set both or neither"),
+])
+def test_dns_fields(dns, message):
+    refused("", message, base=BASE.replace(
+        '{ hosted_zone_id = "Z0QA00000000000000001", zone_name = "video.example.com" }', dns))
+
+
+def test_cdn_needs_its_own_name_for_tls_1_2():
+    with pytest.raises(ConfigError, match=r"qa\.toml: cdn\.domain_name = '': required: with the default "
+                                          r"\*\.cloudfront\.net certificate CloudFront allows only TLSv1"):
+        load_environment_text(BASE + CDN + 'domain_name = ""\n', "environments/qa.toml")
+
+
 def test_production_requires_the_edge_waf_and_dr_pieces():
     base = BASE.replace("production = false\n", "")
     refused("[backup]\nenabled = false\n", r"backup\.enabled = false: a production environment requires true", base)
     refused("[database]\nbackup_replication = false\n",
             r"database\.backup_replication = false: a production environment requires true", base)
+    refused("[security]\nsecret_recovery_window_days = 0\n",
+            r"security\.secret_recovery_window_days = 0: a production environment requires a recovery window", base)
+    refused("[database]\nfinal_snapshot = false\n",
+            r"database\.final_snapshot = false: a production environment requires true", base)

@@ -89,13 +89,35 @@ def test_security_groups_admit_only_the_next_tier(stacks, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_nacls_per_tier_and_no_rdp_from_anywhere(stacks, env):
+def test_nacls_per_tier_and_no_ssh_or_rdp_service_rule_from_anywhere(stacks, env):
     stack = stacks[env]
     assert len(resources(stack, "aws_network_acl")) == 3
     for rule in resources(stack, "aws_network_acl_rule").values():
         if not rule["egress"] and rule["cidr_block"] == "0.0.0.0/0":
-            assert not rule["from_port"] <= 3389 <= rule["to_port"]
-            assert not rule["from_port"] <= 22 <= rule["to_port"]
+            # Only the return-traffic rule spans 22 or 3389; no rule opens either port on its own.
+            if rule["from_port"] <= 3389 <= rule["to_port"] or rule["from_port"] <= 22 <= rule["to_port"]:
+                assert (rule["from_port"], rule["to_port"]) == (1024, 65535), rule
+    # Security groups (stateful) are what admits connections: none admits 22 or 3389.
+    for rule in resources(stack, "aws_vpc_security_group_ingress_rule").values():
+        assert rule["from_port"] not in (22, 3389)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_nacl_return_traffic_admits_every_ephemeral_port(stacks, env):
+    """NACLs are stateless: answers to connections the NAT gateway and the load balancer open arrive on any
+    port 1024-65535 (NAT gateways use all of them), 3389 included; a hole there drops some of them."""
+    stack = stacks[env]
+    acls = {f"${{aws_network_acl.{name}.id}}": body["tags"]["Name"].rsplit("-", 1)[1]
+            for name, body in resources(stack, "aws_network_acl").items()}
+    for acl, tier in acls.items():
+        if tier == "database":
+            continue  # no internet traffic: answers come only from the private and database subnets
+        inbound = [r for r in resources(stack, "aws_network_acl_rule").values()
+                   if r["network_acl_id"] == acl and not r["egress"] and r["cidr_block"] == "0.0.0.0/0"]
+        admitted = set()
+        for rule in inbound:
+            admitted.update(range(rule["from_port"], rule["to_port"] + 1))
+        assert set(range(1024, 65536)) <= admitted, (tier, sorted(set(range(1024, 65536)) - admitted)[:5])
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -177,9 +199,22 @@ def test_database_matches_the_spec(stacks, env):
     assert db["storage_encrypted"] is True and db["kms_key_id"].startswith("${aws_kms_key.security_key")
     assert db["iam_database_authentication_enabled"] and db["performance_insights_enabled"]
     assert db["monitoring_interval"] == 60 and db["enabled_cloudwatch_logs_exports"] == ["postgresql", "upgrade"]
-    assert db["copy_tags_to_snapshot"] and db["skip_final_snapshot"] is False and db["final_snapshot_identifier"]
+    assert db["copy_tags_to_snapshot"]
     assert db["publicly_accessible"] is False
     assert "database_subnet-group" in db["db_subnet_group_name"]
+
+
+@pytest.mark.parametrize("env, kept", [("dev", False), ("staging", True), ("prod", True)])
+def test_final_snapshot_is_kept_under_a_name_no_earlier_instance_used(stacks, env, kept):
+    """dev is destroyed and re-created at will: no final snapshot. Elsewhere the name carries the UUID of a
+    terraform_data created with the instance, so destroying a re-created environment does not collide."""
+    db = find_one(stacks[env], "aws_db_instance", "primary")
+    assert db["skip_final_snapshot"] is not kept
+    if kept:
+        [suffix] = resources(stacks[env], "terraform_data")
+        assert db["final_snapshot_identifier"] == f"video-ingest-{env}-db-final-${{terraform_data.{suffix}.id}}"
+    else:
+        assert "final_snapshot_identifier" not in db and not resources(stacks[env], "terraform_data")
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -188,7 +223,14 @@ def test_no_plain_text_password_anywhere(stacks, synth_dir, env):
     assert db["manage_master_user_password"] is True and "password" not in db
     assert db["master_user_secret_kms_key_id"].startswith("${aws_kms_key.security_key")
     text = (synth_dir / "stacks" / env / "cdk.tf.json").read_text()
-    assert '"password"' not in text and "secret_string" not in text
+    assert '"password"' not in text
+    # The only secret value anywhere: the placeholder that lets tasks start, which Terraform never compares again.
+    from modules.security import SECRET_PLACEHOLDER
+
+    for version in resources(stacks[env], "aws_secretsmanager_secret_version").values():
+        assert version["secret_string"] == SECRET_PLACEHOLDER
+        assert version["lifecycle"]["ignore_changes"] == ["secret_string"]
+    assert text.count("secret_string") == 2 * len(resources(stacks[env], "aws_secretsmanager_secret_version"))
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -204,6 +246,32 @@ def test_prod_read_replica_inherits_credentials_from_the_source(stacks):
     for attribute in ("manage_master_user_password", "username", "password", "engine", "db_name"):
         assert attribute not in replica
     assert not [k for k in resources(stacks["dev"], "aws_db_instance") if "replica" in k]
+
+
+def test_same_region_read_replicas_do_not_pass_a_kms_key(stacks):
+    """AWS refuses KmsKeyId on a same-region read replica ("Your request does not require the KMS key
+    parameter"): the replica is encrypted with the source's key. Only a cross-region replica names one."""
+    replicas = [v for k, v in resources(stacks["prod"], "aws_db_instance").items() if "replica" in k]
+    assert replicas
+    primary_provider = find_one(stacks["prod"], "aws_db_instance", "primary").get("provider")
+    for replica in replicas:
+        assert replica.get("provider") == primary_provider  # same region as the source
+        assert "kms_key_id" not in replica
+        assert replica["storage_encrypted"] is True
+
+
+# Types whose names need not be unique: a replacement created before the old one goes can keep the name.
+DUPLICATE_NAMES_ALLOWED = {"aws_api_gateway_rest_api": "API Gateway allows several REST APIs of one name"}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_create_before_destroy_never_meets_a_fixed_name(stacks, env):
+    """The replacement exists next to the old resource for a moment: a fixed unique name collides
+    (CloudFront public keys, DB parameter groups); such resources take a name_prefix."""
+    for rtype, bodies in stacks[env]["resource"].items():
+        for name, body in bodies.items():
+            if body.get("lifecycle", {}).get("create_before_destroy") and rtype not in DUPLICATE_NAMES_ALLOWED:
+                assert "name" not in body, f"{rtype}.{name}: create_before_destroy with a fixed name"
 
 
 # --- security ---------------------------------------------------------------------------------------
@@ -247,3 +315,6 @@ def test_app_secrets_are_kms_encrypted_in_secrets_manager(stacks, env):
     secret = find_one(stacks[env], "aws_secretsmanager_secret")
     assert secret["name"] == f"video-ingest-{env}/cdn-signing-key"
     assert secret["kms_key_id"].startswith("${aws_kms_key.security_key")
+    # dev is destroyed and re-created under the same names: its secrets go at once (a name in its recovery
+    # window cannot be reused); elsewhere a deleted secret can be restored for 30 days.
+    assert secret["recovery_window_in_days"] == (0 if env == "dev" else 30)

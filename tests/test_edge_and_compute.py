@@ -36,6 +36,31 @@ def test_api_container_is_hardened_and_traced(stacks, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_default_images_start_within_the_task_hardening(stacks, env):
+    """Until the real images are pushed, both services run the busybox placeholder as uid 10001 on a read-only
+    root: the API answers the load balancer's and its own health check on the app port, the worker stays up and
+    passes its health check. (nginx listened on 80, needed a writable cache, and busybox's default command exits.)"""
+    from modules.validation import PLACEHOLDER_IMAGE
+
+    api, _ = containers(stacks[env], "api")
+    target_group = find_one(stacks[env], "aws_lb_target_group")
+    assert api["image"] == PLACEHOLDER_IMAGE and api["readonlyRootFilesystem"] and api["user"] == "10001:10001"
+    assert api["portMappings"][0]["containerPort"] == target_group["port"] == 8080
+    sh, flag, script = api["command"]
+    assert (sh, flag) == ("sh", "-c")
+    assert f"> /tmp/www{target_group['health_check']['path']} && exec httpd -f -v -p 8080 -h /tmp/www" in script
+    worker, _ = containers(stacks[env], "worker")
+    assert worker["image"] == PLACEHOLDER_IMAGE and worker["healthCheck"]["command"][1].startswith("test -f /tmp/healthy")
+    assert worker["command"][2].startswith("touch /tmp/healthy && ") and "while :; do sleep 60" in worker["command"][2]
+
+
+def test_a_real_image_runs_its_own_command(synth_dev_with):
+    stack = synth_dev_with("compute", 'image = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/video-ingest-dev-api:1.0.0"')
+    api, _ = containers(stack, "api")
+    assert api["image"].endswith("/video-ingest-dev-api:1.0.0") and "command" not in api
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_api_service_private_rolling_with_circuit_breaker_and_cloud_map(stacks, env):
     service = find_one(stacks[env], "aws_ecs_service", "api-service")
     assert service["network_configuration"]["assign_public_ip"] is False
@@ -161,18 +186,34 @@ def test_cloudfront_origins_key_group_and_tls(stacks, env):
     [api_behaviour] = distribution["ordered_cache_behavior"]
     assert api_behaviour["path_pattern"] == "/api/*" and api_behaviour["cache_policy_id"] == \
         "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed CachingDisabled
-    certificate = distribution["viewer_certificate"]
     if env == "dev":
-        assert certificate == {"cloudfront_default_certificate": True}
         assert "web_acl_id" not in distribution
     else:
-        assert certificate["minimum_protocol_version"] == "TLSv1.2_2021"
         assert distribution["web_acl_id"].startswith("${aws_wafv2_web_acl.cdn_waf")
     assert distribution["price_class"] == {"prod": "PriceClass_All"}.get(env, "PriceClass_100")
     key = find_one(stack, "aws_cloudfront_public_key")
     assert key["encoded_key"].startswith("-----BEGIN PUBLIC KEY-----")
     assert find_one(stack, "aws_cloudfront_response_headers_policy")["security_headers_config"][
         "strict_transport_security"]["access_control_max_age_sec"] == 63072000
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_tls_1_2_or_later_at_the_edge_in_every_environment(stacks, env):
+    """CloudFront's default *.cloudfront.net certificate allows only TLSv1 (AWS ignores minimum_protocol_version
+    with it): every environment, dev included, serves its own name with an ACM certificate and TLSv1.2_2021, and
+    the load balancer TLS 1.2/1.3 only."""
+    from environments.config import load_environment
+
+    distribution = find_one(stacks[env], "aws_cloudfront_distribution")
+    assert distribution["viewer_certificate"] == {
+        "acm_certificate_arn": distribution["viewer_certificate"]["acm_certificate_arn"],
+        "minimum_protocol_version": "TLSv1.2_2021", "ssl_support_method": "sni-only"}
+    assert distribution["viewer_certificate"]["acm_certificate_arn"].startswith("${aws_acm_certificate_validation.")
+    assert distribution["aliases"] == [load_environment(env).cdn.domain_name]
+    assert distribution["default_cache_behavior"]["viewer_protocol_policy"] == "redirect-to-https"
+    assert all(b["viewer_protocol_policy"] == "https-only" for b in distribution["ordered_cache_behavior"])
+    [https] = [v for v in resources(stacks[env], "aws_lb_listener").values() if v["port"] == 443]
+    assert https["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 def test_prod_video_reads_fail_over_to_the_dr_replica(stacks):

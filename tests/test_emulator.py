@@ -39,6 +39,38 @@ def test_transform_substitutes_managed_policies_and_drops_the_client_certificate
     assert removed == ["aws_api_gateway_client_certificate.cert", "aws_cloudfront_cache_policy.video"]
 
 
+def test_transform_stands_in_for_the_configured_zone_and_points_its_records_there():
+    from modules.dns import ZONE_NOTE
+
+    assert emulator.ZONE_NOTE == ZONE_NOTE and "aws_route53_zone" in emulator.STAND_INS
+    note = {"//": {ZONE_NOTE: {"id": "Z0DEV0000000000000001", "name": "dev.example.com"}}}
+    config = {"resource": {"aws_route53_record": {
+        "api": {**note, "zone_id": "Z0DEV0000000000000001", "name": "api.dev.example.com", "type": "A"},
+        "validation": {**note, "zone_id": "Z0DEV0000000000000001", "name": "${x}", "type": "CNAME"},
+        "elsewhere": {"zone_id": "Z0OTHER", "name": "other.example.org", "type": "A"}}}}
+    transformed, removed = emulator.transform(config)
+    resources = transformed["resource"]
+    assert resources["aws_route53_zone"] == {"emulator-zone-1": {
+        "name": "dev.example.com", "force_destroy": True, "comment": "emulator stand-in for Z0DEV0000000000000001"}}
+    records = resources["aws_route53_record"]
+    assert records["api"]["zone_id"] == records["validation"]["zone_id"] == \
+        "${aws_route53_zone.emulator-zone-1.zone_id}"
+    assert records["elsewhere"]["zone_id"] == "Z0OTHER" and removed == []
+
+
+def test_the_rehearsal_synth_stands_in_for_each_environment_zone(tmp_path, monkeypatch):
+    import main
+    from environments.config import ENVIRONMENTS_DIR
+
+    monkeypatch.setenv(emulator.ENDPOINT_VARIABLE, "https://127.0.0.1:1")
+    main.synth_atomically(tmp_path / "out", ["dev"], ENVIRONMENTS_DIR)
+    stack = json.loads((tmp_path / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
+    assert [z["name"] for z in stack["resource"]["aws_route53_zone"].values()] == ["dev.video.example.com"]
+    assert {r["zone_id"] for r in stack["resource"]["aws_route53_record"].values()} == {
+        "${aws_route53_zone.emulator-zone-1.zone_id}"}
+    assert all(provider["endpoints"][0]["route53"] == "https://127.0.0.1:1" for provider in stack["provider"]["aws"])
+
+
 def test_transform_lifts_destroy_protection_only_in_the_copy():
     config = {"resource": {"aws_db_instance": {"db": {"deletion_protection": True,
                                                       "lifecycle": {"prevent_destroy": True}}},

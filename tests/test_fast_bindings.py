@@ -18,7 +18,8 @@ def test_this_session_runs_on_the_lazy_path():
     import cdktf_cdktf_provider_aws
 
     loaded = [name for name in sys.modules if name.startswith("cdktf_cdktf_provider_aws.")]
-    assert 0 < len(loaded) < 200, f"{len(loaded)} binding submodules loaded"
+    # Far fewer than the package's 2,135 (the app uses ~40 resource types, each a module and its _private).
+    assert 0 < len(loaded) < 300, f"{len(loaded)} binding submodules loaded"
     assert cdktf_cdktf_provider_aws.__name__ == fast_bindings.PACKAGE
 
 
@@ -42,7 +43,7 @@ def test_node_defers_the_binding_modules_and_output_is_unchanged(synth_dir, tmp_
     assert "NODE_OPTIONS" not in os.environ  # the hook was this process's kernel's only
     figures = json.loads(report.read_text())
     assert figures["deferred"] == 2135
-    assert 0 < len(figures["loaded"]) < 200 and "s3Bucket" in figures["loaded"]
+    assert 0 < len(figures["loaded"]) < 300 and "s3Bucket" in figures["loaded"]
     assert tree(out) == tree(synth_dir)
 
 

@@ -100,6 +100,31 @@ def test_worker_scales_on_backlog_per_task(stacks, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_worker_scales_from_zero_on_queue_metrics_alone(stacks, env):
+    """With no worker running, Container Insights reports no RunningTaskCount, so the backlog-per-task math has
+    no data and target tracking never starts the first worker. A step policy triggered by SQS metrics alone does:
+    messages waiting that no worker received add one worker (0 -> 1, or one more when all are busy)."""
+    stack = stacks[env]
+    [(name, step)] = [(n, p) for n, p in resources(stack, "aws_appautoscaling_policy").items()
+                      if p["policy_type"] == "StepScaling"]
+    [target] = [n for n in resources(stack, "aws_appautoscaling_target") if "worker-scaling-target" in n]
+    assert step["resource_id"] == f"${{aws_appautoscaling_target.{target}.resource_id}}"
+    configuration = step["step_scaling_policy_configuration"]
+    assert configuration["adjustment_type"] == "ChangeInCapacity"
+    assert configuration["step_adjustment"] == [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}]
+    [alarm] = [a for a in resources(stack, "aws_cloudwatch_metric_alarm").values()
+               if a.get("alarm_actions") == [f"${{aws_appautoscaling_policy.{name}.arn}}"]]
+    queries = {q["id"]: q for q in alarm["metric_query"]}
+    assert {q["metric"]["namespace"] for q in queries.values() if "metric" in q} == {"AWS/SQS"}
+    assert {q["metric"]["dimensions"]["QueueName"] for q in queries.values() if "metric" in q} == {
+        "${aws_sqs_queue.ingest_queue_" + find_one_key(stack, "ingest_queue") + ".name}"}
+    [expression] = [q for q in queries.values() if q.get("return_data")]
+    assert expression["expression"] == "IF(backlog >= 1 AND received == 0, 1, 0)"
+    assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert alarm["treat_missing_data"] == "notBreaching"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_worker_service_has_no_load_balancer_and_no_public_ip(stacks, env):
     service = find_one(stacks[env], "aws_ecs_service", "worker-service")
     assert "load_balancer" not in service and service["network_configuration"]["assign_public_ip"] is False

@@ -15,8 +15,10 @@ EXPECTED_ALARMS = {
 
 
 def alarms(stack: dict) -> dict[str, dict]:
-    """Alarms by name without the `video-ingest-<env>-` prefix."""
-    return {body["alarm_name"].split("-", 3)[3]: body for body in resources(stack, "aws_cloudwatch_metric_alarm").values()}
+    """Alarms that tell people, by name without the `video-ingest-<env>-` prefix (not the ones that drive
+    scaling policies: tests/test_ingest.py)."""
+    return {body["alarm_name"].split("-", 3)[3]: body for body in resources(stack, "aws_cloudwatch_metric_alarm").values()
+            if not any("aws_appautoscaling_policy." in action for action in body["alarm_actions"])}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -91,6 +93,16 @@ def test_cost_anomaly_subscription(stacks, env):
     assert "edge-alarms" in subscription["subscriber"][0]["address"]
 
 
+def test_an_existing_anomaly_monitor_is_subscribed_to_not_created_again(synth_dev_with):
+    """AWS allows one AWS-services monitor per account: with its ARN in config the stack only subscribes."""
+    arn = "arn:aws:ce::111111111111:anomalymonitor/0f3c1a2b-1111-2222-3333-444455556666"
+    stack = synth_dev_with("cost", f'anomaly_monitor_arn = "{arn}"')
+    assert not resources(stack, "aws_ce_anomaly_monitor")
+    assert find_one(stack, "aws_ce_anomaly_subscription")["monitor_arn_list"] == [arn]
+    off = synth_dev_with("cost", "anomaly_detection = false")
+    assert not resources(off, "aws_ce_anomaly_monitor") and not resources(off, "aws_ce_anomaly_subscription")
+
+
 def test_prod_disaster_recovery_pieces(stacks):
     prod = stacks["prod"]
     replication = find_one(prod, "aws_db_instance_automated_backups_replication")
@@ -124,6 +136,16 @@ def test_prod_stateful_resources_cannot_be_destroyed(stacks):
     for rtype, name in (("aws_s3_bucket", "state_bucket"), ("aws_dynamodb_table", "lock-table")):
         [body] = [v for k, v in resources(stacks["state-backend"], rtype).items() if k.startswith(name)]
         assert body["lifecycle"]["prevent_destroy"] is True
+
+
+def test_every_prod_bucket_is_protected_from_destroy(stacks):
+    """Logs (S3, ALB, CloudFront, DR region) and raw uploads are data too: a plan that would destroy any
+    prod bucket must fail, like one that would destroy the database."""
+    buckets = resources(stacks["prod"], "aws_s3_bucket")
+    assert len(buckets) >= 6
+    unprotected = [body["bucket"] for body in buckets.values()
+                   if body.get("lifecycle", {}).get("prevent_destroy") is not True]
+    assert not unprotected
 
 
 def test_dev_stays_easy_to_tear_down(stacks):

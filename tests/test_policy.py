@@ -64,17 +64,16 @@ def test_account_trust_is_the_operator_and_state_role_trust(stacks):
     operator = find_one(stacks["prod"], "aws_iam_role", "operator-role")["assume_role_policy"]
     assert operator == account_trust(["333333333333", "444444444444"], sid="TrustedAccountsWithMfa", condition={
         "Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})
-    state = find_one(stacks["state-backend"], "aws_iam_role", "state-role")["assume_role_policy"]
-    assert state == account_trust(ACCOUNTS.values(), sid="EnvironmentAccounts", condition={"ArnLike": {
-        "aws:PrincipalArn": ["arn:aws:iam::*:role/video-ingest-*-deploy",
-                             "arn:aws:iam::*:role/video-ingest-*-operator"]}})
+    state = stacks["state-backend"]["resource"]["aws_iam_role"]["state-role"]["assume_role_policy"]
+    assert state == account_trust(sorted(ACCOUNTS.values()), sid="EnvironmentRoles", condition={"ArnEquals": {
+        "aws:PrincipalArn": sorted(f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-deploy" for env in ACCOUNTS)}})
     with pytest.raises(ValueError, match="no account"):
         account_trust([])
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_web_identity_trust_is_the_deploy_role_trust(stacks, env):
-    deploy = find_one(stacks[env], "aws_iam_role", "deploy-role")["assume_role_policy"]
+    deploy = find_one(stacks[f"bootstrap-{env}"], "aws_iam_role", "deploy-role")["assume_role_policy"]
     provider = f"arn:aws:iam::{ACCOUNTS[env]}:oidc-provider/token.actions.githubusercontent.com"
     assert deploy == web_identity_trust(provider, audience="sts.amazonaws.com", sid="GitHubActionsOidc",
                                         subjects=[f"repo:example-org/video-ingest-infra:environment:{env}"])
@@ -143,7 +142,7 @@ def test_a_permissions_boundary_cuts_what_the_identity_policy_allows():
 def test_deploy_role_manages_services_only_in_its_regions_and_its_account(stacks, env):
     """The synthesized deploy policy: StringEquals aws:RequestedRegion (a list) and StringEqualsIfExists
     aws:ResourceAccount."""
-    deploy = synthesized(stacks[env], "aws_iam_role_policy", "deploy-platform")
+    deploy = synthesized(stacks[f"bootstrap-{env}"], "aws_iam_role_policy", "deploy-platform")
     run = lambda region, **kw: evaluate(Request("ec2:RunInstances", "*", region, **kw), identity=deploy)
     assert run("eu-west-1") and run("us-east-1")
     assert run("us-west-2").reason == "no statement allows it"

@@ -67,6 +67,25 @@ def test_bad_input_exits_non_zero_and_keeps_previous_output(previous_output, tmp
     assert not list(previous_output.parent.glob(".cdktf.out.*")), "staging directory left behind"
 
 
+def test_unknown_rds_class_fails_with_exit_2_one_line_and_keeps_previous_output(previous_output, tmp_path):
+    from environments.config import ENVIRONMENTS_DIR
+
+    config_dir = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    prod = config_dir / "prod.toml"
+    assert 'instance_class = "db.r6g.large"' in prod.read_text()
+    prod.write_text(prod.read_text().replace('instance_class = "db.r6g.large"', 'instance_class = "db.r6g.larg"'))
+    before = tree(previous_output)
+    result = run_main(*ENVIRONMENTS, "--config-dir", str(config_dir), "--outdir", str(previous_output))
+    assert result.returncode == 2
+    error, unchanged = result.stderr.strip().splitlines()
+    assert error.startswith(f"error: {config_dir / 'prod.toml'}: database.instance_class = 'db.r6g.larg': "
+                            "not an instance class RDS offers for PostgreSQL 15; did you mean 'db.r6g.large'? "
+                            "sizes of db.r6g: large, xlarge"), error
+    assert unchanged.startswith("nothing written;")
+    assert tree(previous_output) == before
+
+
 def test_cdktf_cli_synth_matches_python_main(synth_dir, tmp_path):
     """The users' own command: `cdktf synth` (the project's npm cdktf-cli) gives the same output."""
     cdktf = ROOT / "node_modules" / ".bin" / "cdktf"

@@ -343,6 +343,9 @@ RULES: dict[str, Rule] = {
     "aws_ce_anomaly_monitor": Node("cost.CostExplorer", fixed("Cost anomaly\nmonitor"), group="monitoring"),
     "aws_ce_anomaly_subscription": Part("aws_ce_anomaly_monitor"),
     "aws_xray_sampling_rule": Hidden("X-Ray sampling rule (tracing settings, no resource of its own)"),
+    "aws_route53_record": Hidden("DNS records in the environment's zone (certificate validation, API and CDN aliases)"),
+    "aws_secretsmanager_secret_version": Part("aws_secretsmanager_secret"),
+    "terraform_data": Hidden("the final snapshot's name suffix (no AWS resource)"),
     # Only in the account bootstraps (bootstrap-<env>), which have no view: the identities CI deploys through.
     "aws_iam_openid_connect_provider": Hidden("the account bootstrap's GitHub OIDC provider (README: Identities)"),
     "aws_iam_policy": Hidden("the account bootstrap's permissions boundary, carried by every role shown"),
@@ -512,6 +515,8 @@ FLOWS: dict[tuple[str, str, str], Flow | Ignore] = {
        for target in ("aws_s3_bucket", "aws_sqs_queue", "aws_secretsmanager_secret")},
     ("aws_appautoscaling_policy", "target_tracking_scaling_policy_configuration", "*"):
         Ignore("scaling metrics (the worker's queue backlog)"),
+    ("aws_cloudwatch_metric_alarm", "alarm_actions", "aws_appautoscaling_policy"):
+        Ignore("the alarm that starts the first worker (scale from zero)"),
     ("aws_appautoscaling_target", "resource_id", "aws_ecs_cluster"): Ignore("the cluster both services run in"),
     ("aws_ecs_service", "cluster", "aws_ecs_cluster"): Ignore("the cluster both services run in"),
     ("aws_service_discovery_service", "dns_config", "*"): Ignore("the namespace both services share"),

@@ -55,6 +55,7 @@ class Result:
     replan_changes: str = "-"
     destroyed: str = "-"
     lock: str = ""
+    recreated: str = ""        # the environment applied again after its destroy (dev)
     actions: int = 0           # distinct IAM actions the recorded calls needed
     denied: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -238,6 +239,13 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     result.replan_changes = second_plan(stack_dir, env, stack)
     cdktf("destroy")
     result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
+    # A destroyed environment comes back under the same names (final snapshot, secrets, prefixed names).
+    cdktf("deploy")
+    again = state_count(stack_dir, env)
+    cdktf("destroy")
+    left = state_count(stack_dir, env)
+    result.recreated = f"{again} applied again, destroyed" if again == result.applied and left == 0 else \
+        f"FAILED: {again} of {result.applied} applied again, {left} left"
 
 
 def race_for_the_lock(work: Path, env: dict[str, str], stack: str) -> str:
@@ -315,7 +323,9 @@ def check_permissions(stack: str, out: Path, result: Result) -> None:
     """Every call recorded in the environment's provider logs, evaluated against its deploy role's policies."""
     from tools import permissions
 
-    logs = sorted(WORK.glob(f"work/{stack}/provider-*.log")) + sorted(WORK.glob(f"{stack}-provider-*.log"))
+    logs = [log for pattern in (f"work/{stack}/provider-*.log", f"{stack}-provider-*.log",
+                                f"cdktf-project/cdktf.out/stacks/{stack}/provider-*.log")
+            for log in sorted(WORK.glob(pattern))]
     report = permissions.check_stack(out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json", logs)
     (WORK / f"{stack}-permissions.txt").write_text(permissions.summary(report) + "\n")
     result.actions = len(report.actions)
@@ -333,7 +343,8 @@ def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: l
             rehearse_terraform(stack, out, env, result, destroy=True)
         check_permissions(stack, out, result)
         result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
-            result.lock in ("", "second plan blocked, state clean") and not result.denied and result.actions > 0
+            result.lock in ("", "second plan blocked, state clean") and not result.denied and result.actions > 0 \
+            and not result.recreated.startswith("FAILED")
     except RuntimeError as error:
         print(f"{stack}: {error}", file=sys.stderr)
     result.seconds = time.monotonic() - started
@@ -393,12 +404,13 @@ def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, 
 
 
 def report(results: list[Result]) -> str:
-    lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race | API actions "
-             "checked | denied | seconds | result |", "|---|---|---:|---|---|---|---:|---:|---:|---|"]
+    lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race / re-create | "
+             "API actions checked | denied | seconds | result |", "|---|---|---:|---|---|---|---:|---:|---:|---|"]
     for r in results:
         checked = (str(r.actions), str(len(r.denied))) if r.actions or r.denied else ("-", "-")
-        lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.replan_changes} | {r.destroyed} | {r.lock or '-'} | "
-                     f"{checked[0]} | {checked[1]} | {r.seconds:.0f} | {'ok' if r.ok else 'FAILED'} |")
+        lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.replan_changes} | {r.destroyed} | "
+                     f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | {r.seconds:.0f} | "
+                     f"{'ok' if r.ok else 'FAILED'} |")
     left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
     if left_out:
         from stacks.emulator import EXCLUDED, SUBSTITUTED
