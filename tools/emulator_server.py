@@ -484,10 +484,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _patch_sts_assume_role_checks() -> None:
     import base64
 
@@ -553,3 +549,6 @@ def _patch_sts_assume_role_checks() -> None:
     TokenResponse.assume_role = checked_assume_role
     TokenResponse.assume_role_with_web_identity = checked_assume_role_with_web_identity
 
+
+if __name__ == "__main__":
+    sys.exit(main())
