@@ -91,12 +91,15 @@ REGION = $(shell python3 -c "import tomllib; print(tomllib.load(open('environmen
 SNAPSHOT_ID := video-ingest-$(ENV)-pre-deploy-$(shell date -u +%Y%m%d-%H%M%S)
 
 AWS ?= $(VENV)/bin/aws
-snapshot: $(if $(filter $(VENV)/bin/aws,$(AWS)),install) ## manual RDS snapshot of ENV, waited for (before applying to prod)
+snapshot: $(if $(filter $(VENV)/bin/aws,$(AWS)),install) ## manual RDS snapshot of ENV, waited for (before applying to prod; none before the first apply)
+	@if ! $(AWS) rds describe-db-instances --region $(REGION) --db-instance-identifier video-ingest-$(ENV)-db \
+	    --query 'DBInstances[0].DBInstanceIdentifier' --output text >/dev/null 2>&1; then \
+	  echo "no database video-ingest-$(ENV)-db yet (first apply): nothing to snapshot"; exit 0; fi; \
 	$(AWS) rds create-db-snapshot --region $(REGION) --db-instance-identifier video-ingest-$(ENV)-db \
 	  --db-snapshot-identifier $(SNAPSHOT_ID) --tags Key=Reason,Value=pre-deployment --output text \
-	  --query DBSnapshot.DBSnapshotIdentifier
-	$(AWS) rds wait db-snapshot-available --region $(REGION) --db-snapshot-identifier $(SNAPSHOT_ID)
-	@echo "snapshot $(SNAPSHOT_ID) is available"
+	  --query DBSnapshot.DBSnapshotIdentifier && \
+	$(AWS) rds wait db-snapshot-available --region $(REGION) --db-snapshot-identifier $(SNAPSHOT_ID) && \
+	echo "snapshot $(SNAPSHOT_ID) is available"
 
 clean: ## remove generated output
 	rm -rf cdktf.out build .pytest_cache

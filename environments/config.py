@@ -47,6 +47,9 @@ _ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
 
 
+STATE_KEY_ALIAS = "alias/video-ingest-key"  # the state bucket's key (stacks/state_backend.py)
+
+
 class ConfigError(ValueError):
     """Invalid environment data. The message names file, field, value and what is allowed."""
 
@@ -59,8 +62,8 @@ class StateBackendConfig:
     dr_region: str                   # region of the state bucket's replica
     bucket: str                      # S3 bucket for state, one key per environment
     lock_table: str                  # DynamoDB table with a `LockID` hash key
-    role_arn: str                    # role in account_id the environments' deploy roles assume to read and write state
-    read_role_arn: str               # role in account_id the plan roles assume to read state (pull-request plans)
+    role_arn: str                    # state roles in account_id, one per environment: `<this>-<env>` reads and writes <env>/ only
+    read_role_arn: str               # read-only state roles, `<this>-<env>`, for the environments' pull-request plans
 
     def __post_init__(self) -> None:
         _check_account("account_id", self.account_id)
@@ -76,6 +79,22 @@ class StateBackendConfig:
             _check_role(name, getattr(self, name), account_id=self.account_id)
         if self.role_arn == self.read_role_arn:
             raise ValueError(f"read_role_arn = {self.read_role_arn!r}: must differ from role_arn (read-only vs read-write)")
+        for name in ("role_arn", "read_role_arn"):
+            if len(getattr(self, name).rsplit("/", 1)[1]) > 64 - len("-staging"):
+                raise ValueError(f"{name} = {getattr(self, name)!r}: the name leaves no room for '-<environment>' "
+                                 "in IAM's 64 characters")
+
+    def role_arn_for(self, environment: str) -> str:
+        """The state role of one environment: its deploy role's way to its own state, and no other."""
+        return f"{self.role_arn}-{environment}"
+
+    def read_role_arn_for(self, environment: str) -> str:
+        return f"{self.read_role_arn}-{environment}"
+
+    @property
+    def key_alias_arn(self) -> str:
+        """The state key by its alias: the backend encrypts state objects with it (SSE-KMS)."""
+        return f"arn:aws:kms:{self.region}:{self.account_id}:{STATE_KEY_ALIAS}"
 
 
 @dataclass(frozen=True, kw_only=True)

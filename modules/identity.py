@@ -41,7 +41,7 @@ PASSED_TO_SERVICES = ("apigateway.amazonaws.com", "backup.amazonaws.com", "ecs-t
                       "monitoring.rds.amazonaws.com", "s3.amazonaws.com", "vpc-flow-logs.amazonaws.com")
 # ... and the service-linked roles AWS creates on the caller's behalf on first use in a fresh account.
 SERVICE_LINKED_ROLES = ("ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
-                        "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com", "backup.amazonaws.com")
+                        "elasticloadbalancing.amazonaws.com", "ops.apigateway.amazonaws.com", "rds.amazonaws.com")
 # IAM writes that the role-scoped statements allow; denied on the bootstrap roles themselves.
 ROLE_WRITES = ("iam:AttachRolePolicy", "iam:CreateRole", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary",
                "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PassRole", "iam:PutRolePermissionsBoundary",
@@ -56,8 +56,11 @@ ROLE_UPKEEP = ("iam:DeleteRole", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAt
                "iam:ListInstanceProfilesForRole", "iam:ListRolePolicies", "iam:ListRoleTags", "iam:TagRole",
                "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription")
 # Reads a pull-request plan must never make, although ReadOnlyAccess allows them: data, not configuration.
-DATA_READS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan", "logs:GetLogEvents", "logs:FilterLogEvents",
-              "s3:GetObject", "s3:GetObjectVersion", "secretsmanager:GetSecretValue", "sqs:ReceiveMessage")
+DATA_READS = ("apigateway:GET", "dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PartiQLSelect", "dynamodb:Query",
+              "dynamodb:Scan", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "logs:FilterLogEvents",
+              "logs:GetLogEvents", "logs:GetLogRecord", "logs:GetQueryResults", "logs:StartLiveTail",
+              "logs:StartQuery", "rds:DownloadDBLogFilePortion", "s3:GetObject", "s3:GetObjectVersion",
+              "secretsmanager:GetSecretValue", "sqs:ReceiveMessage")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,25 +100,27 @@ class Identity(Construct):
                                   policy=boundary_policy(naming, regions))
         for check, reason in BOUNDARY_SKIPS.items():
             checkov.skip(self.boundary, check, reason)
+        # promote.yml plans in GitHub environment `<env>-plan` (no reviewers) and applies in `<env>` (reviewers).
         self.deploy_role = self._github_role(
-            "deploy-role", "deploy", f"repo:{config.ci_repository}:environment:{naming.environment}",
+            "deploy-role", "deploy", [f"repo:{config.ci_repository}:environment:{naming.environment}{suffix}"
+                                      for suffix in ("", "-plan")],
             "CI: terraform plan/apply of this environment only", config.deploy_session_hours)
         for name, document in deploy_policies(naming, regions, state_role_arn).items():
             IamRolePolicy(self, f"deploy-{name}", name=name, role=self.deploy_role.id, policy=document)
 
         self.plan_role = self._github_role(
-            "plan-role", "plan", f"repo:{config.ci_repository}:pull_request",
+            "plan-role", "plan", [f"repo:{config.ci_repository}:pull_request"],
             "Pull requests: terraform plan -lock=false against real state; reads configuration only", 1)
         IamRolePolicyAttachment(self, "plan-read-only", role=self.plan_role.name,
                                 policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
         IamRolePolicy(self, "plan-policy", name="plan", role=self.plan_role.id, policy=plan_policy(state_read_role_arn))
 
-    def _github_role(self, id_: str, purpose: str, subject: str, description: str, hours: int) -> IamRole:
+    def _github_role(self, id_: str, purpose: str, subjects: list[str], description: str, hours: int) -> IamRole:
         """A role GitHub Actions jobs reach by web identity: exact audience and subject, no wildcards."""
         return IamRole(self, id_, name=self._naming.name(purpose), description=description,
                        max_session_duration=hours * 3600,
                        assume_role_policy=web_identity_trust(self.oidc_provider_arn, audience="sts.amazonaws.com",
-                                                             subjects=[subject], sid="GitHubActionsOidc"),
+                                                             subjects=subjects, sid="GitHubActionsOidc"),
                        depends_on=[self._oidc_provider] if self._oidc_provider else None)
 
 
@@ -128,7 +133,9 @@ BOUNDARY_SKIPS = {
 def boundary_policy(naming: Naming, regions: list[str]) -> str:
     return policy(
         statement("PlatformServicesInEnvironmentRegions", [f"{service}:*" for service in BOUNDARY_SERVICES], "*",
-                  condition={"StringEquals": {"aws:RequestedRegion": regions}}),
+                  condition={"StringEquals": {"aws:RequestedRegion": regions},
+                             # Nothing in another account (a bucket elsewhere, say), whatever a role's policy says.
+                             "StringEqualsIfExists": {"aws:ResourceAccount": naming.account_id}}),
         # Operators read IAM (IAMReadOnlyAccess); nothing under the boundary writes it.
         statement("ReadIam", ["iam:Get*", "iam:List*"], "*"))
 

@@ -26,8 +26,8 @@ class AccountBootstrapStack(TerraformStack):
         LocalBackend(self, path=f"../../../terraform.{id_}.tfstate")
         aws_provider(self, "aws", region=env.region, account_id=env.account_id, environment=env.name, bootstrap=True)
         identity = Identity(self, "identity", naming=Naming(env.name, env.account_id, env.region),
-                            config=env.identity, dr_region=env.dr_region, state_role_arn=state.role_arn,
-                            state_read_role_arn=state.read_role_arn)
+                            config=env.identity, dr_region=env.dr_region, state_role_arn=state.role_arn_for(env.name),
+                            state_read_role_arn=state.read_role_arn_for(env.name))
         # What the repository's variables need: AWS_DEPLOY_ROLE_<ENV> and AWS_PLAN_ROLE_<ENV>.
         TerraformOutput(self, "deploy_role_arn", value=identity.deploy_role.arn)
         TerraformOutput(self, "plan_role_arn", value=identity.plan_role.arn)

@@ -37,7 +37,8 @@ class PlatformStack(TerraformStack):
         dr = aws_provider(self, "aws-dr", region=env.dr_region, alias="dr", **provider) if needs_dr else None
         edge = aws_provider(self, "aws-edge", region=EDGE_REGION, alias="edge", **provider)
         s3_backend(self, bucket=state.bucket, region=state.region, key=f"{env.name}/terraform.tfstate",
-                   lock_table=state.lock_table, role_arn=state.role_arn)
+                   lock_table=state.lock_table, role_arn=state.role_arn_for(env.name),
+                   kms_key_arn=state.key_alias_arn)
 
         # Security first: every other module encrypts with its keys.
         security = Security(self, "security", naming=naming, config=env.security, protect=protect)

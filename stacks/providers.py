@@ -32,8 +32,11 @@ def aws_provider(stack: TerraformStack, id_: str, *, region: str, account_id: st
 
 
 def s3_backend(stack: TerraformStack, *, bucket: str, region: str, key: str, lock_table: str,
-               role_arn: str) -> S3Backend:
-    backend = S3Backend(stack, bucket=bucket, key=key, region=region, encrypt=True, dynamodb_table=lock_table)
+               role_arn: str, kms_key_arn: str) -> S3Backend:
+    # With `encrypt` alone the backend asks S3 for AES256 on every write, overriding the bucket's KMS
+    # default: the state key is named so state objects are SSE-KMS as the bucket intends.
+    backend = S3Backend(stack, bucket=bucket, key=key, region=region, encrypt=True, dynamodb_table=lock_table,
+                        kms_key_id=kms_key_arn)
     # S3-native locking (Terraform >= 1.10) alongside DynamoDB during the migration both support.
     backend.add_override("use_lockfile", True)
     # A chained session (deploy role -> state role) lasts one hour at most (AWS); the SDK's credential

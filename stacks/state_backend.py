@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
 
-from environments.config import StateBackendConfig
+from environments.config import STATE_KEY_ALIAS, StateBackendConfig
 from modules import checkov
 from modules.bucket import BucketOptions, LifecycleRule, Replication, SecureBucket, access_log_options
 from modules.naming import Naming
@@ -71,33 +71,36 @@ class StateBackendStack(TerraformStack):
         TerraformOutput(self, "lock_table", value=self.lock_table.name)
 
     def _state_roles(self, config: StateBackendConfig, environments: Sequence[Naming]) -> None:
-        """The roles environments reach their state through: read/write for each account's deploy role,
-        read-only for its plan role. Both exist before any environment apply (the account bootstrap makes them)."""
-        accounts = sorted({env.root_arn for env in environments})
-        state_key, bucket, table = self.key.arn, self.bucket.arn, self.lock_table.arn
-        grants = {
-            "state-role": (config.role_arn, sorted(env.deploy_role_arn for env in environments), (
-                statement("ListStateBucket", ["s3:ListBucket"], [bucket]),
-                statement("ReadWriteState", ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], [f"{bucket}/*"]),
-                statement("Lock", ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem",
-                                   "dynamodb:PutItem"], [table]),
-                statement("StateKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], [state_key]))),
-            # `plan -lock=false` reads the state and the digest item the S3 backend keeps next to it.
-            "state-read-role": (config.read_role_arn, sorted(env.plan_role_arn for env in environments), (
-                statement("ListStateBucket", ["s3:ListBucket"], [bucket]),
-                statement("ReadState", ["s3:GetObject"], [f"{bucket}/*"]),
-                statement("ReadDigest", ["dynamodb:DescribeTable", "dynamodb:GetItem"], [table]),
-                statement("StateKey", ["kms:Decrypt"], [state_key]))),
-        }
-        for id_, (role_arn, principals, statements) in grants.items():
-            role = IamRole(self, id_, name=role_arn.rsplit("/", 1)[1], max_session_duration=3600,
-                           description=f"Terraform state access for the video-ingest environments ({id_})",
-                           # Exactly these roles, not every principal of those accounts.
-                           assume_role_policy=account_trust(accounts, sid="EnvironmentRoles", condition={
-                               "ArnEquals": {"aws:PrincipalArn": principals}}))
-            checkov.skip(role, "CKV_AWS_61", "Trusts the environment accounts only for the named bootstrap roles "
-                                             "(aws:PrincipalArn condition), whose own policies must also allow it.")
-            IamRolePolicy(self, f"{id_}-policy", name="state", role=role.id, policy=policy(*statements))
+        """Per environment, the roles it reaches its state through: read/write for its deploy role, read-only
+        for its plan role, each limited to the environment's own state (`<env>/` objects, lock items) so a
+        compromised dev pipeline cannot touch prod's state. Both principals exist before any environment
+        apply: the account bootstrap creates them."""
+        for env in environments:
+            self._state_role(env, config.role_arn_for(env.environment), env.deploy_role_arn, write=True)
+            self._state_role(env, config.read_role_arn_for(env.environment), env.plan_role_arn, write=False)
+
+    def _state_role(self, env: Naming, role_arn: str, principal: str, *, write: bool) -> None:
+        bucket, table = self.bucket.arn, self.lock_table.arn
+        objects = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"] if write else ["s3:GetObject"]
+        # Lock items are `<bucket>/<env>/terraform.tfstate` (and its `-md5` digest, which a plan reads).
+        own_items = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{self.bucket.name}/{env.environment}/*"]}}
+        items = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem"] if write else ["dynamodb:GetItem"]
+        name = role_arn.rsplit("/", 1)[1]
+        role = IamRole(self, name, name=name, max_session_duration=3600,
+                       description=f"Terraform state of {env.environment} ({'read/write' if write else 'read-only'})",
+                       # Exactly this role of the environment's account, not every principal there.
+                       assume_role_policy=account_trust([env.account_id], sid="EnvironmentRole", condition={
+                           "ArnEquals": {"aws:PrincipalArn": principal}}))
+        checkov.skip(role, "CKV_AWS_61", f"Trusts {env.environment}'s account only for {principal} "
+                                         "(aws:PrincipalArn condition), whose own policy must also allow it.")
+        IamRolePolicy(self, f"{name}-policy", name="state", role=role.id, policy=policy(
+            # Listing shows keys, not contents; `terraform init` lists the workspace prefix.
+            statement("ListStateBucket", ["s3:ListBucket"], [bucket]),
+            statement("OwnState", objects, [f"{bucket}/{env.environment}/*"]),
+            statement("DescribeLockTable", ["dynamodb:DescribeTable"], [table]),
+            statement("OwnLockItems", items, [table], condition=own_items),
+            statement("StateKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] if write else ["kms:Decrypt"],
+                      [self.key.arn])))
 
 
 def _state_key(scope: Construct, id_: str, naming: Naming, *, protect: bool, provider=None) -> KmsKey:
@@ -105,5 +108,6 @@ def _state_key(scope: Construct, id_: str, naming: Naming, *, protect: bool, pro
                  enable_key_rotation=True, deletion_window_in_days=30, provider=provider,
                  policy=policy(statement("AccountAdministersKey", ["kms:*"], "*", principal={"AWS": naming.root_arn})),
                  lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
-    KmsAlias(scope, f"{id_}-alias", name=f"alias/{naming.project}-{id_}", target_key_id=key.key_id, provider=provider)
+    alias = STATE_KEY_ALIAS if id_ == "key" else f"alias/{naming.project}-{id_}"
+    KmsAlias(scope, f"{id_}-alias", name=alias, target_key_id=key.key_id, provider=provider)
     return key

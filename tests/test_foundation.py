@@ -18,7 +18,7 @@ def test_backend_is_s3_with_per_environment_key_locking_and_role(stacks, env):
     assert backend["bucket"] == "video-ingest-terraform-state-000000000000"
     assert backend["dynamodb_table"] == "video-ingest-terraform-locks"
     assert backend["encrypt"] is True and backend["use_lockfile"] is True
-    assert backend["assume_role"] == {"role_arn": "arn:aws:iam::000000000000:role/video-ingest-terraform-state",
+    assert backend["assume_role"] == {"role_arn": f"arn:aws:iam::000000000000:role/video-ingest-terraform-state-{env}",
                                       "session_name": "video-ingest-state", "duration": "1h"}
 
 

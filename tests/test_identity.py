@@ -44,29 +44,52 @@ def test_every_assumed_role_is_created_by_a_stack_applied_before_it(stacks):
                 assert "assume_role" not in provider, name
 
 
-def test_state_roles_trust_exactly_the_bootstrap_roles_of_the_environment_accounts(stacks):
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_each_environment_reaches_only_its_own_state_through_roles_that_exist_before_it(stacks, env):
     created = created_roles(stacks)
     state = stacks["state-backend"]
-    for id_, purpose in (("state-role", "deploy"), ("state-read-role", "plan")):
-        statement = trust(role(state, id_))
-        expected = sorted(f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-{purpose}" for env in ENVIRONMENTS)
-        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": expected}}
-        assert statement["Principal"] == {"AWS": sorted(f"arn:aws:iam::{a}:root" for a in ACCOUNTS.values())}
-        # Each one exists before the first environment apply: the account bootstrap creates it.
-        assert sorted(created[arn] for arn in expected) == sorted(f"bootstrap-{env}" for env in ENVIRONMENTS)
+    for purpose, suffix in (("deploy", ""), ("plan", "-read")):
+        name = f"video-ingest-terraform-state{suffix}-{env}"
+        statement = trust(resources(state, "aws_iam_role")[name])
+        principal = f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-{purpose}"
+        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": principal}}
+        assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNTS[env]}:root"]}
+        assert created[principal] == f"bootstrap-{env}"  # exists before the environment's first apply
 
 
-def test_state_read_role_cannot_write_state(stacks):
-    state = stacks["state-backend"]
-    [policy] = [v for k, v in resources(state, "aws_iam_role_policy").items() if k.startswith("state-read-role")]
-    actions = {a for s in json.loads(policy["policy"])["Statement"] for a in s["Action"]}
-    assert actions == {"s3:ListBucket", "s3:GetObject", "dynamodb:DescribeTable", "dynamodb:GetItem", "kms:Decrypt"}
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_state_roles_touch_only_their_environments_state(stacks, env):
+    from modules.policy import Request, evaluate
+
+    policies = resources(stacks["state-backend"], "aws_iam_role_policy")
+    bucket, table = "${aws_s3_bucket.state_bucket_803B4E61.arn}", "${aws_dynamodb_table.lock-table.arn}"
+    item = lambda key: {"dynamodb:LeadingKeys": [f"${{aws_s3_bucket.state_bucket_803B4E61.bucket}}/{key}"]}
+    other = next(e for e in ENVIRONMENTS if e != env)
+    for suffix, write in (("", True), ("-read", False)):
+        document = policies[f"video-ingest-terraform-state{suffix}-{env}-policy"]["policy"]
+        allows = lambda action, resource, **context: evaluate(
+            Request(action, resource, "eu-west-1", context=context), identity=document).allowed
+        assert allows("s3:GetObject", f"{bucket}/{env}/terraform.tfstate")
+        assert not allows("s3:GetObject", f"{bucket}/{other}/terraform.tfstate")
+        assert allows("s3:PutObject", f"{bucket}/{env}/terraform.tfstate") == write
+        assert allows("dynamodb:GetItem", table, **item(f"{env}/terraform.tfstate-md5"))
+        assert not allows("dynamodb:GetItem", table, **item(f"{other}/terraform.tfstate-md5"))
+        assert allows("dynamodb:PutItem", table, **item(f"{env}/terraform.tfstate")) == write
+
+
+def test_state_is_encrypted_with_the_state_key(stacks):
+    aliases = {body["name"]: body for body in resources(stacks["state-backend"], "aws_kms_alias").values()}
+    assert aliases["alias/video-ingest-key"]["target_key_id"] == "${aws_kms_key.key.key_id}"
+    for env in ENVIRONMENTS:
+        assert stacks[env]["terraform"]["backend"]["s3"]["kms_key_id"] == \
+            f"arn:aws:kms:eu-west-1:{STATE_ACCOUNT}:alias/video-ingest-key"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_github_reaches_the_deploy_role_per_environment_and_the_plan_role_per_pull_request(stacks, env):
     bootstrap = stacks[f"bootstrap-{env}"]
-    for id_, subject in (("deploy-role", f"repo:{REPOSITORY}:environment:{env}"),
+    for id_, subject in (("deploy-role", [f"repo:{REPOSITORY}:environment:{env}",
+                                          f"repo:{REPOSITORY}:environment:{env}-plan"]),
                          ("plan-role", f"repo:{REPOSITORY}:pull_request")):
         statement = trust(role(bootstrap, id_))
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
@@ -165,5 +188,6 @@ def test_deploy_role_regions_and_service_linked_roles(stacks, env):
     assert decide(stacks, env, "route53:CreateHostedZone", "*", "us-east-1")
     assert decide(stacks, env, "backup-storage:MountCapsule", "*", "eu-west-1")
     state = "arn:aws:iam::000000000000:role/video-ingest-terraform-state"
-    assert decide(stacks, env, "sts:AssumeRole", state)
-    assert not decide(stacks, env, "sts:AssumeRole", "arn:aws:iam::000000000000:role/video-ingest-terraform-state-read")
+    assert decide(stacks, env, "sts:AssumeRole", f"{state}-{env}")
+    for other in ("read-" + env, *(e for e in ENVIRONMENTS if e != env)):
+        assert not decide(stacks, env, "sts:AssumeRole", f"{state}-{other}")

@@ -64,9 +64,9 @@ def test_account_trust_is_the_operator_and_state_role_trust(stacks):
     operator = find_one(stacks["prod"], "aws_iam_role", "operator-role")["assume_role_policy"]
     assert operator == account_trust(["333333333333", "444444444444"], sid="TrustedAccountsWithMfa", condition={
         "Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}})
-    state = stacks["state-backend"]["resource"]["aws_iam_role"]["state-role"]["assume_role_policy"]
-    assert state == account_trust(sorted(ACCOUNTS.values()), sid="EnvironmentRoles", condition={"ArnEquals": {
-        "aws:PrincipalArn": sorted(f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-deploy" for env in ACCOUNTS)}})
+    state = stacks["state-backend"]["resource"]["aws_iam_role"]["video-ingest-terraform-state-prod"]["assume_role_policy"]
+    assert state == account_trust(["333333333333"], sid="EnvironmentRole", condition={"ArnEquals": {
+        "aws:PrincipalArn": "arn:aws:iam::333333333333:role/video-ingest-prod-deploy"}})
     with pytest.raises(ValueError, match="no account"):
         account_trust([])
 
@@ -76,7 +76,8 @@ def test_web_identity_trust_is_the_deploy_role_trust(stacks, env):
     deploy = find_one(stacks[f"bootstrap-{env}"], "aws_iam_role", "deploy-role")["assume_role_policy"]
     provider = f"arn:aws:iam::{ACCOUNTS[env]}:oidc-provider/token.actions.githubusercontent.com"
     assert deploy == web_identity_trust(provider, audience="sts.amazonaws.com", sid="GitHubActionsOidc",
-                                        subjects=[f"repo:example-org/video-ingest-infra:environment:{env}"])
+                                        subjects=[f"repo:example-org/video-ingest-infra:environment:{env}{suffix}"
+                                                  for suffix in ("", "-plan")])
 
 
 def test_web_identity_trust_uses_string_like_only_for_wildcard_subjects():
