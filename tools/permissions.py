@@ -104,7 +104,9 @@ CREATES_SERVICE_LINKED_ROLE = {"ecs:CreateCluster": "ecs.amazonaws.com",
                                "elasticloadbalancing:CreateLoadBalancer": "elasticloadbalancing.amazonaws.com",
                                "rds:CreateDBInstance": "rds.amazonaws.com",
                                "application-autoscaling:RegisterScalableTarget":
-                                   "ecs.application-autoscaling.amazonaws.com"}
+                                   "ecs.application-autoscaling.amazonaws.com",
+                               # API Gateway's (X-Ray, CloudWatch): created with the first REST API.
+                               "apigateway:CreateRestApi": "ops.apigateway.amazonaws.com"}
 # Calls that need no permission or whose refusal the provider expects.
 NOT_AUTHORIZED = {"sts:GetCallerIdentity": "AWS: no permissions are required to call GetCallerIdentity",
                   "iam:GetUser": "the provider's account-id lookup when configuring: a role is refused and the "
@@ -244,10 +246,11 @@ class Account:
                 pass_context = dict(context, **{"iam:PassedToService": PASSES_ROLE[action]})
                 needed.append(Required("iam:PassRole", role, "us-east-1", tuple(sorted(pass_context.items())),
                                        because + " (passes a role)"))
-        if action in CREATES_SERVICE_LINKED_ROLE:
-            service = CREATES_SERVICE_LINKED_ROLE[action]
-            slr_context = dict(context, **{"iam:AWSServiceName": service})
-            needed.append(Required("iam:CreateServiceLinkedRole", self.role_arn(f"aws-service-role/{service}/*"),
+        first_use = next((CREATES_SERVICE_LINKED_ROLE[key] for key in (action, f"{prefix}:{call.operation}")
+                          if key in CREATES_SERVICE_LINKED_ROLE), None)
+        if first_use:
+            slr_context = dict(context, **{"iam:AWSServiceName": first_use})
+            needed.append(Required("iam:CreateServiceLinkedRole", self.role_arn(f"aws-service-role/{first_use}/*"),
                                    "us-east-1", tuple(sorted(slr_context.items())), because + " (first use)"))
         return needed
 
