@@ -20,6 +20,7 @@ from modules.policy import statement
 from modules.network import Network
 from modules.security import Security
 from modules.storage import Storage
+from stacks.emulator import EmulatorSettings
 from stacks.providers import aws_provider, s3_backend
 
 APP_PORT = 8080
@@ -27,17 +28,18 @@ EDGE_REGION = "us-east-1"  # CloudFront certificates and CLOUDFRONT-scope WAF li
 
 
 class PlatformStack(TerraformStack):
-    def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig) -> None:
+    def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig,
+                 emulator: EmulatorSettings | None = None) -> None:
         super().__init__(scope, id_)
         naming = Naming(env.name, env.account_id, env.region)
         protect = env.production  # prevent_destroy on stateful resources; dev stays easy to tear down
-        provider = dict(account_id=env.account_id, environment=env.name)
+        provider = dict(account_id=env.account_id, environment=env.name, emulator=emulator)
         aws_provider(self, "aws", region=env.region, **provider)
         needs_dr = env.storage.replication_enabled or env.database.backup_replication or env.backup.enabled
         dr = aws_provider(self, "aws-dr", region=env.dr_region, alias="dr", **provider) if needs_dr else None
         edge = aws_provider(self, "aws-edge", region=EDGE_REGION, alias="edge", **provider)
         s3_backend(self, bucket=state.bucket, region=state.region, key=f"{env.name}/terraform.tfstate",
-                   lock_table=state.lock_table, role_arn=state.role_arn)
+                   lock_table=state.lock_table, role_arn=state.role_arn, emulator=emulator)
 
         # Security first: every other module encrypts with its keys.
         security = Security(self, "security", naming=naming, config=env.security, protect=protect)
