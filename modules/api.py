@@ -140,7 +140,7 @@ class Api(Construct):
             self, "deployment", rest_api_id=self.rest_api.id, description="managed by cdktf",
             triggers={"routes": fingerprint}, depends_on=[m for pair in methods for m in pair],
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-        access_logs = CloudwatchLogGroup(self, "access-logs", name=f"/apigateway/{naming.prefix}/access",
+        access_logs = CloudwatchLogGroup(self, "access-logs", name=naming.log_group("apigateway", "access"),
                                          kms_key_id=kms_key_arn, retention_in_days=config.log_retention_days)
         checkov.short_log_retention(access_logs, config.log_retention_days, naming.environment)
         certificate = ApiGatewayClientCertificate(self, "client-certificate",

@@ -122,7 +122,7 @@ class Compute(Construct):
             default_capacity_provider_strategy=[EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
                 capacity_provider="FARGATE", base=config.on_demand_base, weight=config.on_demand_weight)])
         self.namespace = ServiceDiscoveryPrivateDnsNamespace(
-            self, "namespace", name=f"{naming.environment}.video-ingest.internal", vpc=vpc_id,
+            self, "namespace", name=naming.service_namespace, vpc=vpc_id,
             description="Service discovery for the video ingest services")
         self.services: dict[str, EcsService] = {}
         self.task_roles: dict[str, IamRole] = {}
@@ -132,7 +132,7 @@ class Compute(Construct):
     def service(self, spec: ServiceSpec) -> EcsService:
         n, name = self._naming, spec.name
         check_fargate_size(spec.cpu, spec.memory, f"{name}.cpu", f"{name}.memory")
-        log_group = CloudwatchLogGroup(self, f"{name}-logs", name=f"/ecs/{n.prefix}/{name}",
+        log_group = CloudwatchLogGroup(self, f"{name}-logs", name=n.log_group("ecs", name),
                                        kms_key_id=self._kms_key_arn, retention_in_days=self._config.log_retention_days)
         checkov.short_log_retention(log_group, self._config.log_retention_days, n.environment)
         self.log_groups[name] = log_group
@@ -144,7 +144,7 @@ class Compute(Construct):
         execution = [
             statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group.arn}:*"]),
             statement("PullImages", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                     "ecr:GetDownloadUrlForLayer"], [n.arn("ecr", f"repository/{n.prefix}-*")]),
+                                     "ecr:GetDownloadUrlForLayer"], [n.repositories_arn]),
             # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
             statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
             statement("DecryptWithEnvironmentKey", ["kms:Decrypt"], [self._kms_key_arn]),

@@ -87,7 +87,7 @@ class Database(Construct):
                  subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
                  dr_provider=None, dr_kms_key_arn: str | None = None) -> None:
         super().__init__(scope, id_)
-        self.identifier = naming.name("db")
+        self.identifier = naming.database_identifier
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
         # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
@@ -143,7 +143,7 @@ class Database(Construct):
         # Replicas inherit engine, credentials and encryption from the source: setting
         # manage_master_user_password/username on them is what breaks terraform-aws-rds (#512).
         self.replicas = [DbInstance(
-            self, f"replica-{i + 1}", identifier=f"{self.identifier}-replica-{i + 1}",
+            self, f"replica-{i + 1}", identifier=naming.replica_identifier(i + 1),
             replicate_source_db=self.instance.identifier, multi_az=False, skip_final_snapshot=True,
             backup_retention_period=0, **common) for i in range(config.read_replicas)]
         for replica in self.replicas:

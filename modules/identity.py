@@ -136,7 +136,7 @@ def boundary_policy(naming: Naming, regions: list[str]) -> str:
 def deploy_policies(naming: Naming, regions: list[str], state_role_arn: str) -> dict[str, str]:
     """The deploy role's inline policies, by name."""
     account = naming.account_id
-    roles = f"arn:aws:iam::{account}:role/{naming.prefix}-*"
+    roles = naming.role_arn("*")
     bootstrap_roles = [naming.deploy_role_arn, naming.plan_role_arn]
     return {
         "deploy-platform": policy(statement(

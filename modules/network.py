@@ -133,7 +133,7 @@ class Network(Construct):
     def _flow_logs(self, config: NetworkConfig, kms_key_arn: str) -> None:
         n = self._naming
         self.flow_log_group = CloudwatchLogGroup(
-            self, "flow-logs", name=f"/vpc/{n.prefix}/flow-logs", kms_key_id=kms_key_arn,
+            self, "flow-logs", name=n.log_group("vpc", "flow-logs"), kms_key_id=kms_key_arn,
             retention_in_days=config.flow_log_retention_days)
         checkov.short_log_retention(self.flow_log_group, config.flow_log_retention_days, n.environment)
         role = IamRole(self, "flow-logs-role", name=n.name("vpc-flow-logs"), description="VPC flow logs delivery",

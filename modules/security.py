@@ -51,7 +51,7 @@ class Security(Construct):
         self._naming, self._config, self._protect = naming, config, protect
         self._keys: dict[str, tuple[KmsKey, str, list[dict]]] = {}
         self.secret_versions: dict[str, SecretsmanagerSecretVersion] = {}
-        self.key = self.key_in("key", region=naming.region, alias=naming.prefix,
+        self.key = self.key_in("key", region=naming.region, alias=naming.key_alias(),
                                description=f"{naming.prefix}: data at rest (S3, RDS, logs, queues, secrets, images)")
         self.key_arn = self.key.arn
 
@@ -61,7 +61,7 @@ class Security(Construct):
                      rotation_period_in_days=365, deletion_window_in_days=self._config.key_deletion_window_days,
                      policy=self._key_policy(region, []),
                      lifecycle=TerraformResourceLifecycle(prevent_destroy=self._protect))
-        KmsAlias(self, f"{id_}-alias", provider=provider, name=f"alias/{alias}", target_key_id=key.key_id)
+        KmsAlias(self, f"{id_}-alias", provider=provider, name=alias, target_key_id=key.key_id)
         self._keys[id_] = (key, region, [])
         return key
 
@@ -89,7 +89,7 @@ class Security(Construct):
         Its real value is put out of band (`aws secretsmanager put-secret-value`): never in code or state.
         Until then it holds a placeholder version (`secret_versions[id_]`: services that read the secret
         depend on it), which Terraform writes once and never compares again."""
-        secret = SecretsmanagerSecret(self, id_, name=f"{self._naming.prefix}/{id_}", description=description,
+        secret = SecretsmanagerSecret(self, id_, name=self._naming.secret(id_), description=description,
                                       kms_key_id=self.key_arn,
                                       recovery_window_in_days=self._config.secret_recovery_window_days)
         checkov.skip(secret, "CKV2_AWS_57", rotation_reason)
@@ -103,12 +103,11 @@ class Security(Construct):
         """The MFA-guarded operator role. CI's deploy and plan roles come from the account bootstrap
         (modules/identity.py): a stack never creates the identity that deploys it."""
         n, config = self._naming, self._config
-        trusted = [f"arn:aws:iam::{account}:root" for account in (n.account_id, *config.trusted_account_ids)]
         role = IamRole(
             self, "operator-role", name=n.name("operator"),
             description="Operators: read everything, change the platform, only with MFA",
             max_session_duration=config.max_session_hours * 3600,
-            assume_role_policy=account_trust(trusted, sid="TrustedAccountsWithMfa", condition={
+            assume_role_policy=account_trust((n.account_id, *config.trusted_account_ids), sid="TrustedAccountsWithMfa", condition={
                 "Bool": {"aws:MultiFactorAuthPresent": "true"}, "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}))
         checkov.skip(role, "CKV_AWS_61", "Trusts named accounts (this one and config's "
                      "trusted_account_ids), whose IAM must also allow it, and only with MFA under an hour old.")

@@ -38,14 +38,14 @@ class PlatformStack(TerraformStack):
         needs_dr = env.storage.replication_enabled or env.database.backup_replication or env.backup.enabled
         dr = aws_provider(self, "aws-dr", region=env.dr_region, alias="dr", **provider) if needs_dr else None
         edge = aws_provider(self, "aws-edge", region=EDGE_REGION, alias="edge", **provider)
-        s3_backend(self, bucket=state.bucket, region=state.region, key=f"{env.name}/terraform.tfstate",
+        s3_backend(self, bucket=state.bucket, region=state.region, key=naming.state_key,
                    lock_table=state.lock_table, role_arn=state.role_arn, emulator=emulator)
 
         # Security first: every other module encrypts with its keys.
         security = Security(self, "security", naming=naming, config=env.security, protect=protect)
-        dr_key = security.key_in("dr-key", provider=dr, region=env.dr_region, alias=f"{naming.prefix}-dr",
+        dr_key = security.key_in("dr-key", provider=dr, region=env.dr_region, alias=naming.key_alias("dr"),
                                  description=f"{naming.prefix}: DR-region replicas and backups") if dr else None
-        edge_key = security.key_in("edge-key", provider=edge, region=EDGE_REGION, alias=f"{naming.prefix}-edge",
+        edge_key = security.key_in("edge-key", provider=edge, region=EDGE_REGION, alias=naming.key_alias("edge"),
                                    description=f"{naming.prefix}: us-east-1 (edge alarms, CloudFront WAF logs)")
         security.operator_role()
         signing_key = security.app_secret(
@@ -125,7 +125,7 @@ class PlatformStack(TerraformStack):
         storage.allow_distribution(cdn.distribution.arn)
         cloudfront_decrypts = statement(
             "CloudFrontDecryptsVideos", ["kms:Decrypt"], "*", principal={"Service": "cloudfront.amazonaws.com"},
-            condition={"ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{env.account_id}:distribution/*"},
+            condition={"ArnLike": {"AWS:SourceArn": naming.distributions_arn},
                        "StringEquals": {"AWS:SourceAccount": env.account_id}})
         security.add_key_statements(cloudfront_decrypts)
         if dr_key:
@@ -139,7 +139,7 @@ class PlatformStack(TerraformStack):
             cluster_name=compute.cluster.name, services=tuple(compute.services),
             alb_arn_suffix=load_balancer.alb.arn_suffix, target_group_arn_suffix=load_balancer.target_group.arn_suffix,
             api_name=api.rest_api.name, api_stage=api.stage.stage_name, db_identifier=database.identifier,
-            replica_identifiers=tuple(f"{database.identifier}-replica-{i + 1}" for i in range(len(database.replicas))),
+            replica_identifiers=tuple(naming.replica_identifier(i + 1) for i in range(len(database.replicas))),
             distribution_id=cdn.distribution.id, queue_name=ingest.queue.name,
             dead_letter_queue_name=ingest.dead_letter_queue.name,
             log_groups={name: group.name for name, group in compute.log_groups.items()}))
