@@ -36,7 +36,6 @@ from modules.monitoring import MonitoringConfig
 from modules.network import NetworkConfig
 from modules.security import SecurityConfig
 from modules.storage import StorageConfig
-from modules.validation import PLACEHOLDER_IMAGE
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
@@ -117,11 +116,6 @@ class Environment:
                 f"availability_zones = {list(azs)!r}: must be three distinct zones of {self.region}, "
                 f"e.g. {[self.region + s for s in 'abc']!r}")
         self._check_names_and_certificates()
-        if self.compute.image == PLACEHOLDER_IMAGE and \
-                self.load_balancer.health_check_path != self.compute.health_check_path:
-            raise ValueError(f"load_balancer.health_check_path = {self.load_balancer.health_check_path!r}: the "
-                             "placeholder API image serves only compute.health_check_path "
-                             f"({self.compute.health_check_path!r}); use the same path or set compute.image")
         monitor = re.fullmatch(r"arn:aws:ce::(\d{12}):.*", self.cost.anomaly_monitor_arn)
         if monitor and monitor.group(1) != self.account_id:
             raise ValueError(f"cost.anomaly_monitor_arn = {self.cost.anomaly_monitor_arn!r}: must be a monitor of "

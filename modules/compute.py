@@ -42,7 +42,7 @@ class ComputeConfig:
     cpu: int = 1024                        # task CPU units (spec: dev 256, staging 512, prod 1024)
     memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048)
     image: str = PLACEHOLDER_IMAGE         # API container image (tag or digest, never :latest); default: a placeholder that serves the health check (README: Images)
-    health_check_path: str = "/health"     # container and target group health endpoint
+    health_check_path: str = "/health"     # API health endpoint: the container's check and the load balancer's target group
     min_tasks: int = 2                     # autoscaling floor (spec: 1-10)
     max_tasks: int = 10                    # autoscaling ceiling
     cpu_target_percent: int = 60           # target tracking on average CPU

@@ -35,7 +35,6 @@ class LoadBalancerConfig:
     certificate_arn: str = ""                   # an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id
     deletion_protection: bool = True            # the ALB refuses deletion
     stickiness_seconds: int = 3600              # lb_cookie duration for stateful upload sessions (1-604800)
-    health_check_path: str = "/health"          # target group health check
     waf_rate_limit: int = 2000                  # requests per 5 minutes per client IP
     waf_log_retention_days: int = 365           # WAF log retention (CloudWatch values)
     idle_timeout_seconds: int = 60              # connection idle timeout (1-4000)
@@ -48,8 +47,6 @@ class LoadBalancerConfig:
             raise ValueError(f"certificate_arn = {self.certificate_arn!r}: must be empty or an ACM certificate ARN")
         if not 1 <= self.stickiness_seconds <= 604800:
             raise ValueError(f"stickiness_seconds = {self.stickiness_seconds}: must be 1-604800")
-        if not self.health_check_path.startswith("/"):
-            raise ValueError(f"health_check_path = {self.health_check_path!r}: must start with '/'")
         if not 100 <= self.waf_rate_limit <= 2_000_000_000:
             raise ValueError(f"waf_rate_limit = {self.waf_rate_limit}: must be 100-2000000000 requests / 5 min")
         check_log_retention("waf_log_retention_days", self.waf_log_retention_days)
@@ -67,10 +64,11 @@ def alb_log_delivery_statements(region: str, bucket_name: str, account_id: str) 
 
 class LoadBalancer(Construct):
     """Exposes `alb`, `target_group`, `https_listener`, `web_acl` (regional, reusable by API Gateway) and
-    `certificate_validation` (None with an issued certificate)."""
+    `certificate_validation` (None with an issued certificate). The target group checks `health_check_path`,
+    the API service's own (compute.health_check_path: one definition for container and target group)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: LoadBalancerConfig,
-                 subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int,
+                 subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int, health_check_path: str,
                  log_bucket: SecureBucket, kms_key_arn: str, dns: DnsConfig) -> None:
         super().__init__(scope, id_)
         self.alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
@@ -86,7 +84,7 @@ class LoadBalancer(Construct):
         self.target_group = LbTargetGroup(
             self, "api-targets", name=naming.name("api"), port=app_port, protocol="HTTP", target_type="ip",
             vpc_id=vpc_id, deregistration_delay="30",
-            health_check=LbTargetGroupHealthCheck(enabled=True, path=config.health_check_path, matcher="200",
+            health_check=LbTargetGroupHealthCheck(enabled=True, path=health_check_path, matcher="200",
                                                   interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
             stickiness=LbTargetGroupStickiness(type="lb_cookie", enabled=True,
                                                cookie_duration=config.stickiness_seconds))

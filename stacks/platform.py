@@ -71,7 +71,7 @@ class PlatformStack(TerraformStack):
         load_balancer = LoadBalancer(
             self, "load-balancer", naming=naming, config=env.load_balancer, subnet_ids=network.public_subnet_ids,
             security_group_id=network.alb_sg.id, vpc_id=network.vpc.id, app_port=APP_PORT,
-            log_bucket=storage.log_bucket, kms_key_arn=security.key_arn, dns=env.dns)
+            health_check_path=env.compute.health_check_path, log_bucket=storage.log_bucket, kms_key_arn=security.key_arn, dns=env.dns)
         compute = Compute(self, "compute", naming=naming, config=env.compute, vpc_id=network.vpc.id,
                           kms_key_arn=security.key_arn)
         c = env.compute

@@ -162,8 +162,8 @@ def test_environment_fields(field, value, message):
     ("api", 'cache_size_gb = "2"', r"api\.cache_size_gb = '2': must be one of 0\.5, 1\.6"),
     ("api", "cache_ttl_seconds = 7200", r"api\.cache_ttl_seconds = 7200: must be 0-3600"),
     ("api", '[[api.clients]]\nname = "Web App"', r"api\.clients\[0\]\.name = 'Web App': must be 2-31 chars"),
-    ("load_balancer", 'health_check_path = "/ready"', r"load_balancer\.health_check_path = '/ready': the placeholder "
-                                                     r"API image serves only compute\.health_check_path \('/health'\)"),
+    # One health path, compute.health_check_path: the container's check and the target group's.
+    ("load_balancer", 'health_check_path = "/ready"', r"load_balancer\.health_check_path = '/ready': unknown key"),
     ("load_balancer", 'domain_name = "not a domain"', r"load_balancer\.domain_name = 'not a domain': must be a DNS name"),
     ("monitoring", 'alarm_emails = ["oncall"]', r"monitoring\.alarm_emails: 'oncall': not an e-mail address"),
     ("monitoring", "cdn_cache_hit_min_percent = 120", r"monitoring\.cdn_cache_hit_min_percent/cdn_5xx_rate_percent"),
