@@ -27,6 +27,7 @@ from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy as ReferrerPolicy,
     CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity as Hsts,
     CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection as XssProtection)
+from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl
 from constructs import Construct
 
 from modules import checkov
@@ -88,51 +89,16 @@ class Cdn(Construct):
                  access_log_bucket: SecureBucket, dns: DnsConfig, replica_bucket_domain: str | None = None,
                  us_east_1_provider=None, force_destroy: bool = False) -> None:
         super().__init__(scope, id_)
-        # A new key must exist before the old one leaves the key group (CloudFront refuses to delete a key in
-        # use), so it is created first, under a generated name: public key names are unique in the account.
-        public_key = CloudfrontPublicKey(self, "signing-key", name_prefix=naming.name("signing") + "-",
-                                         encoded_key=config.signing_public_key_pem.strip() + "\n",
-                                         comment="Signed URLs for private videos",
-                                         lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-        self.key_group = CloudfrontKeyGroup(self, "key-group", name=naming.name("signers"), items=[public_key.id])
-
-        video_cache = CloudfrontCachePolicy(
-            self, "video-cache", name=naming.name("video"), comment="Large media: long TTLs, no cookies/headers",
-            default_ttl=config.video_default_ttl_seconds, max_ttl=config.video_max_ttl_seconds, min_ttl=0,
-            parameters_in_cache_key_and_forwarded_to_origin=CacheKey(
-                enable_accept_encoding_gzip=True, enable_accept_encoding_brotli=True,
-                cookies_config=Cookies(cookie_behavior="none"), headers_config=Headers(header_behavior="none"),
-                query_strings_config=QueryStrings(query_string_behavior="none")))
-        headers = CloudfrontResponseHeadersPolicy(
-            self, "security-headers", name=naming.name("security-headers"),
-            security_headers_config=Security(
-                strict_transport_security=Hsts(access_control_max_age_sec=63072000, include_subdomains=True,
-                                               preload=True, override=True),
-                content_type_options=ContentTypeOptions(override=True),
-                frame_options=FrameOptions(frame_option="DENY", override=True),
-                referrer_policy=ReferrerPolicy(referrer_policy="strict-origin-when-cross-origin", override=True),
-                xss_protection=XssProtection(protection=True, mode_block=True, override=True)))
-
-        logs = SecureBucket(self, "logs", name=naming.bucket("cdn-logs"), options=BucketOptions(
-            kms_key_arn=None, log_bucket=access_log_bucket, notifications=False, force_destroy=force_destroy,
-            protect=protect,
-            # CloudFront standard logging writes through the awslogsdelivery ACL grant.
-            object_ownership="BucketOwnerPreferred",
-            skips={"CKV_AWS_145": "CloudFront standard logs cannot be delivered to an SSE-KMS bucket (AWS limit).",
-                   "CKV_AWS_144": "Edge access logs are audit data for this environment; not replicated.",
-                   "CKV2_AWS_62": "Log objects are read by tools in batches; per-object event notifications would "
-                                  "only add cost."}))
-        checkov.skip(logs.ownership, "CKV2_AWS_65", "CloudFront standard logging can only write through an ACL "
-                                                    "grant to awslogsdelivery; AWS requires ACLs enabled here.")
-
-        self.web_acl = None
+        self._naming, self._config, self._edge_provider = naming, config, us_east_1_provider
+        self.key_group = self._key_group()
+        logs = self._log_bucket(access_log_bucket, force_destroy=force_destroy, protect=protect)
+        self.web_acl: Wafv2WebAcl | None = None
         if config.waf_enabled:
             self.web_acl = web_acl(self, "waf", name=naming.name("edge"), scope_name="CLOUDFRONT",
                                    rate_limit=config.waf_rate_limit, provider=us_east_1_provider)
             waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=self.web_acl.arn,
                         kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
                         environment=naming.environment, provider=us_east_1_provider)
-
         certificate_arn, self.certificate_validation = config.certificate_arn, None
         if not certificate_arn:
             # CloudFront takes certificates from us-east-1; the validation record goes into the zone, and the
@@ -140,41 +106,13 @@ class Cdn(Construct):
             _, self.certificate_validation = validated_certificate(
                 self, "certificate", domain_name=config.domain_name, dns=dns, provider=us_east_1_provider)
             certificate_arn = self.certificate_validation.certificate_arn
-
-        origins = [CloudfrontDistributionOrigin(origin_id=S3_ORIGIN, domain_name=video_bucket_domain,
-                                                origin_access_control_id=origin_access_control_id),
-                   CloudfrontDistributionOrigin(
-                       origin_id=ALB_ORIGIN, domain_name=alb_domain,
-                       custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
-                           http_port=80, https_port=443, origin_protocol_policy="https-only",
-                           origin_ssl_protocols=["TLSv1.2"], origin_read_timeout=30))]
-        origin_groups, video_target = None, S3_ORIGIN
-        if replica_bucket_domain:
-            origins.append(CloudfrontDistributionOrigin(origin_id=S3_REPLICA_ORIGIN, domain_name=replica_bucket_domain,
-                                                        origin_access_control_id=origin_access_control_id))
-            # Reads fail over to the DR replica when the primary region answers with errors.
-            origin_groups = [CloudfrontDistributionOriginGroup(
-                origin_id=VIDEO_ORIGIN_GROUP,
-                failover_criteria=CloudfrontDistributionOriginGroupFailoverCriteria(status_codes=[500, 502, 503, 504]),
-                member=[CloudfrontDistributionOriginGroupMember(origin_id=S3_ORIGIN),
-                        CloudfrontDistributionOriginGroupMember(origin_id=S3_REPLICA_ORIGIN)])]
-            video_target = VIDEO_ORIGIN_GROUP
+        origins, origin_groups, video_target = _origins(video_bucket_domain, replica_bucket_domain, alb_domain,
+                                                        origin_access_control_id)
         self.distribution = CloudfrontDistribution(
             self, "distribution", enabled=True, is_ipv6_enabled=True, comment=f"{naming.prefix} videos and API",
             price_class=config.price_class, http_version="http2and3", default_root_object="index.html",
-            aliases=[config.domain_name],
-            web_acl_id=self.web_acl.arn if self.web_acl else None,
-            origin=origins, origin_group=origin_groups,
-            default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
-                target_origin_id=video_target, viewer_protocol_policy="redirect-to-https",
-                allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
-                cache_policy_id=video_cache.id, response_headers_policy_id=headers.id,
-                trusted_key_groups=[self.key_group.id]),
-            ordered_cache_behavior=[CloudfrontDistributionOrderedCacheBehavior(
-                path_pattern="/api/*", target_origin_id=ALB_ORIGIN, viewer_protocol_policy="https-only",
-                allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
-                cached_methods=["GET", "HEAD"], compress=True, cache_policy_id=CACHING_DISABLED,
-                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST, response_headers_policy_id=headers.id)],
+            aliases=[config.domain_name], web_acl_id=self.web_acl.arn if self.web_acl else None,
+            origin=origins, origin_group=origin_groups, **self._behaviours(video_target),
             restrictions=CloudfrontDistributionRestrictions(geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(
                 restriction_type="blacklist" if config.blocked_countries else "none",
                 locations=sorted(config.blocked_countries) or None)),
@@ -191,6 +129,60 @@ class Cdn(Construct):
                           target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
         self._reasons(naming, config, replica_bucket_domain)
 
+    def _key_group(self) -> CloudfrontKeyGroup:
+        # A new key must exist before the old one leaves the key group (CloudFront refuses to delete a key in
+        # use), so it is created first, under a generated name: public key names are unique in the account.
+        public_key = CloudfrontPublicKey(self, "signing-key", name_prefix=self._naming.name("signing") + "-",
+                                         encoded_key=self._config.signing_public_key_pem.strip() + "\n",
+                                         comment="Signed URLs for private videos",
+                                         lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        return CloudfrontKeyGroup(self, "key-group", name=self._naming.name("signers"), items=[public_key.id])
+
+    def _behaviours(self, video_target: str) -> dict:
+        """Videos (default: signed URLs, long cache) and `/api/*` (to the ALB, never cached)."""
+        naming, config = self._naming, self._config
+        video_cache = CloudfrontCachePolicy(
+            self, "video-cache", name=naming.name("video"), comment="Large media: long TTLs, no cookies/headers",
+            default_ttl=config.video_default_ttl_seconds, max_ttl=config.video_max_ttl_seconds, min_ttl=0,
+            parameters_in_cache_key_and_forwarded_to_origin=CacheKey(
+                enable_accept_encoding_gzip=True, enable_accept_encoding_brotli=True,
+                cookies_config=Cookies(cookie_behavior="none"), headers_config=Headers(header_behavior="none"),
+                query_strings_config=QueryStrings(query_string_behavior="none")))
+        headers = CloudfrontResponseHeadersPolicy(
+            self, "security-headers", name=naming.name("security-headers"),
+            security_headers_config=Security(
+                strict_transport_security=Hsts(access_control_max_age_sec=63072000, include_subdomains=True,
+                                               preload=True, override=True),
+                content_type_options=ContentTypeOptions(override=True),
+                frame_options=FrameOptions(frame_option="DENY", override=True),
+                referrer_policy=ReferrerPolicy(referrer_policy="strict-origin-when-cross-origin", override=True),
+                xss_protection=XssProtection(protection=True, mode_block=True, override=True)))
+        return dict(
+            default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
+                target_origin_id=video_target, viewer_protocol_policy="redirect-to-https",
+                allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
+                cache_policy_id=video_cache.id, response_headers_policy_id=headers.id,
+                trusted_key_groups=[self.key_group.id]),
+            ordered_cache_behavior=[CloudfrontDistributionOrderedCacheBehavior(
+                path_pattern="/api/*", target_origin_id=ALB_ORIGIN, viewer_protocol_policy="https-only",
+                allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+                cached_methods=["GET", "HEAD"], compress=True, cache_policy_id=CACHING_DISABLED,
+                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST, response_headers_policy_id=headers.id)])
+
+    def _log_bucket(self, access_log_bucket: SecureBucket, *, force_destroy: bool, protect: bool) -> SecureBucket:
+        logs = SecureBucket(self, "logs", name=self._naming.bucket("cdn-logs"), options=BucketOptions(
+            kms_key_arn=None, log_bucket=access_log_bucket, notifications=False, force_destroy=force_destroy,
+            protect=protect,
+            # CloudFront standard logging writes through the awslogsdelivery ACL grant.
+            object_ownership="BucketOwnerPreferred",
+            skips={"CKV_AWS_145": "CloudFront standard logs cannot be delivered to an SSE-KMS bucket (AWS limit).",
+                   "CKV_AWS_144": "Edge access logs are audit data for this environment; not replicated.",
+                   "CKV2_AWS_62": "Log objects are read by tools in batches; per-object event notifications would "
+                                  "only add cost."}))
+        checkov.skip(logs.ownership, "CKV2_AWS_65", "CloudFront standard logging can only write through an ACL "
+                                                    "grant to awslogsdelivery; AWS requires ACLs enabled here.")
+        return logs
+
     def _reasons(self, naming: Naming, config: CdnConfig, replica: str | None) -> None:
         env = naming.environment
         if not config.blocked_countries:
@@ -203,3 +195,27 @@ class Cdn(Construct):
             for check in ("CKV_AWS_68", "CKV2_AWS_47"):
                 checkov.skip(self.distribution, check, f"{env}: edge WAF off by config (cost, ~$5+/month per ACL); "
                                                        "the ALB and API keep their regional WAF.")
+
+
+def _origins(video_bucket_domain: str, replica_bucket_domain: str | None, alb_domain: str,
+             origin_access_control_id: str) -> tuple[list, list | None, str]:
+    """The video bucket (through OAC) and the ALB; with a DR replica, a group that fails over to it. Returns
+    the origins, the origin groups and the origin id videos are read from."""
+    origins = [CloudfrontDistributionOrigin(origin_id=S3_ORIGIN, domain_name=video_bucket_domain,
+                                            origin_access_control_id=origin_access_control_id),
+               CloudfrontDistributionOrigin(
+                   origin_id=ALB_ORIGIN, domain_name=alb_domain,
+                   custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
+                       http_port=80, https_port=443, origin_protocol_policy="https-only",
+                       origin_ssl_protocols=["TLSv1.2"], origin_read_timeout=30))]
+    if not replica_bucket_domain:
+        return origins, None, S3_ORIGIN
+    origins.append(CloudfrontDistributionOrigin(origin_id=S3_REPLICA_ORIGIN, domain_name=replica_bucket_domain,
+                                                origin_access_control_id=origin_access_control_id))
+    # Reads fail over to the DR replica when the primary region answers with errors.
+    groups = [CloudfrontDistributionOriginGroup(
+        origin_id=VIDEO_ORIGIN_GROUP,
+        failover_criteria=CloudfrontDistributionOriginGroupFailoverCriteria(status_codes=[500, 502, 503, 504]),
+        member=[CloudfrontDistributionOriginGroupMember(origin_id=S3_ORIGIN),
+                CloudfrontDistributionOriginGroupMember(origin_id=S3_REPLICA_ORIGIN)])]
+    return origins, groups, VIDEO_ORIGIN_GROUP
