@@ -80,48 +80,29 @@ class DatabaseConfig:
 
 
 class Database(Construct):
-    """Exposes `instance`, `replicas`, `master_secret_arn` (RDS-managed, rotated), `identifier` and
-    `parameter_group`."""
+    """Exposes `instance`, `replicas` and their `replica_identifiers`, `master_secret_arn` (RDS-managed, rotated),
+    `identifier`, `parameter_group`, `backup_replication` (None when off)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: DatabaseConfig,
                  subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
                  dr_provider=None, dr_kms_key_arn: str | None = None) -> None:
         super().__init__(scope, id_)
+        self._naming = naming
         self.identifier = naming.database_identifier
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
-        # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
-        # a group in use), so the new one needs a name of its own: group names are unique per region.
-        parameters = DbParameterGroup(
-            self, "parameters", name_prefix=naming.name(f"postgres{ENGINE_MAJOR}") + "-", family=f"postgres{ENGINE_MAJOR}",
-            description="TLS only, query and connection logging",
-            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=method) for name, value, method in (
-                ("rds.force_ssl", "1", "pending-reboot"),
-                ("ssl_min_protocol_version", "TLSv1.2", "pending-reboot"),
-                ("log_connections", "1", "immediate"),
-                ("log_disconnections", "1", "immediate"),
-                ("log_min_duration_statement", str(config.slow_query_ms), "immediate"),
-                ("log_statement", "ddl", "immediate"),
-            )],
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-        self.parameter_group = parameters
-        monitoring_role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"),
-                                  description="RDS enhanced monitoring",
-                                  assume_role_policy=service_trust("monitoring.rds.amazonaws.com",
-                                                                   source_account=naming.account_id))
-        IamRolePolicyAttachment(self, "monitoring-policy", role=monitoring_role.name,
-                                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        self.parameter_group = self._parameter_group(config)
         # kms_key_id is the primary's alone: a same-region replica is encrypted with its source's key, and AWS
         # refuses the parameter there ("Your request does not require the KMS key parameter"); only a replica
         # in another region names a key (of that region).
         common = dict(
             instance_class=config.instance_class, storage_encrypted=True,
             storage_type="gp3", max_allocated_storage=config.max_allocated_storage_gb,
-            vpc_security_group_ids=[security_group_id], parameter_group_name=parameters.name,
+            vpc_security_group_ids=[security_group_id], parameter_group_name=self.parameter_group.name,
             publicly_accessible=False, iam_database_authentication_enabled=True,
             performance_insights_enabled=True, performance_insights_kms_key_id=kms_key_arn,
             performance_insights_retention_period=config.performance_insights_retention_days,
-            monitoring_interval=config.monitoring_interval_seconds, monitoring_role_arn=monitoring_role.arn,
+            monitoring_interval=config.monitoring_interval_seconds, monitoring_role_arn=self._monitoring_role().arn,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"], auto_minor_version_upgrade=True,
             copy_tags_to_snapshot=True, ca_cert_identifier="rds-ca-rsa2048-g1",
             deletion_protection=config.deletion_protection, maintenance_window=config.maintenance_window,
@@ -140,24 +121,54 @@ class Database(Construct):
             **common)
         self._single_az_reasons(self.instance, naming, config)
         self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
+        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
+        self.replicas = self._replicas(config, common)
+        self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
+        if config.backup_replication:
+            self.backup_replication = DbInstanceAutomatedBackupsReplication(
+                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
+                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    def _parameter_group(self, config: DatabaseConfig) -> DbParameterGroup:
+        # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
+        # a group in use), so the new one needs a name of its own: group names are unique per region.
+        return DbParameterGroup(
+            self, "parameters", name_prefix=self._naming.name(f"postgres{ENGINE_MAJOR}") + "-",
+            family=f"postgres{ENGINE_MAJOR}", description="TLS only, query and connection logging",
+            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=method) for name, value, method in (
+                ("rds.force_ssl", "1", "pending-reboot"),
+                ("ssl_min_protocol_version", "TLSv1.2", "pending-reboot"),
+                ("log_connections", "1", "immediate"),
+                ("log_disconnections", "1", "immediate"),
+                ("log_min_duration_statement", str(config.slow_query_ms), "immediate"),
+                ("log_statement", "ddl", "immediate"),
+            )],
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+
+    def _monitoring_role(self) -> IamRole:
+        naming = self._naming
+        role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"), description="RDS enhanced monitoring",
+                       assume_role_policy=service_trust("monitoring.rds.amazonaws.com", source_account=naming.account_id))
+        IamRolePolicyAttachment(self, "monitoring-policy", role=role.name,
+                                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        return role
+
+    def _replicas(self, config: DatabaseConfig, common: dict) -> list[DbInstance]:
         # Replicas inherit engine, credentials and encryption from the source: setting
         # manage_master_user_password/username on them is what breaks terraform-aws-rds (#512).
-        self.replicas = [DbInstance(
-            self, f"replica-{i + 1}", identifier=naming.replica_identifier(i + 1),
-            replicate_source_db=self.instance.identifier, multi_az=False, skip_final_snapshot=True,
-            backup_retention_period=0, **common) for i in range(config.read_replicas)]
-        for replica in self.replicas:
+        replicas = [DbInstance(
+            self, f"replica-{i + 1}", identifier=identifier, replicate_source_db=self.instance.identifier,
+            multi_az=False, skip_final_snapshot=True, backup_retention_period=0, **common)
+            for i, identifier in enumerate(self.replica_identifiers)]
+        for replica in replicas:
             checkov.skip(replica, "CKV_AWS_157", "Read replica: availability comes from the Multi-AZ primary and "
                                                 "the other replicas; a replica is recreated from the primary.")
             checkov.skip(replica, "CKV_AWS_133", "Read replica: the primary's automated backups and PITR cover the "
                                                 "data; a replica is rebuilt from the primary, not restored.")
             if not config.deletion_protection:
-                checkov.skip(replica, "CKV_AWS_293", f"{naming.environment}: deletion protection off by config "
+                checkov.skip(replica, "CKV_AWS_293", f"{self._naming.environment}: deletion protection off by config "
                                                     "so the environment can be torn down.")
-        if config.backup_replication:
-            self.backup_replication = DbInstanceAutomatedBackupsReplication(
-                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
-                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+        return replicas
 
     def _final_snapshot(self, config: DatabaseConfig) -> dict:
         """A fixed name ("<id>-final") exists after the first destroy, so the second destroy of a re-created
