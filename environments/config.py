@@ -168,6 +168,11 @@ class Environment:
                              "a production environment requires at least 7 days")
 
     @property
+    def needs_dr_region(self) -> bool:
+        """Anything kept in the DR region: replicated videos, replicated database backups, the backup vault."""
+        return self.storage.replication_enabled or self.database.backup_replication or self.backup.enabled
+
+    @property
     def vpc_cidr(self) -> str:
         return self.network.vpc_cidr
 

@@ -34,6 +34,7 @@ from modules import checkov
 from modules.bucket import BucketOptions, SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
 from modules.naming import Naming
+from modules.policy import ServiceGrant
 from modules.waf import waf_logging, web_acl
 
 # AWS managed policies (ids are fixed by AWS): no caching; forward everything but Host to the origin.
@@ -82,7 +83,7 @@ class CdnConfig:
 
 class Cdn(Construct):
     """Exposes `distribution`, `key_group`, `web_acl` (or None), `certificate_validation` (None with an issued
-    certificate)."""
+    certificate), and `video_key_grant` (what CloudFront needs on the keys of the video buckets)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CdnConfig, video_bucket_domain: str,
                  origin_access_control_id: str, alb_domain: str, kms_key_arn_us_east_1: str, protect: bool,
@@ -128,6 +129,17 @@ class Cdn(Construct):
             alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.distribution.domain_name,
                           target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
         self._reasons(naming, config, replica_bucket_domain)
+
+    @property
+    def video_key_grant(self) -> ServiceGrant:
+        """CloudFront decrypts the SSE-KMS videos it reads through OAC. The key policy must not name this
+        distribution: a key that names the distribution's ARN is created after the distribution, which waits for its
+        certificate, and everything encrypted with the key (database, queues, secrets, logs) would queue behind
+        both. Any distribution of this account may ask the key to decrypt, and only for objects a bucket policy
+        lets it read (`Storage.grant_read_to_distribution`)."""
+        return ServiceGrant("CloudFrontDecryptsVideos", "cloudfront.amazonaws.com", ("kms:Decrypt",), {
+            "ArnLike": {"AWS:SourceArn": self._naming.distributions_arn},
+            "StringEquals": {"AWS:SourceAccount": self._naming.account_id}})
 
     def _key_group(self) -> CloudfrontKeyGroup:
         # A new key must exist before the old one leaves the key group (CloudFront refuses to delete a key in

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from modules import checkov
 from modules.naming import Naming
-from modules.policy import service_trust
+from modules.policy import Grantee, service_trust, statement
 from modules.validation import check_postgres_instance_class
 
 ENGINE_MAJOR = "15"
@@ -81,7 +81,7 @@ class DatabaseConfig:
 
 class Database(Construct):
     """Exposes `instance`, `replicas` and their `replica_identifiers`, `master_secret_arn` (RDS-managed, rotated),
-    `identifier`, `parameter_group`, `backup_replication` (None when off)."""
+    `identifier`, `parameter_group`, `backup_replication` (None when off); `grant_connect(role, user)`."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: DatabaseConfig,
                  subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
@@ -128,6 +128,11 @@ class Database(Construct):
             self.backup_replication = DbInstanceAutomatedBackupsReplication(
                 self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
                 kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    def grant_connect(self, grantee: Grantee, *, user: str) -> None:
+        """Log in as database `user` with an IAM auth token (no password)."""
+        grantee.add_to_policy(statement("ConnectWithIamAuth", ["rds-db:connect"], [
+            self._naming.arn("rds-db", f"dbuser:{self.instance.resource_id}/{user}")]))
 
     def _parameter_group(self, config: DatabaseConfig) -> DbParameterGroup:
         # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete

@@ -42,11 +42,10 @@ from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
 from modules.naming import Naming
-from modules.policy import deny_insecure_transport, policy, statement
+from modules.policy import Grantee, ServiceGrant, deny_insecure_transport, policy, statement
 from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image
 
 UPLOAD_PREFIX = "uploads/"
-PROCESSED_PREFIX = "processed/"
 UPLOAD_EVENTS = ("s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put")
 REPOSITORIES = ("api", "worker")
 
@@ -95,8 +94,8 @@ class IngestConfig:
 
 
 class Ingest(Construct):
-    """Exposes `upload_bucket`, `queue`, `dead_letter_queue`, `repositories`, and the IAM statements
-    `presign_statements` (API) and `worker_statements(video_bucket_arn)` (workers)."""
+    """Exposes `upload_bucket`, `queue`, `dead_letter_queue`, `repositories`, `upload_events_grant` (for the key),
+    and the grants `grant_presign_uploads(role)` (API) and `grant_consume_uploads(role)` (workers)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IngestConfig, kms_key_arn: str,
                  log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
@@ -151,28 +150,24 @@ class Ingest(Construct):
         self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
 
     @property
-    def key_statements(self) -> tuple[dict, ...]:
-        """S3 must encrypt the events it sends to the KMS-encrypted queue."""
-        return (statement("S3SendsUploadEvents", ["kms:Decrypt", "kms:GenerateDataKey"], "*",
-                          principal={"Service": "s3.amazonaws.com"},
-                          condition={"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn}}),)
+    def upload_events_grant(self) -> ServiceGrant:
+        """S3 must encrypt the events it sends to the KMS-encrypted queue (for `Security.grant_to_service`)."""
+        return ServiceGrant("S3SendsUploadEvents", "s3.amazonaws.com", ("kms:Decrypt", "kms:GenerateDataKey"),
+                            {"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn}})
 
-    @property
-    def presign_statements(self) -> tuple[dict, ...]:
+    def grant_presign_uploads(self, grantee: Grantee) -> None:
         """What the API needs to hand out presigned multipart uploads into `uploads/` (and only there)."""
-        area = f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"
-        return (statement("PresignUploads", ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-                                             "s3:PutObject"], [area]),
-                statement("EncryptUploads", ["kms:GenerateDataKey"], [self._kms_key_arn]))
+        grantee.add_to_policy(
+            statement("PresignUploads", ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"],
+                      [f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"]),
+            statement("EncryptUploads", ["kms:GenerateDataKey"], [self._kms_key_arn]))
 
-    def worker_statements(self, video_bucket_arn: str) -> tuple[dict, ...]:
-        """Read `uploads/`, write `processed/` in the video bucket, consume the queue: nothing more."""
-        return (statement("ConsumeUploadEvents", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
-                                                  "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], [self.queue.arn]),
-                statement("ReadUploads", ["s3:GetObject"], [f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"]),
-                statement("WriteProcessed", ["s3:AbortMultipartUpload", "s3:PutObject"],
-                          [f"{video_bucket_arn}/{PROCESSED_PREFIX}*"]),
-                statement("UseEnvironmentKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self._kms_key_arn]))
+    def grant_consume_uploads(self, grantee: Grantee) -> None:
+        """Workers: consume the queue and read `uploads/`; nothing more (the key: `Security.grant_encrypt_decrypt`)."""
+        grantee.add_to_policy(
+            statement("ConsumeUploadEvents", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                                              "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], [self.queue.arn]),
+            statement("ReadUploads", ["s3:GetObject"], [f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"]))
 
     def scale_on_backlog(self, target: AppautoscalingTarget, *, cluster_name: str, service_name: str) -> AppautoscalingPolicy:
         """Target tracking on backlog per task: visible messages / running tasks (metric math); and the step

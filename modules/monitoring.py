@@ -20,7 +20,7 @@ from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
 from modules.naming import Naming
-from modules.policy import deny_insecure_transport, policy, statement
+from modules.policy import ServiceGrant, deny_insecure_transport, policy, statement
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 # Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection.
@@ -101,7 +101,8 @@ class AlarmSpec:
 
 
 class Monitoring(Construct):
-    """Exposes `topic` (primary region), `edge_topic` (us-east-1), `alarms` by id, `dashboard`."""
+    """Exposes `topic` (primary region), `edge_topic` (us-east-1), `publishers_grant` (for the keys), and after
+    `watch()` the `alarms` by id and the `dashboard` (None before)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: MonitoringConfig, kms_key_arn: str,
                  edge_kms_key_arn: str, edge_provider) -> None:
@@ -110,16 +111,16 @@ class Monitoring(Construct):
         self.topic = self._topic("alarms", kms_key_arn, None)
         self.edge_topic = self._topic("edge-alarms", edge_kms_key_arn, edge_provider)
         self.alarms: dict[str, CloudwatchMetricAlarm] = {}
+        self.dashboard: CloudwatchDashboard | None = None
         XraySamplingRule(self, "xray-sampling", rule_name=naming.name("default")[:32], priority=1000, version=1,
                          reservoir_size=1, fixed_rate=config.xray_sampling_rate, url_path="*", host="*",
                          http_method="*", service_name="*", service_type="*", resource_arn="*")
 
     @property
-    def key_statements(self) -> tuple[dict, ...]:
-        """The services that publish to the encrypted topics must use the key."""
-        return (statement("AlarmPublishers", ["kms:Decrypt", "kms:GenerateDataKey*"], "*",
-                          principal={"Service": list(PUBLISHERS)},
-                          condition={"StringEquals": {"aws:SourceAccount": self._naming.account_id}}),)
+    def publishers_grant(self) -> ServiceGrant:
+        """The services that publish to the encrypted topics must use the keys (`Security.grant_to_service`)."""
+        return ServiceGrant("AlarmPublishers", PUBLISHERS, ("kms:Decrypt", "kms:GenerateDataKey*"),
+                            {"StringEquals": {"aws:SourceAccount": self._naming.account_id}})
 
     def _topic(self, id_: str, kms_key_arn: str, provider) -> SnsTopic:
         topic = SnsTopic(self, id_, name=self._naming.name(id_), kms_master_key_id=kms_key_arn, provider=provider)

@@ -14,11 +14,12 @@ from constructs import Construct
 
 from modules import checkov
 from modules.naming import Naming
-from modules.policy import account_trust, policy, statement
+from modules.policy import Grantee, ServiceGrant, account_trust, policy, statement
 
 # The first value of an app secret: tasks that read it can start (ECS fails a task whose secret has no value),
 # and nothing in code, plan or state is the real one. README "Secrets": how operators put the real value.
 SECRET_PLACEHOLDER = "placeholder: put the real value with `aws secretsmanager put-secret-value` (README: Secrets)"
+KEY, DR_KEY, EDGE_KEY = "key", "dr-key", "edge-key"  # construct ids of the environment's keys
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,19 +44,32 @@ class SecurityConfig:
 
 
 class Security(Construct):
-    """Exposes `key` (shared CMK), `key_arn`, `secret_versions`, and role helpers; ids are a contract."""
+    """Exposes `key` (the environment's CMK) and `key_arn`, `dr_key` (None without a DR region), `edge_key`
+    (us-east-1), `secret_versions`; `grant_to_service()` and `grant_encrypt_decrypt()` for the keys' users;
+    `app_secret()` and `operator_role()`. Ids are a contract."""
 
-    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: SecurityConfig,
-                 protect: bool) -> None:
+    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: SecurityConfig, protect: bool,
+                 edge_region: str, edge_provider, dr_region: str, dr_provider=None) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._protect = naming, config, protect
         self._keys: dict[str, tuple[KmsKey, str, list[dict]]] = {}
         self.secret_versions: dict[str, SecretsmanagerSecretVersion] = {}
-        self.key = self.key_in("key", region=naming.region, alias=naming.key_alias(),
-                               description=f"{naming.prefix}: data at rest (S3, RDS, logs, queues, secrets, images)")
+        self.key = self._key_in(KEY, region=naming.region, alias=naming.key_alias(),
+                                description=f"{naming.prefix}: data at rest (S3, RDS, logs, queues, secrets, images)")
         self.key_arn = self.key.arn
+        self.dr_key: KmsKey | None = None
+        if dr_provider:
+            self.dr_key = self._key_in(DR_KEY, provider=dr_provider, region=dr_region, alias=naming.key_alias("dr"),
+                                       description=f"{naming.prefix}: DR-region replicas and backups")
+        self.edge_key = self._key_in(EDGE_KEY, provider=edge_provider, region=edge_region,
+                                     alias=naming.key_alias("edge"),
+                                     description=f"{naming.prefix}: us-east-1 (edge alarms, CloudFront WAF logs)")
 
-    def key_in(self, id_: str, *, region: str, alias: str, description: str, provider=None) -> KmsKey:
+    @property
+    def dr_key_arn(self) -> str | None:
+        return self.dr_key.arn if self.dr_key else None
+
+    def _key_in(self, id_: str, *, region: str, alias: str, description: str, provider=None) -> KmsKey:
         """A customer-managed key with yearly rotation in `region` (the DR region's replicas, us-east-1's edge logs)."""
         key = KmsKey(self, id_, provider=provider, description=description, enable_key_rotation=True,
                      rotation_period_in_days=365, deletion_window_in_days=self._config.key_deletion_window_days,
@@ -65,24 +79,28 @@ class Security(Construct):
         self._keys[id_] = (key, region, [])
         return key
 
-    def add_key_statements(self, *statements: dict, key: str = "key") -> None:
-        """Key-policy grants to principals created after the key (e.g. CloudFront reading SSE-KMS videos)."""
-        kms_key, region, extra = self._keys[key]
-        extra.extend(statements)
-        kms_key.policy = self._key_policy(region, extra)
+    def grant_to_service(self, grant: ServiceGrant, *, dr: bool = False, edge: bool = False) -> None:
+        """A key-policy grant to AWS services that encrypt or decrypt for resources made after the keys (S3 events
+        into the encrypted queue, CloudFront reading SSE-KMS videos, alarms into encrypted topics): on the
+        environment key, and with `dr`/`edge` on the DR-region key (where there is one) and the us-east-1 key."""
+        for key_id in (KEY, *((DR_KEY,) if dr and self.dr_key else ()), *((EDGE_KEY,) if edge else ())):
+            kms_key, region, extra = self._keys[key_id]
+            extra.append(grant.statement())
+            kms_key.policy = self._key_policy(region, extra)
+
+    def grant_encrypt_decrypt(self, grantee: Grantee) -> None:
+        """Read and write what the environment key encrypts (buckets, queues): an IAM grant, which the key's
+        `AccountAdministersKey` statement lets IAM policies give."""
+        grantee.add_to_policy(statement("UseEnvironmentKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self.key_arn]))
 
     def _key_policy(self, region: str, extra: list[dict]) -> str:
         n = self._naming
-        return policy(
-            # Without this statement IAM policies cannot grant use of the key (and nobody can manage it).
-            statement("AccountAdministersKey", ["kms:*"], "*", principal={"AWS": n.root_arn}),
-            statement("CloudWatchLogsEncrypt",
-                      ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
-                      "*", principal={"Service": f"logs.{region}.amazonaws.com"},
-                      condition={"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                             n.arn("logs", "log-group:*", region=region)}}),
-            *extra,
-        )
+        logs = ServiceGrant("CloudWatchLogsEncrypt", f"logs.{region}.amazonaws.com",
+                            ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"),
+                            {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": n.arn("logs", "log-group:*", region=region)}})
+        # Without the first statement IAM policies cannot grant use of the key (and nobody can manage it).
+        return policy(statement("AccountAdministersKey", ["kms:*"], "*", principal={"AWS": n.root_arn}),
+                      logs.statement(), *extra)
 
     def app_secret(self, id_: str, *, description: str, rotation_reason: str) -> SecretsmanagerSecret:
         """A secret the application reads at start (ECS `secrets`), encrypted with the environment key.
