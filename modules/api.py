@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
@@ -30,9 +31,10 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import service_trust
-from modules.validation import check_log_retention
+from modules.validation import LOG_RETENTION
 
 CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
 # (path, parent path, path parameter) -> methods. The metadata API; uploads only get a presigned URL here.
@@ -46,40 +48,25 @@ ROUTES = {
 @dataclass(frozen=True, kw_only=True)
 class ApiClient:
     """One API consumer: its own key and usage plan."""
-    name: str                    # client id: names its usage plan and API key
-    rate_limit: float = 50.0     # steady requests per second
-    burst_limit: int = 100       # bucket size for bursts
-    quota_per_day: int = 100_000 # requests per day
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.name):
-            raise ValueError(f"name = {self.name!r}: must be 2-31 chars of a-z, 0-9, '-'")
-        if not 0 < self.rate_limit <= 10_000 or not 0 < self.burst_limit <= 5_000 or self.quota_per_day < 1:
-            raise ValueError(f"{self.name}: rate_limit/burst_limit/quota_per_day = {self.rate_limit}/"
-                             f"{self.burst_limit}/{self.quota_per_day}: need 0 < rate <= 10000, 0 < burst <= 5000, "
-                             "quota >= 1")
+    name: Annotated[str, Pattern(r"[a-z][a-z0-9-]{1,30}", "2-31 chars of a-z, 0-9, '-'")]  # client id: names its usage plan and API key
+    rate_limit: Annotated[float, Range(0, 10_000, "requests/s", above=True)] = 50.0  # steady requests per second
+    burst_limit: Annotated[int, Range(1, 5_000)] = 100  # bucket size for bursts
+    quota_per_day: Annotated[int, Range(1)] = 100_000   # requests per day
 
 
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig:
     """Inputs. Every default is the prod-safe choice."""
-    stage_name: str = "v1"                 # path prefix of the deployed API
+    stage_name: Annotated[str, Pattern(r"[A-Za-z0-9_]{1,128}", "1-128 chars of A-Z a-z 0-9 _")] = "v1"  # path prefix of the deployed API
     iam_auth: bool = True                  # methods also require SigV4 (IAM) besides the API key
-    cache_size_gb: str = "0.5"             # stage cache cluster size
-    cache_ttl_seconds: int = 300           # GET response cache TTL (0-3600)
+    cache_size_gb: Annotated[str, OneOf(CACHE_SIZES)] = "0.5"  # stage cache cluster size
+    cache_ttl_seconds: Annotated[int, Range(0, 3600, "s")] = 300  # GET response cache TTL
     stage_rate_limit: float = 500.0        # stage-wide default throttling
     stage_burst_limit: int = 1000          # stage-wide burst bucket
-    log_retention_days: int = 365          # access log retention (CloudWatch values)
+    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # access log retention
     clients: tuple[ApiClient, ...] = (ApiClient(name="web"),)  # [[api.clients]]: one usage plan + key each
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,128}", self.stage_name):
-            raise ValueError(f"stage_name = {self.stage_name!r}: must be 1-128 chars of A-Z a-z 0-9 _")
-        if self.cache_size_gb not in CACHE_SIZES:
-            raise ValueError(f"cache_size_gb = {self.cache_size_gb!r}: must be one of {', '.join(CACHE_SIZES)}")
-        if not 0 <= self.cache_ttl_seconds <= 3600:
-            raise ValueError(f"cache_ttl_seconds = {self.cache_ttl_seconds}: must be 0-3600")
-        check_log_retention("log_retention_days", self.log_retention_days)
         names = [client.name for client in self.clients]
         if len(set(names)) != len(names):
             raise ValueError(f"clients: names must be unique, got {names}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudfront_cache_policy import (
@@ -33,8 +34,10 @@ from constructs import Construct
 from modules import checkov
 from modules.bucket import BucketOptions, SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
+from modules.limits import Check, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import ServiceGrant
+from modules.validation import DNS_NAME, LOG_RETENTION
 from modules.waf import waf_logging, web_acl
 
 # AWS managed policies (ids are fixed by AWS): no caching; forward everything but Host to the origin.
@@ -44,41 +47,38 @@ PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 S3_ORIGIN, S3_REPLICA_ORIGIN, VIDEO_ORIGIN_GROUP, ALB_ORIGIN = "videos", "videos-dr", "videos-with-failover", "api"
 
 
+def _domain_problem(name: str) -> str | None:
+    if not name:
+        return ("required: with the default *.cloudfront.net certificate CloudFront allows only TLSv1 (it ignores "
+                "minimum_protocol_version), and the spec asks TLS 1.2+")
+    return None if re.fullmatch(DNS_NAME, name) else f"must be {DOMAIN_NAME.description}"
+
+
+DOMAIN_NAME = Check(_domain_problem, "a DNS name such as 'cdn.example.com'")
+CERTIFICATE_ARN = Pattern(r"(arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+)?", "empty or an ACM certificate in us-east-1")
+PUBLIC_KEY = Pattern(r"\s*-----BEGIN PUBLIC KEY-----[\s\S]*", "a PEM public key ('-----BEGIN PUBLIC KEY-----...'); generate "
+                     "with `openssl genrsa -out private.pem 2048 && openssl rsa -pubout -in private.pem`")
+COUNTRY = Pattern(r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code such as 'KP'")
+
+
 @dataclass(frozen=True, kw_only=True)
 class CdnConfig:
     """Inputs. Every default is the prod-safe choice."""
-    signing_public_key_pem: str                   # public key for signed URLs; the private key stays with the API
-    domain_name: str = "cdn.video.example.com"   # viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge
-    certificate_arn: str = ""                     # an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id
-    price_class: str = "PriceClass_All"          # PriceClass_100 | _200 | _All (edge locations used)
+    signing_public_key_pem: Annotated[str, PUBLIC_KEY]  # public key for signed URLs; the private key stays with the API
+    domain_name: Annotated[str, DOMAIN_NAME] = "cdn.video.example.com"  # viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge
+    certificate_arn: Annotated[str, CERTIFICATE_ARN] = ""  # an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id
+    price_class: Annotated[str, OneOf(PRICE_CLASSES)] = "PriceClass_All"  # edge locations used
     waf_enabled: bool = True                      # CLOUDFRONT-scope web ACL (us-east-1)
     waf_rate_limit: int = 2000                    # requests per 5 minutes per client IP
-    video_default_ttl_seconds: int = 86400        # edge cache TTL when the origin sends none
+    video_default_ttl_seconds: Annotated[int, Range(0, above=True)] = 86400  # edge cache TTL when the origin sends none; at most video_max_ttl_seconds
     video_max_ttl_seconds: int = 31536000         # upper bound on any TTL
-    blocked_countries: tuple[str, ...] = ()       # ISO 3166-1 alpha-2 codes denied at the edge
-    log_retention_days: int = 365                 # edge WAF log retention
+    blocked_countries: tuple[Annotated[str, COUNTRY], ...] = ()  # ISO 3166-1 alpha-2 codes denied at the edge
+    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # edge WAF log retention
 
     def __post_init__(self) -> None:
-        if not self.domain_name:
-            raise ValueError("domain_name = '': required: with the default *.cloudfront.net certificate CloudFront "
-                             "allows only TLSv1 (it ignores minimum_protocol_version), and the spec asks TLS 1.2+")
-        if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):
-            raise ValueError(f"domain_name = {self.domain_name!r}: must be a DNS name such as 'cdn.example.com'")
-        if self.certificate_arn and not re.fullmatch(r"arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+",
-                                                     self.certificate_arn):
-            raise ValueError(f"certificate_arn = {self.certificate_arn!r}: must be an ACM certificate in us-east-1")
-        if self.price_class not in PRICE_CLASSES:
-            raise ValueError(f"price_class = {self.price_class!r}: must be one of {', '.join(PRICE_CLASSES)}")
-        if not 0 < self.video_default_ttl_seconds <= self.video_max_ttl_seconds:
-            raise ValueError(f"video_default_ttl_seconds = {self.video_default_ttl_seconds}: must be > 0 and <= "
+        if self.video_default_ttl_seconds > self.video_max_ttl_seconds:
+            raise ValueError(f"video_default_ttl_seconds = {self.video_default_ttl_seconds}: must be at most "
                              f"video_max_ttl_seconds ({self.video_max_ttl_seconds})")
-        if not self.signing_public_key_pem.strip().startswith("-----BEGIN PUBLIC KEY-----"):
-            raise ValueError("signing_public_key_pem: must be a PEM public key ('-----BEGIN PUBLIC KEY-----...'); "
-                             "generate with `openssl genrsa -out private.pem 2048 && openssl rsa -pubout -in "
-                             "private.pem`")
-        for code in self.blocked_countries:
-            if not re.fullmatch(r"[A-Z]{2}", code):
-                raise ValueError(f"blocked_countries: {code!r}: must be an ISO 3166-1 alpha-2 code such as 'KP'")
 
 
 class Cdn(Construct):

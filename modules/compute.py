@@ -5,7 +5,7 @@ import json
 import posixpath
 import shlex
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
@@ -29,46 +29,43 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import Pattern, Range
 from modules.naming import Naming
 from modules.policy import policy, service_trust, statement
-from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image, check_log_retention
+from modules.validation import FARGATE_CPU, IMAGE, LOG_RETENTION, PLACEHOLDER_IMAGE, check_fargate_size
 
 XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 XRAY_DAEMON_MEMORY = 64  # MiB reserved for the sidecar inside the task
+TASKS = Range(1, 100)
+TARGET_PERCENT = Range(10, 95, "%")
+HEALTH_PATH = Pattern(r"/\S*", "a path starting with '/'")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ComputeConfig:
     """Inputs of the cluster and the API service. Every default is the prod-safe choice."""
-    cpu: int = 1024                        # task CPU units (spec: dev 256, staging 512, prod 1024)
-    memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048)
-    image: str = PLACEHOLDER_IMAGE         # API container image (tag or digest, never :latest); default: a placeholder that serves the health check (README: Images)
-    health_check_path: str = "/health"     # API health endpoint: the container's check and the load balancer's target group
-    min_tasks: int = 2                     # autoscaling floor (spec: 1-10)
-    max_tasks: int = 10                    # autoscaling ceiling
-    cpu_target_percent: int = 60           # target tracking on average CPU
-    memory_target_percent: int = 70        # target tracking on average memory
-    on_demand_base: int = 1                # tasks always on FARGATE (on demand)
-    on_demand_weight: int = 1              # share of tasks above the base on FARGATE
-    spot_weight: int = 0                   # share of tasks above the base on FARGATE_SPOT
-    log_retention_days: int = 365          # service log retention (CloudWatch values)
+    cpu: Annotated[int, FARGATE_CPU] = 1024  # task CPU units (spec: dev 256, staging 512, prod 1024)
+    memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048); a size Fargate accepts with cpu
+    image: Annotated[str, IMAGE] = PLACEHOLDER_IMAGE  # API container image; default: a placeholder that serves the health check (README: Images)
+    health_check_path: Annotated[str, HEALTH_PATH] = "/health"  # API health endpoint: the container's check and the load balancer's target group
+    min_tasks: Annotated[int, TASKS] = 2   # autoscaling floor (spec: 1-10)
+    max_tasks: Annotated[int, TASKS] = 10  # autoscaling ceiling, at least min_tasks
+    cpu_target_percent: Annotated[int, TARGET_PERCENT] = 60     # target tracking on average CPU
+    memory_target_percent: Annotated[int, TARGET_PERCENT] = 70  # target tracking on average memory
+    on_demand_base: Annotated[int, Range(0)] = 1    # tasks always on FARGATE (on demand), at most min_tasks
+    on_demand_weight: Annotated[int, Range(0)] = 1  # share of tasks above the base on FARGATE
+    spot_weight: Annotated[int, Range(0)] = 0       # share of tasks above the base on FARGATE_SPOT (not both 0)
+    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # service log retention
 
     def __post_init__(self) -> None:
         check_fargate_size(self.cpu, self.memory)
-        check_image("image", self.image)
-        if not self.health_check_path.startswith("/"):
-            raise ValueError(f"health_check_path = {self.health_check_path!r}: must start with '/'")
-        if not 1 <= self.min_tasks <= self.max_tasks <= 100:
-            raise ValueError(f"min_tasks/max_tasks = {self.min_tasks}/{self.max_tasks}: need 1 <= min <= max <= 100")
-        for name in ("cpu_target_percent", "memory_target_percent"):
-            if not 10 <= getattr(self, name) <= 95:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be 10-95 (%)")
-        if self.on_demand_weight + self.spot_weight < 1 or min(self.on_demand_weight, self.spot_weight) < 0:
+        if self.min_tasks > self.max_tasks:
+            raise ValueError(f"min_tasks/max_tasks = {self.min_tasks}/{self.max_tasks}: min_tasks must not exceed max_tasks")
+        if self.on_demand_weight + self.spot_weight < 1:
             raise ValueError(f"on_demand_weight/spot_weight = {self.on_demand_weight}/{self.spot_weight}: "
-                             "must be >= 0 and not both 0")
-        if not 0 <= self.on_demand_base <= self.min_tasks:
+                             "must not both be 0")
+        if self.on_demand_base > self.min_tasks:
             raise ValueError(f"on_demand_base = {self.on_demand_base}: must be 0-min_tasks ({self.min_tasks})")
-        check_log_retention("log_retention_days", self.log_retention_days)
 
 
 class WorkerConfig(Protocol):

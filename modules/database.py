@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import DataResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
@@ -14,69 +15,51 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import Grantee, service_trust, statement
-from modules.validation import check_postgres_instance_class
+from modules.validation import POSTGRES_15_CLASS
 
 ENGINE_MAJOR = "15"
-PERFORMANCE_INSIGHTS_DAYS = (7, *range(31, 732, 31))  # 7 (free tier) or a multiple of 31 up to 731
-MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+# Limits of the fields below (modules/limits.py).
+ENGINE_VERSION = Pattern(rf"{ENGINE_MAJOR}(\.\d+)?", "PostgreSQL 15: '15' or '15.<minor>'")
+STORAGE_GB = Range(20, 65536, "GB (gp3)")
+INSIGHTS_DAYS = OneOf((7, *range(31, 732, 31)), text="7 or a multiple of 31 up to 731")  # 7: the free tier
+MONITORING_INTERVAL = OneOf((1, 5, 10, 15, 30, 60))
+DAILY_WINDOW = Pattern(r"\d\d:\d\d-\d\d:\d\d", "'hh:mm-hh:mm' (UTC)")
+WEEKLY_WINDOW = Pattern(r"[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d", "'ddd:hh:mm-ddd:hh:mm' (UTC)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """Inputs. Every default is the prod-safe choice (the prod values of the spec)."""
-    instance_class: str = "db.r6g.large"        # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large; one RDS offers for PostgreSQL 15
-    engine_version: str = ENGINE_MAJOR          # "15" (latest 15.x, auto minor upgrades) or a pinned "15.<minor>"
-    allocated_storage_gb: int = 50              # initial gp3 size
-    max_allocated_storage_gb: int = 500         # storage autoscaling ceiling
+    instance_class: Annotated[str, POSTGRES_15_CLASS] = "db.r6g.large"  # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large
+    engine_version: Annotated[str, ENGINE_VERSION] = ENGINE_MAJOR  # "15": latest 15.x, auto minor upgrades; or a pinned minor
+    allocated_storage_gb: Annotated[int, STORAGE_GB] = 50  # initial gp3 size
+    max_allocated_storage_gb: int = 500         # storage autoscaling ceiling: above allocated_storage_gb, at most 65536
     multi_az: bool = True                       # standby in a second AZ
-    backup_retention_days: int = 30             # automated backups and point-in-time recovery window (0-35)
+    backup_retention_days: Annotated[int, Range(0, 35, "days")] = 30  # automated backups and point-in-time recovery window
     deletion_protection: bool = True            # RDS refuses to delete the instance
-    read_replicas: int = 0                      # read replicas for read-heavy workloads (0-5)
-    backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR)
-    backup_replication_retention_days: int = 7  # retention of the replicated backups
-    performance_insights_retention_days: int = 7  # 7 (free) or a multiple of 31
-    monitoring_interval_seconds: int = 60       # enhanced monitoring granularity
-    backup_window: str = "02:00-03:00"          # UTC, hh:mm-hh:mm
-    maintenance_window: str = "sun:03:30-sun:04:30"  # UTC, ddd:hh:mm-ddd:hh:mm
-    slow_query_ms: int = 500                    # statements slower than this are logged
+    read_replicas: Annotated[int, Range(0, 5)] = 0  # read replicas for read-heavy workloads (need backups)
+    backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR; needs backups)
+    backup_replication_retention_days: Annotated[int, Range(1, 35, "days")] = 7  # retention of the replicated backups
+    performance_insights_retention_days: Annotated[int, INSIGHTS_DAYS] = 7  # 7 is free
+    monitoring_interval_seconds: Annotated[int, MONITORING_INTERVAL] = 60  # enhanced monitoring granularity
+    backup_window: Annotated[str, DAILY_WINDOW] = "02:00-03:00"  # daily automated backup window
+    maintenance_window: Annotated[str, WEEKLY_WINDOW] = "sun:03:30-sun:04:30"  # weekly maintenance window
+    slow_query_ms: Annotated[int, Range(0)] = 500  # statements slower than this are logged
     final_snapshot: bool = True                 # snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)
 
     def __post_init__(self) -> None:
-        check_postgres_instance_class("instance_class", self.instance_class)
-        if not re.fullmatch(rf"{ENGINE_MAJOR}(\.\d+)?", self.engine_version):
-            raise ValueError(f"engine_version = {self.engine_version!r}: must be PostgreSQL 15: '15' or '15.<minor>'")
-        if not 20 <= self.allocated_storage_gb <= 65536:
-            raise ValueError(f"allocated_storage_gb = {self.allocated_storage_gb}: must be 20-65536 GB (gp3)")
         if not self.allocated_storage_gb < self.max_allocated_storage_gb <= 65536:
             raise ValueError(f"max_allocated_storage_gb = {self.max_allocated_storage_gb}: must be above "
                              f"allocated_storage_gb ({self.allocated_storage_gb}) and at most 65536 (autoscaling)")
-        if not 0 <= self.backup_retention_days <= 35:
-            raise ValueError(f"backup_retention_days = {self.backup_retention_days}: must be 0-35 days")
-        if not 0 <= self.read_replicas <= 5:
-            raise ValueError(f"read_replicas = {self.read_replicas}: must be 0-5")
         if self.read_replicas and self.backup_retention_days < 1:
             raise ValueError(f"read_replicas = {self.read_replicas}: needs backup_retention_days >= 1 "
                              f"(got {self.backup_retention_days})")
         if self.backup_replication and self.backup_retention_days < 1:
             raise ValueError("backup_replication = true: needs backup_retention_days >= 1 "
                              f"(got {self.backup_retention_days})")
-        if not 1 <= self.backup_replication_retention_days <= 35:
-            raise ValueError(f"backup_replication_retention_days = {self.backup_replication_retention_days}: "
-                             "must be 1-35 days")
-        if self.performance_insights_retention_days not in PERFORMANCE_INSIGHTS_DAYS:
-            raise ValueError(f"performance_insights_retention_days = {self.performance_insights_retention_days}: "
-                             "must be 7 or a multiple of 31 up to 731")
-        if self.monitoring_interval_seconds not in MONITORING_INTERVALS:
-            raise ValueError(f"monitoring_interval_seconds = {self.monitoring_interval_seconds}: must be one of "
-                             f"{', '.join(map(str, MONITORING_INTERVALS))}")
-        if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", self.backup_window):
-            raise ValueError(f"backup_window = {self.backup_window!r}: must be 'hh:mm-hh:mm' (UTC)")
-        if not re.fullmatch(r"[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d", self.maintenance_window):
-            raise ValueError(f"maintenance_window = {self.maintenance_window!r}: must be 'ddd:hh:mm-ddd:hh:mm' (UTC)")
-        if self.slow_query_ms < 0:
-            raise ValueError(f"slow_query_ms = {self.slow_query_ms}: must be >= 0")
 
 
 class Database(Construct):

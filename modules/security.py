@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -13,34 +14,25 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_version import Secretsmanage
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import OneOf, Range
 from modules.naming import Naming
 from modules.policy import Grantee, ServiceGrant, account_trust, policy, statement
+from modules.validation import ACCOUNT_ID
 
 # The first value of an app secret: tasks that read it can start (ECS fails a task whose secret has no value),
 # and nothing in code, plan or state is the real one. README "Secrets": how operators put the real value.
 SECRET_PLACEHOLDER = "placeholder: put the real value with `aws secretsmanager put-secret-value` (README: Secrets)"
 KEY, DR_KEY, EDGE_KEY = "key", "dr-key", "edge-key"  # construct ids of the environment's keys
+RECOVERY_WINDOW = OneOf((0, *range(7, 31)), text="0 (delete at once) or 7-30 days (Secrets Manager's recovery window)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SecurityConfig:
     """Inputs. Every default is the prod-safe choice."""
-    key_deletion_window_days: int = 30          # KMS waiting period before a scheduled key deletion (7-30)
-    trusted_account_ids: tuple[str, ...] = ()   # accounts whose MFA-authenticated users may assume the operator role
-    max_session_hours: int = 1                  # operator role session length (1-12 h)
-    secret_recovery_window_days: int = 30       # a deleted secret can be restored this long (7-30); 0: deleted at once, so a re-created environment can reuse the name (not in production)
-
-    def __post_init__(self) -> None:
-        if not 7 <= self.key_deletion_window_days <= 30:
-            raise ValueError(f"key_deletion_window_days = {self.key_deletion_window_days}: must be 7-30 days")
-        for account in self.trusted_account_ids:
-            if not (len(account) == 12 and account.isdigit()):
-                raise ValueError(f"trusted_account_ids: {account!r}: must be a 12-digit AWS account id")
-        if not 1 <= self.max_session_hours <= 12:
-            raise ValueError(f"max_session_hours = {self.max_session_hours}: must be 1-12 hours")
-        if not (self.secret_recovery_window_days == 0 or 7 <= self.secret_recovery_window_days <= 30):
-            raise ValueError(f"secret_recovery_window_days = {self.secret_recovery_window_days}: must be 0 (delete "
-                             "at once) or 7-30 days (Secrets Manager's recovery window)")
+    key_deletion_window_days: Annotated[int, Range(7, 30, "days")] = 30  # KMS waiting period before a scheduled key deletion
+    trusted_account_ids: tuple[Annotated[str, ACCOUNT_ID], ...] = ()   # accounts whose MFA-authenticated users may assume the operator role
+    max_session_hours: Annotated[int, Range(1, 12, "hours")] = 1       # operator role session length
+    secret_recovery_window_days: Annotated[int, RECOVERY_WINDOW] = 30  # a deleted secret can be restored this long; 0: deleted at once, so a re-created environment can reuse the name (not in production)
 
 
 class Security(Construct):

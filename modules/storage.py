@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.cloudfront_origin_access_control import CloudfrontOriginAccessControl
 from constructs import Construct
 
 from modules.bucket import (BucketOptions, LifecycleRule, Replication, SecureBucket, Transition,
                             access_log_options)
+from modules.limits import Range
 from modules.naming import Naming
 
 PROCESSED_PREFIX = "processed/"  # where the workers write into the video bucket
@@ -17,19 +19,17 @@ from modules.policy import Grantee, statement
 @dataclass(frozen=True, kw_only=True)
 class StorageConfig:
     """Inputs. Every default is the prod-safe choice."""
-    ia_after_days: int = 30                # Standard -> Standard-IA (S3 minimum: 30)
+    ia_after_days: Annotated[int, Range(30, unit="days")] = 30  # Standard -> Standard-IA (S3 requires 30 days first)
     glacier_after_days: int = 90           # -> Glacier Flexible Retrieval
     deep_archive_after_days: int = 365     # -> Glacier Deep Archive
-    noncurrent_expire_days: int = 90       # overwritten/deleted versions kept this long
-    abort_multipart_days: int = 7          # incomplete multipart uploads removed after this
+    noncurrent_expire_days: Annotated[int, Range(1, unit="days")] = 90  # overwritten/deleted versions kept this long
+    abort_multipart_days: Annotated[int, Range(1, unit="days")] = 7     # incomplete multipart uploads removed after this
     replication_enabled: bool = True       # cross-region replication to the DR region
     replication_time_control: bool = True  # S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)
-    access_log_retention_days: int = 365  # log bucket objects expire after this
+    access_log_retention_days: Annotated[int, Range(1, unit="days")] = 365  # log bucket objects expire after this
     force_destroy: bool = False            # only throwaway environments set this
 
     def __post_init__(self) -> None:
-        if self.ia_after_days < 30:
-            raise ValueError(f"ia_after_days = {self.ia_after_days}: S3 requires at least 30 days before Standard-IA")
         if not self.ia_after_days < self.glacier_after_days < self.deep_archive_after_days:
             raise ValueError("ia_after_days/glacier_after_days/deep_archive_after_days = "
                              f"{self.ia_after_days}/{self.glacier_after_days}/{self.deep_archive_after_days}: "
@@ -37,9 +37,6 @@ class StorageConfig:
         if self.deep_archive_after_days - self.glacier_after_days < 90:
             raise ValueError(f"deep_archive_after_days = {self.deep_archive_after_days}: must be at least 90 days "
                              f"after glacier_after_days ({self.glacier_after_days}), Glacier's minimum storage")
-        for name in ("noncurrent_expire_days", "abort_multipart_days", "access_log_retention_days"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be at least 1 day")
         if self.replication_time_control and not self.replication_enabled:
             raise ValueError("replication_time_control = true: needs replication_enabled = true")
 
