@@ -88,14 +88,17 @@ docs: install ## rewrite the README's config tables from the code
 	$(PY) -m tools.docs
 
 REGION = $(shell python3 -c "import tomllib; print(tomllib.load(open('environments/$(ENV).toml', 'rb'))['region'])")
+# The instance's name comes from modules/naming.py (pure Python), as the stack's does.
+DB_IDENTIFIER = $(shell python3 -c "import tomllib; from modules.naming import Naming; \
+  e = tomllib.load(open('environments/$(ENV).toml', 'rb')); print(Naming(e['name'], e['account_id'], e['region']).database_identifier)")
 SNAPSHOT_ID := video-ingest-$(ENV)-pre-deploy-$(shell date -u +%Y%m%d-%H%M%S)
 
 AWS ?= $(VENV)/bin/aws
 snapshot: $(if $(filter $(VENV)/bin/aws,$(AWS)),install) ## manual RDS snapshot of ENV, waited for (before applying to prod; none before the first apply)
-	@if ! $(AWS) rds describe-db-instances --region $(REGION) --db-instance-identifier video-ingest-$(ENV)-db \
+	@if ! $(AWS) rds describe-db-instances --region $(REGION) --db-instance-identifier $(DB_IDENTIFIER) \
 	    --query 'DBInstances[0].DBInstanceIdentifier' --output text >/dev/null 2>&1; then \
-	  echo "no database video-ingest-$(ENV)-db yet (first apply): nothing to snapshot"; exit 0; fi; \
-	$(AWS) rds create-db-snapshot --region $(REGION) --db-instance-identifier video-ingest-$(ENV)-db \
+	  echo "no database $(DB_IDENTIFIER) yet (first apply): nothing to snapshot"; exit 0; fi; \
+	$(AWS) rds create-db-snapshot --region $(REGION) --db-instance-identifier $(DB_IDENTIFIER) \
 	  --db-snapshot-identifier $(SNAPSHOT_ID) --tags Key=Reason,Value=pre-deployment --output text \
 	  --query DBSnapshot.DBSnapshotIdentifier && \
 	$(AWS) rds wait db-snapshot-available --region $(REGION) --db-snapshot-identifier $(SNAPSHOT_ID) && \

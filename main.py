@@ -26,7 +26,14 @@ ROOT = Path(__file__).resolve().parent
 STATE_STACK = "state-backend"
 
 
-def build_app(outdir: str, environment_names, config_dir: Path):
+def emulator_settings() -> emulator.EmulatorSettings | None:
+    """Emulator mode is chosen here, from the process environment, and passed to every stack explicitly."""
+    url = os.environ.get(emulator.ENDPOINT_VARIABLE)
+    return emulator.EmulatorSettings(url) if url else None
+
+
+def build_app(outdir: str, environment_names, config_dir: Path,
+              emulator_mode: emulator.EmulatorSettings | None = None):
     """Loads and validates every environment, then builds the App (nothing is written yet)."""
     from environments.config import load_all
 
@@ -40,11 +47,11 @@ def build_app(outdir: str, environment_names, config_dir: Path):
     from stacks.state_backend import StateBackendStack
 
     app = App(outdir=outdir)
-    StateBackendStack(app, STATE_STACK, config=state,
+    StateBackendStack(app, STATE_STACK, config=state, emulator=emulator_mode,
                       environments=[Naming(env.name, env.account_id, env.region) for env in environments])
     for env in environments:
-        AccountBootstrapStack(app, stack_name(env.name), env=env, state=state)
-        PlatformStack(app, env.name, env=env, state=state)
+        AccountBootstrapStack(app, stack_name(env.name), env=env, state=state, emulator=emulator_mode)
+        PlatformStack(app, env.name, env=env, state=state, emulator=emulator_mode)
     return app
 
 
@@ -52,9 +59,10 @@ def synth_atomically(outdir: Path, environment_names, config_dir: Path) -> None:
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
+    emulator_mode = emulator_settings()
     try:
-        build_app(str(staging), environment_names, config_dir).synth()
-        if emulator.endpoint():
+        build_app(str(staging), environment_names, config_dir, emulator_mode).synth()
+        if emulator_mode:
             _emulator_mode(staging)
         if outdir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))

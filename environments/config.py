@@ -1,10 +1,12 @@
 """Environment files (TOML) -> frozen, typed, validated config.
 
 `environments/<env>.toml` is plain data. Each `[section]` is the config of one
-module and is built into that module's frozen dataclass; the dataclass checks
-its own ranges in `__post_init__`. This loader adds what no single module can
-know: the file name in every message, unknown keys, types, and the rules that
-span sections (prod safety, CIDRs that must not overlap between environments).
+module and is built into that module's frozen dataclass. Each field declares its
+limits next to it (`Annotated[int, Range(0, 35, "days")]`, modules/limits.py);
+this loader enforces them, with the types, unknown keys and the file name in
+every message; each dataclass checks the rules between its fields in
+`__post_init__`, and `Environment` the rules that span sections (prod safety;
+CIDRs that must not overlap between environments: `load_all`).
 
 Every error is a `ConfigError` that names the file, the field, the value and
 what is allowed, e.g.:
@@ -21,6 +23,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 from modules.api import ApiConfig
 from modules.backup import BackupConfig
@@ -28,23 +31,25 @@ from modules.cdn import CdnConfig
 from modules.compute import ComputeConfig
 from modules.cost import CostConfig
 from modules.database import DatabaseConfig
-from modules.identity import IdentityConfig
 from modules.dns import DnsConfig
+from modules.identity import IdentityConfig
 from modules.ingest import IngestConfig
+from modules.limits import Pattern, limits_of
 from modules.load_balancer import LoadBalancerConfig
 from modules.monitoring import MonitoringConfig
 from modules.network import NetworkConfig
 from modules.security import SecurityConfig
 from modules.storage import StorageConfig
-from modules.validation import PLACEHOLDER_IMAGE
+from modules.validation import ACCOUNT_ID, REGION
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent
 ENVIRONMENT_NAMES = ("dev", "staging", "prod")
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}-[a-z]+-\d$")
-_ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
-_NAME = re.compile(r"^[a-z][a-z0-9-]{1,15}$")
+ROLE_ARN = Pattern(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,512}",
+                   "an IAM role ARN 'arn:aws:iam::<12 digits>:role/<name>'")
+NAME = Pattern(r"[a-z][a-z0-9-]{1,15}", "2-16 chars, lowercase letters, digits, '-'")
+BUCKET = Pattern(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "a valid S3 bucket name (3-63 chars, a-z 0-9 . -)")
+LOCK_TABLE = Pattern(r"[A-Za-z0-9_.-]{3,255}", "3-255 chars of A-Z a-z 0-9 _ . -")
 
 
 STATE_KEY_ALIAS = "alias/video-ingest-key"  # the state bucket's key (stacks/state_backend.py)
@@ -57,26 +62,20 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class StateBackendConfig:
     """Where every environment keeps its Terraform state (environments/state_backend.toml)."""
-    account_id: str                  # account that owns the state bucket and lock table
-    region: str                      # region of the state bucket and lock table
-    dr_region: str                   # region of the state bucket's replica
-    bucket: str                      # S3 bucket for state, one key per environment
-    lock_table: str                  # DynamoDB table with a `LockID` hash key
-    role_arn: str                    # state roles in account_id, one per environment: `<this>-<env>` reads and writes <env>/ only
-    read_role_arn: str               # read-only state roles, `<this>-<env>`, for the environments' pull-request plans
+    account_id: Annotated[str, ACCOUNT_ID]  # account that owns the state bucket and lock table
+    region: Annotated[str, REGION]          # region of the state bucket and lock table
+    dr_region: Annotated[str, REGION]       # region of the state bucket's replica, not region
+    bucket: Annotated[str, BUCKET]          # S3 bucket for state, one key per environment
+    lock_table: Annotated[str, LOCK_TABLE]  # DynamoDB table with a `LockID` hash key
+    role_arn: Annotated[str, ROLE_ARN]      # state roles in account_id, one per environment: `<this>-<env>` reads and writes <env>/ only
+    read_role_arn: Annotated[str, ROLE_ARN]  # read-only state roles, `<this>-<env>`, for the environments' pull-request plans
 
     def __post_init__(self) -> None:
-        _check_account("account_id", self.account_id)
-        _check_region("region", self.region)
-        _check_region("dr_region", self.dr_region)
         if self.dr_region == self.region:
             raise ValueError(f"dr_region = {self.dr_region!r}: must differ from region {self.region!r}")
-        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", self.bucket):
-            raise ValueError(f"bucket = {self.bucket!r}: must be a valid S3 bucket name (3-63 chars, a-z 0-9 . -)")
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", self.lock_table):
-            raise ValueError(f"lock_table = {self.lock_table!r}: must be 3-255 chars of A-Z a-z 0-9 _ . -")
-        for name in ("role_arn", "read_role_arn"):
-            _check_role(name, getattr(self, name), account_id=self.account_id)
+        for name, role in (("role_arn", self.role_arn), ("read_role_arn", self.read_role_arn)):
+            if role.split(":")[4:5] != [self.account_id]:
+                raise ValueError(f"{name} = {role!r}: must be a role in account_id {self.account_id}")
         if self.role_arn == self.read_role_arn:
             raise ValueError(f"read_role_arn = {self.read_role_arn!r}: must differ from role_arn (read-only vs read-write)")
         for name in ("role_arn", "read_role_arn"):
@@ -100,10 +99,10 @@ class StateBackendConfig:
 @dataclass(frozen=True, kw_only=True)
 class Environment:
     """One deployable environment. Sections default to the prod-safe module defaults."""
-    name: str                        # dev | staging | prod: used in names, tags and the state key
-    account_id: str                  # the only AWS account this environment may touch
-    region: str                      # primary region
-    dr_region: str                   # disaster-recovery region (replicas, backup vault)
+    name: Annotated[str, NAME]       # dev | staging | prod: used in names, tags and the state key
+    account_id: Annotated[str, ACCOUNT_ID]  # the only AWS account this environment may touch
+    region: Annotated[str, REGION]   # primary region
+    dr_region: Annotated[str, REGION]  # disaster-recovery region (replicas, backup vault), not region
     availability_zones: tuple[str, ...]  # exactly three, in `region`
     cdn: CdnConfig                   # [cdn] is required: it names the public key of the URL signers
     identity: IdentityConfig         # [identity] is required: the repository whose CI deploys (account bootstrap)
@@ -122,11 +121,6 @@ class Environment:
     backup: BackupConfig = field(default_factory=BackupConfig)
 
     def __post_init__(self) -> None:
-        if not _NAME.fullmatch(self.name):
-            raise ValueError(f"name = {self.name!r}: must be 2-16 chars, lowercase letters, digits, '-'")
-        _check_account("account_id", self.account_id)
-        _check_region("region", self.region)
-        _check_region("dr_region", self.dr_region)
         if self.dr_region == self.region:
             raise ValueError(f"dr_region = {self.dr_region!r}: must differ from region {self.region!r}")
         azs = self.availability_zones
@@ -136,11 +130,6 @@ class Environment:
                 f"availability_zones = {list(azs)!r}: must be three distinct zones of {self.region}, "
                 f"e.g. {[self.region + s for s in 'abc']!r}")
         self._check_names_and_certificates()
-        if self.compute.image == PLACEHOLDER_IMAGE and \
-                self.load_balancer.health_check_path != self.compute.health_check_path:
-            raise ValueError(f"load_balancer.health_check_path = {self.load_balancer.health_check_path!r}: the "
-                             "placeholder API image serves only compute.health_check_path "
-                             f"({self.compute.health_check_path!r}); use the same path or set compute.image")
         monitor = re.fullmatch(r"arn:aws:ce::(\d{12}):.*", self.cost.anomaly_monitor_arn)
         if monitor and monitor.group(1) != self.account_id:
             raise ValueError(f"cost.anomaly_monitor_arn = {self.cost.anomaly_monitor_arn!r}: must be a monitor of "
@@ -193,40 +182,37 @@ class Environment:
                              "a production environment requires at least 7 days")
 
     @property
+    def needs_dr_region(self) -> bool:
+        """Anything kept in the DR region: replicated videos, replicated database backups, the backup vault."""
+        return self.storage.replication_enabled or self.database.backup_replication or self.backup.enabled
+
+    @property
     def vpc_cidr(self) -> str:
         return self.network.vpc_cidr
-
-
-def _check_account(name: str, value: str) -> None:
-    if not _ACCOUNT_ID.fullmatch(value):
-        raise ValueError(f"{name} = {value!r}: must be a 12-digit AWS account id")
-
-
-def _check_region(name: str, value: str) -> None:
-    if not _REGION.fullmatch(value):
-        raise ValueError(f"{name} = {value!r}: must be an AWS region such as 'eu-west-1'")
-
-
-def _check_role(name: str, value: str, *, account_id: str) -> None:
-    match = _ROLE_ARN.fullmatch(value)
-    if not match:
-        raise ValueError(f"{name} = {value!r}: must be an IAM role ARN 'arn:aws:iam::<12 digits>:role/<name>'")
-    if match.group(1) != account_id:
-        raise ValueError(f"{name} = {value!r}: must be a role in account_id {account_id}")
 
 
 # --- generic TOML -> dataclass building -------------------------------------------------------
 
 def _type_name(tp: typing.Any) -> str:
     origin = typing.get_origin(tp)
+    if origin is Annotated:
+        return _type_name(typing.get_args(tp)[0])
     if origin is tuple:
         return f"list of {_type_name(typing.get_args(tp)[0])}"
     return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(tp, getattr(tp, "__name__", str(tp)))
 
 
 def _coerce(path: str, value: typing.Any, tp: typing.Any) -> typing.Any:
-    """Checks `value` against the annotation `tp`; TOML arrays become tuples (frozen)."""
+    """Checks `value` against the annotation `tp` and the limits declared in it (modules/limits.py); TOML arrays
+    become tuples (frozen)."""
     origin = typing.get_origin(tp)
+    if origin is Annotated:
+        value = _coerce(path, value, typing.get_args(tp)[0])
+        for limit in limits_of(tp):
+            problem = limit.problem(value)
+            if problem:
+                raise ConfigError(f"{path} = {value!r}: {problem}")
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{path} = {value!r}: must be a table [{path}]")
@@ -252,7 +238,7 @@ def _coerce(path: str, value: typing.Any, tp: typing.Any) -> typing.Any:
 
 
 def _build(cls: type, table: dict, prefix: str = "") -> typing.Any:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(table) - set(fields))
     if unknown:

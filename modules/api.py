@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.api_gateway_account import ApiGatewayAccount
@@ -30,9 +31,10 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import service_trust
-from modules.validation import check_log_retention
+from modules.validation import LOG_RETENTION
 
 CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
 # (path, parent path, path parameter) -> methods. The metadata API; uploads only get a presigned URL here.
@@ -46,60 +48,63 @@ ROUTES = {
 @dataclass(frozen=True, kw_only=True)
 class ApiClient:
     """One API consumer: its own key and usage plan."""
-    name: str                    # client id: names its usage plan and API key
-    rate_limit: float = 50.0     # steady requests per second
-    burst_limit: int = 100       # bucket size for bursts
-    quota_per_day: int = 100_000 # requests per day
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", self.name):
-            raise ValueError(f"name = {self.name!r}: must be 2-31 chars of a-z, 0-9, '-'")
-        if not 0 < self.rate_limit <= 10_000 or not 0 < self.burst_limit <= 5_000 or self.quota_per_day < 1:
-            raise ValueError(f"{self.name}: rate_limit/burst_limit/quota_per_day = {self.rate_limit}/"
-                             f"{self.burst_limit}/{self.quota_per_day}: need 0 < rate <= 10000, 0 < burst <= 5000, "
-                             "quota >= 1")
+    name: Annotated[str, Pattern(r"[a-z][a-z0-9-]{1,30}", "2-31 chars of a-z, 0-9, '-'")]  # client id: names its usage plan and API key
+    rate_limit: Annotated[float, Range(0, 10_000, "requests/s", above=True)] = 50.0  # steady requests per second
+    burst_limit: Annotated[int, Range(1, 5_000)] = 100  # bucket size for bursts
+    quota_per_day: Annotated[int, Range(1)] = 100_000   # requests per day
 
 
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig:
     """Inputs. Every default is the prod-safe choice."""
-    stage_name: str = "v1"                 # path prefix of the deployed API
+    stage_name: Annotated[str, Pattern(r"[A-Za-z0-9_]{1,128}", "1-128 chars of A-Z a-z 0-9 _")] = "v1"  # path prefix of the deployed API
     iam_auth: bool = True                  # methods also require SigV4 (IAM) besides the API key
-    cache_size_gb: str = "0.5"             # stage cache cluster size
-    cache_ttl_seconds: int = 300           # GET response cache TTL (0-3600)
+    cache_size_gb: Annotated[str, OneOf(CACHE_SIZES)] = "0.5"  # stage cache cluster size
+    cache_ttl_seconds: Annotated[int, Range(0, 3600, "s")] = 300  # GET response cache TTL
     stage_rate_limit: float = 500.0        # stage-wide default throttling
     stage_burst_limit: int = 1000          # stage-wide burst bucket
-    log_retention_days: int = 365          # access log retention (CloudWatch values)
+    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # access log retention
     clients: tuple[ApiClient, ...] = (ApiClient(name="web"),)  # [[api.clients]]: one usage plan + key each
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,128}", self.stage_name):
-            raise ValueError(f"stage_name = {self.stage_name!r}: must be 1-128 chars of A-Z a-z 0-9 _")
-        if self.cache_size_gb not in CACHE_SIZES:
-            raise ValueError(f"cache_size_gb = {self.cache_size_gb!r}: must be one of {', '.join(CACHE_SIZES)}")
-        if not 0 <= self.cache_ttl_seconds <= 3600:
-            raise ValueError(f"cache_ttl_seconds = {self.cache_ttl_seconds}: must be 0-3600")
-        check_log_retention("log_retention_days", self.log_retention_days)
         names = [client.name for client in self.clients]
         if len(set(names)) != len(names):
             raise ValueError(f"clients: names must be unique, got {names}")
 
 
 class Api(Construct):
-    """Exposes `rest_api`, `stage`, `usage_plans` and `api_keys` by client name."""
+    """Exposes `rest_api`, `stage`, `cached_paths`, `usage_plans` and `api_keys` by client name."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ApiConfig, backend_url: str,
                  kms_key_arn: str, web_acl_arn: str) -> None:
         super().__init__(scope, id_)
+        self._naming, self._config = naming, config
         self.rest_api = ApiGatewayRestApi(
             self, "rest-api", name=naming.name("api"), description="Video metadata API",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
             api_key_source="HEADER", lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        methods = self._routes(backend_url)
+        fingerprint = hashlib.sha256(json.dumps(
+            {"routes": ROUTES, "iam": config.iam_auth}, sort_keys=True).encode()).hexdigest()
+        deployment = ApiGatewayDeployment(
+            self, "deployment", rest_api_id=self.rest_api.id, description="managed by cdktf",
+            triggers={"routes": fingerprint}, depends_on=methods,
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        self.stage = self._stage(deployment, kms_key_arn)
+        self.cached_paths = self._method_settings()
+        Wafv2WebAclAssociation(self, "waf", resource_arn=self.stage.arn, web_acl_arn=web_acl_arn)
+        self.usage_plans, self.api_keys = {}, {}
+        for client in config.clients:
+            self._usage_plan(client)
+
+    def _routes(self, backend_url: str) -> list:
+        """A resource per path, and per verb a method (API key, IAM by config, validated) with its HTTP proxy
+        integration. Returns the methods and integrations (what a deployment waits for)."""
+        config = self._config
         validator = ApiGatewayRequestValidator(self, "request-validator", rest_api_id=self.rest_api.id,
                                                name="body-and-parameters", validate_request_body=True,
                                                validate_request_parameters=True)
-        resources = {"": None}
-        methods = []
+        resources, methods = {"": None}, []
         for path, verbs in ROUTES.items():
             parent, _, part = path.rpartition("/")
             resource = ApiGatewayResource(self, f"resource-{_slug(path)}", rest_api_id=self.rest_api.id,
@@ -114,8 +119,8 @@ class Api(Construct):
                     authorization="AWS_IAM" if config.iam_auth else "NONE", request_validator_id=validator.id,
                     request_parameters={f"method.request.path.{p}": True for p in params} or None)
                 if not config.iam_auth:
-                    checkov.skip(method, "CKV2_AWS_70", f"{naming.environment}: IAM authorization off by config; "
-                                                        "every method still requires an API key.")
+                    checkov.skip(method, "CKV2_AWS_70", f"{self._naming.environment}: IAM authorization off by "
+                                                        "config; every method still requires an API key.")
                 integration = ApiGatewayIntegration(
                     self, f"integration-{_slug(path)}-{verb.lower()}", rest_api_id=self.rest_api.id,
                     resource_id=resource.id, http_method=method.http_method, type="HTTP_PROXY",
@@ -123,8 +128,11 @@ class Api(Construct):
                     request_parameters={f"integration.request.path.{p}": f"method.request.path.{p}" for p in params}
                     or None,
                     cache_key_parameters=[f"method.request.path.{p}" for p in params] or None)
-                methods.append((method, integration))
+                methods += [method, integration]
+        return methods
 
+    def _stage(self, deployment: ApiGatewayDeployment, kms_key_arn: str) -> ApiGatewayStage:
+        naming, config = self._naming, self._config
         # Account-level: lets API Gateway write execution logs to CloudWatch (one per account and region).
         logs_role = IamRole(self, "cloudwatch-role", name=naming.name("apigateway-logs"),
                             description="API Gateway execution logging",
@@ -133,19 +141,12 @@ class Api(Construct):
         IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=logs_role.name, policy_arn=(
             "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
         account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=logs_role.arn)
-
-        fingerprint = hashlib.sha256(json.dumps(
-            {"routes": ROUTES, "iam": config.iam_auth}, sort_keys=True).encode()).hexdigest()
-        deployment = ApiGatewayDeployment(
-            self, "deployment", rest_api_id=self.rest_api.id, description="managed by cdktf",
-            triggers={"routes": fingerprint}, depends_on=[m for pair in methods for m in pair],
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-        access_logs = CloudwatchLogGroup(self, "access-logs", name=f"/apigateway/{naming.prefix}/access",
+        access_logs = CloudwatchLogGroup(self, "access-logs", name=naming.log_group("apigateway", "access"),
                                          kms_key_id=kms_key_arn, retention_in_days=config.log_retention_days)
         checkov.short_log_retention(access_logs, config.log_retention_days, naming.environment)
         certificate = ApiGatewayClientCertificate(self, "client-certificate",
                                                   description="Lets the backend verify calls come from API Gateway")
-        self.stage = ApiGatewayStage(
+        return ApiGatewayStage(
             self, "stage", rest_api_id=self.rest_api.id, deployment_id=deployment.id, stage_name=config.stage_name,
             cache_cluster_enabled=True, cache_cluster_size=config.cache_size_gb, xray_tracing_enabled=True,
             client_certificate_id=certificate.id,
@@ -154,46 +155,46 @@ class Api(Construct):
                 "apiKeyId": "$context.identity.apiKeyId", "caller": "$context.identity.caller",
                 "requestTime": "$context.requestTime", "httpMethod": "$context.httpMethod",
                 "resourcePath": "$context.resourcePath", "status": "$context.status",
-                "latencyMs": "$context.responseLatency", "integrationLatencyMs": "$context.integrationLatency"}, sort_keys=True)),
+                "latencyMs": "$context.responseLatency", "integrationLatencyMs": "$context.integrationLatency"},
+                sort_keys=True)),
             depends_on=[account])
-        # Every method: metrics, INFO logs, throttling; caching off except where enabled below.
+
+    def _method_settings(self) -> list[str]:
+        """Every method: metrics, INFO logs, throttling; caching off except on the GET methods. Returns the
+        method paths that are cached."""
+        config = self._config
+        settings = lambda **cache: ApiGatewayMethodSettingsSettings(
+            metrics_enabled=True, logging_level="INFO", data_trace_enabled=False, cache_data_encrypted=True,
+            throttling_rate_limit=config.stage_rate_limit, throttling_burst_limit=config.stage_burst_limit, **cache)
         all_methods = ApiGatewayMethodSettings(
             self, "all-methods", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name, method_path="*/*",
-            settings=ApiGatewayMethodSettingsSettings(
-                metrics_enabled=True, logging_level="INFO", data_trace_enabled=False, caching_enabled=False,
-                cache_data_encrypted=True, throttling_rate_limit=config.stage_rate_limit,
-                throttling_burst_limit=config.stage_burst_limit))
+            settings=settings(caching_enabled=False))
         checkov.skip(all_methods, "CKV_AWS_225", "Caching is enabled per GET method below; this catch-all keeps "
                                                  "POST/PUT/DELETE uncached (a cached write would replay a response).")
-        self.cached_paths = []
-        for path, verbs in ROUTES.items():
-            if "GET" in verbs:
-                method_path = f"{path}/GET"
-                ApiGatewayMethodSettings(
-                    self, f"cache-{_slug(path)}", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name,
-                    method_path=method_path, settings=ApiGatewayMethodSettingsSettings(
-                        metrics_enabled=True, logging_level="INFO", data_trace_enabled=False, caching_enabled=True,
-                        cache_ttl_in_seconds=config.cache_ttl_seconds, cache_data_encrypted=True,
-                        require_authorization_for_cache_control=True,
-                        unauthorized_cache_control_header_strategy="FAIL_WITH_403",
-                        throttling_rate_limit=config.stage_rate_limit, throttling_burst_limit=config.stage_burst_limit))
-                self.cached_paths.append(method_path)
-        Wafv2WebAclAssociation(self, "waf", resource_arn=self.stage.arn, web_acl_arn=web_acl_arn)
+        cached = [path for path, verbs in ROUTES.items() if "GET" in verbs]
+        for path in cached:
+            ApiGatewayMethodSettings(
+                self, f"cache-{_slug(path)}", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name,
+                method_path=f"{path}/GET", settings=settings(
+                    caching_enabled=True, cache_ttl_in_seconds=config.cache_ttl_seconds,
+                    require_authorization_for_cache_control=True,
+                    unauthorized_cache_control_header_strategy="FAIL_WITH_403"))
+        return [f"{path}/GET" for path in cached]
 
-        self.usage_plans, self.api_keys = {}, {}
-        for client in config.clients:
-            plan = ApiGatewayUsagePlan(
-                self, f"plan-{client.name}", name=naming.name(client.name),
-                description=f"Throttling and quota for {client.name}",
-                api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.rest_api.id, stage=self.stage.stage_name)],
-                throttle_settings=ApiGatewayUsagePlanThrottleSettings(rate_limit=client.rate_limit,
-                                                                      burst_limit=client.burst_limit),
-                quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=client.quota_per_day, period="DAY"))
-            # The key's value is generated by AWS: it is never in code (it is in state, which is encrypted).
-            key = ApiGatewayApiKey(self, f"key-{client.name}", name=naming.name(client.name), enabled=True)
-            ApiGatewayUsagePlanKey(self, f"plan-key-{client.name}", key_id=key.id, key_type="API_KEY",
-                                   usage_plan_id=plan.id)
-            self.usage_plans[client.name], self.api_keys[client.name] = plan, key
+    def _usage_plan(self, client: ApiClient) -> None:
+        naming = self._naming
+        plan = ApiGatewayUsagePlan(
+            self, f"plan-{client.name}", name=naming.name(client.name),
+            description=f"Throttling and quota for {client.name}",
+            api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.rest_api.id, stage=self.stage.stage_name)],
+            throttle_settings=ApiGatewayUsagePlanThrottleSettings(rate_limit=client.rate_limit,
+                                                                  burst_limit=client.burst_limit),
+            quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=client.quota_per_day, period="DAY"))
+        # The key's value is generated by AWS: it is never in code (it is in state, which is encrypted).
+        key = ApiGatewayApiKey(self, f"key-{client.name}", name=naming.name(client.name), enabled=True)
+        ApiGatewayUsagePlanKey(self, f"plan-key-{client.name}", key_id=key.id, key_type="API_KEY",
+                               usage_plan_id=plan.id)
+        self.usage_plans[client.name], self.api_keys[client.name] = plan, key
 
 
 def _slug(path: str) -> str:

@@ -6,8 +6,8 @@ primary region is lost: restore from the DR vault or the replicated backups.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.backup_plan import (
     BackupPlan, BackupPlanRule, BackupPlanRuleCopyAction, BackupPlanRuleCopyActionLifecycle, BackupPlanRuleLifecycle)
@@ -17,24 +17,21 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from modules.limits import Pattern, Range
 from modules.naming import Naming
 from modules.policy import service_trust
+
+SCHEDULE = Pattern(r"cron\(.+\)|rate\(.+\)", "a cron(...) or rate(...) expression")
+RETENTION = Range(1, 36500, "days")
 
 
 @dataclass(frozen=True, kw_only=True)
 class BackupConfig:
     """Inputs. Every default is the prod-safe choice."""
     enabled: bool = True                    # AWS Backup plan with a DR-region copy
-    schedule: str = "cron(0 * * * ? *)"     # hourly: the RPO of 1 hour, also from the DR copy
-    retention_days: int = 35                # in the primary vault
-    dr_retention_days: int = 35             # copies in the DR-region vault
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"cron\(.+\)|rate\(.+\)", self.schedule):
-            raise ValueError(f"schedule = {self.schedule!r}: must be a cron(...) or rate(...) expression")
-        for name in ("retention_days", "dr_retention_days"):
-            if not 1 <= getattr(self, name) <= 36500:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be 1-36500 days")
+    schedule: Annotated[str, SCHEDULE] = "cron(0 * * * ? *)"  # hourly: the RPO of 1 hour, also from the DR copy
+    retention_days: Annotated[int, RETENTION] = 35     # in the primary vault
+    dr_retention_days: Annotated[int, RETENTION] = 35  # copies in the DR-region vault
 
 
 class Backup(Construct):

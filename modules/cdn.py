@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudfront_cache_policy import (
@@ -27,12 +28,16 @@ from cdktf_cdktf_provider_aws.cloudfront_response_headers_policy import (
     CloudfrontResponseHeadersPolicySecurityHeadersConfigReferrerPolicy as ReferrerPolicy,
     CloudfrontResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurity as Hsts,
     CloudfrontResponseHeadersPolicySecurityHeadersConfigXssProtection as XssProtection)
+from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl
 from constructs import Construct
 
 from modules import checkov
 from modules.bucket import BucketOptions, SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
+from modules.limits import Check, OneOf, Pattern, Range
 from modules.naming import Naming
+from modules.policy import ServiceGrant
+from modules.validation import DNS_NAME, LOG_RETENTION
 from modules.waf import waf_logging, web_acl
 
 # AWS managed policies (ids are fixed by AWS): no caching; forward everything but Host to the origin.
@@ -42,97 +47,59 @@ PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 S3_ORIGIN, S3_REPLICA_ORIGIN, VIDEO_ORIGIN_GROUP, ALB_ORIGIN = "videos", "videos-dr", "videos-with-failover", "api"
 
 
+def _domain_problem(name: str) -> str | None:
+    if not name:
+        return ("required: with the default *.cloudfront.net certificate CloudFront allows only TLSv1 (it ignores "
+                "minimum_protocol_version), and the spec asks TLS 1.2+")
+    return None if re.fullmatch(DNS_NAME, name) else f"must be {DOMAIN_NAME.description}"
+
+
+DOMAIN_NAME = Check(_domain_problem, "a DNS name such as 'cdn.example.com'")
+CERTIFICATE_ARN = Pattern(r"(arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+)?", "empty or an ACM certificate in us-east-1")
+PUBLIC_KEY = Pattern(r"\s*-----BEGIN PUBLIC KEY-----[\s\S]*", "a PEM public key ('-----BEGIN PUBLIC KEY-----...'); generate "
+                     "with `openssl genrsa -out private.pem 2048 && openssl rsa -pubout -in private.pem`")
+COUNTRY = Pattern(r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code such as 'KP'")
+
+
 @dataclass(frozen=True, kw_only=True)
 class CdnConfig:
     """Inputs. Every default is the prod-safe choice."""
-    signing_public_key_pem: str                   # public key for signed URLs; the private key stays with the API
-    domain_name: str = "cdn.video.example.com"   # viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge
-    certificate_arn: str = ""                     # an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id
-    price_class: str = "PriceClass_All"          # PriceClass_100 | _200 | _All (edge locations used)
+    signing_public_key_pem: Annotated[str, PUBLIC_KEY]  # public key for signed URLs; the private key stays with the API
+    domain_name: Annotated[str, DOMAIN_NAME] = "cdn.video.example.com"  # viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge
+    certificate_arn: Annotated[str, CERTIFICATE_ARN] = ""  # an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id
+    price_class: Annotated[str, OneOf(PRICE_CLASSES)] = "PriceClass_All"  # edge locations used
     waf_enabled: bool = True                      # CLOUDFRONT-scope web ACL (us-east-1)
     waf_rate_limit: int = 2000                    # requests per 5 minutes per client IP
-    video_default_ttl_seconds: int = 86400        # edge cache TTL when the origin sends none
+    video_default_ttl_seconds: Annotated[int, Range(0, above=True)] = 86400  # edge cache TTL when the origin sends none; at most video_max_ttl_seconds
     video_max_ttl_seconds: int = 31536000         # upper bound on any TTL
-    blocked_countries: tuple[str, ...] = ()       # ISO 3166-1 alpha-2 codes denied at the edge
-    log_retention_days: int = 365                 # edge WAF log retention
+    blocked_countries: tuple[Annotated[str, COUNTRY], ...] = ()  # ISO 3166-1 alpha-2 codes denied at the edge
+    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # edge WAF log retention
 
     def __post_init__(self) -> None:
-        if not self.domain_name:
-            raise ValueError("domain_name = '': required: with the default *.cloudfront.net certificate CloudFront "
-                             "allows only TLSv1 (it ignores minimum_protocol_version), and the spec asks TLS 1.2+")
-        if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):
-            raise ValueError(f"domain_name = {self.domain_name!r}: must be a DNS name such as 'cdn.example.com'")
-        if self.certificate_arn and not re.fullmatch(r"arn:aws:acm:us-east-1:\d{12}:certificate/[\w-]+",
-                                                     self.certificate_arn):
-            raise ValueError(f"certificate_arn = {self.certificate_arn!r}: must be an ACM certificate in us-east-1")
-        if self.price_class not in PRICE_CLASSES:
-            raise ValueError(f"price_class = {self.price_class!r}: must be one of {', '.join(PRICE_CLASSES)}")
-        if not 0 < self.video_default_ttl_seconds <= self.video_max_ttl_seconds:
-            raise ValueError(f"video_default_ttl_seconds = {self.video_default_ttl_seconds}: must be > 0 and <= "
+        if self.video_default_ttl_seconds > self.video_max_ttl_seconds:
+            raise ValueError(f"video_default_ttl_seconds = {self.video_default_ttl_seconds}: must be at most "
                              f"video_max_ttl_seconds ({self.video_max_ttl_seconds})")
-        if not self.signing_public_key_pem.strip().startswith("-----BEGIN PUBLIC KEY-----"):
-            raise ValueError("signing_public_key_pem: must be a PEM public key ('-----BEGIN PUBLIC KEY-----...'); "
-                             "generate with `openssl genrsa -out private.pem 2048 && openssl rsa -pubout -in "
-                             "private.pem`")
-        for code in self.blocked_countries:
-            if not re.fullmatch(r"[A-Z]{2}", code):
-                raise ValueError(f"blocked_countries: {code!r}: must be an ISO 3166-1 alpha-2 code such as 'KP'")
 
 
 class Cdn(Construct):
     """Exposes `distribution`, `key_group`, `web_acl` (or None), `certificate_validation` (None with an issued
-    certificate)."""
+    certificate), and `video_key_grant` (what CloudFront needs on the keys of the video buckets)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CdnConfig, video_bucket_domain: str,
                  origin_access_control_id: str, alb_domain: str, kms_key_arn_us_east_1: str, protect: bool,
                  access_log_bucket: SecureBucket, dns: DnsConfig, replica_bucket_domain: str | None = None,
                  us_east_1_provider=None, force_destroy: bool = False) -> None:
         super().__init__(scope, id_)
-        # A new key must exist before the old one leaves the key group (CloudFront refuses to delete a key in
-        # use), so it is created first, under a generated name: public key names are unique in the account.
-        public_key = CloudfrontPublicKey(self, "signing-key", name_prefix=naming.name("signing") + "-",
-                                         encoded_key=config.signing_public_key_pem.strip() + "\n",
-                                         comment="Signed URLs for private videos",
-                                         lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-        self.key_group = CloudfrontKeyGroup(self, "key-group", name=naming.name("signers"), items=[public_key.id])
-
-        video_cache = CloudfrontCachePolicy(
-            self, "video-cache", name=naming.name("video"), comment="Large media: long TTLs, no cookies/headers",
-            default_ttl=config.video_default_ttl_seconds, max_ttl=config.video_max_ttl_seconds, min_ttl=0,
-            parameters_in_cache_key_and_forwarded_to_origin=CacheKey(
-                enable_accept_encoding_gzip=True, enable_accept_encoding_brotli=True,
-                cookies_config=Cookies(cookie_behavior="none"), headers_config=Headers(header_behavior="none"),
-                query_strings_config=QueryStrings(query_string_behavior="none")))
-        headers = CloudfrontResponseHeadersPolicy(
-            self, "security-headers", name=naming.name("security-headers"),
-            security_headers_config=Security(
-                strict_transport_security=Hsts(access_control_max_age_sec=63072000, include_subdomains=True,
-                                               preload=True, override=True),
-                content_type_options=ContentTypeOptions(override=True),
-                frame_options=FrameOptions(frame_option="DENY", override=True),
-                referrer_policy=ReferrerPolicy(referrer_policy="strict-origin-when-cross-origin", override=True),
-                xss_protection=XssProtection(protection=True, mode_block=True, override=True)))
-
-        logs = SecureBucket(self, "logs", name=naming.bucket("cdn-logs"), options=BucketOptions(
-            kms_key_arn=None, log_bucket=access_log_bucket, notifications=False, force_destroy=force_destroy,
-            protect=protect,
-            # CloudFront standard logging writes through the awslogsdelivery ACL grant.
-            object_ownership="BucketOwnerPreferred",
-            skips={"CKV_AWS_145": "CloudFront standard logs cannot be delivered to an SSE-KMS bucket (AWS limit).",
-                   "CKV_AWS_144": "Edge access logs are audit data for this environment; not replicated.",
-                   "CKV2_AWS_62": "Log objects are read by tools in batches; per-object event notifications would "
-                                  "only add cost."}))
-        checkov.skip(logs.ownership, "CKV2_AWS_65", "CloudFront standard logging can only write through an ACL "
-                                                    "grant to awslogsdelivery; AWS requires ACLs enabled here.")
-
-        self.web_acl = None
+        self._naming, self._config, self._edge_provider = naming, config, us_east_1_provider
+        self.key_group = self._key_group()
+        logs = self._log_bucket(access_log_bucket, force_destroy=force_destroy, protect=protect)
+        self.web_acl: Wafv2WebAcl | None = None
         if config.waf_enabled:
             self.web_acl = web_acl(self, "waf", name=naming.name("edge"), scope_name="CLOUDFRONT",
                                    rate_limit=config.waf_rate_limit, provider=us_east_1_provider)
             waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=self.web_acl.arn,
                         kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
                         environment=naming.environment, provider=us_east_1_provider)
-
         certificate_arn, self.certificate_validation = config.certificate_arn, None
         if not certificate_arn:
             # CloudFront takes certificates from us-east-1; the validation record goes into the zone, and the
@@ -140,41 +107,13 @@ class Cdn(Construct):
             _, self.certificate_validation = validated_certificate(
                 self, "certificate", domain_name=config.domain_name, dns=dns, provider=us_east_1_provider)
             certificate_arn = self.certificate_validation.certificate_arn
-
-        origins = [CloudfrontDistributionOrigin(origin_id=S3_ORIGIN, domain_name=video_bucket_domain,
-                                                origin_access_control_id=origin_access_control_id),
-                   CloudfrontDistributionOrigin(
-                       origin_id=ALB_ORIGIN, domain_name=alb_domain,
-                       custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
-                           http_port=80, https_port=443, origin_protocol_policy="https-only",
-                           origin_ssl_protocols=["TLSv1.2"], origin_read_timeout=30))]
-        origin_groups, video_target = None, S3_ORIGIN
-        if replica_bucket_domain:
-            origins.append(CloudfrontDistributionOrigin(origin_id=S3_REPLICA_ORIGIN, domain_name=replica_bucket_domain,
-                                                        origin_access_control_id=origin_access_control_id))
-            # Reads fail over to the DR replica when the primary region answers with errors.
-            origin_groups = [CloudfrontDistributionOriginGroup(
-                origin_id=VIDEO_ORIGIN_GROUP,
-                failover_criteria=CloudfrontDistributionOriginGroupFailoverCriteria(status_codes=[500, 502, 503, 504]),
-                member=[CloudfrontDistributionOriginGroupMember(origin_id=S3_ORIGIN),
-                        CloudfrontDistributionOriginGroupMember(origin_id=S3_REPLICA_ORIGIN)])]
-            video_target = VIDEO_ORIGIN_GROUP
+        origins, origin_groups, video_target = _origins(video_bucket_domain, replica_bucket_domain, alb_domain,
+                                                        origin_access_control_id)
         self.distribution = CloudfrontDistribution(
             self, "distribution", enabled=True, is_ipv6_enabled=True, comment=f"{naming.prefix} videos and API",
             price_class=config.price_class, http_version="http2and3", default_root_object="index.html",
-            aliases=[config.domain_name],
-            web_acl_id=self.web_acl.arn if self.web_acl else None,
-            origin=origins, origin_group=origin_groups,
-            default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
-                target_origin_id=video_target, viewer_protocol_policy="redirect-to-https",
-                allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
-                cache_policy_id=video_cache.id, response_headers_policy_id=headers.id,
-                trusted_key_groups=[self.key_group.id]),
-            ordered_cache_behavior=[CloudfrontDistributionOrderedCacheBehavior(
-                path_pattern="/api/*", target_origin_id=ALB_ORIGIN, viewer_protocol_policy="https-only",
-                allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
-                cached_methods=["GET", "HEAD"], compress=True, cache_policy_id=CACHING_DISABLED,
-                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST, response_headers_policy_id=headers.id)],
+            aliases=[config.domain_name], web_acl_id=self.web_acl.arn if self.web_acl else None,
+            origin=origins, origin_group=origin_groups, **self._behaviours(video_target),
             restrictions=CloudfrontDistributionRestrictions(geo_restriction=CloudfrontDistributionRestrictionsGeoRestriction(
                 restriction_type="blacklist" if config.blocked_countries else "none",
                 locations=sorted(config.blocked_countries) or None)),
@@ -191,6 +130,71 @@ class Cdn(Construct):
                           target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
         self._reasons(naming, config, replica_bucket_domain)
 
+    @property
+    def video_key_grant(self) -> ServiceGrant:
+        """CloudFront decrypts the SSE-KMS videos it reads through OAC. The key policy must not name this
+        distribution: a key that names the distribution's ARN is created after the distribution, which waits for its
+        certificate, and everything encrypted with the key (database, queues, secrets, logs) would queue behind
+        both. Any distribution of this account may ask the key to decrypt, and only for objects a bucket policy
+        lets it read (`Storage.grant_read_to_distribution`)."""
+        return ServiceGrant("CloudFrontDecryptsVideos", "cloudfront.amazonaws.com", ("kms:Decrypt",), {
+            "ArnLike": {"AWS:SourceArn": self._naming.distributions_arn},
+            "StringEquals": {"AWS:SourceAccount": self._naming.account_id}})
+
+    def _key_group(self) -> CloudfrontKeyGroup:
+        # A new key must exist before the old one leaves the key group (CloudFront refuses to delete a key in
+        # use), so it is created first, under a generated name: public key names are unique in the account.
+        public_key = CloudfrontPublicKey(self, "signing-key", name_prefix=self._naming.name("signing") + "-",
+                                         encoded_key=self._config.signing_public_key_pem.strip() + "\n",
+                                         comment="Signed URLs for private videos",
+                                         lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+        return CloudfrontKeyGroup(self, "key-group", name=self._naming.name("signers"), items=[public_key.id])
+
+    def _behaviours(self, video_target: str) -> dict:
+        """Videos (default: signed URLs, long cache) and `/api/*` (to the ALB, never cached)."""
+        naming, config = self._naming, self._config
+        video_cache = CloudfrontCachePolicy(
+            self, "video-cache", name=naming.name("video"), comment="Large media: long TTLs, no cookies/headers",
+            default_ttl=config.video_default_ttl_seconds, max_ttl=config.video_max_ttl_seconds, min_ttl=0,
+            parameters_in_cache_key_and_forwarded_to_origin=CacheKey(
+                enable_accept_encoding_gzip=True, enable_accept_encoding_brotli=True,
+                cookies_config=Cookies(cookie_behavior="none"), headers_config=Headers(header_behavior="none"),
+                query_strings_config=QueryStrings(query_string_behavior="none")))
+        headers = CloudfrontResponseHeadersPolicy(
+            self, "security-headers", name=naming.name("security-headers"),
+            security_headers_config=Security(
+                strict_transport_security=Hsts(access_control_max_age_sec=63072000, include_subdomains=True,
+                                               preload=True, override=True),
+                content_type_options=ContentTypeOptions(override=True),
+                frame_options=FrameOptions(frame_option="DENY", override=True),
+                referrer_policy=ReferrerPolicy(referrer_policy="strict-origin-when-cross-origin", override=True),
+                xss_protection=XssProtection(protection=True, mode_block=True, override=True)))
+        return dict(
+            default_cache_behavior=CloudfrontDistributionDefaultCacheBehavior(
+                target_origin_id=video_target, viewer_protocol_policy="redirect-to-https",
+                allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
+                cache_policy_id=video_cache.id, response_headers_policy_id=headers.id,
+                trusted_key_groups=[self.key_group.id]),
+            ordered_cache_behavior=[CloudfrontDistributionOrderedCacheBehavior(
+                path_pattern="/api/*", target_origin_id=ALB_ORIGIN, viewer_protocol_policy="https-only",
+                allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+                cached_methods=["GET", "HEAD"], compress=True, cache_policy_id=CACHING_DISABLED,
+                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST, response_headers_policy_id=headers.id)])
+
+    def _log_bucket(self, access_log_bucket: SecureBucket, *, force_destroy: bool, protect: bool) -> SecureBucket:
+        logs = SecureBucket(self, "logs", name=self._naming.bucket("cdn-logs"), options=BucketOptions(
+            kms_key_arn=None, log_bucket=access_log_bucket, notifications=False, force_destroy=force_destroy,
+            protect=protect,
+            # CloudFront standard logging writes through the awslogsdelivery ACL grant.
+            object_ownership="BucketOwnerPreferred",
+            skips={"CKV_AWS_145": "CloudFront standard logs cannot be delivered to an SSE-KMS bucket (AWS limit).",
+                   "CKV_AWS_144": "Edge access logs are audit data for this environment; not replicated.",
+                   "CKV2_AWS_62": "Log objects are read by tools in batches; per-object event notifications would "
+                                  "only add cost."}))
+        checkov.skip(logs.ownership, "CKV2_AWS_65", "CloudFront standard logging can only write through an ACL "
+                                                    "grant to awslogsdelivery; AWS requires ACLs enabled here.")
+        return logs
+
     def _reasons(self, naming: Naming, config: CdnConfig, replica: str | None) -> None:
         env = naming.environment
         if not config.blocked_countries:
@@ -203,3 +207,27 @@ class Cdn(Construct):
             for check in ("CKV_AWS_68", "CKV2_AWS_47"):
                 checkov.skip(self.distribution, check, f"{env}: edge WAF off by config (cost, ~$5+/month per ACL); "
                                                        "the ALB and API keep their regional WAF.")
+
+
+def _origins(video_bucket_domain: str, replica_bucket_domain: str | None, alb_domain: str,
+             origin_access_control_id: str) -> tuple[list, list | None, str]:
+    """The video bucket (through OAC) and the ALB; with a DR replica, a group that fails over to it. Returns
+    the origins, the origin groups and the origin id videos are read from."""
+    origins = [CloudfrontDistributionOrigin(origin_id=S3_ORIGIN, domain_name=video_bucket_domain,
+                                            origin_access_control_id=origin_access_control_id),
+               CloudfrontDistributionOrigin(
+                   origin_id=ALB_ORIGIN, domain_name=alb_domain,
+                   custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
+                       http_port=80, https_port=443, origin_protocol_policy="https-only",
+                       origin_ssl_protocols=["TLSv1.2"], origin_read_timeout=30))]
+    if not replica_bucket_domain:
+        return origins, None, S3_ORIGIN
+    origins.append(CloudfrontDistributionOrigin(origin_id=S3_REPLICA_ORIGIN, domain_name=replica_bucket_domain,
+                                                origin_access_control_id=origin_access_control_id))
+    # Reads fail over to the DR replica when the primary region answers with errors.
+    groups = [CloudfrontDistributionOriginGroup(
+        origin_id=VIDEO_ORIGIN_GROUP,
+        failover_criteria=CloudfrontDistributionOriginGroupFailoverCriteria(status_codes=[500, 502, 503, 504]),
+        member=[CloudfrontDistributionOriginGroupMember(origin_id=S3_ORIGIN),
+                CloudfrontDistributionOriginGroupMember(origin_id=S3_REPLICA_ORIGIN)])]
+    return origins, groups, VIDEO_ORIGIN_GROUP

@@ -5,6 +5,7 @@ import json
 import posixpath
 import shlex
 from dataclasses import dataclass, field
+from typing import Annotated, Protocol
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
@@ -28,71 +29,111 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import Pattern, Range
 from modules.naming import Naming
 from modules.policy import policy, service_trust, statement
-from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image, check_log_retention
+from modules.validation import FARGATE_CPU, IMAGE, LOG_RETENTION, PLACEHOLDER_IMAGE, check_fargate_size
 
 XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 XRAY_DAEMON_MEMORY = 64  # MiB reserved for the sidecar inside the task
+TASKS = Range(1, 100)
+TARGET_PERCENT = Range(10, 95, "%")
+HEALTH_PATH = Pattern(r"/\S*", "a path starting with '/'")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ComputeConfig:
     """Inputs of the cluster and the API service. Every default is the prod-safe choice."""
-    cpu: int = 1024                        # task CPU units (spec: dev 256, staging 512, prod 1024)
-    memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048)
-    image: str = PLACEHOLDER_IMAGE         # API container image (tag or digest, never :latest); default: a placeholder that serves the health check (README: Images)
-    health_check_path: str = "/health"     # container and target group health endpoint
-    min_tasks: int = 2                     # autoscaling floor (spec: 1-10)
-    max_tasks: int = 10                    # autoscaling ceiling
-    cpu_target_percent: int = 60           # target tracking on average CPU
-    memory_target_percent: int = 70        # target tracking on average memory
-    on_demand_base: int = 1                # tasks always on FARGATE (on demand)
-    on_demand_weight: int = 1              # share of tasks above the base on FARGATE
-    spot_weight: int = 0                   # share of tasks above the base on FARGATE_SPOT
-    log_retention_days: int = 365          # service log retention (CloudWatch values)
+    cpu: Annotated[int, FARGATE_CPU] = 1024  # task CPU units (spec: dev 256, staging 512, prod 1024)
+    memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048); a size Fargate accepts with cpu
+    image: Annotated[str, IMAGE] = PLACEHOLDER_IMAGE  # API container image; default: a placeholder that serves the health check (README: Images)
+    health_check_path: Annotated[str, HEALTH_PATH] = "/health"  # API health endpoint: the container's check and the load balancer's target group
+    min_tasks: Annotated[int, TASKS] = 2   # autoscaling floor (spec: 1-10)
+    max_tasks: Annotated[int, TASKS] = 10  # autoscaling ceiling, at least min_tasks
+    cpu_target_percent: Annotated[int, TARGET_PERCENT] = 60     # target tracking on average CPU
+    memory_target_percent: Annotated[int, TARGET_PERCENT] = 70  # target tracking on average memory
+    on_demand_base: Annotated[int, Range(0)] = 1    # tasks always on FARGATE (on demand), at most min_tasks
+    on_demand_weight: Annotated[int, Range(0)] = 1  # share of tasks above the base on FARGATE
+    spot_weight: Annotated[int, Range(0)] = 0       # share of tasks above the base on FARGATE_SPOT (not both 0)
+    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # service log retention
 
     def __post_init__(self) -> None:
         check_fargate_size(self.cpu, self.memory)
-        check_image("image", self.image)
-        if not self.health_check_path.startswith("/"):
-            raise ValueError(f"health_check_path = {self.health_check_path!r}: must start with '/'")
-        if not 1 <= self.min_tasks <= self.max_tasks <= 100:
-            raise ValueError(f"min_tasks/max_tasks = {self.min_tasks}/{self.max_tasks}: need 1 <= min <= max <= 100")
-        for name in ("cpu_target_percent", "memory_target_percent"):
-            if not 10 <= getattr(self, name) <= 95:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be 10-95 (%)")
-        if self.on_demand_weight + self.spot_weight < 1 or min(self.on_demand_weight, self.spot_weight) < 0:
+        if self.min_tasks > self.max_tasks:
+            raise ValueError(f"min_tasks/max_tasks = {self.min_tasks}/{self.max_tasks}: min_tasks must not exceed max_tasks")
+        if self.on_demand_weight + self.spot_weight < 1:
             raise ValueError(f"on_demand_weight/spot_weight = {self.on_demand_weight}/{self.spot_weight}: "
-                             "must be >= 0 and not both 0")
-        if not 0 <= self.on_demand_base <= self.min_tasks:
+                             "must not both be 0")
+        if self.on_demand_base > self.min_tasks:
             raise ValueError(f"on_demand_base = {self.on_demand_base}: must be 0-min_tasks ({self.min_tasks})")
-        check_log_retention("log_retention_days", self.log_retention_days)
+
+
+class WorkerConfig(Protocol):
+    """What the worker service takes from its own config section ([ingest], modules/ingest.py's IngestConfig)."""
+    worker_cpu: int
+    worker_memory: int
+    worker_image: str
+    min_workers: int
+    max_workers: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceSpec:
-    """One Fargate service: what differs between the API and the workers."""
+    """One Fargate service: its size, image, task counts and capacity from config (`api()`, `worker()`: the only
+    place config becomes a spec), and from the stack what it is wired to."""
     name: str                                  # "api", "worker"
     cpu: int
     memory: int
     image: str
     min_tasks: int
     max_tasks: int
+    on_demand_base: int
+    on_demand_weight: int
+    spot_weight: int
     subnet_ids: list[str]
     security_group_id: str
     environment: dict[str, str] = field(default_factory=dict)      # plain, non-secret settings
     secrets: dict[str, str] = field(default_factory=dict)          # env var -> Secrets Manager ARN (or ARN:key::)
-    task_statements: tuple[dict, ...] = ()                         # the task role's least-privilege grants
     secret_arns: tuple[str, ...] = ()                              # what the execution role may read
     port: int | None = None                                        # container port (API); None: no inbound
     target_group_arn: str | None = None                            # ALB target group (API)
-    health_check_path: str = "/health"
+    health_check_path: str | None = None                           # served on `port` (API)
     command: tuple[str, ...] = ()
     depends_on: tuple = ()                                         # what must exist before the service starts
-    on_demand_base: int = 1
-    on_demand_weight: int = 1
-    spot_weight: int = 0
+
+    @classmethod
+    def api(cls, config: ComputeConfig, *, port: int, **wiring) -> ServiceSpec:
+        return cls(name="api", cpu=config.cpu, memory=config.memory, image=config.image, min_tasks=config.min_tasks,
+                   max_tasks=config.max_tasks, on_demand_base=config.on_demand_base,
+                   on_demand_weight=config.on_demand_weight, spot_weight=config.spot_weight, port=port,
+                   health_check_path=config.health_check_path, **wiring)
+
+    @classmethod
+    def worker(cls, config: ComputeConfig, workers: WorkerConfig, **wiring) -> ServiceSpec:
+        """Workers take the cluster's capacity weights, with no on-demand base (they may idle at zero)."""
+        return cls(name="worker", cpu=workers.worker_cpu, memory=workers.worker_memory, image=workers.worker_image,
+                   min_tasks=workers.min_workers, max_tasks=workers.max_workers, on_demand_base=0,
+                   on_demand_weight=config.on_demand_weight, spot_weight=config.spot_weight, **wiring)
+
+
+class TaskRole:
+    """A service's task role and its one inline policy: other modules' `grant_*()` add their statements to it."""
+
+    def __init__(self, scope: Construct, name: str, naming: Naming) -> None:
+        self.role = IamRole(scope, f"{name}-task-role", name=naming.name(name, "task"),
+                            description=f"The {name} application's own permissions",
+                            assume_role_policy=service_trust("ecs-tasks.amazonaws.com",
+                                                             source_account=naming.account_id))
+        self.arn = self.role.arn
+        # X-Ray's segment APIs have no resource-level permissions: AWS requires "*".
+        self._statements = [statement("XRaySegments", ["xray:GetSamplingRules", "xray:GetSamplingTargets",
+                                                       "xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*")]
+        self._policy = IamRolePolicy(scope, f"{name}-task-policy", name="task", role=self.role.id,
+                                     policy=policy(*self._statements))
+
+    def add_to_policy(self, *statements: dict) -> None:
+        self._statements.extend(statements)
+        self._policy.policy = policy(*self._statements)
 
 
 def placeholder_command(spec: ServiceSpec) -> tuple[str, ...]:
@@ -109,7 +150,8 @@ def placeholder_command(spec: ServiceSpec) -> tuple[str, ...]:
 
 
 class Compute(Construct):
-    """Exposes `cluster`, `capacity_providers`, `namespace`; `service(...)` adds a Fargate service and returns it."""
+    """Exposes `cluster`, `capacity_providers`, `namespace`, and per service `services`, `task_roles` (grantees),
+    `log_groups`, `scaling_targets`; `service(spec)` adds a Fargate service and returns it."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ComputeConfig, vpc_id: str,
                  kms_key_arn: str) -> None:
@@ -122,57 +164,57 @@ class Compute(Construct):
             default_capacity_provider_strategy=[EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
                 capacity_provider="FARGATE", base=config.on_demand_base, weight=config.on_demand_weight)])
         self.namespace = ServiceDiscoveryPrivateDnsNamespace(
-            self, "namespace", name=f"{naming.environment}.video-ingest.internal", vpc=vpc_id,
+            self, "namespace", name=naming.service_namespace, vpc=vpc_id,
             description="Service discovery for the video ingest services")
         self.services: dict[str, EcsService] = {}
-        self.task_roles: dict[str, IamRole] = {}
+        self.task_roles: dict[str, TaskRole] = {}
         self.log_groups: dict[str, CloudwatchLogGroup] = {}
         self.scaling_targets: dict[str, AppautoscalingTarget] = {}
 
     def service(self, spec: ServiceSpec) -> EcsService:
+        """The service of `spec`: log group, execution and task roles, task definition, discovery, scaling target.
+        Its size was checked with its config (`ServiceSpec.api`/`worker` are built only from checked config)."""
         n, name = self._naming, spec.name
-        check_fargate_size(spec.cpu, spec.memory, f"{name}.cpu", f"{name}.memory")
-        log_group = CloudwatchLogGroup(self, f"{name}-logs", name=f"/ecs/{n.prefix}/{name}",
+        log_group = CloudwatchLogGroup(self, f"{name}-logs", name=n.log_group("ecs", name),
                                        kms_key_id=self._kms_key_arn, retention_in_days=self._config.log_retention_days)
         checkov.short_log_retention(log_group, self._config.log_retention_days, n.environment)
         self.log_groups[name] = log_group
+        self.task_roles[name] = TaskRole(self, name, n)
+        task = EcsTaskDefinition(
+            self, f"{name}-task", family=n.name(name), cpu=str(spec.cpu), memory=str(spec.memory),
+            network_mode="awsvpc", requires_compatibilities=["FARGATE"],
+            execution_role_arn=self._execution_role(spec, log_group).arn, task_role_arn=self.task_roles[name].arn,
+            runtime_platform=EcsTaskDefinitionRuntimePlatform(operating_system_family="LINUX", cpu_architecture="X86_64"),
+            volume=[EcsTaskDefinitionVolume(name="tmp")],
+            container_definitions=json.dumps(self._containers(spec, log_group), sort_keys=True))
+        service = self._ecs_service(spec, task)
+        self.services[name] = service
+        self.scaling_targets[name] = AppautoscalingTarget(
+            self, f"{name}-scaling-target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{self.cluster.name}/{service.name}",
+            min_capacity=spec.min_tasks, max_capacity=spec.max_tasks)
+        return service
 
-        execution_role = IamRole(self, f"{name}-execution-role", name=n.name(name, "execution"),
-                                 description=f"ECS agent for {name}: pull the image, write logs, read its secrets",
-                                 assume_role_policy=service_trust("ecs-tasks.amazonaws.com",
-                                                                  source_account=n.account_id))
+    def _execution_role(self, spec: ServiceSpec, log_group: CloudwatchLogGroup) -> IamRole:
+        n, name = self._naming, spec.name
+        role = IamRole(self, f"{name}-execution-role", name=n.name(name, "execution"),
+                       description=f"ECS agent for {name}: pull the image, write logs, read its secrets",
+                       assume_role_policy=service_trust("ecs-tasks.amazonaws.com", source_account=n.account_id))
         execution = [
             statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group.arn}:*"]),
             statement("PullImages", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                     "ecr:GetDownloadUrlForLayer"], [n.arn("ecr", f"repository/{n.prefix}-*")]),
+                                     "ecr:GetDownloadUrlForLayer"], [n.repositories_arn]),
             # GetAuthorizationToken has no resource-level permissions: AWS requires "*".
             statement("EcrLogin", ["ecr:GetAuthorizationToken"], "*"),
             statement("DecryptWithEnvironmentKey", ["kms:Decrypt"], [self._kms_key_arn]),
         ]
         if spec.secret_arns:
             execution.append(statement("ReadOwnSecrets", ["secretsmanager:GetSecretValue"], list(spec.secret_arns)))
-        IamRolePolicy(self, f"{name}-execution-policy", name="execution", role=execution_role.id,
-                      policy=policy(*execution))
+        IamRolePolicy(self, f"{name}-execution-policy", name="execution", role=role.id, policy=policy(*execution))
+        return role
 
-        task_role = IamRole(self, f"{name}-task-role", name=n.name(name, "task"),
-                            description=f"The {name} application's own permissions",
-                            assume_role_policy=service_trust("ecs-tasks.amazonaws.com",
-                                                             source_account=n.account_id))
-        IamRolePolicy(self, f"{name}-task-policy", name="task", role=task_role.id, policy=policy(
-            # X-Ray's segment APIs have no resource-level permissions: AWS requires "*".
-            statement("XRaySegments", ["xray:GetSamplingRules", "xray:GetSamplingTargets",
-                                       "xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*"),
-            *spec.task_statements))
-        self.task_roles[name] = task_role
-
-        task = EcsTaskDefinition(
-            self, f"{name}-task", family=n.name(name), cpu=str(spec.cpu), memory=str(spec.memory),
-            network_mode="awsvpc", requires_compatibilities=["FARGATE"],
-            execution_role_arn=execution_role.arn, task_role_arn=task_role.arn,
-            runtime_platform=EcsTaskDefinitionRuntimePlatform(operating_system_family="LINUX", cpu_architecture="X86_64"),
-            volume=[EcsTaskDefinitionVolume(name="tmp")],
-            container_definitions=json.dumps(self._containers(spec, log_group), sort_keys=True))
-
+    def _ecs_service(self, spec: ServiceSpec, task: EcsTaskDefinition) -> EcsService:
+        name = spec.name
         discovery = ServiceDiscoveryService(
             self, f"{name}-discovery", name=name, description=f"{name} tasks",
             dns_config=ServiceDiscoveryServiceDnsConfig(
@@ -183,7 +225,7 @@ class Compute(Construct):
                                                        weight=spec.on_demand_weight)]
         if spec.spot_weight:
             strategy.append(EcsServiceCapacityProviderStrategy(capacity_provider="FARGATE_SPOT", weight=spec.spot_weight))
-        service = EcsService(
+        return EcsService(
             self, f"{name}-service", name=name, cluster=self.cluster.arn, task_definition=task.arn,
             desired_count=spec.min_tasks, capacity_provider_strategy=strategy,
             network_configuration=EcsServiceNetworkConfiguration(
@@ -199,18 +241,13 @@ class Compute(Construct):
             depends_on=[self.capacity_providers, *spec.depends_on],
             # Autoscaling owns the task count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]))
-        self.services[name] = service
-        self.scaling_targets[name] = AppautoscalingTarget(
-            self, f"{name}-scaling-target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
-            resource_id=f"service/{self.cluster.name}/{service.name}",
-            min_capacity=spec.min_tasks, max_capacity=spec.max_tasks)
-        return service
 
-    def scale_on_utilization(self, name: str, *, cpu_percent: int, memory_percent: int) -> None:
-        """Target tracking on both average CPU and average memory: whichever needs more tasks wins."""
+    def scale_on_utilization(self, name: str) -> None:
+        """Target tracking on both average CPU and average memory (config's targets): whichever needs more
+        tasks wins."""
         target = self.scaling_targets[name]
-        for metric, value in (("ECSServiceAverageCPUUtilization", cpu_percent),
-                              ("ECSServiceAverageMemoryUtilization", memory_percent)):
+        for metric, value in (("ECSServiceAverageCPUUtilization", self._config.cpu_target_percent),
+                              ("ECSServiceAverageMemoryUtilization", self._config.memory_target_percent)):
             AppautoscalingPolicy(
                 self, f"{name}-{metric}", name=self._naming.name(name, metric.removeprefix("ECSServiceAverage").lower()),
                 policy_type="TargetTrackingScaling", service_namespace=target.service_namespace,

@@ -1,8 +1,8 @@
 """Cost controls: a monthly budget with 80 % / 100 % actual and 100 % forecast alerts, and anomaly detection."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.budgets_budget import BudgetsBudget, BudgetsBudgetNotification
 from cdktf_cdktf_provider_aws.ce_anomaly_monitor import CeAnomalyMonitor
@@ -11,9 +11,12 @@ from cdktf_cdktf_provider_aws.ce_anomaly_subscription import (
     CeAnomalySubscriptionThresholdExpressionDimension)
 from constructs import Construct
 
+from modules.limits import Pattern, Range
 from modules.naming import Naming
+from modules.validation import EMAIL
 
-ANOMALY_MONITOR_ARN = re.compile(r"arn:aws:ce::(\d{12}):anomalymonitor/[0-9a-f-]{1,64}")
+MONITOR_ARN = Pattern(r"(arn:aws:ce::\d{12}:anomalymonitor/[0-9a-f-]{1,64})?",
+                      "empty or a monitor ARN 'arn:aws:ce::<12 digits>:anomalymonitor/<id>'")
 # (threshold %, ACTUAL | FORECASTED): the spec's "budget alerts at 80% and 100%", plus a forecast warning.
 BUDGET_ALERTS = ((80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED"))
 
@@ -21,23 +24,13 @@ BUDGET_ALERTS = ((80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED"))
 @dataclass(frozen=True, kw_only=True)
 class CostConfig:
     """Inputs. Each environment lives in its own account, so the budget covers the whole account."""
-    monthly_budget_usd: int = 5000          # monthly cost budget of the account
-    anomaly_threshold_usd: int = 100        # alert on anomalies whose total impact reaches this
-    budget_emails: tuple[str, ...] = ()     # also told directly, besides the alarm topic
+    monthly_budget_usd: Annotated[int, Range(1, unit="USD")] = 5000  # monthly cost budget of the account
+    anomaly_threshold_usd: Annotated[int, Range(1, unit="USD")] = 100  # alert on anomalies whose total impact reaches this
+    budget_emails: tuple[Annotated[str, EMAIL], ...] = ()  # also told directly, besides the alarm topic
     anomaly_detection: bool = True          # Cost Anomaly Detection: a monitor of AWS services and an immediate alert subscription
-    anomaly_monitor_arn: str = ""           # AWS allows one AWS-services monitor per account: subscribe to this existing one instead of creating it (or import it: README)
+    anomaly_monitor_arn: Annotated[str, MONITOR_ARN] = ""  # AWS allows one AWS-services monitor per account: subscribe to this existing one instead of creating it (or import it: README)
 
     def __post_init__(self) -> None:
-        if self.monthly_budget_usd < 1:
-            raise ValueError(f"monthly_budget_usd = {self.monthly_budget_usd}: must be at least 1")
-        if self.anomaly_threshold_usd < 1:
-            raise ValueError(f"anomaly_threshold_usd = {self.anomaly_threshold_usd}: must be at least 1")
-        for email in self.budget_emails:
-            if "@" not in email:
-                raise ValueError(f"budget_emails: {email!r}: not an e-mail address")
-        if self.anomaly_monitor_arn and not ANOMALY_MONITOR_ARN.fullmatch(self.anomaly_monitor_arn):
-            raise ValueError(f"anomaly_monitor_arn = {self.anomaly_monitor_arn!r}: must be empty or a monitor ARN "
-                             "'arn:aws:ce::<12 digits>:anomalymonitor/<id>'")
         if self.anomaly_monitor_arn and not self.anomaly_detection:
             raise ValueError(f"anomaly_monitor_arn = {self.anomaly_monitor_arn!r}: set, but anomaly_detection = "
                              "false subscribes nothing to it; remove one of them")

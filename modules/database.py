@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import DataResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
@@ -14,114 +15,77 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import OneOf, Pattern, Range
 from modules.naming import Naming
-from modules.policy import service_trust
-from modules.validation import check_postgres_instance_class
+from modules.policy import Grantee, service_trust, statement
+from modules.validation import POSTGRES_15_CLASS
 
 ENGINE_MAJOR = "15"
-PERFORMANCE_INSIGHTS_DAYS = (7, *range(31, 732, 31))  # 7 (free tier) or a multiple of 31 up to 731
-MONITORING_INTERVALS = (1, 5, 10, 15, 30, 60)
+# Limits of the fields below (modules/limits.py).
+ENGINE_VERSION = Pattern(rf"{ENGINE_MAJOR}(\.\d+)?", "PostgreSQL 15: '15' or '15.<minor>'")
+STORAGE_GB = Range(20, 65536, "GB (gp3)")
+INSIGHTS_DAYS = OneOf((7, *range(31, 732, 31)), text="7 or a multiple of 31 up to 731")  # 7: the free tier
+MONITORING_INTERVAL = OneOf((1, 5, 10, 15, 30, 60))
+DAILY_WINDOW = Pattern(r"\d\d:\d\d-\d\d:\d\d", "'hh:mm-hh:mm' (UTC)")
+WEEKLY_WINDOW = Pattern(r"[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d", "'ddd:hh:mm-ddd:hh:mm' (UTC)")
 
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """Inputs. Every default is the prod-safe choice (the prod values of the spec)."""
-    instance_class: str = "db.r6g.large"        # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large; one RDS offers for PostgreSQL 15
-    engine_version: str = ENGINE_MAJOR          # "15" (latest 15.x, auto minor upgrades) or a pinned "15.<minor>"
-    allocated_storage_gb: int = 50              # initial gp3 size
-    max_allocated_storage_gb: int = 500         # storage autoscaling ceiling
+    instance_class: Annotated[str, POSTGRES_15_CLASS] = "db.r6g.large"  # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large
+    engine_version: Annotated[str, ENGINE_VERSION] = ENGINE_MAJOR  # "15": latest 15.x, auto minor upgrades; or a pinned minor
+    allocated_storage_gb: Annotated[int, STORAGE_GB] = 50  # initial gp3 size
+    max_allocated_storage_gb: int = 500         # storage autoscaling ceiling: above allocated_storage_gb, at most 65536
     multi_az: bool = True                       # standby in a second AZ
-    backup_retention_days: int = 30             # automated backups and point-in-time recovery window (0-35)
+    backup_retention_days: Annotated[int, Range(0, 35, "days")] = 30  # automated backups and point-in-time recovery window
     deletion_protection: bool = True            # RDS refuses to delete the instance
-    read_replicas: int = 0                      # read replicas for read-heavy workloads (0-5)
-    backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR)
-    backup_replication_retention_days: int = 7  # retention of the replicated backups
-    performance_insights_retention_days: int = 7  # 7 (free) or a multiple of 31
-    monitoring_interval_seconds: int = 60       # enhanced monitoring granularity
-    backup_window: str = "02:00-03:00"          # UTC, hh:mm-hh:mm
-    maintenance_window: str = "sun:03:30-sun:04:30"  # UTC, ddd:hh:mm-ddd:hh:mm
-    slow_query_ms: int = 500                    # statements slower than this are logged
+    read_replicas: Annotated[int, Range(0, 5)] = 0  # read replicas for read-heavy workloads (need backups)
+    backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR; needs backups)
+    backup_replication_retention_days: Annotated[int, Range(1, 35, "days")] = 7  # retention of the replicated backups
+    performance_insights_retention_days: Annotated[int, INSIGHTS_DAYS] = 7  # 7 is free
+    monitoring_interval_seconds: Annotated[int, MONITORING_INTERVAL] = 60  # enhanced monitoring granularity
+    backup_window: Annotated[str, DAILY_WINDOW] = "02:00-03:00"  # daily automated backup window
+    maintenance_window: Annotated[str, WEEKLY_WINDOW] = "sun:03:30-sun:04:30"  # weekly maintenance window
+    slow_query_ms: Annotated[int, Range(0)] = 500  # statements slower than this are logged
     final_snapshot: bool = True                 # snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)
 
     def __post_init__(self) -> None:
-        check_postgres_instance_class("instance_class", self.instance_class)
-        if not re.fullmatch(rf"{ENGINE_MAJOR}(\.\d+)?", self.engine_version):
-            raise ValueError(f"engine_version = {self.engine_version!r}: must be PostgreSQL 15: '15' or '15.<minor>'")
-        if not 20 <= self.allocated_storage_gb <= 65536:
-            raise ValueError(f"allocated_storage_gb = {self.allocated_storage_gb}: must be 20-65536 GB (gp3)")
         if not self.allocated_storage_gb < self.max_allocated_storage_gb <= 65536:
             raise ValueError(f"max_allocated_storage_gb = {self.max_allocated_storage_gb}: must be above "
                              f"allocated_storage_gb ({self.allocated_storage_gb}) and at most 65536 (autoscaling)")
-        if not 0 <= self.backup_retention_days <= 35:
-            raise ValueError(f"backup_retention_days = {self.backup_retention_days}: must be 0-35 days")
-        if not 0 <= self.read_replicas <= 5:
-            raise ValueError(f"read_replicas = {self.read_replicas}: must be 0-5")
         if self.read_replicas and self.backup_retention_days < 1:
             raise ValueError(f"read_replicas = {self.read_replicas}: needs backup_retention_days >= 1 "
                              f"(got {self.backup_retention_days})")
         if self.backup_replication and self.backup_retention_days < 1:
             raise ValueError("backup_replication = true: needs backup_retention_days >= 1 "
                              f"(got {self.backup_retention_days})")
-        if not 1 <= self.backup_replication_retention_days <= 35:
-            raise ValueError(f"backup_replication_retention_days = {self.backup_replication_retention_days}: "
-                             "must be 1-35 days")
-        if self.performance_insights_retention_days not in PERFORMANCE_INSIGHTS_DAYS:
-            raise ValueError(f"performance_insights_retention_days = {self.performance_insights_retention_days}: "
-                             "must be 7 or a multiple of 31 up to 731")
-        if self.monitoring_interval_seconds not in MONITORING_INTERVALS:
-            raise ValueError(f"monitoring_interval_seconds = {self.monitoring_interval_seconds}: must be one of "
-                             f"{', '.join(map(str, MONITORING_INTERVALS))}")
-        if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", self.backup_window):
-            raise ValueError(f"backup_window = {self.backup_window!r}: must be 'hh:mm-hh:mm' (UTC)")
-        if not re.fullmatch(r"[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d", self.maintenance_window):
-            raise ValueError(f"maintenance_window = {self.maintenance_window!r}: must be 'ddd:hh:mm-ddd:hh:mm' (UTC)")
-        if self.slow_query_ms < 0:
-            raise ValueError(f"slow_query_ms = {self.slow_query_ms}: must be >= 0")
 
 
 class Database(Construct):
-    """Exposes `instance`, `replicas`, `master_secret_arn` (RDS-managed, rotated), `identifier` and
-    `parameter_group`."""
+    """Exposes `instance`, `replicas` and their `replica_identifiers`, `master_secret_arn` (RDS-managed, rotated),
+    `identifier`, `parameter_group`, `backup_replication` (None when off); `grant_connect(role, user)`."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: DatabaseConfig,
                  subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
                  dr_provider=None, dr_kms_key_arn: str | None = None) -> None:
         super().__init__(scope, id_)
-        self.identifier = naming.name("db")
+        self._naming = naming
+        self.identifier = naming.database_identifier
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
-        # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
-        # a group in use), so the new one needs a name of its own: group names are unique per region.
-        parameters = DbParameterGroup(
-            self, "parameters", name_prefix=naming.name(f"postgres{ENGINE_MAJOR}") + "-", family=f"postgres{ENGINE_MAJOR}",
-            description="TLS only, query and connection logging",
-            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=method) for name, value, method in (
-                ("rds.force_ssl", "1", "pending-reboot"),
-                ("ssl_min_protocol_version", "TLSv1.2", "pending-reboot"),
-                ("log_connections", "1", "immediate"),
-                ("log_disconnections", "1", "immediate"),
-                ("log_min_duration_statement", str(config.slow_query_ms), "immediate"),
-                ("log_statement", "ddl", "immediate"),
-            )],
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
-        self.parameter_group = parameters
-        monitoring_role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"),
-                                  description="RDS enhanced monitoring",
-                                  assume_role_policy=service_trust("monitoring.rds.amazonaws.com",
-                                                                   source_account=naming.account_id))
-        IamRolePolicyAttachment(self, "monitoring-policy", role=monitoring_role.name,
-                                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        self.parameter_group = self._parameter_group(config)
         # kms_key_id is the primary's alone: a same-region replica is encrypted with its source's key, and AWS
         # refuses the parameter there ("Your request does not require the KMS key parameter"); only a replica
         # in another region names a key (of that region).
         common = dict(
             instance_class=config.instance_class, storage_encrypted=True,
             storage_type="gp3", max_allocated_storage=config.max_allocated_storage_gb,
-            vpc_security_group_ids=[security_group_id], parameter_group_name=parameters.name,
+            vpc_security_group_ids=[security_group_id], parameter_group_name=self.parameter_group.name,
             publicly_accessible=False, iam_database_authentication_enabled=True,
             performance_insights_enabled=True, performance_insights_kms_key_id=kms_key_arn,
             performance_insights_retention_period=config.performance_insights_retention_days,
-            monitoring_interval=config.monitoring_interval_seconds, monitoring_role_arn=monitoring_role.arn,
+            monitoring_interval=config.monitoring_interval_seconds, monitoring_role_arn=self._monitoring_role().arn,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"], auto_minor_version_upgrade=True,
             copy_tags_to_snapshot=True, ca_cert_identifier="rds-ca-rsa2048-g1",
             deletion_protection=config.deletion_protection, maintenance_window=config.maintenance_window,
@@ -140,24 +104,59 @@ class Database(Construct):
             **common)
         self._single_az_reasons(self.instance, naming, config)
         self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
+        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
+        self.replicas = self._replicas(config, common)
+        self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
+        if config.backup_replication:
+            self.backup_replication = DbInstanceAutomatedBackupsReplication(
+                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
+                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    def grant_connect(self, grantee: Grantee, *, user: str) -> None:
+        """Log in as database `user` with an IAM auth token (no password)."""
+        grantee.add_to_policy(statement("ConnectWithIamAuth", ["rds-db:connect"], [
+            self._naming.arn("rds-db", f"dbuser:{self.instance.resource_id}/{user}")]))
+
+    def _parameter_group(self, config: DatabaseConfig) -> DbParameterGroup:
+        # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
+        # a group in use), so the new one needs a name of its own: group names are unique per region.
+        return DbParameterGroup(
+            self, "parameters", name_prefix=self._naming.name(f"postgres{ENGINE_MAJOR}") + "-",
+            family=f"postgres{ENGINE_MAJOR}", description="TLS only, query and connection logging",
+            parameter=[DbParameterGroupParameter(name=name, value=value, apply_method=method) for name, value, method in (
+                ("rds.force_ssl", "1", "pending-reboot"),
+                ("ssl_min_protocol_version", "TLSv1.2", "pending-reboot"),
+                ("log_connections", "1", "immediate"),
+                ("log_disconnections", "1", "immediate"),
+                ("log_min_duration_statement", str(config.slow_query_ms), "immediate"),
+                ("log_statement", "ddl", "immediate"),
+            )],
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+
+    def _monitoring_role(self) -> IamRole:
+        naming = self._naming
+        role = IamRole(self, "monitoring-role", name=naming.name("rds-monitoring"), description="RDS enhanced monitoring",
+                       assume_role_policy=service_trust("monitoring.rds.amazonaws.com", source_account=naming.account_id))
+        IamRolePolicyAttachment(self, "monitoring-policy", role=role.name,
+                                policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        return role
+
+    def _replicas(self, config: DatabaseConfig, common: dict) -> list[DbInstance]:
         # Replicas inherit engine, credentials and encryption from the source: setting
         # manage_master_user_password/username on them is what breaks terraform-aws-rds (#512).
-        self.replicas = [DbInstance(
-            self, f"replica-{i + 1}", identifier=f"{self.identifier}-replica-{i + 1}",
-            replicate_source_db=self.instance.identifier, multi_az=False, skip_final_snapshot=True,
-            backup_retention_period=0, **common) for i in range(config.read_replicas)]
-        for replica in self.replicas:
+        replicas = [DbInstance(
+            self, f"replica-{i + 1}", identifier=identifier, replicate_source_db=self.instance.identifier,
+            multi_az=False, skip_final_snapshot=True, backup_retention_period=0, **common)
+            for i, identifier in enumerate(self.replica_identifiers)]
+        for replica in replicas:
             checkov.skip(replica, "CKV_AWS_157", "Read replica: availability comes from the Multi-AZ primary and "
                                                 "the other replicas; a replica is recreated from the primary.")
             checkov.skip(replica, "CKV_AWS_133", "Read replica: the primary's automated backups and PITR cover the "
                                                 "data; a replica is rebuilt from the primary, not restored.")
             if not config.deletion_protection:
-                checkov.skip(replica, "CKV_AWS_293", f"{naming.environment}: deletion protection off by config "
+                checkov.skip(replica, "CKV_AWS_293", f"{self._naming.environment}: deletion protection off by config "
                                                     "so the environment can be torn down.")
-        if config.backup_replication:
-            self.backup_replication = DbInstanceAutomatedBackupsReplication(
-                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
-                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+        return replicas
 
     def _final_snapshot(self, config: DatabaseConfig) -> dict:
         """A fixed name ("<id>-final") exists after the first destroy, so the second destroy of a re-created

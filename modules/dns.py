@@ -6,8 +6,8 @@ The zone is named by id in config, never looked up: the offline plan has no cred
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf import TerraformResource, TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
@@ -15,8 +15,11 @@ from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateVa
 from cdktf_cdktf_provider_aws.route53_record import Route53Record, Route53RecordAlias
 from constructs import Construct
 
-DNS_NAME = re.compile(r"([a-z0-9-]+\.)+[a-z]{2,}")
-ZONE_ID = re.compile(r"Z[A-Z0-9]{1,31}")
+from modules.limits import Pattern
+from modules.validation import DNS_NAME
+
+ZONE_ID = Pattern(r"(Z[A-Z0-9]{1,31})?", "empty or a Route 53 hosted zone id such as 'Z0123456789ABCDEFGHIJ'")
+ZONE_NAME = Pattern(rf"({DNS_NAME})?", "empty or a DNS name such as 'dev.example.com'")
 # Under each record's `//` key: the zone it is written to. Emulator mode (stacks/emulator.py) creates a stand-in
 # zone of that name, since the real one lives outside the stack.
 ZONE_NOTE = "hosted_zone"
@@ -27,15 +30,10 @@ class DnsConfig:
     """Where the API and CDN names live. With a zone, the stack writes the ACM validation records and the alias
     records itself; without one, both certificates must already be issued (`certificate_arn` of
     [load_balancer] and [cdn]) and the names are pointed at the outputs by whoever owns the DNS."""
-    hosted_zone_id: str = ""   # public Route 53 zone in this environment's account holding both names; empty: bring issued certificates
-    zone_name: str = ""        # that zone's name, e.g. "dev.video.example.com": load_balancer.domain_name and cdn.domain_name must lie in it
+    hosted_zone_id: Annotated[str, ZONE_ID] = ""  # public Route 53 zone in this environment's account holding both names; empty: bring issued certificates
+    zone_name: Annotated[str, ZONE_NAME] = ""     # that zone's name, e.g. "dev.video.example.com": load_balancer.domain_name and cdn.domain_name must lie in it
 
     def __post_init__(self) -> None:
-        if self.hosted_zone_id and not ZONE_ID.fullmatch(self.hosted_zone_id):
-            raise ValueError(f"hosted_zone_id = {self.hosted_zone_id!r}: must be empty or a Route 53 hosted zone id "
-                             "such as 'Z0123456789ABCDEFGHIJ'")
-        if self.zone_name and not DNS_NAME.fullmatch(self.zone_name):
-            raise ValueError(f"zone_name = {self.zone_name!r}: must be a DNS name such as 'dev.example.com'")
         if bool(self.hosted_zone_id) != bool(self.zone_name):
             missing = "zone_name" if self.hosted_zone_id else "hosted_zone_id"
             raise ValueError(f"{missing} = '': hosted_zone_id and zone_name name the same zone: set both or neither")

@@ -13,8 +13,8 @@ creates itself. The deploy role can deploy its environment and no more:
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_policy import IamPolicy
@@ -24,10 +24,12 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import Pattern, Range
 from modules.naming import Naming
 from modules.policy import policy, statement, web_identity_trust
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+REPOSITORY = Pattern(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", "a GitHub 'org/repo' (no wildcards)")
 EDGE_REGION = "us-east-1"  # global services (IAM, CloudFront, Route 53, Cost Explorer) answer here
 # Services Terraform manages for an environment stack (the deploy role may use them in its regions).
 PLATFORM_SERVICES = ("acm", "apigateway", "application-autoscaling", "backup", "backup-storage", "budgets", "ce",
@@ -66,15 +68,9 @@ DATA_READS = ("apigateway:GET", "dynamodb:BatchGetItem", "dynamodb:GetItem", "dy
 @dataclass(frozen=True, kw_only=True)
 class IdentityConfig:
     """Inputs of the account bootstrap. Every default is the prod-safe choice."""
-    ci_repository: str                    # GitHub "org/repo" whose workflows deploy this environment (required)
+    ci_repository: Annotated[str, REPOSITORY]  # GitHub "org/repo" whose workflows deploy this environment (required)
     create_oidc_provider: bool = True     # false when the account already has GitHub's OIDC provider (one per account)
-    deploy_session_hours: int = 3         # deploy role session: longer than the longest apply (1-12 h)
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", self.ci_repository):
-            raise ValueError(f"ci_repository = {self.ci_repository!r}: must be a GitHub 'org/repo' (no wildcards)")
-        if not 1 <= self.deploy_session_hours <= 12:
-            raise ValueError(f"deploy_session_hours = {self.deploy_session_hours}: must be 1-12 hours")
+    deploy_session_hours: Annotated[int, Range(1, 12, "hours")] = 3  # deploy role session: longer than the longest apply
 
 
 def deploy_regions(region: str, dr_region: str) -> list[str]:
@@ -143,7 +139,7 @@ def boundary_policy(naming: Naming, regions: list[str]) -> str:
 def deploy_policies(naming: Naming, regions: list[str], state_role_arn: str) -> dict[str, str]:
     """The deploy role's inline policies, by name."""
     account = naming.account_id
-    roles = f"arn:aws:iam::{account}:role/{naming.prefix}-*"
+    roles = naming.role_arn("*")
     bootstrap_roles = [naming.deploy_role_arn, naming.plan_role_arn]
     return {
         "deploy-platform": policy(statement(

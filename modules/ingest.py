@@ -11,8 +11,8 @@ Clients get presigned multipart URLs from the API (API Gateway caps payloads at
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicy, AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration,
@@ -41,62 +41,50 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedr
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
+from modules.limits import Pattern, Range
 from modules.naming import Naming
-from modules.policy import deny_insecure_transport, policy, statement
-from modules.validation import PLACEHOLDER_IMAGE, check_fargate_size, check_image
+from modules.policy import Grantee, ServiceGrant, deny_insecure_transport, policy, statement
+from modules.validation import FARGATE_CPU, IMAGE, PLACEHOLDER_IMAGE, check_fargate_size
 
 UPLOAD_PREFIX = "uploads/"
-PROCESSED_PREFIX = "processed/"
 UPLOAD_EVENTS = ("s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put")
 REPOSITORIES = ("api", "worker")
+
+
+ORIGIN = Pattern(r"https://[a-z0-9.-]+(:\d+)?|http://localhost(:\d+)?", "an https:// origin (or http://localhost)")
+AT_LEAST_A_DAY = Range(1, unit="days")
 
 
 @dataclass(frozen=True, kw_only=True)
 class IngestConfig:
     """Inputs. Every default is the prod-safe choice."""
-    cors_allowed_origins: tuple[str, ...] = ("https://video.example.com",)  # browser origins that may upload
+    cors_allowed_origins: tuple[Annotated[str, ORIGIN], ...] = ("https://video.example.com",)  # browser origins that may upload (at least one)
     transfer_acceleration: bool = True      # S3 Transfer Acceleration for distant uploaders
-    abort_multipart_days: int = 1           # incomplete multipart uploads removed after this
-    raw_upload_retention_days: int = 7      # raw uploads deleted after processing had this long
-    visibility_timeout_seconds: int = 900   # > the longest processing of one upload (max 43200)
-    max_receive_count: int = 5              # attempts before a message goes to the dead-letter queue
-    worker_cpu: int = 2048                  # worker task CPU units (Fargate sizes)
-    worker_memory: int = 4096               # worker task memory MiB (must fit worker_cpu)
-    worker_image: str = PLACEHOLDER_IMAGE   # worker container image (tag or digest); default: a placeholder that stays up (README: Images)
-    min_workers: int = 1                    # 0 lets the service idle at zero tasks
-    max_workers: int = 10                   # autoscaling ceiling
-    backlog_per_worker: int = 5             # target messages waiting per running worker
-    ecr_keep_images: int = 30               # images kept per repository
+    abort_multipart_days: Annotated[int, AT_LEAST_A_DAY] = 1       # incomplete multipart uploads removed after this
+    raw_upload_retention_days: Annotated[int, AT_LEAST_A_DAY] = 7  # raw uploads deleted after processing had this long
+    visibility_timeout_seconds: Annotated[int, Range(0, 43200, "s")] = 900  # > the longest processing of one upload
+    max_receive_count: Annotated[int, Range(1, 1000)] = 5  # attempts before a message goes to the dead-letter queue
+    worker_cpu: Annotated[int, FARGATE_CPU] = 2048  # worker task CPU units
+    worker_memory: int = 4096               # worker task memory MiB (a size Fargate accepts with worker_cpu)
+    worker_image: Annotated[str, IMAGE] = PLACEHOLDER_IMAGE  # worker container image; default: a placeholder that stays up (README: Images)
+    min_workers: Annotated[int, Range(0, 100)] = 1  # 0 lets the service idle at zero tasks
+    max_workers: Annotated[int, Range(1, 100)] = 10  # autoscaling ceiling, at least min_workers
+    backlog_per_worker: Annotated[int, Range(1)] = 5  # target messages waiting per running worker
+    ecr_keep_images: Annotated[int, Range(1, 1000)] = 30  # images kept per repository
     force_delete_images: bool = False       # dev: repositories can be destroyed with images in them
 
     def __post_init__(self) -> None:
         check_fargate_size(self.worker_cpu, self.worker_memory, "worker_cpu", "worker_memory")
-        check_image("worker_image", self.worker_image)
-        for origin in self.cors_allowed_origins:
-            if not re.fullmatch(r"https://[a-z0-9.-]+(:\d+)?", origin) and not re.fullmatch(
-                    r"http://localhost(:\d+)?", origin):
-                raise ValueError(f"cors_allowed_origins: {origin!r}: must be an https:// origin (or http://localhost)")
         if not self.cors_allowed_origins:
             raise ValueError("cors_allowed_origins = []: at least one origin is needed for browser uploads")
-        if not 0 <= self.visibility_timeout_seconds <= 43200:
-            raise ValueError(f"visibility_timeout_seconds = {self.visibility_timeout_seconds}: must be 0-43200")
-        if not 1 <= self.max_receive_count <= 1000:
-            raise ValueError(f"max_receive_count = {self.max_receive_count}: must be 1-1000")
-        if not 0 <= self.min_workers <= self.max_workers <= 100 or self.max_workers < 1:
+        if self.min_workers > self.max_workers:
             raise ValueError(f"min_workers/max_workers = {self.min_workers}/{self.max_workers}: "
-                             "need 0 <= min <= max <= 100 and max >= 1")
-        if self.backlog_per_worker < 1:
-            raise ValueError(f"backlog_per_worker = {self.backlog_per_worker}: must be at least 1")
-        if not 1 <= self.ecr_keep_images <= 1000:
-            raise ValueError(f"ecr_keep_images = {self.ecr_keep_images}: must be 1-1000")
-        for name in ("abort_multipart_days", "raw_upload_retention_days"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be at least 1 day")
+                             "min_workers must not exceed max_workers")
 
 
 class Ingest(Construct):
-    """Exposes `upload_bucket`, `queue`, `dead_letter_queue`, `repositories`, and the IAM statements
-    `presign_statements` (API) and `worker_statements(video_bucket_arn)` (workers)."""
+    """Exposes `upload_bucket`, `queue`, `dead_letter_queue`, `repositories`, `upload_events_grant` (for the key),
+    and the grants `grant_presign_uploads(role)` (API) and `grant_consume_uploads(role)` (workers)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IngestConfig, kms_key_arn: str,
                  log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
@@ -151,28 +139,24 @@ class Ingest(Construct):
         self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
 
     @property
-    def key_statements(self) -> tuple[dict, ...]:
-        """S3 must encrypt the events it sends to the KMS-encrypted queue."""
-        return (statement("S3SendsUploadEvents", ["kms:Decrypt", "kms:GenerateDataKey"], "*",
-                          principal={"Service": "s3.amazonaws.com"},
-                          condition={"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn}}),)
+    def upload_events_grant(self) -> ServiceGrant:
+        """S3 must encrypt the events it sends to the KMS-encrypted queue (for `Security.grant_to_service`)."""
+        return ServiceGrant("S3SendsUploadEvents", "s3.amazonaws.com", ("kms:Decrypt", "kms:GenerateDataKey"),
+                            {"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn}})
 
-    @property
-    def presign_statements(self) -> tuple[dict, ...]:
+    def grant_presign_uploads(self, grantee: Grantee) -> None:
         """What the API needs to hand out presigned multipart uploads into `uploads/` (and only there)."""
-        area = f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"
-        return (statement("PresignUploads", ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
-                                             "s3:PutObject"], [area]),
-                statement("EncryptUploads", ["kms:GenerateDataKey"], [self._kms_key_arn]))
+        grantee.add_to_policy(
+            statement("PresignUploads", ["s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"],
+                      [f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"]),
+            statement("EncryptUploads", ["kms:GenerateDataKey"], [self._kms_key_arn]))
 
-    def worker_statements(self, video_bucket_arn: str) -> tuple[dict, ...]:
-        """Read `uploads/`, write `processed/` in the video bucket, consume the queue: nothing more."""
-        return (statement("ConsumeUploadEvents", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
-                                                  "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], [self.queue.arn]),
-                statement("ReadUploads", ["s3:GetObject"], [f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"]),
-                statement("WriteProcessed", ["s3:AbortMultipartUpload", "s3:PutObject"],
-                          [f"{video_bucket_arn}/{PROCESSED_PREFIX}*"]),
-                statement("UseEnvironmentKey", ["kms:Decrypt", "kms:GenerateDataKey"], [self._kms_key_arn]))
+    def grant_consume_uploads(self, grantee: Grantee) -> None:
+        """Workers: consume the queue and read `uploads/`; nothing more (the key: `Security.grant_encrypt_decrypt`)."""
+        grantee.add_to_policy(
+            statement("ConsumeUploadEvents", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                                              "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], [self.queue.arn]),
+            statement("ReadUploads", ["s3:GetObject"], [f"{self.upload_bucket.arn}/{UPLOAD_PREFIX}*"]))
 
     def scale_on_backlog(self, target: AppautoscalingTarget, *, cluster_name: str, service_name: str) -> AppautoscalingPolicy:
         """Target tracking on backlog per task: visible messages / running tasks (metric math); and the step

@@ -1,8 +1,8 @@
 """Load balancer: internet-facing ALB, HTTPS only (HTTP redirects), ACM certificate, WAFv2 in front."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
 from cdktf_cdktf_provider_aws.lb_listener import (LbListener, LbListenerDefaultAction,
@@ -14,10 +14,11 @@ from constructs import Construct
 from modules import checkov
 from modules.bucket import SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
+from modules.limits import Pattern, Range
 from modules.naming import Naming
 from modules.policy import statement
 from modules.waf import waf_logging, web_acl
-from modules.validation import check_log_retention
+from modules.validation import DNS_NAME, LOG_RETENTION
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
 # Regions older than August 2022 deliver ALB access logs from an AWS-owned account (AWS docs, "Enable access logs").
@@ -28,33 +29,20 @@ ELB_LOG_ACCOUNTS = {"us-east-1": "127311923021", "us-east-2": "033677994240", "u
                     "ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "sa-east-1": "507241528517"}
 
 
+CERTIFICATE_ARN = Pattern(r"(arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+)?", "empty or an ACM certificate ARN")
+WAF_RATE_LIMIT = Range(100, 2_000_000_000, "requests / 5 min")
+
+
 @dataclass(frozen=True, kw_only=True)
 class LoadBalancerConfig:
     """Inputs. Every default is the prod-safe choice."""
-    domain_name: str = "api.video.example.com"  # name clients use; the certificate covers it
-    certificate_arn: str = ""                   # an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id
+    domain_name: Annotated[str, Pattern(DNS_NAME, "a DNS name such as 'api.example.com'")] = "api.video.example.com"  # name clients use; the certificate covers it
+    certificate_arn: Annotated[str, CERTIFICATE_ARN] = ""  # an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id
     deletion_protection: bool = True            # the ALB refuses deletion
-    stickiness_seconds: int = 3600              # lb_cookie duration for stateful upload sessions (1-604800)
-    health_check_path: str = "/health"          # target group health check
-    waf_rate_limit: int = 2000                  # requests per 5 minutes per client IP
-    waf_log_retention_days: int = 365           # WAF log retention (CloudWatch values)
-    idle_timeout_seconds: int = 60              # connection idle timeout (1-4000)
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", self.domain_name):
-            raise ValueError(f"domain_name = {self.domain_name!r}: must be a DNS name such as 'api.example.com'")
-        if self.certificate_arn and not re.fullmatch(r"arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+",
-                                                     self.certificate_arn):
-            raise ValueError(f"certificate_arn = {self.certificate_arn!r}: must be empty or an ACM certificate ARN")
-        if not 1 <= self.stickiness_seconds <= 604800:
-            raise ValueError(f"stickiness_seconds = {self.stickiness_seconds}: must be 1-604800")
-        if not self.health_check_path.startswith("/"):
-            raise ValueError(f"health_check_path = {self.health_check_path!r}: must start with '/'")
-        if not 100 <= self.waf_rate_limit <= 2_000_000_000:
-            raise ValueError(f"waf_rate_limit = {self.waf_rate_limit}: must be 100-2000000000 requests / 5 min")
-        check_log_retention("waf_log_retention_days", self.waf_log_retention_days)
-        if not 1 <= self.idle_timeout_seconds <= 4000:
-            raise ValueError(f"idle_timeout_seconds = {self.idle_timeout_seconds}: must be 1-4000")
+    stickiness_seconds: Annotated[int, Range(1, 604800, "s")] = 3600  # lb_cookie duration for stateful upload sessions
+    waf_rate_limit: Annotated[int, WAF_RATE_LIMIT] = 2000  # requests per 5 minutes per client IP
+    waf_log_retention_days: Annotated[int, LOG_RETENTION] = 365  # WAF log retention
+    idle_timeout_seconds: Annotated[int, Range(1, 4000, "s")] = 60  # connection idle timeout
 
 
 def alb_log_delivery_statements(region: str, bucket_name: str, account_id: str) -> list[dict]:
@@ -67,10 +55,11 @@ def alb_log_delivery_statements(region: str, bucket_name: str, account_id: str) 
 
 class LoadBalancer(Construct):
     """Exposes `alb`, `target_group`, `https_listener`, `web_acl` (regional, reusable by API Gateway) and
-    `certificate_validation` (None with an issued certificate)."""
+    `certificate_validation` (None with an issued certificate). The target group checks `health_check_path`,
+    the API service's own (compute.health_check_path: one definition for container and target group)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: LoadBalancerConfig,
-                 subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int,
+                 subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int, health_check_path: str,
                  log_bucket: SecureBucket, kms_key_arn: str, dns: DnsConfig) -> None:
         super().__init__(scope, id_)
         self.alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
@@ -86,7 +75,7 @@ class LoadBalancer(Construct):
         self.target_group = LbTargetGroup(
             self, "api-targets", name=naming.name("api"), port=app_port, protocol="HTTP", target_type="ip",
             vpc_id=vpc_id, deregistration_delay="30",
-            health_check=LbTargetGroupHealthCheck(enabled=True, path=config.health_check_path, matcher="200",
+            health_check=LbTargetGroupHealthCheck(enabled=True, path=health_check_path, matcher="200",
                                                   interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
             stickiness=LbTargetGroupStickiness(type="lb_cookie", enabled=True,
                                                cookie_duration=config.stickiness_seconds))

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.cloudfront_monitoring_subscription import (
     CloudfrontMonitoringSubscription, CloudfrontMonitoringSubscriptionMonitoringSubscription,
@@ -19,52 +19,40 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
+from modules.limits import Range
 from modules.naming import Naming
-from modules.policy import deny_insecure_transport, policy, statement
+from modules.policy import ServiceGrant, deny_insecure_transport, policy, statement
+from modules.validation import EMAIL
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
 # Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection.
 PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com")
+
+
+PERCENT = Range(1, 100, "%")
+OPEN_PERCENT = Range(0, 100, "%", above=True)
+COUNT = Range(1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class MonitoringConfig:
     """Inputs: who is told, and when. Thresholds default to the spec's targets."""
-    alarm_emails: tuple[str, ...] = ()          # subscribed to the alarm topics (confirm by e-mail)
-    ecs_cpu_high_percent: int = 80              # per service, 5 minutes
-    ecs_memory_high_percent: int = 80           # per service, 5 minutes
-    alb_5xx_per_minute: int = 10                # target and ELB 5xx, each
-    alb_p95_latency_ms: int = 200               # spec: API response time < 200 ms
-    api_5xx_per_minute: int = 5                 # API Gateway 5XXError
-    api_4xx_per_minute: int = 100               # API Gateway 4XXError
-    api_p95_latency_ms: int = 200               # spec: < 200 ms
-    rds_cpu_high_percent: int = 80              # primary instance
-    rds_free_storage_gb: int = 10               # alarm below this free space
-    rds_max_connections: int = 200              # alarm above this many connections
-    rds_replica_lag_seconds: int = 60           # per read replica
-    cdn_5xx_rate_percent: float = 1.0           # CloudFront 5xxErrorRate
-    cdn_cache_hit_min_percent: float = 85.0     # spec: cache hit ratio > 85 %
-    queue_oldest_message_seconds: int = 1800    # uploads waiting longer than this: workers are not keeping up
-    app_errors_per_5_minutes: int = 10          # ERROR lines in the service logs
-    xray_sampling_rate: float = 0.05            # share of requests traced after the first per second
-
-    def __post_init__(self) -> None:
-        for email in self.alarm_emails:
-            if not EMAIL.fullmatch(email):
-                raise ValueError(f"alarm_emails: {email!r}: not an e-mail address")
-        for name in ("ecs_cpu_high_percent", "ecs_memory_high_percent", "rds_cpu_high_percent"):
-            if not 1 <= getattr(self, name) <= 100:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be 1-100 (%)")
-        if not 0 < self.cdn_cache_hit_min_percent < 100 or not 0 < self.cdn_5xx_rate_percent < 100:
-            raise ValueError(f"cdn_cache_hit_min_percent/cdn_5xx_rate_percent = {self.cdn_cache_hit_min_percent}/"
-                             f"{self.cdn_5xx_rate_percent}: must be between 0 and 100 (%)")
-        if not 0 <= self.xray_sampling_rate <= 1:
-            raise ValueError(f"xray_sampling_rate = {self.xray_sampling_rate}: must be 0-1")
-        for name in ("alb_5xx_per_minute", "alb_p95_latency_ms", "api_5xx_per_minute", "api_4xx_per_minute",
-                     "api_p95_latency_ms", "rds_free_storage_gb", "rds_max_connections", "rds_replica_lag_seconds",
-                     "queue_oldest_message_seconds", "app_errors_per_5_minutes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be at least 1")
+    alarm_emails: tuple[Annotated[str, EMAIL], ...] = ()  # subscribed to the alarm topics (confirm by e-mail)
+    ecs_cpu_high_percent: Annotated[int, PERCENT] = 80  # per service, 5 minutes
+    ecs_memory_high_percent: Annotated[int, PERCENT] = 80  # per service, 5 minutes
+    alb_5xx_per_minute: Annotated[int, COUNT] = 10  # target and ELB 5xx, each
+    alb_p95_latency_ms: Annotated[int, COUNT] = 200  # spec: API response time < 200 ms
+    api_5xx_per_minute: Annotated[int, COUNT] = 5  # API Gateway 5XXError
+    api_4xx_per_minute: Annotated[int, COUNT] = 100  # API Gateway 4XXError
+    api_p95_latency_ms: Annotated[int, COUNT] = 200  # spec: < 200 ms
+    rds_cpu_high_percent: Annotated[int, PERCENT] = 80  # primary instance
+    rds_free_storage_gb: Annotated[int, COUNT] = 10  # alarm below this free space
+    rds_max_connections: Annotated[int, COUNT] = 200  # alarm above this many connections
+    rds_replica_lag_seconds: Annotated[int, COUNT] = 60  # per read replica
+    cdn_5xx_rate_percent: Annotated[float, OPEN_PERCENT] = 1.0  # CloudFront 5xxErrorRate
+    cdn_cache_hit_min_percent: Annotated[float, OPEN_PERCENT] = 85.0  # spec: cache hit ratio > 85 %
+    queue_oldest_message_seconds: Annotated[int, COUNT] = 1800  # uploads waiting longer than this: workers are not keeping up
+    app_errors_per_5_minutes: Annotated[int, COUNT] = 10  # ERROR lines in the service logs
+    xray_sampling_rate: Annotated[float, Range(0, 1)] = 0.05  # share of requests traced after the first per second
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,7 +89,8 @@ class AlarmSpec:
 
 
 class Monitoring(Construct):
-    """Exposes `topic` (primary region), `edge_topic` (us-east-1), `alarms` by id, `dashboard`."""
+    """Exposes `topic` (primary region), `edge_topic` (us-east-1), `publishers_grant` (for the keys), and after
+    `watch()` the `alarms` by id and the `dashboard` (None before)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: MonitoringConfig, kms_key_arn: str,
                  edge_kms_key_arn: str, edge_provider) -> None:
@@ -110,16 +99,16 @@ class Monitoring(Construct):
         self.topic = self._topic("alarms", kms_key_arn, None)
         self.edge_topic = self._topic("edge-alarms", edge_kms_key_arn, edge_provider)
         self.alarms: dict[str, CloudwatchMetricAlarm] = {}
+        self.dashboard: CloudwatchDashboard | None = None
         XraySamplingRule(self, "xray-sampling", rule_name=naming.name("default")[:32], priority=1000, version=1,
                          reservoir_size=1, fixed_rate=config.xray_sampling_rate, url_path="*", host="*",
                          http_method="*", service_name="*", service_type="*", resource_arn="*")
 
     @property
-    def key_statements(self) -> tuple[dict, ...]:
-        """The services that publish to the encrypted topics must use the key."""
-        return (statement("AlarmPublishers", ["kms:Decrypt", "kms:GenerateDataKey*"], "*",
-                          principal={"Service": list(PUBLISHERS)},
-                          condition={"StringEquals": {"aws:SourceAccount": self._naming.account_id}}),)
+    def publishers_grant(self) -> ServiceGrant:
+        """The services that publish to the encrypted topics must use the keys (`Security.grant_to_service`)."""
+        return ServiceGrant("AlarmPublishers", PUBLISHERS, ("kms:Decrypt", "kms:GenerateDataKey*"),
+                            {"StringEquals": {"aws:SourceAccount": self._naming.account_id}})
 
     def _topic(self, id_: str, kms_key_arn: str, provider) -> SnsTopic:
         topic = SnsTopic(self, id_, name=self._naming.name(id_), kms_master_key_id=kms_key_arn, provider=provider)

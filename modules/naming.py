@@ -22,6 +22,35 @@ class Naming:
         """`video-ingest-dev-alb`: regional names that only need to be unique in the account."""
         return "-".join((self.prefix, *parts))
 
+    @property
+    def state_key(self) -> str:
+        """This environment's Terraform state object in the state bucket."""
+        return f"{self.environment}/terraform.tfstate"
+
+    @property
+    def database_identifier(self) -> str:
+        """The primary DB instance (the snapshot target of `make snapshot`)."""
+        return self.name("db")
+
+    def replica_identifier(self, number: int) -> str:
+        """Read replica `number` (from 1) of the primary."""
+        return f"{self.database_identifier}-replica-{number}"
+
+    def log_group(self, service: str, purpose: str) -> str:
+        """`/ecs/video-ingest-dev/api`: log groups sorted by the service that writes them."""
+        return f"/{service}/{self.prefix}/{purpose}"
+
+    def secret(self, purpose: str) -> str:
+        return f"{self.prefix}/{purpose}"
+
+    def key_alias(self, *parts: str) -> str:
+        return f"alias/{self.name(*parts)}"
+
+    @property
+    def service_namespace(self) -> str:
+        """Private DNS namespace of the services (Cloud Map)."""
+        return f"{self.environment}.{self.project}.internal"
+
     def bucket(self, purpose: str, region: str | None = None) -> str:
         """Bucket names are global: the account and region make them unique and predictable."""
         bucket = f"{self.prefix}-{purpose}-{self.account_id}-{region or self.region}"
@@ -38,7 +67,18 @@ class Naming:
         return f"arn:aws:iam::{self.account_id}:root"
 
     def role_arn(self, purpose: str) -> str:
+        """One role of the environment; `role_arn("*")`: all of them."""
         return f"arn:aws:iam::{self.account_id}:role/{self.name(purpose)}"
+
+    @property
+    def distributions_arn(self) -> str:
+        """Every CloudFront distribution of the account (a global service: no region)."""
+        return self.arn("cloudfront", "distribution/*", region="")
+
+    @property
+    def repositories_arn(self) -> str:
+        """Every ECR repository of the environment."""
+        return self.arn("ecr", f"repository/{self.name('*')}")
 
     @property
     def deploy_role_arn(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
@@ -32,9 +33,10 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules import checkov
+from modules.limits import Check, OneOf
 from modules.naming import Naming
 from modules.policy import policy, service_trust, statement
-from modules.validation import check_log_retention
+from modules.validation import LOG_RETENTION
 
 TIERS = {"public": 0, "private": 10, "database": 20}  # third octet offset of each tier's /24s
 ANYWHERE = "0.0.0.0/0"
@@ -45,26 +47,28 @@ POSTGRES_PORT = 5432
 EPHEMERAL_PORTS = (1024, 65535)
 
 
+def _vpc_cidr_problem(cidr: str) -> str | None:
+    try:
+        network = ipaddress.ip_network(cidr)
+    except ValueError:
+        return "not a valid IPv4 CIDR (e.g. '10.20.0.0/16')"
+    if network.version != 4 or network.prefixlen != 16:
+        return "must be an IPv4 /16 (e.g. '10.20.0.0/16')"
+    if not network.is_private:
+        return "must be a private range (10/8, 172.16/12, 192.168/16)"
+    return None
+
+
+VPC_CIDR = Check(_vpc_cidr_problem, "a private IPv4 /16 such as '10.20.0.0/16'")
+
+
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig:
     """Inputs. Every default is the prod-safe choice."""
-    vpc_cidr: str = "10.0.0.0/16"          # must be a /16; tiers take /24s at offsets 0, 10 and 20
+    vpc_cidr: Annotated[str, VPC_CIDR] = "10.0.0.0/16"  # tiers take /24s at offsets 0, 10 and 20
     one_nat_gateway_per_az: bool = True    # false: one shared NAT gateway (dev: cheaper, not AZ-resilient)
-    flow_log_retention_days: int = 365     # CloudWatch retention of VPC flow logs
-    flow_log_traffic_type: str = "ALL"     # ALL | ACCEPT | REJECT
-
-    def __post_init__(self) -> None:
-        try:
-            network = ipaddress.ip_network(self.vpc_cidr)
-        except ValueError:
-            raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: not a valid IPv4 CIDR (e.g. '10.20.0.0/16')") from None
-        if network.version != 4 or network.prefixlen != 16:
-            raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: must be an IPv4 /16 (e.g. '10.20.0.0/16')")
-        if not network.is_private:
-            raise ValueError(f"vpc_cidr = {self.vpc_cidr!r}: must be a private range (10/8, 172.16/12, 192.168/16)")
-        check_log_retention("flow_log_retention_days", self.flow_log_retention_days)
-        if self.flow_log_traffic_type not in ("ALL", "ACCEPT", "REJECT"):
-            raise ValueError(f"flow_log_traffic_type = {self.flow_log_traffic_type!r}: must be ALL, ACCEPT or REJECT")
+    flow_log_retention_days: Annotated[int, LOG_RETENTION] = 365  # CloudWatch retention of VPC flow logs
+    flow_log_traffic_type: Annotated[str, OneOf(("ALL", "ACCEPT", "REJECT"))] = "ALL"  # what the flow logs record
 
 
 def subnet_cidrs(vpc_cidr: str, tier: str, count: int = 3) -> list[str]:
@@ -133,7 +137,7 @@ class Network(Construct):
     def _flow_logs(self, config: NetworkConfig, kms_key_arn: str) -> None:
         n = self._naming
         self.flow_log_group = CloudwatchLogGroup(
-            self, "flow-logs", name=f"/vpc/{n.prefix}/flow-logs", kms_key_id=kms_key_arn,
+            self, "flow-logs", name=n.log_group("vpc", "flow-logs"), kms_key_id=kms_key_arn,
             retention_in_days=config.flow_log_retention_days)
         checkov.short_log_retention(self.flow_log_group, config.flow_log_retention_days, n.environment)
         role = IamRole(self, "flow-logs-role", name=n.name("vpc-flow-logs"), description="VPC flow logs delivery",

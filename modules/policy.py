@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 VERSION = "2012-10-17"
 Statement = dict[str, Any]
@@ -52,6 +52,28 @@ def deny_insecure_transport(service_prefix: str, resources: Iterable[str] | str,
     service: `deny_insecure_transport("sns", [topic], actions=["Publish"])` denies `sns:Publish`."""
     return statement("DenyInsecureTransport", [f"{service_prefix}:{action}" for action in actions], resources,
                      effect="Deny", principal={"AWS": "*"}, condition={"Bool": {"aws:SecureTransport": "false"}})
+
+
+class Grantee(Protocol):
+    """A principal whose policy a resource's owner adds to: `storage.grant_read_videos(role)` (as AWS CDK's
+    `bucket.grantRead(role)`). The stack only says who gets what; the owner writes the statements."""
+
+    def add_to_policy(self, *statements: Statement) -> None: ...
+
+
+@dataclass(frozen=True)
+class ServiceGrant:
+    """What AWS services (`services`) need on a resource another module owns, e.g. a KMS key: the owner's
+    grant method writes `statement()` into that resource's policy (`Security.grant_to_service`)."""
+    sid: str
+    services: str | tuple[str, ...]
+    actions: tuple[str, ...]
+    condition: Mapping[str, Any]
+
+    def statement(self, resources: Iterable[str] | str = "*") -> Statement:
+        services = self.services if isinstance(self.services, str) else list(self.services)
+        return statement(self.sid, self.actions, resources, principal={"Service": services},
+                         condition=dict(self.condition))
 
 
 def service_trust(service: str, *, source_account: str | None = None) -> str:

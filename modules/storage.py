@@ -2,32 +2,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from cdktf_cdktf_provider_aws.cloudfront_origin_access_control import CloudfrontOriginAccessControl
 from constructs import Construct
 
 from modules.bucket import (BucketOptions, LifecycleRule, Replication, SecureBucket, Transition,
                             access_log_options)
+from modules.limits import Range
 from modules.naming import Naming
-from modules.policy import statement
+
+PROCESSED_PREFIX = "processed/"  # where the workers write into the video bucket
+from modules.policy import Grantee, statement
 
 
 @dataclass(frozen=True, kw_only=True)
 class StorageConfig:
     """Inputs. Every default is the prod-safe choice."""
-    ia_after_days: int = 30                # Standard -> Standard-IA (S3 minimum: 30)
+    ia_after_days: Annotated[int, Range(30, unit="days")] = 30  # Standard -> Standard-IA (S3 requires 30 days first)
     glacier_after_days: int = 90           # -> Glacier Flexible Retrieval
     deep_archive_after_days: int = 365     # -> Glacier Deep Archive
-    noncurrent_expire_days: int = 90       # overwritten/deleted versions kept this long
-    abort_multipart_days: int = 7          # incomplete multipart uploads removed after this
+    noncurrent_expire_days: Annotated[int, Range(1, unit="days")] = 90  # overwritten/deleted versions kept this long
+    abort_multipart_days: Annotated[int, Range(1, unit="days")] = 7     # incomplete multipart uploads removed after this
     replication_enabled: bool = True       # cross-region replication to the DR region
     replication_time_control: bool = True  # S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)
-    access_log_retention_days: int = 365  # log bucket objects expire after this
+    access_log_retention_days: Annotated[int, Range(1, unit="days")] = 365  # log bucket objects expire after this
     force_destroy: bool = False            # only throwaway environments set this
 
     def __post_init__(self) -> None:
-        if self.ia_after_days < 30:
-            raise ValueError(f"ia_after_days = {self.ia_after_days}: S3 requires at least 30 days before Standard-IA")
         if not self.ia_after_days < self.glacier_after_days < self.deep_archive_after_days:
             raise ValueError("ia_after_days/glacier_after_days/deep_archive_after_days = "
                              f"{self.ia_after_days}/{self.glacier_after_days}/{self.deep_archive_after_days}: "
@@ -35,9 +37,6 @@ class StorageConfig:
         if self.deep_archive_after_days - self.glacier_after_days < 90:
             raise ValueError(f"deep_archive_after_days = {self.deep_archive_after_days}: must be at least 90 days "
                              f"after glacier_after_days ({self.glacier_after_days}), Glacier's minimum storage")
-        for name in ("noncurrent_expire_days", "abort_multipart_days", "access_log_retention_days"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} = {getattr(self, name)}: must be at least 1 day")
         if self.replication_time_control and not self.replication_enabled:
             raise ValueError("replication_time_control = true: needs replication_enabled = true")
 
@@ -52,13 +51,14 @@ def video_lifecycle(config: StorageConfig) -> LifecycleRule:
 
 class Storage(Construct):
     """Exposes `video_bucket`, `log_bucket` (SSE-S3, for S3/ALB/CloudFront logs), `origin_access_control`,
-    `replica_bucket` (or None). Call `allow_distribution(arn)` once the CDN exists."""
+    `replica_bucket` and `replication` (None without replication). Grants: `grant_read_videos(role)`,
+    `grant_write_processed(role)`, and `grant_read_to_distribution(arn)` once the CDN exists."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: StorageConfig, kms_key_arn: str,
                  protect: bool, dr_region: str, dr_provider=None, dr_kms_key_arn: str | None = None,
                  log_delivery_statements=lambda bucket_name: ()) -> None:
         super().__init__(scope, id_)
-        self._naming = naming
+        self._naming, self._kms_key_arn = naming, kms_key_arn
         log_name = naming.bucket("logs")
         self.log_bucket = SecureBucket(self, "logs", name=log_name, options=access_log_options(
             log_name, naming.account_id, retention_days=config.access_log_retention_days,
@@ -72,7 +72,8 @@ class Storage(Construct):
         self.origin_access_control = CloudfrontOriginAccessControl(
             self, "origin-access-control", name=naming.name("videos"), description="CloudFront -> video bucket",
             origin_access_control_origin_type="s3", signing_behavior="always", signing_protocol="sigv4")
-        self.replica_bucket = None
+        self.replica_bucket: SecureBucket | None = None
+        self.replication: Replication | None = None
         if config.replication_enabled:
             dr_log_name = naming.bucket("logs", dr_region)
             dr_logs = SecureBucket(self, "dr-logs", name=dr_log_name, provider=dr_provider, options=access_log_options(
@@ -88,7 +89,18 @@ class Storage(Construct):
                 replica=self.replica_bucket, replica_key_arn=dr_kms_key_arn,
                 time_control=config.replication_time_control)
 
-    def allow_distribution(self, distribution_arn: str) -> None:
+    def grant_read_videos(self, grantee: Grantee) -> None:
+        """Read any video; SSE-KMS objects need the key too (as AWS CDK's `bucket.grantRead`)."""
+        grantee.add_to_policy(
+            statement("ReadVideos", ["s3:GetObject"], [f"{self.video_bucket.arn}/*"]),
+            statement("DecryptVideos", ["kms:Decrypt", "kms:GenerateDataKey"], [self._kms_key_arn]))
+
+    def grant_write_processed(self, grantee: Grantee) -> None:
+        """Write under `processed/` of the video bucket, and nowhere else."""
+        grantee.add_to_policy(statement("WriteProcessed", ["s3:AbortMultipartUpload", "s3:PutObject"],
+                                        [f"{self.video_bucket.arn}/{PROCESSED_PREFIX}*"]))
+
+    def grant_read_to_distribution(self, distribution_arn: str) -> None:
         """The bucket policies (video bucket and its replica) admit reads from this one CloudFront
         distribution (OAC) and nobody else."""
         for bucket in filter(None, (self.video_bucket, self.replica_bucket)):

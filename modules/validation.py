@@ -1,8 +1,19 @@
-"""Validators shared by module configs (pure Python): AWS's own limits, with messages that show the fix."""
+"""Limits shared by module configs (pure Python): AWS's own limits, with messages that show the fix.
+
+Each is a `modules.limits` limit, declared on the fields it applies to (`Annotated[int, LOG_RETENTION]`);
+`check_fargate_size` is the one rule between two fields (CPU and memory) that several configs share.
+"""
 from __future__ import annotations
 
 import difflib
 import re
+
+from modules.limits import Check, OneOf, Pattern
+
+ACCOUNT_ID = Pattern(r"\d{12}", "a 12-digit AWS account id")
+REGION = Pattern(r"[a-z]{2}-[a-z]+-\d", "an AWS region such as 'eu-west-1'")
+EMAIL = Pattern(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", "an e-mail address")
+DNS_NAME = r"([a-z0-9-]+\.)+[a-z]{2,}"
 
 # Fargate task sizes AWS accepts: cpu units -> allowed memory (MiB).
 FARGATE_SIZES: dict[int, tuple[int, ...]] = {
@@ -16,11 +27,12 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 
 
+FARGATE_CPU = OneOf(tuple(FARGATE_SIZES), name="a Fargate CPU size in units (1024 = 1 vCPU)")
+
+
 def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_field: str = "memory") -> None:
-    if cpu not in FARGATE_SIZES:
-        raise ValueError(f"{cpu_field} = {cpu}: not a Fargate CPU size; allowed: "
-                         f"{', '.join(map(str, FARGATE_SIZES))} (units, 1024 = 1 vCPU)")
-    if memory not in FARGATE_SIZES[cpu]:
+    """The memory AWS accepts with `cpu` (the CPU size itself is the FARGATE_CPU limit of its field)."""
+    if cpu in FARGATE_SIZES and memory not in FARGATE_SIZES[cpu]:
         allowed = FARGATE_SIZES[cpu]
         listed = ", ".join(map(str, allowed)) if len(allowed) <= 4 else f"{allowed[0]}-{allowed[-1]} in steps of {allowed[1] - allowed[0]}"
         raise ValueError(f"{memory_field} = {memory}: AWS refuses this Fargate size with {cpu_field} = {cpu}; "
@@ -34,10 +46,14 @@ def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_fie
 PLACEHOLDER_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
 
 
-def check_image(name: str, image: str) -> None:
+def _image_problem(image: str) -> str | None:
     pinned = "@sha256:" in image or (":" in image.rsplit("/", 1)[-1] and not image.endswith(":latest"))
     if not re.fullmatch(r"[a-z0-9.\-/:_@]+", image) or not pinned:
-        raise ValueError(f"{name} = {image!r}: must be an image reference with an explicit tag or digest (not :latest)")
+        return f"must be {IMAGE.description}"
+    return None
+
+
+IMAGE = Check(_image_problem, "an image reference with an explicit tag or digest (not :latest)")
 
 
 # DB instance classes RDS offers for PostgreSQL 15 (the engine major this project runs), by family.
@@ -62,23 +78,23 @@ POSTGRES_15_INSTANCE_CLASSES = frozenset(f"db.{family}.{size}" for family, sizes
                                          for size in sizes)
 
 
-def check_postgres_instance_class(name: str, value: str) -> None:
+def _postgres_instance_class_problem(value: str) -> str | None:
     if value in POSTGRES_15_INSTANCE_CLASSES:
-        return
+        return None
     guess = difflib.get_close_matches(value, sorted(POSTGRES_15_INSTANCE_CLASSES), n=1)
     family = value.split(".")[1] if value.count(".") == 2 else ""
     hint = (f"did you mean {guess[0]!r}? " if guess else "") + (
         f"sizes of db.{family}: {', '.join(POSTGRES_15_INSTANCE_FAMILIES[family])}" if family in
         POSTGRES_15_INSTANCE_FAMILIES else f"families: {' '.join(sorted(POSTGRES_15_INSTANCE_FAMILIES))}")
-    raise ValueError(f"{name} = {value!r}: not an instance class RDS offers for PostgreSQL 15; {hint} "
-                     "(table: modules/validation.py)")
+    return f"not an instance class RDS offers for PostgreSQL 15; {hint} (table: modules/validation.py)"
+
+
+POSTGRES_15_CLASS = Check(_postgres_instance_class_problem,
+                          "an instance class RDS offers for PostgreSQL 15 (table in modules/validation.py)")
 
 
 # The values CloudWatch Logs accepts for retention_in_days.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                       2922, 3288, 3653)
 
-
-def check_log_retention(name: str, days: int) -> None:
-    if days not in LOG_RETENTION_DAYS:
-        raise ValueError(f"{name} = {days}: must be a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+LOG_RETENTION = OneOf(LOG_RETENTION_DAYS, name="a CloudWatch Logs retention")

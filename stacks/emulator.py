@@ -1,7 +1,8 @@
 """Emulator mode: the same stacks, aimed at a local AWS emulator (moto) for the deploy rehearsal.
 
 Set `VIDEO_INGEST_EMULATOR_ENDPOINT=https://127.0.0.1:<port>` and synthesize (`python main.py` or
-`cdktf deploy`, which runs it): every provider and backend talks to that endpoint with
+`cdktf deploy`, which runs it): main.py turns the variable into `EmulatorSettings` and hands them to
+every stack (nothing here reads the process environment); every provider and backend talks to that endpoint with
 path-style S3, TLS (so the TLS-only bucket policies hold as in AWS; the emulator's certificate
 is self-signed, hence `insecure`), few retries (an unimplemented call would otherwise be retried
 for minutes),
@@ -16,8 +17,8 @@ they hold in the real stacks is asserted by the unit tests.
 from __future__ import annotations
 
 import json
-import os
 import re
+from dataclasses import dataclass
 
 ENDPOINT_VARIABLE = "VIDEO_INGEST_EMULATOR_ENDPOINT"
 # moto's default account: nothing lives there; every stack assumes a role into its own account.
@@ -78,17 +79,6 @@ PROTECTIONS = {"deletion_protection": False, "enable_deletion_protection": False
 REFERENCE = re.compile(r"\$\{(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)[.}\[]")
 
 
-def endpoint() -> str | None:
-    return os.environ.get(ENDPOINT_VARIABLE) or None
-
-
-def provider_settings(url: str) -> dict:
-    """Extra AwsProvider arguments (the provider's `endpoints` block as a plain dict)."""
-    return {"endpoints": [{service: url for service in SERVICES}], "s3_use_path_style": True,
-            "skip_credentials_validation": True, "skip_metadata_api_check": "true",
-            "skip_region_validation": True, "max_retries": 2, "insecure": True}
-
-
 ADMIN_ROLE = "video-ingest-emulator-admin"
 
 
@@ -99,10 +89,22 @@ def admin_role(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/{ADMIN_ROLE}"
 
 
-def backend_settings(url: str) -> dict:
-    return {"endpoints": {"s3": url, "dynamodb": url, "sts": url, "iam": url}, "use_path_style": True,
-            "skip_credentials_validation": True, "skip_metadata_api_check": True,
-            "skip_region_validation": True, "skip_requesting_account_id": True, "insecure": True}
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """Emulator mode: built by main.py (from ENDPOINT_VARIABLE) and passed to every stack; None: real AWS."""
+    url: str
+
+    def provider_settings(self) -> dict:
+        """Extra AwsProvider arguments (the provider's `endpoints` block as a plain dict)."""
+        return {"endpoints": [{service: self.url for service in SERVICES}], "s3_use_path_style": True,
+                "skip_credentials_validation": True, "skip_metadata_api_check": "true",
+                "skip_region_validation": True, "max_retries": 2, "insecure": True}
+
+    def backend_settings(self) -> dict:
+        url = self.url
+        return {"endpoints": {"s3": url, "dynamodb": url, "sts": url, "iam": url}, "use_path_style": True,
+                "skip_credentials_validation": True, "skip_metadata_api_check": True,
+                "skip_region_validation": True, "skip_requesting_account_id": True, "insecure": True}
 
 
 def transform(config: dict) -> tuple[dict, list[str]]:

@@ -5,22 +5,21 @@ from cdktf import S3Backend, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 
 from modules.naming import PROJECT
-from stacks import emulator
+from stacks.emulator import EmulatorSettings, admin_role
 
 MANAGED_BY = "cdktf/video-ingest-infra"
 
 
 def aws_provider(stack: TerraformStack, id_: str, *, region: str, account_id: str, environment: str,
-                 alias: str | None = None, bootstrap: bool = False) -> AwsProvider:
+                 alias: str | None = None, bootstrap: bool = False,
+                 emulator: EmulatorSettings | None = None) -> AwsProvider:
     """`allowed_account_ids` makes a config aimed at the wrong account fail before any change.
 
     No provider assumes a role: an environment stack runs as the deploy role CI reached by web
-    identity, a bootstrap stack (`bootstrap=True`) as the account's administrator."""
-    url = emulator.endpoint()
-    extra, role_arn = {}, ""
-    if url:
-        role_arn = emulator.admin_role(account_id) if bootstrap else ""
-        extra = emulator.provider_settings(url)
+    identity, a bootstrap stack (`bootstrap=True`) as the account's administrator (in the emulator,
+    a stand-in role it assumes)."""
+    extra = emulator.provider_settings() if emulator else {}
+    role_arn = admin_role(account_id) if emulator and bootstrap else ""
     return AwsProvider(
         stack, id_, region=region, alias=alias, **extra,
         allowed_account_ids=[account_id],
@@ -32,7 +31,7 @@ def aws_provider(stack: TerraformStack, id_: str, *, region: str, account_id: st
 
 
 def s3_backend(stack: TerraformStack, *, bucket: str, region: str, key: str, lock_table: str,
-               role_arn: str, kms_key_arn: str) -> S3Backend:
+               role_arn: str, kms_key_arn: str, emulator: EmulatorSettings | None = None) -> S3Backend:
     # With `encrypt` alone the backend asks S3 for AES256 on every write, overriding the bucket's KMS
     # default: the state key is named so state objects are SSE-KMS as the bucket intends.
     backend = S3Backend(stack, bucket=bucket, key=key, region=region, encrypt=True, dynamodb_table=lock_table,
@@ -43,8 +42,6 @@ def s3_backend(stack: TerraformStack, *, bucket: str, region: str, key: str, loc
     # cache assumes the role again before it expires, for as long as the deploy role's own session lasts.
     backend.add_override("assume_role", {"role_arn": role_arn, "session_name": f"{PROJECT}-state",
                                          "duration": "1h"})
-    url = emulator.endpoint()
-    if url:
-        for key, value in emulator.backend_settings(url).items():
-            backend.add_override(key, value)
+    for setting, value in (emulator.backend_settings() if emulator else {}).items():
+        backend.add_override(setting, value)
     return backend

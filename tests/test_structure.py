@@ -1,0 +1,30 @@
+"""The code keeps its shape: short functions in stacks/ and modules/, and no hidden inputs there."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+MAX_FUNCTION_LINES = 60
+SOURCES = sorted([*(ROOT / "stacks").glob("*.py"), *(ROOT / "modules").glob("*.py")])
+
+
+def parsed() -> list[tuple[Path, ast.Module]]:
+    return [(path, ast.parse(path.read_text(), str(path))) for path in SOURCES]
+
+
+def test_no_function_in_stacks_or_modules_is_longer_than_60_lines():
+    too_long = [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines"
+                for path, tree in parsed() for node in ast.walk(tree)
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert SOURCES and not too_long, too_long
+
+
+def test_nothing_in_stacks_or_modules_reads_the_process_environment():
+    """Emulator mode and everything else a stack depends on arrive as arguments (main.py reads the environment)."""
+    readers = [f"{path.relative_to(ROOT)}:{node.lineno}" for path, tree in parsed() for node in ast.walk(tree)
+               if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
+               or isinstance(node, ast.alias) and node.name in ("environ", "getenv")]
+    assert not readers, readers
