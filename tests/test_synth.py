@@ -44,6 +44,15 @@ def previous_output(synth_dir, tmp_path) -> Path:
     (("prod.toml", "multi_az = true", "multi_az = false"),
      r"prod.toml: database.multi_az = false: a production environment requires true"),
     (None, r"environment 'qa': no file"),
+    # The identities: a malformed or missing role or account setting.
+    (("state_backend.toml", 'role_arn = "arn:aws:iam::000000000000:role/video-ingest-terraform-state"',
+      'role_arn = "arn:aws:iam::000000000000:user/video-ingest-terraform-state"'),
+     r"environments/state_backend.toml: role_arn = 'arn:aws:iam::000000000000:user/video-ingest-terraform-state': "
+     r"must be an IAM role ARN"),
+    (("staging.toml", 'ci_repository = "example-org/video-ingest-infra"', 'ci_repository = "video-ingest-infra"'),
+     r"environments/staging.toml: identity.ci_repository = 'video-ingest-infra': must be"),
+    (("prod.toml", 'account_id = "333333333333"', 'account_id = "33333333333"'),
+     r"environments/prod.toml: account_id = '33333333333': must be a 12-digit AWS account id"),
 ])
 def test_bad_input_exits_non_zero_and_keeps_previous_output(previous_output, tmp_path, mutation, message):
     from environments.config import ENVIRONMENTS_DIR
