@@ -6,7 +6,8 @@
 Reads `terraform show -json` output. Writes: stateful resources that would be
 destroyed or replaced in a warning block at the top; counts of create / update /
 replace / destroy per resource type; every replacement with the attributes that
-force it, and every destroy. Exit status 2 when a stateful resource would be
+force it, every destroy, and every resource a `moved` block takes to a new address
+(with what else happens to it). Exit status 2 when a stateful resource would be
 destroyed or replaced (CI blocks on it), 0 otherwise.
 """
 from __future__ import annotations
@@ -19,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Resources whose loss loses data or access to it: databases, buckets (incl. the state bucket),
-# keys, the lock table, backup vaults, secrets.
+# keys, the lock table, backup vaults, secrets, queues (the messages waiting in them).
 STATEFUL_TYPES = frozenset({
     "aws_db_instance", "aws_rds_cluster", "aws_s3_bucket", "aws_kms_key", "aws_dynamodb_table",
-    "aws_backup_vault", "aws_secretsmanager_secret", "aws_ecr_repository", "aws_efs_file_system"})
+    "aws_backup_vault", "aws_secretsmanager_secret", "aws_ecr_repository", "aws_efs_file_system",
+    "aws_sqs_queue"})
 ACTIONS = ("create", "update", "replace", "destroy")
 EXIT_STATEFUL_LOSS = 2
 
@@ -34,6 +36,7 @@ class Summary:
     replaced: list[tuple[str, list[str]]] = field(default_factory=list)
     destroyed: list[str] = field(default_factory=list)
     stateful_losses: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str, str]] = field(default_factory=list)  # (from, to, action or "no-op")
 
     @property
     def exit_code(self) -> int:
@@ -56,6 +59,8 @@ def summarize(plan: dict, title: str = "") -> Summary:
         if change.get("mode") != "managed":
             continue
         action = action_of(change["change"]["actions"])
+        if change.get("previous_address") and change["previous_address"] != change["address"]:
+            summary.moved.append((change["previous_address"], change["address"], action or "no-op"))
         if action is None:
             continue
         summary.counts.setdefault(change["type"], Counter())[action] += 1
@@ -80,9 +85,11 @@ def _markdown(summary: Summary, title: str) -> str:
     totals = Counter()
     for counts in summary.counts.values():
         totals.update(counts)
+    moved = ["", "**Moved** (the state follows a `moved` block):"] + [
+        f"- `{source}` → `{target}` ({action})" for source, target, action in summary.moved] if summary.moved else []
     if not summary.counts:
-        lines.append("No changes.")
-        return "\n".join(lines) + "\n"
+        lines.append("No changes." if not summary.moved else f"No changes other than {len(summary.moved)} moved.")
+        return "\n".join(lines + moved) + "\n"
     lines.append(" · ".join(f"**{totals[a]}** to {a}" for a in ACTIONS))
     lines += ["", "| resource type | " + " | ".join(ACTIONS) + " |", "|---|" + "---:|" * len(ACTIONS)]
     for rtype in sorted(summary.counts):
@@ -94,6 +101,7 @@ def _markdown(summary: Summary, title: str) -> str:
                   for address, forced in summary.replaced]
     if summary.destroyed:
         lines += ["", "**Destroyed:**"] + [f"- `{address}`" for address in summary.destroyed]
+    lines += moved
     return "\n".join(lines) + "\n"
 
 
