@@ -19,7 +19,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install system-packages synth validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ install: $(VENV)/.installed node_modules/.installed system-packages ## venv with
 
 synth: install ## synthesize every stack into cdktf.out/ (atomic: a failure keeps the previous one)
 	$(PY) main.py
+
+synth-diff: $(VENV)/.installed ## what the change does to every stack vs BASE (default: merge-base with main); exit 2 on a stateful loss
+	$(PY) -m tools.synth_diff $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
 
 validate: synth ## terraform init -backend=false + validate, every stack
 	$(PY) -m tools.terraform validate
