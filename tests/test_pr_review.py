@@ -1,10 +1,13 @@
-"""Pull-request review: the read-only real-state plan."""
+"""Pull-request review: the read-only real-state plan, the one comment, and the workflow that wires them."""
 from __future__ import annotations
 
 import json
 import subprocess
 
+import yaml
+
 from tests.conftest import ROOT
+from tools.review_comment import MARKER, comment
 from tools.review_plan import BACKEND_CONFIG, prepare
 from tools.terraform import TERRAFORM, terraform_env
 
@@ -30,3 +33,50 @@ def test_review_plan_drops_the_deploy_role_and_replaces_the_backends_state_role(
     assert result.returncode == 1
     assert f"IAM Role ({STATE_READ_ROLE})" in " ".join((result.stdout + result.stderr).split())
 
+
+def test_review_comment_says_why_there_is_no_real_plan_and_blocks_on_a_loss(tmp_path):
+    (tmp_path / "dev.md").write_text("### Terraform plan: dev (real state)\n\nNo changes.\n")
+    (tmp_path / "dev.status").write_text("0\n")
+    (tmp_path / "staging.md").write_text("### staging\n\nNo real-state plan: set the repository variables …\n")
+    (tmp_path / "staging.status").write_text("skipped\n")
+    (tmp_path / "synth-diff.md").write_text("### Synth diff: `a` → `b`\n")
+    (tmp_path / "synth-diff.status").write_text("0\n")
+    text, code = comment(tmp_path, "0123456789abcdef")
+    assert code == 0 and text.startswith(MARKER + "\n## Review of 0123456")
+    assert "Plans against the real state of dev, then the synth diff" in text
+    assert "No real-state plan: set the repository variables" in text
+    assert "### prod\n\nNo real-state plan: its job did not report" in text
+    assert text.index("## Real-state plans") < text.index("## Synth diff") < text.index("### Synth diff: `a`")
+
+    (tmp_path / "dev.status").write_text("skipped\n")
+    (tmp_path / "synth-diff.status").write_text("2\n")
+    text, code = comment(tmp_path)
+    assert code == 2 and "Stateful resources would be lost" in text.splitlines()[1]
+    assert "the synth diff against the base branch is the review" in text
+
+
+def test_pull_request_workflow_plans_real_state_only_where_configured():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())
+    jobs = workflow["jobs"]
+    text = json.dumps(jobs)
+    # No job reviews a plan from empty state any more (the offline plans stay, for checkov).
+    assert "build/plan/" not in text and "tools.plan_summary" not in text
+    plan_job = jobs["real-plan"]
+    assert plan_job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert [m["role_variable"] for m in plan_job["strategy"]["matrix"]["include"]] == [
+        "PLAN_ROLE_DEV", "PLAN_ROLE_STAGING", "PLAN_ROLE_PROD"]
+    assert plan_job["env"]["PLAN_ROLE"] == "${{ vars[matrix.role_variable] }}"
+    assert plan_job["env"]["STATE_READ_ROLE"] == "${{ vars.STATE_READ_ROLE }}"
+    assert "environment" not in plan_job  # the plan role trusts the pull_request subject, not an environment
+    steps = plan_job["steps"]
+    credentials = next(s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))
+    assert credentials["if"] == "steps.configured.outputs.enabled == 'true'"
+    assert credentials["with"]["role-to-assume"] == "${{ env.PLAN_ROLE }}"
+    assert any("tools.review_plan" in s.get("run", "") for s in steps)
+    diff_job = jobs["synth-diff"]
+    assert diff_job["permissions"] == {"contents": "read"}  # no credentials: forks get it too
+    assert diff_job["steps"][0]["with"]["fetch-depth"] == 0
+    assert any("make synth-diff" in s.get("run", "") for s in diff_job["steps"])
+    review = jobs["review"]
+    assert review["needs"] == ["synth-diff", "real-plan"] and review["permissions"]["pull-requests"] == "write"
+    assert "pull-requests" not in jobs["checks"]["permissions"]
