@@ -158,7 +158,7 @@ def _renamer(renames: dict[str, str]):
     return lambda body: json.loads(pattern.sub(lambda m: renames[m.group(1)], json.dumps(body)))
 
 
-def identity(rtype: str, body: dict) -> tuple | None:
+def identity(rtype: str, body: dict) -> tuple:
     """The per-type identity attributes' values (with the provider: the same name in another region is another
     object); without them, the whole configuration."""
     attributes = IDENTITY.get(rtype) or next(((a,) for a in DEFAULT_IDENTITY if a in body), None)
@@ -174,25 +174,21 @@ def _match_moves(base: dict[str, dict], head: dict[str, dict], removed: set[str]
              if source in removed and target in added}
     while True:
         rename = _renamer({source: move.target for source, move in moves.items()})
-        left = [a for a in removed if a not in moves]
         taken = {move.target for move in moves.values()}
         candidates: dict[tuple, list[str]] = {}
         for address in sorted(added - taken):
             rtype = address.split(".")[0]
             candidates.setdefault((rtype, identity(rtype, head[address])), []).append(address)
-        found = False
-        for address in sorted(left):
+        claims: dict[tuple, list[str]] = {}
+        for address in sorted(a for a in removed if a not in moves):
             rtype = address.split(".")[0]
-            key = (rtype, identity(rtype, rename(base[address])))
-            if len(candidates.get(key, [])) != 1:
-                continue
-            if sum(1 for other in left if other.split(".")[0] == rtype
-                   and identity(rtype, rename(base[other])) == key[1]) != 1:
-                continue  # two old resources claim the same identity: not a move we can name
-            moves[address] = Move(address, candidates.pop(key)[0], covered=False)
-            found = True
+            claims.setdefault((rtype, identity(rtype, rename(base[address]))), []).append(address)
+        # A move is named only when exactly one old and one new resource share the type and identity.
+        found = {olds[0]: candidates[key][0] for key, olds in claims.items()
+                 if len(olds) == 1 and len(candidates.get(key, [])) == 1}
         if not found:
             return moves
+        moves.update({source: Move(source, target, covered=False) for source, target in found.items()})
 
 
 def changes(before, after, prefix: str = "") -> list[Change]:
