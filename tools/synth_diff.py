@@ -260,7 +260,7 @@ def diff_trees(base_out: Path, head_out: Path, base: str = "base", head: str = "
     """Compares two synth outputs (each a folder with stacks/<name>/cdk.tf.json)."""
     load = lambda out: {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("stacks/*/cdk.tf.json"))}
     base_stacks, head_stacks = load(base_out), load(head_out)
-    order = ["state-backend", "dev", "staging", "prod"]
+    order = ["state-backend", *(f"{prefix}{env}" for env in ("dev", "staging", "prod") for prefix in ("bootstrap-", ""))]
     names = sorted(set(base_stacks) | set(head_stacks), key=lambda n: (order.index(n) if n in order else 9, n))
     return Report(base, head, [diff_stack(n, base_stacks.get(n), head_stacks.get(n)) for n in names])
 
