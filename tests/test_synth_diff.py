@@ -137,3 +137,37 @@ def test_a_move_found_by_identity_carries_its_changes_and_renames_references():
     head["moved"] = [{"from": "aws_dynamodb_table.old", "to": "aws_dynamodb_table.new"}]
     diff = diff_stack("qa", base, head)
     assert diff.moved[0].covered and not diff.losses
+
+
+def test_the_upgrade_base_is_the_last_commit_that_synthesizes_differently(project_copy):
+    git = lambda *args: subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+                                       cwd=project_copy, check=True, capture_output=True, text=True).stdout.strip()
+    base = git("rev-parse", "HEAD")
+    _rename_video_bucket(project_copy, with_move=True)
+    git("commit", "-qam", "rename the video bucket's construct, with its moved blocks")
+    (project_copy / "README.md").write_text((project_copy / "README.md").read_text() + "\nA note.\n")
+    git("commit", "-qam", "docs only")
+    # HEAD~1 (the rename) synthesizes dev as HEAD does; the commit before it does not.
+    result = subprocess.run([sys.executable, "-c", "from tools.upgrade import choose_base; print(choose_base('dev'))"],
+                            cwd=project_copy, env=subprocess_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == base
+    assert "rename the video bucket's construct" in result.stderr and "synthesizes dev as the head does" in result.stderr
+
+
+def test_the_upgrade_rehearsal_ignores_only_the_listed_emulator_drift():
+    from stacks.emulator import EMULATOR_DRIFT
+    from tools.upgrade import ignore_emulator_drift
+
+    config = {"resource": {
+        "aws_kms_key": {"key": {"description": "k", "lifecycle": {"prevent_destroy": False}}},
+        "aws_s3_bucket_replication_configuration": {"r": {"rule": []}},
+        "aws_s3_bucket": {"b": {"bucket": "b"}}}}
+    ignored = ignore_emulator_drift(config)
+    resources = config["resource"]
+    assert resources["aws_kms_key"]["key"]["lifecycle"] == {"prevent_destroy": False,
+                                                            "ignore_changes": ["rotation_period_in_days"]}
+    assert resources["aws_s3_bucket_replication_configuration"]["r"]["lifecycle"]["ignore_changes"] == ["rule"]
+    assert "lifecycle" not in resources["aws_s3_bucket"]["b"]
+    assert ignored == ["aws_kms_key.rotation_period_in_days", "aws_s3_bucket_replication_configuration.rule"]
+    assert ("aws_kms_key", "rotation_period_in_days") in EMULATOR_DRIFT

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Upgrade rehearsal: the base commit's stack deployed in the emulator, then the head planned and applied over it.
+
+    python -m tools.upgrade dev [--base REF]   # standalone: its own emulator, files in build/upgrade/
+
+The deploy rehearsal (tools.e2e) proves a stack deploys from nothing; this proves the change deploys over
+what is already there. For one environment, run as `make e2e` runs it (the state account's and the
+environment account's bootstraps applied as their administrators, then the environment as its deploy role,
+reached by web identity): the base commit is synthesized in emulator mode in a git worktree (same venv)
+and applied through the S3 backend; the head's stack is planned over that state and the plan
+summarised (tools.plan_summary: counts, replacements, destroys, moves); a stateful resource destroyed or
+replaced (one that changed address without a `moved` block, say) fails the rehearsal before anything is
+applied; otherwise the plan is applied and a second plan must be clean (tools.e2e.second_plan); every call
+the provider made is checked against the deploy role's policies (tools.permissions). Then everything is
+destroyed. The attributes whose differences are the emulator's (listed in stacks/emulator.py
+with the reason) are ignored in the rehearsal's copy of both stacks, so the head's plan shows only what the
+change does.
+
+The base, unless given: the most recent commit before HEAD whose synthesized stack differs from the head's
+(`//` metadata aside), found by walking back `git log` over the commits that touched synthesis inputs, at
+most `--limit` synths; a tag or any ref can be given instead (`--base v1.4.0`). In CI on a fresh clone of
+main, that is the deployment main replaces (fetch enough history: `fetch-depth: 0`). A base from before
+the per-account bootstrap (deploy roles reached by web identity) cannot be deployed this way.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import e2e
+from tools.e2e import Emulator, environment, run, second_plan, state_count, terraform
+from tools.plan_summary import summarize
+from tools.synth_diff import describe, git, synth, synth_ref, worktree
+from tools.terraform import ROOT
+
+WORK = ROOT / "build" / "upgrade"
+# What synthesis reads: a commit that touches none of these synthesizes what its parent did.
+SYNTH_INPUTS = ("main.py", "cdktf.json", "stacks", "modules", "environments", "fast_bindings", "requirements.lock")
+
+
+@dataclass
+class UpgradeResult:
+    stack: str
+    base: str = ""
+    base_applied: int = 0
+    summary: str = ""                       # the head's plan over the base, summarised (Markdown)
+    moved: list[tuple[str, str, str]] = field(default_factory=list)
+    losses: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # emulator drift, ignored in the rehearsal's copy
+    actions: int = 0                                  # distinct IAM actions the recorded calls needed
+    denied: list[str] = field(default_factory=list)   # ... that the deploy role's policies deny
+    head_applied: int = 0
+    replan_changes: str = "-"
+    destroyed: str = "-"
+    seconds: float = 0.0
+    error: str = ""
+    ok: bool = False
+
+    def report(self) -> str:
+        lines = [f"## Upgrade rehearsal: {self.stack}, `{self.base}` → head", "",
+                 "| stack | base applied | stateful losses | moved | head applied | second-plan changes | destroy | "
+                 "API actions checked | denied | seconds | result |", "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
+                 f"| {self.stack} | {self.base_applied} | {len(self.losses)} | {len(self.moved)} | "
+                 f"{self.head_applied} | {self.replan_changes} | {self.destroyed} | {self.actions or '-'} | "
+                 f"{len(self.denied)} | {self.seconds:.0f} | {'ok' if self.ok else 'FAILED'} |", ""]
+        lines += [f"Denied: {denial}" for denial in self.denied]
+        if self.error:
+            lines += [f"Error: {self.error}", ""]
+        if self.ignored:
+            lines += ["Ignored in the rehearsal's copy (emulator drift, stacks/emulator.py): "
+                      + ", ".join(f"`{a}`" for a in self.ignored), ""]
+        return "\n".join(lines) + "\n" + (self.summary or "")
+
+
+def _stack_config(out: Path, stack: str) -> dict:
+    """The stack's configuration as Terraform reads it (cdktf's `//` metadata and checkov notes left out)."""
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k != "//"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    return strip(json.loads((out / "stacks" / stack / "cdk.tf.json").read_text()))
+
+
+def ignore_emulator_drift(config: dict) -> list[str]:
+    """The rehearsal's copy only: `ignore_changes` on the attributes whose differences are the emulator's (listed in
+    stacks/emulator.py with the reason; nested paths by their top-level attribute). Without it the head's plan
+    would carry those differences, and applying some of them calls what the emulator lacks (CloudFront
+    UpdatePublicKey). Returns the `type.attribute`s ignored."""
+    from stacks.emulator import EMULATOR_DRIFT
+
+    by_type: dict[str, set[str]] = {}
+    for rtype, path in EMULATOR_DRIFT:
+        by_type.setdefault(rtype, set()).add(path.split(".")[0])
+    ignored = set()
+    for rtype, attributes in by_type.items():
+        for body in config.get("resource", {}).get(rtype, {}).values():
+            lifecycle = body.setdefault("lifecycle", {})
+            lifecycle["ignore_changes"] = sorted(set(lifecycle.get("ignore_changes", [])) | attributes)
+            ignored |= {f"{rtype}.{a}" for a in attributes}
+    return sorted(ignored)
+
+
+def _install(out: Path, stack: str, work: Path) -> list[str]:
+    config = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())
+    ignored = ignore_emulator_drift(config)
+    (work / "cdk.tf.json").write_text(json.dumps(config, indent=2))
+    return ignored
+
+
+def choose_base(stack: str, head_out: Path | None = None, limit: int = 10, work: Path = WORK) -> str | None:
+    """The most recent commit before HEAD whose synthesized `stack` differs from the head's; None if none of the
+    last `limit` commits that touched synthesis inputs does."""
+    if head_out is None:
+        head_out = synth(ROOT, work / "choose" / "head", [stack])
+    head = _stack_config(head_out, stack)
+    try:
+        candidates = git("log", "--format=%H", f"-n{limit}", "HEAD~1", "--", *SYNTH_INPUTS).split()
+    except subprocess.CalledProcessError as error:
+        raise SystemExit(f"upgrade: no history before HEAD ({error.stderr.strip()}); fetch it (fetch-depth: 0) "
+                         "or pass --base") from None
+    for sha in candidates:
+        out = synth_ref(sha, work / "choose" / sha[:12], [stack], work=work)
+        if _stack_config(out, stack) != head:
+            return sha
+        print(f"upgrade: {describe(sha)} synthesizes {stack} as the head does; further back", file=sys.stderr)
+    return None
+
+
+def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path, work: Path,
+                     destroy: bool = True) -> UpgradeResult:
+    """Against the emulator, with `state-backend` and `bootstrap-<stack>` applied, `env` being what a deploy of
+    `stack` runs with (tools.e2e: `deploy_role_session(environment(emulator), stack)`): applies `base`'s
+    `stack` (synthesized in emulator mode from a worktree), plans `head_out`'s (an emulator-mode synth, e.g.
+    tools.e2e's `out`) over it, fails on a stateful loss, applies, re-plans, checks the recorded calls against
+    the deploy role's policies (when `env` records them), and with `destroy` tears the stack down. It shares
+    the stack's account and state key with tools.e2e's own rehearsal of that stack: run it before or after
+    that one, not beside it."""
+    result = UpgradeResult(stack, base=describe(base))
+    started = time.monotonic()
+    e2e.WORK.mkdir(parents=True, exist_ok=True)  # second_plan writes its drift report there
+    stack_work = work / stack
+    shutil.rmtree(stack_work, ignore_errors=True)
+    stack_work.mkdir(parents=True)
+    try:
+        base_out = synth_ref(base, work / "base.out", [stack], env=env, work=work)
+        _install(base_out, stack, stack_work)
+        terraform(["init", "-input=false"], stack_work, env)
+        terraform(["apply", "-input=false", "-auto-approve"], stack_work, env)
+        result.base_applied = state_count(stack_work, env)
+
+        result.ignored = _install(head_out, stack, stack_work)
+        terraform(["init", "-input=false"], stack_work, env)
+        terraform(["plan", "-input=false", "-out=upgrade.tfplan"], stack_work, env)
+        plan = json.loads(terraform(["show", "-json", "upgrade.tfplan"], stack_work, env).stdout)
+        (stack_work / "upgrade-plan.json").write_text(json.dumps(plan, indent=1))
+        summary = summarize(plan, f"{stack}, head over {result.base}")
+        result.summary, result.moved, result.losses = summary.markdown, summary.moved, summary.stateful_losses
+        (work / f"{stack}-upgrade-summary.md").write_text(summary.markdown)
+        if not result.losses:
+            terraform(["apply", "-input=false", "upgrade.tfplan"], stack_work, env)
+            result.head_applied = state_count(stack_work, env)
+            result.replan_changes = second_plan(stack_work, env, f"{stack}-upgrade")
+    except RuntimeError as error:
+        result.error = str(error).splitlines()[0]
+        print(f"upgrade {stack}: {error}", file=sys.stderr)
+    finally:
+        if destroy and (stack_work / ".terraform").is_dir():
+            try:
+                terraform(["destroy", "-input=false", "-auto-approve"], stack_work, env)
+                result.destroyed = "ok" if state_count(stack_work, env) == 0 else "left resources"
+            except RuntimeError as error:
+                result.destroyed = "failed"
+                print(f"upgrade {stack}: destroy: {error}", file=sys.stderr)
+    bootstrap = head_out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json"
+    if env.get(e2e.RECORD_CALLS) and bootstrap.is_file():
+        from tools import permissions
+
+        report = permissions.check_stack(bootstrap, sorted(stack_work.glob("provider-*.log")))
+        (work / f"{stack}-upgrade-permissions.txt").write_text(permissions.summary(report) + "\n")
+        result.actions, result.denied = len(report.actions), report.denied + report.unknown
+    result.ok = not result.error and not result.losses and result.replan_changes.startswith("0") and \
+        result.destroyed in (("ok",) if destroy else ("-",)) and not result.denied
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stack", nargs="?", default="dev", choices=["dev", "staging", "prod"])
+    parser.add_argument("--base", help="git ref of the deployment to upgrade (default: see above)")
+    parser.add_argument("--limit", type=int, default=10, help="at most this many base candidates synthesized")
+    args = parser.parse_args(argv)
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    e2e.WORK = WORK  # tools.e2e's helpers (working copies, drift reports) write here in a standalone run
+    # Resolved once: the rehearsal runs for minutes, and HEAD may move meanwhile.
+    base = git("rev-parse", "--verify", f"{args.base}^{{commit}}") if args.base else \
+        choose_base(args.stack, limit=args.limit)
+    if base is None:
+        print(f"upgrade: none of the last {args.limit} commits that touched synthesis synthesizes {args.stack} "
+              "differently from the head: nothing to upgrade", file=sys.stderr)
+        return 0
+    emulator = Emulator(WORK / "moto.log")
+    result = UpgradeResult(args.stack, base=describe(base), error="did not run")
+    bootstraps, works = ["state-backend", f"bootstrap-{args.stack}"], {}
+    env = environment(emulator)
+    try:
+        head_out = WORK / "head.out"
+        run([sys.executable, "main.py", args.stack, "--outdir", str(head_out)], ROOT, env, WORK / "synth.log")
+        left_out = json.loads((head_out / "emulator-exclusions.json").read_text())
+        for stack in bootstraps:  # as the accounts' administrators, as `make e2e` does
+            works[stack] = e2e.bootstrap_stack(stack, head_out, env, left_out, [])
+        result = rehearse_upgrade(args.stack, e2e.deploy_role_session(env, args.stack), base, head_out, WORK)
+    except RuntimeError as error:
+        print(error, file=sys.stderr)
+        result.error = result.error or str(error).splitlines()[0]
+        result.ok = False
+    finally:
+        try:
+            for stack in reversed(list(works)):
+                terraform(["destroy", "-input=false", "-auto-approve"], works[stack], env)
+        except RuntimeError as error:
+            print(f"upgrade: bootstrap teardown: {error}", file=sys.stderr)
+        emulator.stop()
+    print(result.report())
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
