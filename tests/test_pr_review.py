@@ -14,6 +14,12 @@ from tools.terraform import TERRAFORM, terraform_env
 STATE_READ_ROLE = "arn:aws:iam::000000000000:role/video-ingest-terraform-state-read"
 
 
+def test_the_default_state_role_is_the_state_backends_read_role():
+    from tools.review_plan import default_state_role
+
+    assert default_state_role() == STATE_READ_ROLE
+
+
 def test_review_plan_drops_the_deploy_role_and_replaces_the_backends_state_role(synth_dir, tmp_path):
     work = prepare("prod", STATE_READ_ROLE, synth_dir / "stacks", tmp_path,
                    extra_backend={"endpoints": {"sts": "http://127.0.0.1:9", "s3": "http://127.0.0.1:9"}})
@@ -64,9 +70,9 @@ def test_pull_request_workflow_plans_real_state_only_where_configured():
     plan_job = jobs["real-plan"]
     assert plan_job["permissions"] == {"contents": "read", "id-token": "write"}
     assert [m["role_variable"] for m in plan_job["strategy"]["matrix"]["include"]] == [
-        "PLAN_ROLE_DEV", "PLAN_ROLE_STAGING", "PLAN_ROLE_PROD"]
+        "AWS_PLAN_ROLE_DEV", "AWS_PLAN_ROLE_STAGING", "AWS_PLAN_ROLE_PROD"]
     assert plan_job["env"]["PLAN_ROLE"] == "${{ vars[matrix.role_variable] }}"
-    assert plan_job["env"]["STATE_READ_ROLE"] == "${{ vars.STATE_READ_ROLE }}"
+    assert plan_job["env"]["STATE_READ_ROLE"] == "${{ vars.AWS_STATE_READ_ROLE }}"
     assert "environment" not in plan_job  # the plan role trusts the pull_request subject, not an environment
     steps = plan_job["steps"]
     credentials = next(s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))
