@@ -11,13 +11,13 @@ from tools.review_comment import MARKER, comment
 from tools.review_plan import BACKEND_CONFIG, prepare
 from tools.terraform import TERRAFORM, terraform_env
 
-STATE_READ_ROLE = "arn:aws:iam::000000000000:role/video-ingest-terraform-state-read"
+STATE_READ_ROLE = "arn:aws:iam::000000000000:role/video-ingest-terraform-state-read-prod"
 
 
 def test_the_default_state_role_is_the_state_backends_read_role():
     from tools.review_plan import default_state_role
 
-    assert default_state_role() == STATE_READ_ROLE
+    assert default_state_role("prod") == STATE_READ_ROLE
 
 
 def test_review_plan_drops_the_deploy_role_and_replaces_the_backends_state_role(synth_dir, tmp_path):
@@ -27,7 +27,7 @@ def test_review_plan_drops_the_deploy_role_and_replaces_the_backends_state_role(
     providers = config["provider"]["aws"]
     assert providers and all("assume_role" not in p and p["allowed_account_ids"] == ["333333333333"]
                              for p in providers)
-    assert config["terraform"]["backend"]["s3"]["assume_role"]["role_arn"].endswith("/video-ingest-terraform-state")
+    assert config["terraform"]["backend"]["s3"]["assume_role"]["role_arn"].endswith("/video-ingest-terraform-state-prod")
     # terraform takes the backend's assume_role from the -backend-config file: the role it tries is the read one
     # (the endpoints point at a closed local port, so nothing leaves this machine).
     env = terraform_env(AWS_ACCESS_KEY_ID="AKIAOFFLINEPLAN00000", AWS_SECRET_ACCESS_KEY="offline", AWS_MAX_ATTEMPTS="1",
@@ -72,7 +72,7 @@ def test_pull_request_workflow_plans_real_state_only_where_configured():
     assert [m["role_variable"] for m in plan_job["strategy"]["matrix"]["include"]] == [
         "AWS_PLAN_ROLE_DEV", "AWS_PLAN_ROLE_STAGING", "AWS_PLAN_ROLE_PROD"]
     assert plan_job["env"]["PLAN_ROLE"] == "${{ vars[matrix.role_variable] }}"
-    assert plan_job["env"]["STATE_READ_ROLE"] == "${{ vars.AWS_STATE_READ_ROLE }}"
+    assert plan_job["env"]["STATE_READ_ROLE"] == "${{ vars[matrix.state_role_variable] }}"
     assert "environment" not in plan_job  # the plan role trusts the pull_request subject, not an environment
     steps = plan_job["steps"]
     credentials = next(s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))

@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """A pull request's plan against an environment's real state, read-only, for review.
 
-    python -m tools.review_plan dev [--state-role arn:aws:iam::<state account>:role/video-ingest-terraform-state-read]
+    python -m tools.review_plan dev [--state-role arn:aws:iam::<state account>:role/video-ingest-terraform-state-read-dev]
 
 Runs with the credentials already in the environment (in CI: the environment's read-only plan role,
 `video-ingest-<env>-plan`, assumed by GitHub OIDC). In a working copy of cdktf.out/stacks/<env>
 (build/review-plan/<env>/): any provider `assume_role` is dropped (the providers assume none today; a role
 meant for deploys is not the reviewer's), so the plan reads AWS as the plan role itself;
 `allowed_account_ids` stays, so a role in the wrong account fails at once. The S3 backend is initialised
-with `-backend-config` replacing its `assume_role` (the read/write state role) by the read-only state role
-(default: `read_role_arn` of environments/state_backend.toml);
+with `-backend-config` replacing its `assume_role` (the environment's read/write state role) by its
+read-only one (default: `<read_role_arn>-<env>` of environments/state_backend.toml);
 then `terraform plan -lock=false` (a reviewer's plan takes no lock and writes nothing) and
 tools.plan_summary on it: Markdown to stdout and `--out`, exit 2 when a stateful resource would be
 destroyed or replaced, 1 when terraform fails.
@@ -31,9 +31,11 @@ from tools.terraform import BUILD, OUT, ROOT, TERRAFORM, terraform_env
 BACKEND_CONFIG = "review.s3.tfbackend"
 
 
-def default_state_role() -> str:
-    """The state read role the state backend's config names (read as TOML: no cdktf where this runs)."""
-    return tomllib.loads((ROOT / "environments" / "state_backend.toml").read_text())["read_role_arn"]
+def default_state_role(stack: str) -> str:
+    """The environment's state read role, `<read_role_arn>-<env>` of environments/state_backend.toml (read as
+    TOML: no cdktf where this runs)."""
+    config = tomllib.loads((ROOT / "environments" / "state_backend.toml").read_text())
+    return f"{config['read_role_arn']}-{stack}"
 
 
 def hcl_string(value: str) -> str:
@@ -94,15 +96,15 @@ def review_plan(stack: str, state_role: str, out: Path = OUT, build: Path = BUIL
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack")
-    parser.add_argument("--state-role", help="read-only role in the state account (default: read_role_arn of "
-                                             "environments/state_backend.toml)")
+    parser.add_argument("--state-role", help="read-only state role in the state account (default: "
+                                             "<read_role_arn>-<env> of environments/state_backend.toml)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--synth-out", type=Path, default=OUT, help="folder of synthesized stacks")
     args = parser.parse_args(argv)
     if shutil.which(TERRAFORM) is None:
         raise SystemExit("review-plan: terraform is not on PATH")
     try:
-        markdown, code = review_plan(args.stack, args.state_role or default_state_role(), args.synth_out)
+        markdown, code = review_plan(args.stack, args.state_role or default_state_role(args.stack), args.synth_out)
     except RuntimeError as error:
         print(f"review-plan: {error}", file=sys.stderr)
         return 1
