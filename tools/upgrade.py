@@ -33,8 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import e2e
-from tools.e2e import Emulator, environment, run, second_plan, state_count, terraform
+from tools import e2e  # names looked up at call time: tools.e2e may import this module in turn
 from tools.plan_summary import summarize
 from tools.synth_diff import describe, git, synth, synth_ref, worktree
 from tools.terraform import ROOT
@@ -152,30 +151,30 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
     try:
         base_out = synth_ref(base, work / "base.out", [stack], env=env, work=work)
         _install(base_out, stack, stack_work)
-        terraform(["init", "-input=false"], stack_work, env)
-        terraform(["apply", "-input=false", "-auto-approve"], stack_work, env)
-        result.base_applied = state_count(stack_work, env)
+        e2e.terraform(["init", "-input=false"], stack_work, env)
+        e2e.terraform(["apply", "-input=false", "-auto-approve"], stack_work, env)
+        result.base_applied = e2e.state_count(stack_work, env)
 
         result.ignored = _install(head_out, stack, stack_work)
-        terraform(["init", "-input=false"], stack_work, env)
-        terraform(["plan", "-input=false", "-out=upgrade.tfplan"], stack_work, env)
-        plan = json.loads(terraform(["show", "-json", "upgrade.tfplan"], stack_work, env).stdout)
+        e2e.terraform(["init", "-input=false"], stack_work, env)
+        e2e.terraform(["plan", "-input=false", "-out=upgrade.tfplan"], stack_work, env)
+        plan = json.loads(e2e.terraform(["show", "-json", "upgrade.tfplan"], stack_work, env).stdout)
         (stack_work / "upgrade-plan.json").write_text(json.dumps(plan, indent=1))
         summary = summarize(plan, f"{stack}, head over {result.base}")
         result.summary, result.moved, result.losses = summary.markdown, summary.moved, summary.stateful_losses
         (work / f"{stack}-upgrade-summary.md").write_text(summary.markdown)
         if not result.losses:
-            terraform(["apply", "-input=false", "upgrade.tfplan"], stack_work, env)
-            result.head_applied = state_count(stack_work, env)
-            result.replan_changes = second_plan(stack_work, env, f"{stack}-upgrade")
+            e2e.terraform(["apply", "-input=false", "upgrade.tfplan"], stack_work, env)
+            result.head_applied = e2e.state_count(stack_work, env)
+            result.replan_changes = e2e.second_plan(stack_work, env, f"{stack}-upgrade")
     except RuntimeError as error:
         result.error = str(error).splitlines()[0]
         print(f"upgrade {stack}: {error}", file=sys.stderr)
     finally:
         if destroy and (stack_work / ".terraform").is_dir():
             try:
-                terraform(["destroy", "-input=false", "-auto-approve"], stack_work, env)
-                result.destroyed = "ok" if state_count(stack_work, env) == 0 else "left resources"
+                e2e.terraform(["destroy", "-input=false", "-auto-approve"], stack_work, env)
+                result.destroyed = "ok" if e2e.state_count(stack_work, env) == 0 else "left resources"
             except RuntimeError as error:
                 result.destroyed = "failed"
                 print(f"upgrade {stack}: destroy: {error}", file=sys.stderr)
@@ -208,13 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"upgrade: none of the last {args.limit} commits that touched synthesis synthesizes {args.stack} "
               "differently from the head: nothing to upgrade", file=sys.stderr)
         return 0
-    emulator = Emulator(WORK / "moto.log")
+    emulator = e2e.Emulator(WORK / "moto.log")
     result = UpgradeResult(args.stack, base=describe(base), error="did not run")
     bootstraps, works = ["state-backend", f"bootstrap-{args.stack}"], {}
-    env = environment(emulator)
+    env = e2e.environment(emulator)
     try:
         head_out = WORK / "head.out"
-        run([sys.executable, "main.py", args.stack, "--outdir", str(head_out)], ROOT, env, WORK / "synth.log")
+        e2e.run([sys.executable, "main.py", args.stack, "--outdir", str(head_out)], ROOT, env, WORK / "synth.log")
         left_out = json.loads((head_out / "emulator-exclusions.json").read_text())
         for stack in bootstraps:  # as the accounts' administrators, as `make e2e` does
             works[stack] = e2e.bootstrap_stack(stack, head_out, env, left_out, [])
@@ -226,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         try:
             for stack in reversed(list(works)):
-                terraform(["destroy", "-input=false", "-auto-approve"], works[stack], env)
+                e2e.terraform(["destroy", "-input=false", "-auto-approve"], works[stack], env)
         except RuntimeError as error:
             print(f"upgrade: bootstrap teardown: {error}", file=sys.stderr)
         emulator.stop()
