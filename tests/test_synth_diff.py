@@ -59,11 +59,14 @@ def _rename_video_bucket(project: Path, with_move: bool) -> None:
     source = (ROOT / "modules" / "storage.py").read_text()
     renamed = source.replace('SecureBucket(self, "videos", name=', 'SecureBucket(self, "video-store", name=')
     assert renamed != source
-    if with_move:
+    if with_move:  # the import, and the call as the last statement of Storage.__init__
         renamed = renamed.replace("from modules.naming import", "from modules.moves import moved_from\n"
-                                                               "from modules.naming import")
-        renamed = renamed.replace("\n    def allow_distribution(", '\n        moved_from(self.video_bucket, '
-                                  '"storage/videos")\n\n    def allow_distribution(', 1)
+                                                               "from modules.naming import", 1)
+        end_of_init = renamed.index("\n    def ", renamed.index("class Storage(") + renamed[
+            renamed.index("class Storage("):].index("    def __init__") + 1)
+        renamed = renamed[:end_of_init].rstrip("\n") + '\n        moved_from(self.video_bucket, "storage/videos")\n\n' \
+            + renamed[end_of_init:]
+        assert renamed.count("moved_from") == 2
     storage.write_text(renamed)
 
 
