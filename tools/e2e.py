@@ -43,8 +43,9 @@ from tools.terraform import ROOT, terraform_env
 
 WORK = ROOT / "build" / "e2e"
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
-CLI_STACK = "dev"        # rehearsed through `cdktf deploy` / `cdktf destroy`
-LOCK_STACK = "staging"   # where two plans race for the state lock
+CLI_STACK = "dev"          # rehearsed through `cdktf deploy` / `cdktf destroy`, then re-created
+UPGRADE_STACK = "staging"  # deployed from the base commit, then upgraded to the head (tools/upgrade.py)
+LOCK_STACK = "prod"        # where two plans race for the state lock
 
 
 @dataclass
@@ -332,16 +333,36 @@ def check_permissions(stack: str, out: Path, result: Result) -> None:
     result.denied = report.denied + report.unknown
 
 
-def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: list[str]) -> Result:
+def rehearse_upgrade(stack: str, out: Path, env: dict[str, str], base: str, result: Result) -> None:
+    """The base commit's stack applied, the head's planned over it (a stateful loss fails), applied, re-planned,
+    its calls checked, destroyed: tools/upgrade.py. Its summary is printed."""
+    from tools import upgrade
+
+    upgraded = upgrade.rehearse_upgrade(stack, env, base, out, WORK / "upgrade")
+    print(upgraded.report(), flush=True)
+    result.path = f"upgrade from {upgraded.base}"[:60]
+    result.applied, result.replan_changes, result.destroyed = upgraded.head_applied, upgraded.replan_changes, \
+        upgraded.destroyed
+    result.actions, result.denied = upgraded.actions, upgraded.denied + [f"stateful loss: {loss}"
+                                                                         for loss in upgraded.losses]
+    if upgraded.error:
+        raise RuntimeError(upgraded.error)
+
+
+def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: list[str],
+                         base: str | None = None) -> Result:
     result = Result(stack, left_out=left_out)
     started = time.monotonic()
     try:
         env = deploy_role_session(env, stack)
-        if stack == CLI_STACK:
+        if stack == UPGRADE_STACK and base:
+            rehearse_upgrade(stack, out, env, base, result)
+        elif stack == CLI_STACK:
             rehearse_cdktf(stack, env, result)
         else:
             rehearse_terraform(stack, out, env, result, destroy=True)
-        check_permissions(stack, out, result)
+        if not (stack == UPGRADE_STACK and base):
+            check_permissions(stack, out, result)
         result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
             result.lock in ("", "second plan blocked, state clean") and not result.denied and result.actions > 0 \
             and not result.recreated.startswith("FAILED")
@@ -374,8 +395,9 @@ def main(argv: list[str] | None = None) -> int:
             works.update(zip(bootstraps[1:], pool.map(
                 lambda stack: bootstrap_stack(stack, out, env, left_out, results), bootstraps[1:])))
         # 2. The environments live in separate accounts and state files: side by side, through their deploy roles.
+        base = upgrade_base(args.stacks)
         with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
-            results += pool.map(lambda stack: rehearse_environment(stack, out, env, left_out.get(stack, [])),
+            results += pool.map(lambda stack: rehearse_environment(stack, out, env, left_out.get(stack, []), base),
                                 args.stacks)
         # 3. Teardown of the bootstraps, accounts before the state account.
         for stack in reversed(bootstraps):
@@ -391,6 +413,18 @@ def main(argv: list[str] | None = None) -> int:
         emulator.stop()
     print(report(results))
     return 0 if results and all(r.ok for r in results) and len(results) == len(args.stacks) + len(bootstraps) else 1
+
+
+def upgrade_base(stacks: list[str]) -> str | None:
+    """The commit whose synthesized UPGRADE_STACK the head replaces (E2E_UPGRADE_BASE=<ref> to choose one)."""
+    if UPGRADE_STACK not in stacks:
+        return None
+    from tools import upgrade
+
+    base = os.environ.get("E2E_UPGRADE_BASE") or upgrade.choose_base(UPGRADE_STACK, work=WORK / "upgrade")
+    print(f"{UPGRADE_STACK}: upgrade from {base}" if base else f"{UPGRADE_STACK}: no earlier commit synthesizes it "
+          "differently; rehearsed from nothing", file=sys.stderr, flush=True)
+    return base
 
 
 def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, results: list[Result]) -> Path:

@@ -10,7 +10,8 @@ meant for deploys is not the reviewer's), so the plan reads AWS as the plan role
 `allowed_account_ids` stays, so a role in the wrong account fails at once. The S3 backend is initialised
 with `-backend-config` replacing its `assume_role` (the environment's read/write state role) by its
 read-only one (default: `<read_role_arn>-<env>` of environments/state_backend.toml);
-then `terraform plan -lock=false` (a reviewer's plan takes no lock and writes nothing) and
+then `terraform plan -lock=false -refresh=false` (a reviewer's plan takes no lock, writes nothing and reads
+no data; see below) and
 tools.plan_summary on it: Markdown to stdout and `--out`, exit 2 when a stateful resource would be
 destroyed or replaced, 1 when terraform fails.
 """
@@ -86,7 +87,10 @@ def terraform(args: list[str], work: Path) -> subprocess.CompletedProcess:
 def review_plan(stack: str, state_role: str, out: Path = OUT, build: Path = BUILD) -> tuple[str, int]:
     work = prepare(stack, state_role, out, build)
     terraform(["init", "-input=false", "-reconfigure", f"-backend-config={BACKEND_CONFIG}"], work)
-    terraform(["plan", "-input=false", "-lock=false", "-out=review.tfplan"], work)
+    # No refresh: it would read the placeholder secret version and API key values, which the plan role is
+    # denied (modules/identity.py DATA_READS). The plan shows what this change does to the last applied
+    # state; drift shows in the promotion's plan, which refreshes as the deploy role.
+    terraform(["plan", "-input=false", "-lock=false", "-refresh=false", "-out=review.tfplan"], work)
     shown = terraform(["show", "-json", "review.tfplan"], work).stdout
     (work / "plan.json").write_text(shown)
     summary = summarize(json.loads(shown), f"{stack} (real state)")
