@@ -107,8 +107,15 @@ def ignore_emulator_drift(config: dict) -> list[str]:
     return sorted(ignored)
 
 
-def _install(out: Path, stack: str, work: Path) -> list[str]:
+def _install(out: Path, stack: str, work: Path, backend_from: Path | None = None) -> list[str]:
+    """The stack's configuration into `work`; with `backend_from`, under that synth's backend block: the state
+    account here is the head's bootstrap (its state role names), so the base keeps its state where the
+    head will read it. An upgrade that changes the backend itself is what `terraform init -migrate-state`
+    is for, and is not rehearsed."""
     config = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())
+    if backend_from is not None:
+        config["terraform"]["backend"] = json.loads(
+            (backend_from / "stacks" / stack / "cdk.tf.json").read_text())["terraform"]["backend"]
     ignored = ignore_emulator_drift(config)
     (work / "cdk.tf.json").write_text(json.dumps(config, indent=2))
     return ignored
@@ -150,7 +157,7 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
     stack_work.mkdir(parents=True)
     try:
         base_out = synth_ref(base, work / "base.out", [stack], env=env, work=work)
-        _install(base_out, stack, stack_work)
+        _install(base_out, stack, stack_work, backend_from=head_out)
         e2e.terraform(["init", "-input=false"], stack_work, env)
         e2e.terraform(["apply", "-input=false", "-auto-approve"], stack_work, env)
         result.base_applied = e2e.state_count(stack_work, env)
