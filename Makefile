@@ -43,7 +43,7 @@ $(VENV)/node-version: $(VENV)/.installed FORCE
 	npm="$(if $(NODE),$(dir $(NODE))npm,$$wheel/lib/node_modules/npm/bin/npm-cli.js)" && \
 	npx="$(if $(NODE),$(dir $(NODE))npx,$$wheel/lib/node_modules/npm/bin/npx-cli.js)" && \
 	"$$node" -e 'process.exit(parseInt(process.versions.node) < 22 ? 1 : 0)' \
-	  || { echo "NODE=$$node: Node.js >= 22 required (--disable-warning, supported releases)" >&2; exit 1; } && \
+	  || { echo "NODE=$$node: Node.js >= 22 required (Node 20 is end of life)" >&2; exit 1; } && \
 	ln -sfn "$$node" $(VENV)/bin/node && ln -sfn "$$npm" $(VENV)/bin/npm && ln -sfn "$$npx" $(VENV)/bin/npx && \
 	version="$$(readlink -f "$$node") $$("$$node" --version)" && \
 	{ [ "$$(cat $@ 2>/dev/null)" = "$$version" ] || echo "$$version" > $@; }
