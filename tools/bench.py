@@ -43,8 +43,8 @@ def _tree(pid: int) -> list[int]:
 def _rss_by_kind(pid: int) -> dict[str, int]:
     usage = {"python": 0, "node": 0}
     for member in _tree(pid):
-        try:
-            name = Path(f"/proc/{member}/comm").read_text().strip()
+        try:  # by executable: Node >= 22 names its main thread (comm) "MainThread"
+            name = Path(os.readlink(f"/proc/{member}/exe")).name
             pages = int(Path(f"/proc/{member}/statm").read_text().split()[1])
         except OSError:
             continue
