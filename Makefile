@@ -65,7 +65,7 @@ install: $(VENV)/.installed node_modules/.installed system-packages ## venv with
 synth: install ## synthesize every stack into cdktf.out/ (atomic: a failure keeps the previous one)
 	$(PY) main.py
 
-synth-diff: $(VENV)/.installed ## what the change does to every stack vs BASE (default: merge-base with main); exit 2 on a stateful loss
+synth-diff: $(VENV)/node-version ## what the change does to every stack vs BASE (default: merge-base with main); exit 2 on a stateful loss
 	$(PY) -m tools.synth_diff $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
 
 validate: synth ## terraform init -backend=false + validate, every stack
