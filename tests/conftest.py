@@ -1,8 +1,22 @@
-"""Session fixtures: the jsii start-up and the synth of every stack are paid once per test session."""
+"""Session fixtures: the jsii start-up and the synth of every stack are paid once per test session, and the work
+done in other processes (offline plans, checkov, the plain synth, `cdktf synth`) starts in the
+background as soon as the session starts and runs beside the in-process tests.
+
+On 2 cores that keeps both busy: this process runs the tests (one core, the GIL), the background jobs run their
+subprocesses, two at a time. `_start_background_jobs` submits only the jobs that the collected tests need
+(`pytest tests/test_config.py` starts none), in `BACKGROUND_JOBS` order: the plain synth first (it needs nothing
+else), the plans longest first, then `cdktf synth`, then checkov, which needs every plan. The tests that
+wait on a job run last (`pytest_collection_modifyitems`, otherwise in their usual order), so the in-process tests
+run while the jobs do.
+"""
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
@@ -15,6 +29,36 @@ ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("dev", "staging", "prod")
 BOOTSTRAPS = tuple(f"bootstrap-{env}" for env in ENVIRONMENTS)
 STACKS = ("state-backend", *BOOTSTRAPS, *ENVIRONMENTS)
+# Plans started longest first (an environment ~4x a bootstrap), so the short ones fill in at the end.
+PLAN_ORDER = (*reversed(ENVIRONMENTS), "state-backend", *BOOTSTRAPS)
+BACKGROUND_JOBS = ("plain_synth_job", "plan_jobs", "cli_synth_job", "scan_job")
+_NEEDED = pytest.StashKey[set]()
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for programs the tests start (the node they run on is the venv's, fast_bindings)."""
+    return dict(os.environ)
+
+
+def pytest_collection_modifyitems(config, items):
+    config.stash[_NEEDED] = set().union(*(item.fixturenames for item in items))
+    items.sort(key=lambda item: not set(BACKGROUND_JOBS).isdisjoint(item.fixturenames))  # stable
+
+
+@pytest.fixture(scope="session")
+def background():
+    """Threads that wait on the background jobs' subprocesses (two at a time: the second core)."""
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="background")
+    yield pool
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_background_jobs(request):
+    needed = request.config.stash.get(_NEEDED, set())
+    for name in BACKGROUND_JOBS:
+        if name in needed:
+            request.getfixturevalue(name)
 
 
 @pytest.fixture(scope="session")
@@ -38,13 +82,67 @@ def build_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("build")
 
 
-@pytest.fixture(scope="session")
-def plans(synth_dir, build_dir) -> dict[str, dict]:
-    """A real offline `terraform plan` of every stack (and its `show -json`), run side by side."""
-    from tools.terraform import plan_all
+def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python main.py ARGS` in a fresh process, as users run it."""
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          env=env or subprocess_env(), timeout=600)
 
-    return {name: json.loads(path.read_text()) for name, path in plan_all(list(STACKS), synth_dir / "stacks",
-                                                                            build_dir).items()}
+
+@pytest.fixture(scope="session")
+def plain_synth_job(background, tmp_path_factory) -> Future:
+    """Every stack synthesized in a fresh process on the plain import path: (result, output dir)."""
+    out = tmp_path_factory.mktemp("plain") / "cdktf.out"
+    env = subprocess_env() | {"VIDEO_INGEST_PLAIN_BINDINGS": "1"}
+    return background.submit(lambda: (run_main("--outdir", str(out), env=env), out))
+
+
+@pytest.fixture(scope="session")
+def cli_synth_job(background, tmp_path_factory) -> Future:
+    """`cdktf synth`, the users' own command (the project's npm cdktf-cli, which runs `python main.py`), in a copy
+    of the project: every stack synthesized by a fresh process on the lazy path, with node's loader report
+    (FAST_BINDINGS_REPORT, passed on to the app). (result, output dir, report file)."""
+    cdktf = ROOT / "node_modules" / ".bin" / "cdktf"
+    if not cdktf.exists():
+        pytest.fail("node_modules/.bin/cdktf missing: run `make install`")
+    work = tmp_path_factory.mktemp("cli")
+    project, report = work / "project", work / "report.json"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
+        ".venv", "node_modules", "cdktf.out", "build", ".git", "__pycache__"))
+    env = subprocess_env() | {"CHECKPOINT_DISABLE": "1", "FAST_BINDINGS_REPORT": str(report),
+                              "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    command = [str(cdktf), "synth", "--output", str(project / "cdktf.out")]
+    return background.submit(lambda: (subprocess.run(command, cwd=project, env=env, capture_output=True, text=True,
+                                                     timeout=600), project / "cdktf.out", report))
+
+
+@pytest.fixture(scope="session")
+def plan_jobs(background, synth_dir, build_dir) -> dict[str, Future]:
+    """A real offline `terraform plan` of every stack (and its `show -json`): the plan.json path, per stack."""
+    from tools.terraform import plan
+
+    return {name: background.submit(plan, name, synth_dir / "stacks", build_dir) for name in PLAN_ORDER}
+
+
+@pytest.fixture(scope="session")
+def scan_job(background, plan_jobs, synth_dir, build_dir) -> Future:
+    """checkov on every stack once all plans are written (tools.scan: one checkov import, forked per stack)."""
+    from tools.scan import scan_all
+
+    def scan() -> list[dict]:
+        wait(plan_jobs.values())
+        return scan_all(list(STACKS), synth_dir / "stacks", build_dir)
+
+    return background.submit(scan)
+
+
+@pytest.fixture(scope="session")
+def plans(plan_jobs) -> dict[str, dict]:
+    return {name: json.loads(plan_jobs[name].result().read_text()) for name in STACKS}
+
+
+@pytest.fixture(scope="session")
+def scans(scan_job) -> list[dict]:
+    return scan_job.result()
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +180,3 @@ def find_one(stack: dict, rtype: str, name_contains: str = "") -> dict:
     matches = [body for name, body in resources(stack, rtype).items() if name_contains in name]
     assert len(matches) == 1, f"expected one {rtype} matching {name_contains!r}, found {len(matches)}"
     return matches[0]
-
-
-def subprocess_env() -> dict[str, str]:
-    return dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 import filecmp
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ENVIRONMENTS, ROOT, STACKS, subprocess_env
+from tests.conftest import ENVIRONMENTS, STACKS, run_main
 from tools.bench import tree_bytes as tree
 
 
@@ -17,18 +15,12 @@ def test_every_stack_is_synthesized(synth_dir):
     assert sorted(p.name for p in (synth_dir / "stacks").iterdir()) == sorted(STACKS)
 
 
-def test_two_synths_of_the_same_input_are_byte_identical(synth_dir, tmp_path):
-    import main
-    from environments.config import ENVIRONMENTS_DIR
-
-    again = tmp_path / "again"
-    main.synth_atomically(again, ENVIRONMENTS, ENVIRONMENTS_DIR)
+def test_two_synths_of_the_same_input_are_byte_identical(synth_dir, cli_synth_job):
+    """The second synth runs in a fresh process, as users run it twice: `cdktf synth`'s `python main.py`
+    (conftest's cli_synth_job), whole output tree against this session's."""
+    result, again, _ = cli_synth_job.result()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert tree(again) == tree(synth_dir)
-
-
-def run_main(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=subprocess_env(), timeout=300)
 
 
 @pytest.fixture()
@@ -95,19 +87,10 @@ def test_unknown_rds_class_fails_with_exit_2_one_line_and_keeps_previous_output(
     assert tree(previous_output) == before
 
 
-def test_cdktf_cli_synth_matches_python_main(synth_dir, tmp_path):
+def test_cdktf_cli_synth_matches_python_main(synth_dir, cli_synth_job):
     """The users' own command: `cdktf synth` (the project's npm cdktf-cli) gives the same output."""
-    cdktf = ROOT / "node_modules" / ".bin" / "cdktf"
-    if not cdktf.exists():
-        pytest.fail("node_modules/.bin/cdktf missing: run `make install`")
-    work = tmp_path / "project"
-    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns(
-        ".venv", "node_modules", "cdktf.out", "build", ".git", "__pycache__"))
-    env = subprocess_env() | {"CHECKPOINT_DISABLE": "1",
-                              "PATH": f"{Path(sys.executable).parent}:{subprocess_env()['PATH']}"}
-    result = subprocess.run([str(cdktf), "synth", "--output", str(work / "cdktf.out")], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result, out, _ = cli_synth_job.result()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for stack in STACKS:
-        assert filecmp.cmp(work / "cdktf.out" / "stacks" / stack / "cdk.tf.json",
+        assert filecmp.cmp(out / "stacks" / stack / "cdk.tf.json",
                            synth_dir / "stacks" / stack / "cdk.tf.json", shallow=False), stack

@@ -5,13 +5,15 @@
 
 Each run is a fresh process, as users run it. Wall time per run; peak resident
 memory sampled every 10 ms over the whole process tree, split into python (the
-app) and node (the jsii runtime). Prints a Markdown table, the speed-up and
-whether both paths wrote byte-identical output. Figures, not a pass/fail test.
+app) and node (the jsii runtime). Prints the node the kernel ran on, a Markdown
+table, the speed-up and whether both paths wrote byte-identical output. Figures,
+not a pass/fail test.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -41,8 +43,8 @@ def _tree(pid: int) -> list[int]:
 def _rss_by_kind(pid: int) -> dict[str, int]:
     usage = {"python": 0, "node": 0}
     for member in _tree(pid):
-        try:
-            name = Path(f"/proc/{member}/comm").read_text().strip()
+        try:  # by executable: Node >= 22 names its main thread (comm) "MainThread"
+            name = Path(os.readlink(f"/proc/{member}/exe")).name
             pages = int(Path(f"/proc/{member}/statm").read_text().split()[1])
         except OSError:
             continue
@@ -52,7 +54,7 @@ def _rss_by_kind(pid: int) -> dict[str, int]:
 
 
 def run_once(plain: bool, outdir: Path) -> dict:
-    env = dict(os.environ, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+    env = dict(os.environ)
     env.pop("VIDEO_INGEST_PLAIN_BINDINGS", None)
     if plain:
         env["VIDEO_INGEST_PLAIN_BINDINGS"] = "1"
@@ -81,6 +83,17 @@ def run_once(plain: bool, outdir: Path) -> dict:
     return {"seconds": elapsed, **peak}
 
 
+def node_runtime() -> str:
+    """The node the jsii kernel runs on (fast_bindings.node_executable: the venv's own unless JSII_NODE), and
+    its version."""
+    from fast_bindings import node_executable
+
+    node = node_executable()
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    real = Path(shutil.which(node) or node).resolve()
+    return f"Node.js {version}: {node}" + (f" -> {real}" if str(real) != node else "")
+
+
 def tree_bytes(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
@@ -98,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                 results[name].append(run_once(name == "plain", outputs[name]))
         identical = tree_bytes(outputs["plain"]) == tree_bytes(outputs["lazy"])
     mib = lambda value: f"{value / 2**20:,.0f}"
-    print(f"Synth of all stacks (`python main.py`), {args.runs} runs each, {os.cpu_count()} CPUs\n")
+    print(f"Synth of all stacks (`python main.py`), {args.runs} runs each, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"jsii kernel on {node_runtime()}\n")
     print("| import path | median s | min s | max s | peak RSS python MiB | peak RSS node MiB | peak RSS tree MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     summary = {}

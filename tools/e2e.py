@@ -107,7 +107,9 @@ def environment(emulator: Emulator) -> dict[str, str]:
     env = terraform_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                         AWS_DEFAULT_REGION="eu-west-1", AWS_EC2_METADATA_DISABLED="true",
                         VIDEO_INGEST_EMULATOR_ENDPOINT=emulator.url,
-                        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20", CHECKPOINT_DISABLE="1",
+                        CHECKPOINT_DISABLE="1",
+                        # the venv's bin first: its python for cdktf's `python main.py`, its node (Node 24,
+                        # linked by `make install`) for cdktf-cli and jsii
                         PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TF_CLI_ARGS_init"):
         env.pop(variable, None)

@@ -29,6 +29,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fast_bindings
 from tools.plan_summary import EXIT_STATEFUL_LOSS, STATEFUL_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -384,7 +385,8 @@ def synth(tree: Path, out: Path, stacks: list[str] | None = None, env: dict[str,
     emulator) stacks. Raises RuntimeError with the tail of the output when synthesis fails."""
     if env is None:
         env = {k: v for k, v in os.environ.items() if k != EMULATOR_VARIABLE}
-    env = dict(env, JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20")
+    # The base tree's jsii kernel on this venv's node too, whatever that tree's fast_bindings knows about it.
+    env = dict(env, JSII_NODE=env.get("JSII_NODE") or fast_bindings.node_executable())
     result = subprocess.run([sys.executable, "main.py", *(stacks or []), "--outdir", str(out)], cwd=tree, env=env,
                             capture_output=True, text=True)
     if log:
