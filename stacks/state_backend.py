@@ -41,8 +41,8 @@ class StateBackendStack(TerraformStack):
         dr = aws_provider(self, "aws-dr", region=config.dr_region, account_id=config.account_id,
                           environment="state", alias="dr", bootstrap=True, emulator=emulator)
 
-        self.key = _state_key(self, "key", naming, protect=True)
-        dr_key = _state_key(self, "dr-key", naming, protect=True, provider=dr)
+        self.key = _state_key(self, "key", naming, alias=STATE_KEY_ALIAS, protect=True)
+        dr_key = _state_key(self, "dr-key", naming, alias=f"alias/{naming.project}-dr-key", protect=True, provider=dr)
         log_bucket = SecureBucket(self, "access-logs", name=naming.bucket("access-logs"),
                                   options=access_log_options(naming.bucket("access-logs"), naming.account_id))
         dr_log_bucket = SecureBucket(self, "dr-access-logs", name=naming.bucket("access-logs", config.dr_region),
@@ -104,11 +104,10 @@ class StateBackendStack(TerraformStack):
                       [self.key.arn])))
 
 
-def _state_key(scope: Construct, id_: str, naming: Naming, *, protect: bool, provider=None) -> KmsKey:
+def _state_key(scope: Construct, id_: str, naming: Naming, *, alias: str, protect: bool, provider=None) -> KmsKey:
     key = KmsKey(scope, id_, description="Terraform state (bucket, replica and lock table)",
                  enable_key_rotation=True, deletion_window_in_days=30, provider=provider,
                  policy=policy(statement("AccountAdministersKey", ["kms:*"], "*", principal={"AWS": naming.root_arn})),
                  lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
-    alias = STATE_KEY_ALIAS if id_ == "key" else f"alias/{naming.project}-{id_}"
     KmsAlias(scope, f"{id_}-alias", name=alias, target_key_id=key.key_id, provider=provider)
     return key

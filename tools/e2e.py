@@ -14,8 +14,9 @@ emulator mode (stacks/emulator.py), then follows the README's First deploy runbo
    `terraform init` against the S3 backend (state in the emulated bucket, DynamoDB and S3 lockfile
    locking), `apply`, a second `plan -detailed-exitcode` that must find no changes, and `destroy`;
    the environments run side by side (separate accounts and state files). `dev` goes through the
-   users' own path instead: `cdktf deploy dev` / `cdktf destroy dev`. On `staging`, two plans race
-   for the state lock: the second must be refused, and the state must still plan clean afterwards;
+   users' own path instead: `cdktf deploy dev` / `cdktf destroy dev`, then applies and destroys it again;
+   `staging` is deployed from the base commit and upgraded to the head (tools/upgrade.py); on `prod`, two
+   plans race for the state lock: the second must be refused, and the state must still plan clean afterwards;
 3. the check AWS would make and moto does not (tools/permissions.py): every call the provider made
    during apply, plan and destroy, with what AWS requires alongside it, evaluated against the deploy
    role's policies; any denial fails the environment;

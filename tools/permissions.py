@@ -57,9 +57,7 @@ RENAMED = {
            "GetObjectLockConfiguration": "GetBucketObjectLockConfiguration",
            "GetPublicAccessBlock": "GetBucketPublicAccessBlock", "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
            "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
-           "DeleteBucketOwnershipControls": "PutBucketOwnershipControls", "DeleteBucketPolicy": "DeleteBucketPolicy",
-           "GetBucketTagging": "GetBucketTagging", "PutBucketTagging": "PutBucketTagging",
-           "DeleteBucketTagging": "PutBucketTagging", "DeleteBucketWebsite": "DeleteBucketWebsite"},
+           "DeleteBucketOwnershipControls": "PutBucketOwnershipControls", "DeleteBucketTagging": "PutBucketTagging"},
     "budgets": {"CreateBudget": "ModifyBudget", "UpdateBudget": "ModifyBudget", "DeleteBudget": "ModifyBudget",
                 "CreateNotification": "ModifyBudget", "CreateSubscriber": "ModifyBudget",
                 "DeleteNotification": "ModifyBudget", "DeleteSubscriber": "ModifyBudget",
@@ -67,7 +65,6 @@ RENAMED = {
                 "DescribeBudget": "ViewBudget", "DescribeBudgets": "ViewBudget",
                 "DescribeNotificationsForBudget": "ViewBudget", "DescribeSubscribersForNotification": "ViewBudget"},
     "cloudfront": {"CreateDistributionWithTags": "CreateDistribution"},
-    "elasticloadbalancing": {},
 }
 # What services document they require of the caller beyond the operation's own action.
 REQUIRED_ALONGSIDE = {
