@@ -12,6 +12,8 @@ file, the field, the value and what is allowed.
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
 import os
 import shutil
@@ -24,6 +26,8 @@ from stacks import emulator
 
 ROOT = Path(__file__).resolve().parent
 STATE_STACK = "state-backend"
+# `python main.py` re-runs itself as `python -O main.py` (see `_optimized`) unless this is "1".
+TYPE_CHECKS_VARIABLE = "VIDEO_INGEST_BINDING_TYPE_CHECKS"
 
 
 def emulator_settings() -> emulator.EmulatorSettings | None:
@@ -104,5 +108,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _optimized() -> None:
+    """Re-runs this command as `python -O main.py` (same interpreter options and arguments) unless it already is
+    one or VIDEO_INGEST_BINDING_TYPE_CHECKS=1. -O compiles out the `if __debug__:` blocks that jsii generates in
+    every binding method to check its arguments' types at run time (~0.3 s of a synth of every stack here), the
+    way jsii switches them off (aws/jsii#3660); the kernel still checks every value it receives (aws/jsii#5165).
+    The test suite keeps them: it synthesizes every stack in its own process, without -O, so a wrong type in
+    this project's code fails there with jsii's message. Nothing in
+    main.py, stacks/, modules/ or environments/ uses `assert` (tests/test_structure.py), so -O changes
+    nothing else of ours. `make install` writes the venv's -O bytecode."""
+    if not sys.flags.optimize and os.environ.get(TYPE_CHECKS_VARIABLE) != "1":
+        os.execv(sys.executable, [sys.executable, "-O", *sys.orig_argv[1:]])
+
+
+def _exit(code: int) -> None:
+    """Exit handlers (the jsii kernel's stop among them) and flushed output, then no interpreter teardown:
+    freeing every object one by one costs ~0.1 s here, and the process ends anyway."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _optimized()
+    gc.disable()  # a short-lived process: no cycle collection while the constructs are built (~0.1 s here)
+    _exit(main())

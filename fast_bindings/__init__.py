@@ -13,14 +13,16 @@ Node: the package's `lib/index.js` likewise `require`s all 2,135 JavaScript modu
 `lazy_index.js` preloaded (NODE_OPTIONS=--require, for that process only), which turns
 each of those lines into a getter that requires its module on first use.
 
+The kernel: Python talks to it directly instead of through jsii's relay process (`kernel.py`).
+
 Either way `install()` starts the kernel itself, on the project's node (`node_executable()`:
 the venv's Node 24 that `make install` links, unless JSII_NODE says otherwise) and with
 the one deprecation warning cdktf triggers silenced by its code (see `_kernel_env`).
 
 Output is byte-identical to the plain path (tested). If the installed package does not
 have the layout this expects, each side falls back to the plain load and says so once
-on stderr. `VIDEO_INGEST_PLAIN_BINDINGS=1` forces the plain path (for the benchmark and
-the identity test).
+on stderr. `VIDEO_INGEST_PLAIN_BINDINGS=1` forces the plain path, jsii as it ships (plain import,
+relay process): the benchmark and the identity test compare the two.
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ import re
 import shutil
 import sys
 from pathlib import Path
+
+from fast_bindings import kernel
 
 PACKAGE = "cdktf_cdktf_provider_aws"
 ASSEMBLY = "@cdktf/provider-aws"
@@ -55,6 +59,8 @@ def install() -> str:
     body, submodules = lazy
     module = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = module
+    if not kernel.install():
+        print(f"fast_bindings: jsii is not {kernel.JSII_VERSION}; its kernel runs behind its relay", file=sys.stderr)
     try:
         with _kernel_env(lazy=True):  # the package __init__ loads the assemblies: the kernel starts here
             exec(compile(body, spec.origin, "exec"), module.__dict__)

@@ -28,3 +28,14 @@ def test_nothing_in_stacks_or_modules_reads_the_process_environment():
                if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
                or isinstance(node, ast.alias) and node.name in ("environ", "getenv")]
     assert not readers, readers
+
+
+def test_nothing_the_synth_runs_relies_on_assert_or_debug():
+    """`python main.py` runs as `python -O main.py` (main._optimized), which drops `assert` statements and
+    `if __debug__:` blocks: none may carry a check of this project's synth."""
+    synth_sources = [*SOURCES, ROOT / "main.py", *(ROOT / "environments").glob("*.py"),
+                     *(ROOT / "fast_bindings").glob("*.py")]
+    found = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in synth_sources
+             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, ast.Assert) or isinstance(node, ast.Name) and node.id == "__debug__"]
+    assert len(synth_sources) > len(SOURCES) and not found, found

@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Synth benchmark: `python main.py` (all stacks) with the plain binding import vs the lazy one.
+"""Synth benchmark: `python main.py` (all stacks) as it runs, vs jsii as it ships ("plain").
+
+"lazy" is the command users run: lazy bindings, direct kernel, `python -O` (fast_bindings, main.py).
+"plain" is the same app with VIDEO_INGEST_PLAIN_BINDINGS=1 and VIDEO_INGEST_BINDING_TYPE_CHECKS=1: every
+binding imported, jsii's relay process, the bindings' runtime type checks.
 
     python -m tools.bench [--runs 5]
 
@@ -55,9 +59,10 @@ def _rss_by_kind(pid: int) -> dict[str, int]:
 
 def run_once(plain: bool, outdir: Path) -> dict:
     env = dict(os.environ)
-    env.pop("VIDEO_INGEST_PLAIN_BINDINGS", None)
-    if plain:
-        env["VIDEO_INGEST_PLAIN_BINDINGS"] = "1"
+    for name in ("VIDEO_INGEST_PLAIN_BINDINGS", "VIDEO_INGEST_BINDING_TYPE_CHECKS"):
+        env.pop(name, None)
+        if plain:
+            env[name] = "1"
     peak = {"python": 0, "node": 0, "tree": 0}
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "main.py", "--outdir", str(outdir)], cwd=ROOT, env=env,
