@@ -90,9 +90,10 @@ def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 @pytest.fixture(scope="session")
 def plain_synth_job(background, tmp_path_factory) -> Future:
-    """Every stack synthesized in a fresh process on the plain import path: (result, output dir)."""
+    """Every stack synthesized in a fresh process with jsii as it ships (every binding imported, jsii's relay
+    process, the bindings' runtime type checks): (result, output dir)."""
     out = tmp_path_factory.mktemp("plain") / "cdktf.out"
-    env = subprocess_env() | {"VIDEO_INGEST_PLAIN_BINDINGS": "1"}
+    env = subprocess_env() | {"VIDEO_INGEST_PLAIN_BINDINGS": "1", "VIDEO_INGEST_BINDING_TYPE_CHECKS": "1"}
     return background.submit(lambda: (run_main("--outdir", str(out), env=env), out))
 
 

@@ -9,6 +9,8 @@ import tarfile
 from importlib.util import find_spec
 from pathlib import Path
 
+import pytest
+
 import fast_bindings
 from tests.conftest import ROOT, STACKS, subprocess_env
 from tests.test_synth import tree
@@ -133,3 +135,68 @@ def test_unrecognised_layout_falls_back_to_the_plain_import():
     body, names = fast_bindings.lazy_source(
         "x = 1\nfrom ._jsii import *\n" + "".join(f"from . import m{i}\n" for i in range(1500)))
     assert body == "x = 1\nfrom ._jsii import *\n" and names[:2] == ["m0", "m1"]
+
+
+def test_the_kernel_is_reached_without_jsii_s_relay_process():
+    """fast_bindings.kernel: this session's kernel is node running jsii's lib/program.js itself, a direct child
+    of this process, and no node process of ours runs bin/jsii-runtime.js (the relay)."""
+    import cdktf  # noqa: F401  (the kernel is running)
+
+    children = [pid for pid in Path("/proc").iterdir() if pid.name.isdigit() and _parent(pid) == os.getpid()]
+    commands = [(pid / "cmdline").read_bytes().split(b"\0") for pid in children if (pid / "cmdline").exists()]
+    kernels = [argv for argv in commands if any(arg.endswith(b"lib/program.js") for arg in argv)]
+    assert len(kernels) == 1, commands
+    assert b"--max-old-space-size=4069" in kernels[0] and b"--preserve-symlinks" in kernels[0]
+    assert not [argv for argv in commands if any(arg.endswith(b"jsii-runtime.js") for arg in argv)]
+
+
+def test_the_direct_kernel_is_only_installed_on_the_jsii_it_was_written_for(monkeypatch):
+    import jsii
+    from jsii._kernel.providers import process
+
+    from fast_bindings import kernel
+
+    start, stop = process._NodeProcess.start, process._NodeProcess.stop
+    monkeypatch.setattr(jsii, "__version__", "1.143.0")
+    assert kernel.install() is False
+    monkeypatch.setattr(jsii, "__version__", kernel.JSII_VERSION)
+    monkeypatch.setenv("JSII_RUNTIME", "/somewhere/else/jsii-runtime.js")
+    assert kernel.install() is False
+    assert (process._NodeProcess.start, process._NodeProcess.stop) == (start, stop)
+
+
+def test_main_runs_itself_with_python_O_unless_type_checks_are_asked_for(monkeypatch):
+    """`python main.py` becomes `python -O main.py` (same interpreter options and arguments): the bindings'
+    runtime type checks are compiled out for users; this session (no -O) keeps them."""
+    import main
+
+    calls = []
+    monkeypatch.setattr(os, "execv", lambda path, argv: calls.append((path, argv)))
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-X", "utf8", "main.py", "dev", "--outdir", "x"])
+    monkeypatch.delenv(main.TYPE_CHECKS_VARIABLE, raising=False)
+    assert not sys.flags.optimize
+    main._optimized()
+    assert calls == [(sys.executable, [sys.executable, "-O", "-X", "utf8", "main.py", "dev", "--outdir", "x"])]
+    monkeypatch.setenv(main.TYPE_CHECKS_VARIABLE, "1")
+    main._optimized()
+    assert len(calls) == 1
+
+
+def test_a_load_is_not_waited_for_and_its_failure_raises_at_the_next_request(tmp_path):
+    """A kernel of its own (fast_bindings.kernel): the load of a missing assembly returns at once; the next
+    request reads the hello and that load's answer first, and raises its error."""
+    from jsii._kernel.providers import process
+
+    node = process._NodeProcess()
+    node.start()  # as jsii's ProcessProvider does before its first request
+    try:
+        assert node.send(process.LoadRequest(name="nothing", version="0.0.0", tarball=str(tmp_path / "no.tgz")),
+                         process.LoadResponse) is None
+        assert node._process.unanswered_loads == 1 and not node._process.greeted
+        with pytest.raises(RuntimeError, match="jsii could not load an assembly"):
+            node.send(process.StatsRequest(), process.StatsResponse)
+        assert node._process.unanswered_loads == 0 and node._process.greeted
+        assert node.send(process.StatsRequest(), process.StatsResponse).objectCount >= 0
+    finally:
+        node.stop()
+    assert node._process.returncode == 0
