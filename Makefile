@@ -93,8 +93,8 @@ scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every ski
 diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} and <env>-resources.{svg,png}
 	$(PY) -m tools.diagram
 
-test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included
-	$(PY) -m pytest -q
+test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included (CACHE=0: run every tool)
+	$(if $(filter 0,$(CACHE)),VIDEO_INGEST_TEST_CACHE=0) $(PY) -m pytest -q
 
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
 	$(PY) -m tools.e2e

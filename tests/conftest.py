@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import fast_bindings
+from tests import tool_cache
 
 fast_bindings.install()  # before anything imports the AWS bindings
 
@@ -38,6 +39,10 @@ _NEEDED = pytest.StashKey[set]()
 def subprocess_env() -> dict[str, str]:
     """The environment for programs the tests start (the node they run on is the venv's, fast_bindings)."""
     return dict(os.environ)
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(tool_cache.summary())
 
 
 def pytest_collection_modifyitems(config, items):
@@ -94,7 +99,7 @@ def plain_synth_job(background, tmp_path_factory) -> Future:
     process, the bindings' runtime type checks): (result, output dir)."""
     out = tmp_path_factory.mktemp("plain") / "cdktf.out"
     env = subprocess_env() | {"VIDEO_INGEST_PLAIN_BINDINGS": "1", "VIDEO_INGEST_BINDING_TYPE_CHECKS": "1"}
-    return background.submit(lambda: (run_main("--outdir", str(out), env=env), out))
+    return background.submit(tool_cache.plain_synth, lambda: run_main("--outdir", str(out), env=env), out, env)
 
 
 @pytest.fixture(scope="session")
@@ -119,9 +124,7 @@ def cli_synth_job(background, tmp_path_factory) -> Future:
 @pytest.fixture(scope="session")
 def plan_jobs(background, synth_dir, build_dir) -> dict[str, Future]:
     """A real offline `terraform plan` of every stack (and its `show -json`): the plan.json path, per stack."""
-    from tools.terraform import plan
-
-    return {name: background.submit(plan, name, synth_dir / "stacks", build_dir) for name in PLAN_ORDER}
+    return {name: background.submit(tool_cache.plan, name, synth_dir / "stacks", build_dir) for name in PLAN_ORDER}
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +134,7 @@ def scan_job(background, plan_jobs, synth_dir, build_dir) -> Future:
 
     def scan() -> list[dict]:
         wait(plan_jobs.values())
-        return scan_all(list(STACKS), synth_dir / "stacks", build_dir)
+        return scan_all(list(STACKS), synth_dir / "stacks", build_dir, cache=tool_cache.CheckovCache())
 
     return background.submit(scan)
 

@@ -66,17 +66,24 @@ def scan(stack: str, out: Path = OUT, build: Path = BUILD) -> dict:
     return scan_all([stack], out, build)[0]
 
 
-def scan_all(names: list[str], out: Path = OUT, build: Path = BUILD, jobs: int = 2) -> list[dict]:
-    """checkov on each stack (one checkov import for all of them, `jobs` scans at a time); results in order."""
+def scan_all(names: list[str], out: Path = OUT, build: Path = BUILD, jobs: int = 2, cache=None) -> list[dict]:
+    """checkov on each stack (one checkov import for all of them, `jobs` scans at a time); results in order.
+    `cache` (the test suite's): `reuse(command)` puts a kept scan's reports in place and returns its exit code
+    (or None), `keep(command, code)` keeps a fresh one."""
     commands = [checkov_command(stack, out, build) for stack in names]
-    batch = subprocess.run([sys.executable, "-m", "tools.scan", "--fork-checkov", str(jobs)], cwd=ROOT,
-                           input=json.dumps(commands), capture_output=True, text=True,
-                           env=dict(os.environ, **CHECKOV_ENV))
-    if batch.returncode != 0:
-        sys.stderr.write(batch.stderr[-4000:])
-        raise SystemExit(f"checkov could not be started (exit {batch.returncode})")
-    codes = json.loads(batch.stdout)
-    return [result(stack, code, out, build) for stack, code in zip(names, codes)]
+    codes = {index: cache.reuse(command) for index, command in enumerate(commands)} if cache else {}
+    todo = [index for index in range(len(commands)) if codes.get(index) is None]
+    if todo:
+        batch = subprocess.run([sys.executable, "-m", "tools.scan", "--fork-checkov", str(jobs)], cwd=ROOT,
+                               input=json.dumps([commands[index] for index in todo]), capture_output=True,
+                               text=True, env=dict(os.environ, **CHECKOV_ENV))
+        if batch.returncode != 0:
+            sys.stderr.write(batch.stderr[-4000:])
+            raise SystemExit(f"checkov could not be started (exit {batch.returncode})")
+        codes.update(zip(todo, json.loads(batch.stdout)))
+        for index in todo if cache else []:
+            cache.keep(commands[index], codes[index])
+    return [result(stack, codes[index], out, build) for index, stack in enumerate(names)]
 
 
 def checkov_command(stack: str, out: Path = OUT, build: Path = BUILD) -> dict:

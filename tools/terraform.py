@@ -104,6 +104,11 @@ def offline_override(config: dict) -> dict:
 
 
 def plan(stack: str, out: Path = OUT, build: Path = BUILD) -> Path:
+    return run_plan(prepare_plan(stack, out, build))
+
+
+def prepare_plan(stack: str, out: Path = OUT, build: Path = BUILD) -> Path:
+    """The stack's offline working copy (its *.tf.json are everything the plan reads besides the tools)."""
     work = workdir(stack, "plan", out, build)
     config = json.loads((work / "cdk.tf.json").read_text())
     for provider in config.get("provider", {}).get("aws", []):
@@ -112,6 +117,11 @@ def plan(stack: str, out: Path = OUT, build: Path = BUILD) -> Path:
     (work / "cdk.tf.json").write_text(json.dumps(config, indent=2))
     (work / "zz_offline_override.tf.json").write_text(json.dumps(offline_override(config), indent=2))
     (work / "terraform.tfstate").unlink(missing_ok=True)
+    return work
+
+
+def run_plan(work: Path) -> Path:
+    """init, plan and `show -json` in a prepared working copy: its plan.json."""
     env = terraform_env(AWS_ACCESS_KEY_ID="AKIAOFFLINEPLAN00000", AWS_SECRET_ACCESS_KEY="offline-plan-dummy-secret",
                         AWS_EC2_METADATA_DISABLED="true", **OFFLINE_GOGC)
     env.pop("AWS_PROFILE", None)
