@@ -3,8 +3,8 @@
 jsii (Python) starts `node bin/jsii-runtime.js`, and that script only starts a second node process,
 `lib/program.js` (the kernel), and relays every request and response between its stdin/stdout and the
 kernel's fd 3 (and wraps the kernel's stdout/stderr as JSON lines on its own stderr). A synth of every stack
-makes ~2,600 requests, each through that relay both ways. `install()` replaces `_NodeProcess.start`/`stop`
-(jsii 1.142, pinned) so that Python starts `lib/program.js` itself, with fd 3 one end of a socket pair
+makes ~2,600 requests, each through that relay both ways. `install()` replaces `_NodeProcess.start`, `stop`
+and `send` (jsii 1.142, pinned) so that Python starts `lib/program.js` itself, with fd 3 one end of a socket pair
 whose other end Python reads and writes: the same kernel, the same protocol and the same node arguments
 (`--max-old-space-size=4069` as jsii passes it, `--preserve-symlinks` as the relay does), one process fewer
 and no relay. The kernel's stdout and stderr are this process's (the relay decoded them to the same place).
@@ -14,7 +14,9 @@ byte-identical output.
 The assemblies' `load` requests (constructs, cdktf, the AWS provider: sent while their Python packages are
 imported) are written without waiting for their answers, which nobody reads (jsii's `Kernel.load` returns
 None): node loads the assemblies while Python goes on importing the app, on the other core. The hello and
-those answers are read, and a failed load raised, before the first request whose answer is used.
+those answers are read, and a failed load raised, before the first request whose answer is used. Measured
+here: a synth of every stack 1.92 s instead of 2.11 s (median of nine interleaved runs); `python main.py` on a
+bad input exits in 0.5 s, before node has finished loading.
 
 If jsii is not the version this was written for, its embedded runtime has no `lib/program.js`, or
 JSII_RUNTIME names another runtime, nothing is replaced (jsii's own relay runs) and `install()` returns False.
@@ -71,7 +73,8 @@ def _start(self) -> None:
     environ = dict(os.environ, JSII_AGENT=f"Python/{platform.python_version()}")
     program = _program(self._jsii_runtime())
     ours, theirs = socket.socketpair()
-    theirs.set_inheritable(True)  # posix_spawn's dup2 onto fd 3 is a no-op when it already is fd 3
+    if theirs.fileno() == 3:  # posix_spawn's dup2 of fd 3 onto itself would leave it close-on-exec
+        theirs.set_inheritable(True)
     node = environ.get("JSII_NODE", "node")
     try:
         pid = os.posix_spawnp(node, [node, "--max-old-space-size=4069", "--preserve-symlinks", program], environ,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import tool_cache
 from tests.conftest import ROOT
 from tools.plan_summary import summarize
 from tools.terraform import run, terraform_env
@@ -51,9 +52,14 @@ def changed_plan(tmp_path_factory) -> dict:
             prior("aws_s3_bucket", "old_exports", 0, {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"}),
         ]}))
     env = terraform_env(**DUMMY_CREDENTIALS)
-    run(["init", "-input=false", "-no-color"], work, env)
-    run(["plan", "-input=false", "-no-color", "-refresh=false", "-lock=false", "-out=plan.tfplan"], work, env)
-    return json.loads(run(["show", "-json", "plan.tfplan"], work, env).stdout)
+
+    def plan() -> Path:
+        run(["init", "-input=false", "-no-color"], work, env)
+        run(["plan", "-input=false", "-no-color", "-refresh=false", "-lock=false", "-out=plan.tfplan"], work, env)
+        (work / "plan.json").write_text(run(["show", "-json", "plan.tfplan"], work, env).stdout)
+        return work / "plan.json"
+
+    return json.loads(tool_cache.planned(work, plan, work / "terraform.tfstate").read_text())
 
 
 def test_forced_database_replacement_is_flagged_and_exits_non_zero(changed_plan, tmp_path):

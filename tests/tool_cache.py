@@ -122,56 +122,34 @@ class CheckovCache:
         keep("checkov", self.key(command), [p for p in work.iterdir() if p.name != "baseline.json"], {"code": code})
 
 
-def plan_key(work: Path) -> str | None:
-    """What an offline plan of the prepared working copy `work` reads; None without the provider mirror."""
+def plan_key(work: Path, *inputs: Path) -> str | None:
+    """What an offline plan in the working copy `work` reads (its *.tf.json and `inputs`, e.g. a prior state);
+    None without the provider mirror (the registry is outside this machine: nothing is kept)."""
     from tools.terraform import MIRROR, TERRAFORM, cli_config
 
     if not MIRROR.is_dir():
         return None
     providers = sorted(p for p in MIRROR.rglob("terraform-provider-*") if p.is_file())
     return digest("plan", binary_identity(TERRAFORM), *map(binary_identity, providers),
-                  *file_parts([cli_config(), *work.glob("*.tf.json")]))
+                  *file_parts([cli_config(), *work.glob("*.tf.json"), *inputs]))
 
 
-def plan(stack: str, stacks_dir: Path, build: Path) -> Path:
-    """tools.terraform.plan, kept by the working copy's *.tf.json, the terraform binary, the CLI config and the
-    provider binaries in the mirror (no mirror: nothing kept, the registry is outside this machine)."""
-    from tools.terraform import prepare_plan, run_plan
-
-    work = prepare_plan(stack, stacks_dir, build)
-    key = plan_key(work)
+def planned(work: Path, run, *inputs: Path) -> Path:
+    """`run()` (which writes `work`/plan.json), or the plan.json kept for the same inputs."""
+    key = plan_key(work, *inputs)
+    if key is not None and restore("plan", key, work) is not None:
+        return work / "plan.json"
+    plan_json = run()
     if key is None:
         ran["plan"] += 1
-        return run_plan(work)
-    if restore("plan", key, work) is not None:
-        return work / "plan.json"
-    plan_json = run_plan(work)
-    keep("plan", key, [plan_json])
+    else:
+        keep("plan", key, [plan_json])
     return plan_json
 
 
-def plain_synth(run, out: Path, env: dict[str, str]):
-    """`run()` (a `python main.py` on jsii as it ships, into `out`), kept by every file the synth reads
-    (tools.upgrade.SYNTH_INPUTS and the npm lock), the python and node binaries and the variables it reads;
-    only a successful synth is kept. Returns (the CompletedProcess, or one with the kept exit code and stderr;
-    `out`)."""
-    import subprocess
-    import sys
+def plan(stack: str, stacks_dir: Path, build: Path) -> Path:
+    """tools.terraform.plan, kept by its inputs (`plan_key`)."""
+    from tools.terraform import prepare_plan, run_plan
 
-    import fast_bindings
-    from tools.upgrade import SYNTH_INPUTS
-
-    settings = {name: value for name, value in env.items() if name.startswith(("VIDEO_INGEST_", "JSII_", "NODE_"))}
-    key = digest("plain-synth", sys.version, binary_identity(sys.executable),
-                 binary_identity(fast_bindings.node_executable()), json.dumps(settings, sort_keys=True),
-                 *file_parts(tree_files(*(ROOT / name for name in (*SYNTH_INPUTS, "package-lock.json")))))
-    out.mkdir(parents=True, exist_ok=True)
-    meta = restore("plain-synth", key, out)
-    if meta is not None:
-        return subprocess.CompletedProcess([], meta["returncode"], "", meta["stderr"]), out
-    result = run()
-    if result.returncode == 0:
-        keep("plain-synth", key, list(out.iterdir()), {"returncode": 0, "stderr": result.stderr})
-    else:
-        ran["plain-synth"] += 1
-    return result, out
+    work = prepare_plan(stack, stacks_dir, build)
+    return planned(work, lambda: run_plan(work))
