@@ -153,3 +153,30 @@ def plan(stack: str, stacks_dir: Path, build: Path) -> Path:
 
     work = prepare_plan(stack, stacks_dir, build)
     return planned(work, lambda: run_plan(work))
+
+
+def plain_synth(run, out: Path, env: dict[str, str]):
+    """`run()` (a `python main.py` on jsii as it ships, into `out`), kept by every file the synth reads
+    (tools.upgrade.SYNTH_INPUTS and the npm lock), the python and node binaries and the variables it reads;
+    only a successful synth is kept. Returns (the CompletedProcess, or one with the kept exit code and stderr;
+    `out`)."""
+    import subprocess
+    import sys
+
+    import fast_bindings
+    from tools.upgrade import SYNTH_INPUTS
+
+    settings = {name: value for name, value in env.items() if name.startswith(("VIDEO_INGEST_", "JSII_", "NODE_"))}
+    key = digest("plain-synth", sys.version, binary_identity(sys.executable),
+                 binary_identity(fast_bindings.node_executable()), json.dumps(settings, sort_keys=True),
+                 *file_parts(tree_files(*(ROOT / name for name in (*SYNTH_INPUTS, "package-lock.json")))))
+    out.mkdir(parents=True, exist_ok=True)
+    meta = restore("plain-synth", key, out)
+    if meta is not None:
+        return subprocess.CompletedProcess([], meta["returncode"], "", meta["stderr"]), out
+    result = run()
+    if result.returncode == 0:
+        keep("plain-synth", key, list(out.iterdir()), {"returncode": 0, "stderr": result.stderr})
+    else:
+        ran["plain-synth"] += 1
+    return result, out
