@@ -33,10 +33,10 @@ $(VENV)/.installed: requirements.txt requirements.lock
 	touch $@
 
 # `python main.py` runs as `python -O main.py` (main.py, `_optimized`): pip wrote the venv's bytecode for plain
-# python only, so the -O bytecode is written here, once (~20 s on 2 cores); without it, and with
-# PYTHONDONTWRITEBYTECODE set, every synth would compile the binding modules it loads again.
+# python only, so the -O bytecode of what the synth imports is written here, once (tools/bytecode.py, ~12 s);
+# without it, and with PYTHONDONTWRITEBYTECODE set, every synth would compile the binding modules it loads.
 $(VENV)/.optimized: $(VENV)/.installed
-	$(PY) -O -m compileall -q -j0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null
+	$(PY) -O -m tools.bytecode
 	touch $@
 
 FORCE:

@@ -39,3 +39,14 @@ def test_nothing_the_synth_runs_relies_on_assert_or_debug():
              for node in ast.walk(ast.parse(path.read_text(), str(path)))
              if isinstance(node, ast.Assert) or isinstance(node, ast.Name) and node.id == "__debug__"]
     assert len(synth_sources) > len(SOURCES) and not found, found
+
+
+def test_install_writes_optimized_bytecode_for_the_synth_s_imports():
+    """`make install` compiles, with -O, the bindings' distribution and what it requires (tools/bytecode.py):
+    every package `python -O main.py` imports from the venv."""
+    from tools.bytecode import closure, top_levels
+
+    names = {path.name for distribution in closure() for path in top_levels(distribution)}
+    assert {"cdktf_cdktf_provider_aws", "cdktf", "constructs", "jsii", "typeguard", "cattrs", "attrs",
+            "publication.py", "typing_extensions.py", "dateutil"} <= names, names
+    assert "checkov" not in names and "moto" not in names  # test tools are not the synth's
