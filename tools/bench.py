@@ -99,6 +99,15 @@ def node_runtime() -> str:
     return f"Node.js {version}: {node}" + (f" -> {real}" if str(real) != node else "")
 
 
+def reference_seconds() -> float:
+    """A fixed pure-Python loop (20 million additions) in a fresh interpreter: how fast this machine's CPU is
+    right now. On these shared machines it moved by 40 % within an hour (1.24 s to 1.75 s), and every synth
+    with it, so each benchmark prints it beside its figures."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "s = 0\nfor i in range(20_000_000): s += i"], check=True)
+    return time.perf_counter() - started
+
+
 def tree_bytes(path: Path) -> dict[str, bytes]:
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
@@ -108,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     results: dict[str, list[dict]] = {"plain": [], "lazy": []}
+    reference = [reference_seconds()]
     with tempfile.TemporaryDirectory() as tmp:
         outputs = {name: Path(tmp) / name for name in results}
         run_once(False, outputs["lazy"])  # warm-up: file cache and jsii package cache, not counted
@@ -115,10 +125,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in results:
                 results[name].append(run_once(name == "plain", outputs[name]))
         identical = tree_bytes(outputs["plain"]) == tree_bytes(outputs["lazy"])
+    reference.append(reference_seconds())
     mib = lambda value: f"{value / 2**20:,.0f}"
     print(f"Synth of all stacks (`python main.py`), {args.runs} runs each, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"jsii kernel on {node_runtime()}\n")
+    print(f"jsii kernel on {node_runtime()}")
+    print(f"reference loop (tools.bench.reference_seconds): {reference[0]:.2f} s before, {reference[1]:.2f} s after\n")
     print("| import path | median s | min s | max s | peak RSS python MiB | peak RSS node MiB | peak RSS tree MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     summary = {}
