@@ -114,9 +114,9 @@ def _optimized() -> None:
     every binding method to check its arguments' types at run time (~0.3 s of a synth of every stack here), the
     way jsii switches them off (aws/jsii#3660); the kernel still checks every value it receives (aws/jsii#5165).
     The test suite keeps them: it synthesizes every stack in its own process, without -O, so a wrong type in
-    this project's code fails there with jsii's message. Nothing in
-    main.py, stacks/, modules/ or environments/ uses `assert` (tests/test_structure.py), so -O changes
-    nothing else of ours. `make install` writes the venv's -O bytecode."""
+    this project's code fails there with jsii's message. Nothing the synth runs uses `assert` or `__debug__`
+    (tests/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O bytecode
+    (tools/bytecode.py)."""
     if not sys.flags.optimize and os.environ.get(TYPE_CHECKS_VARIABLE) != "1":
         os.execv(sys.executable, [sys.executable, "-O", *sys.orig_argv[1:]])
 

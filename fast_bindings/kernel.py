@@ -33,6 +33,7 @@ import time
 
 JSII_VERSION = "1.142.0"
 _jsii_send = None  # jsii's own _NodeProcess.send, for every request but a load
+_jsii = None  # jsii._kernel.providers.process, set by install()
 
 
 class _Kernel:
@@ -88,10 +89,8 @@ def _start(self) -> None:
 
 def _send(self, request, response_type):
     """A load is written and not waited for; any other request first reads what is owed (`_settle`)."""
-    from jsii._kernel.providers import process
-
-    if isinstance(request, process.LoadRequest):
-        self._process.stdin.write(json.dumps(self._serializer.unstructure(request), default=process.jdefault)
+    if isinstance(request, _jsii.LoadRequest):
+        self._process.stdin.write(json.dumps(self._serializer.unstructure(request), default=_jsii.jdefault)
                                   .encode("utf8") + b"\n")
         self._process.stdin.flush()
         self._process.unanswered_loads += 1
@@ -101,18 +100,16 @@ def _send(self, request, response_type):
 
 
 def _settle(self) -> None:
-    from jsii._kernel.providers import process
-
     kernel = self._process
     if not kernel.greeted:
         kernel.greeted = True
         self.handshake()
     while kernel.unanswered_loads:
         kernel.unanswered_loads -= 1
-        answer = self._serializer.structure(self._next_message(), process._ProcessResponse)
-        if isinstance(answer, process._ErrorResponse):
+        answer = self._serializer.structure(self._next_message(), _jsii._ProcessResponse)
+        if isinstance(answer, _jsii._ErrorResponse):
             raise RuntimeError(f"jsii could not load an assembly: {answer.error}") \
-                from process.JavaScriptError(answer.stack)
+                from _jsii.JavaScriptError(answer.stack)
 
 
 def _stop(self) -> None:
@@ -138,9 +135,11 @@ def install() -> bool:
     if "JSII_RUNTIME" in os.environ or jsii.__version__ != JSII_VERSION \
             or "lib/program.js" not in embedded.EMBEDDED_FILES.values() \
             or not all(hasattr(process._NodeProcess, name) for name in ("_jsii_runtime", "handshake", "start", "send")) \
-            or not all(hasattr(process, name) for name in ("LoadRequest", "_ProcessResponse", "_ErrorResponse")):
+            or not all(hasattr(process, name) for name in ("LoadRequest", "_ProcessResponse", "_ErrorResponse",
+                                                           "jdefault", "JavaScriptError")):
         return False
-    global _jsii_send
+    global _jsii, _jsii_send
+    _jsii = process
     if process._NodeProcess.start is not _start:
         _jsii_send = process._NodeProcess.send
     process._NodeProcess.start = _start

@@ -16,7 +16,9 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(tool_cache, "ENABLED", True)
     monkeypatch.setattr(tool_cache, "reused", tool_cache.Counter())
     monkeypatch.setattr(tool_cache, "ran", tool_cache.Counter())
-    return tmp_path
+    tool_cache._plan_tools.cache_clear()
+    yield tmp_path
+    tool_cache._plan_tools.cache_clear()  # the session's own plans see the real binaries
 
 
 def _working_copy(root, config: dict):
@@ -35,6 +37,7 @@ def test_a_plan_is_keyed_by_every_tf_json_and_the_binaries(cache, monkeypatch):
     (same / "zz_offline_override.tf.json").write_text('{"terraform": {}}')
     assert tool_cache.plan_key(same) != key
     monkeypatch.setattr(tool_cache, "binary_identity", lambda path: f"{path} rebuilt")
+    tool_cache._plan_tools.cache_clear()  # a new session
     assert tool_cache.plan_key(one) != key
 
 

@@ -14,6 +14,7 @@ the cache. Each session's terminal summary says what was reused and what ran.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -122,16 +123,26 @@ class CheckovCache:
         keep("checkov", self.key(command), [p for p in work.iterdir() if p.name != "baseline.json"], {"code": code})
 
 
-def plan_key(work: Path, *inputs: Path) -> str | None:
-    """What an offline plan in the working copy `work` reads (its *.tf.json and `inputs`, e.g. a prior state);
-    None without the provider mirror (the registry is outside this machine: nothing is kept)."""
-    from tools.terraform import MIRROR, TERRAFORM, cli_config
+@functools.cache
+def _plan_tools() -> tuple[str, ...] | None:
+    """The terraform binary and the provider binaries in the mirror, once per session; None without the mirror."""
+    from tools.terraform import MIRROR, TERRAFORM
 
     if not MIRROR.is_dir():
         return None
     providers = sorted(p for p in MIRROR.rglob("terraform-provider-*") if p.is_file())
-    return digest("plan", binary_identity(TERRAFORM), *map(binary_identity, providers),
-                  *file_parts([cli_config(), *work.glob("*.tf.json"), *inputs]))
+    return (binary_identity(TERRAFORM), *map(binary_identity, providers))
+
+
+def plan_key(work: Path, *inputs: Path) -> str | None:
+    """What an offline plan in the working copy `work` reads (its *.tf.json and `inputs`, e.g. a prior state);
+    None without the provider mirror (the registry is outside this machine: nothing is kept)."""
+    from tools.terraform import cli_config
+
+    tools = _plan_tools()
+    if tools is None:
+        return None
+    return digest("plan", *tools, *file_parts([cli_config(), *work.glob("*.tf.json"), *inputs]))
 
 
 def planned(work: Path, run, *inputs: Path) -> Path:

@@ -81,8 +81,9 @@ def scan_all(names: list[str], out: Path = OUT, build: Path = BUILD, jobs: int =
             sys.stderr.write(batch.stderr[-4000:])
             raise SystemExit(f"checkov could not be started (exit {batch.returncode})")
         codes.update(zip(todo, json.loads(batch.stdout)))
-        for index in todo if cache else []:
-            cache.keep(commands[index], codes[index])
+        if cache:
+            for index in todo:
+                cache.keep(commands[index], codes[index])
     return [result(stack, codes[index], out, build) for index, stack in enumerate(names)]
 
 
