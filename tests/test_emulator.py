@@ -360,6 +360,23 @@ def test_patched_rds_instances_have_their_own_resource_ids(patched):
         assert [db["DBInstanceIdentifier"] for db in found["DBInstances"]] == ["replica"]
 
 
+def test_patched_rds_instance_gets_awss_default_ca_unless_it_names_one(patched):
+    import boto3
+    from moto import mock_aws
+
+    from tools.emulator_server import DEFAULT_RDS_CA
+
+    with mock_aws():
+        rds = boto3.client("rds", region_name="eu-west-1")
+        common = dict(DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
+                      MasterUserPassword="not-a-real-password", AllocatedStorage=20)
+        created = rds.create_db_instance(DBInstanceIdentifier="default", **common)["DBInstance"]
+        named = rds.create_db_instance(DBInstanceIdentifier="named", CACertificateIdentifier="rds-ca-ecc384-g1",
+                                       **common)["DBInstance"]
+        assert created["CACertificateIdentifier"] == DEFAULT_RDS_CA == "rds-ca-rsa2048-g1"
+        assert named["CACertificateIdentifier"] == "rds-ca-ecc384-g1"
+
+
 def test_patched_rds_replica_of_a_multi_az_primary_starts_single_az_without_backups(patched):
     import boto3
     from moto import mock_aws

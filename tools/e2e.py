@@ -120,8 +120,9 @@ def environment(emulator: Emulator) -> dict[str, str]:
 def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
         timeout: int = 1800) -> subprocess.CompletedProcess:
     """Runs with its output streamed into `log` (follow it with tail -f); returns it as stdout."""
+    started = time.monotonic()
     with log.open("a") as out:
-        out.write(f"\n$ {' '.join(command)}\n")
+        out.write(f"\n$ {' '.join(command)}    [{time.strftime('%H:%M:%S')}]\n")
         start = out.tell()
         out.flush()
         try:
@@ -134,7 +135,7 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
         written.seek(start)
         output = written.read()
     with log.open("a") as out:
-        out.write(f"(exit {code})\n")
+        out.write(f"(exit {code} after {time.monotonic() - started:.0f} s)\n")
     if code not in ok:
         raise RuntimeError(f"{' '.join(command[:2])} failed in {cwd.name} (exit {code}); see {log}:\n"
                            + output[-2500:])
@@ -392,13 +393,17 @@ def main(argv: list[str] | None = None) -> int:
         out = WORK / "cdktf.out"
         run([sys.executable, "main.py", "--outdir", str(out), *args.stacks], ROOT, env, WORK / "synth.log")
         left_out = json.loads((out / "emulator-exclusions.json").read_text())
+        # The upgrade's base commit is chosen (synths of earlier commits, no emulator) beside the bootstraps.
+        chooser = ThreadPoolExecutor(max_workers=1)
+        base_choice = chooser.submit(upgrade_base, args.stacks)
         # 1. As each account's administrator: the state account first (the accounts' roles reach state there).
         works = {"state-backend": bootstrap_stack("state-backend", out, env, left_out, results)}
         with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
             works.update(zip(bootstraps[1:], pool.map(
                 lambda stack: bootstrap_stack(stack, out, env, left_out, results), bootstraps[1:])))
+        base = base_choice.result()
+        chooser.shutdown()
         # 2. The environments live in separate accounts and state files: side by side, through their deploy roles.
-        base = upgrade_base(args.stacks)
         with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
             results += pool.map(lambda stack: rehearse_environment(stack, out, env, left_out.get(stack, []), base),
                                 args.stacks)

@@ -18,6 +18,7 @@ from pathlib import Path
 import moto
 
 MOTO_VERSION = "5.2.5"
+DEFAULT_RDS_CA = "rds-ca-rsa2048-g1"  # AWS's default CA for new DB instances (commercial regions, since 2024)
 PATCHES = {
     "iam policy conditions: the Bool operator":
         "moto evaluates only StringEquals and treats every other operator as matching, so "
@@ -68,6 +69,12 @@ PATCHES = {
         "moto gives every instance the same resource id (db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U); the provider "
         "finds an instance by that id, so with a primary and a read replica in one account it found "
         "two and lost the replica. Each instance gets its own id, as in AWS.",
+    "rds CreateDBInstance: the CA of an instance created without CACertificateIdentifier":
+        "moto names it `rds-ca-default`, a CA AWS does not have; AWS gives it the account's default CA for new "
+        "launches (DescribeCertificates' DefaultCertificateForNewLaunches), rds-ca-rsa2048-g1 in the commercial "
+        "regions. Provider 5.100 creates an instance without the CA, then calls ModifyDBInstance and waits again "
+        "(~80 s) when the created instance's CA differs from ca_cert_identifier: with moto's name every create "
+        "in the rehearsal made that modify, which against AWS it does not for rds-ca-rsa2048-g1.",
     "rds CreateDBInstanceReadReplica: MultiAZ and BackupRetentionPeriod":
         "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back "
         "multi-AZ with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
@@ -344,6 +351,7 @@ def _patch_rds_instance_ids_and_replica_defaults() -> None:
     create_replica = RDSBackend.create_db_instance_read_replica  # copies the primary, id included
 
     def with_own_resource_id(self, *args, **kwargs):
+        kwargs.setdefault("ca_certificate_identifier", DEFAULT_RDS_CA)
         create(self, *args, **kwargs)
         self.dbi_resource_id = new_resource_id()
 
