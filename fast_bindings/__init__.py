@@ -10,8 +10,9 @@ loaded. Submodules then load on first import, as in any Python package.
 
 Node: the package's `lib/index.js` likewise `require`s all 2,135 JavaScript modules
 (~1.2 s) when the jsii kernel loads the assembly. `install()` starts the kernel with
-`lazy_index.js` preloaded (NODE_OPTIONS=--require, for that process only), which turns
-each of those lines into a getter that requires its module on first use.
+`node_hook.js` preloaded (NODE_OPTIONS=--require, for that process only), which turns
+each of those lines into a getter that requires its module on first use (and runs cdktf's
+`terraform version` check once per process instead of once per check).
 
 The kernel: Python talks to it directly instead of through jsii's relay process (`kernel.py`).
 
@@ -41,7 +42,7 @@ PACKAGE = "cdktf_cdktf_provider_aws"
 ASSEMBLY = "@cdktf/provider-aws"
 _EAGER_IMPORT = re.compile(r"^from \. import (\w+)\n", re.MULTILINE)
 _MIN_EAGER_IMPORTS = 1000  # the pinned 20.1.0 has 2,135; far fewer means the layout changed
-NODE_HOOK = Path(__file__).resolve().parent / "lazy_index.js"
+NODE_HOOK = Path(__file__).resolve().parent / "node_hook.js"
 
 
 def install() -> str:
@@ -110,7 +111,7 @@ def _kernel_env(lazy: bool):
     - NODE_OPTIONS += --disable-warning=DEP0044: cdktf 0.21's `TerraformOutput` calls `util.isArray`, which
       Node >= 22 reports as deprecated once per synth; it is cdktf's to change and harmless (same result as
       Array.isArray), so only that code is silenced, every other warning still shows;
-    - NODE_OPTIONS += --require lazy_index.js when `lazy`.
+    - NODE_OPTIONS += --require node_hook.js when `lazy`.
     """
     if any(name == "_jsii" or name.endswith("._jsii") for name in sys.modules):
         if lazy:

@@ -18,6 +18,16 @@ those answers are read, and a failed load raised, before the first request whose
 here: a synth of every stack 1.92 s instead of 2.11 s (median of nine interleaved runs); `python main.py` on a
 bad input exits in 0.5 s, before node has finished loading.
 
+A provider resource's attribute read (`bucket.arn`, `vpc.id`, `role.name`: a getter of a class of the AWS
+provider's assembly) answers a token standing for the reference `${aws_s3_bucket.<id>.arn}`; cdktf makes a new
+token at every read, all resolving to that reference. Of the 1,437 reads of a synth of every stack, 832 repeat
+one already made. The first token answered for an object's attribute is kept, and a repeat is answered with
+it without asking node: only answers that are tokens (a string `${TfToken[...]}`), never an `...Input` getter
+(the value configured, not a reference), and an object's kept answers are dropped at any set or call on it
+(a reset, an override, a new logical id). Measured here: ~0.35 s less CPU per synth of every stack; the output
+is byte-identical (tests/test_fast_bindings.py compares every stack with jsii as it ships, which asks node
+every time).
+
 If jsii is not the version this was written for, its embedded runtime has no `lib/program.js`, or
 JSII_RUNTIME names another runtime, nothing is replaced (jsii's own relay runs) and `install()` returns False.
 """
@@ -45,6 +55,7 @@ class _Kernel:
         self.stdin, self.stdout, self.stderr = channel.makefile("wb"), channel.makefile("rb"), None
         self.returncode: int | None = None
         self.greeted, self.unanswered_loads = False, 0
+        self.attribute_tokens: dict[str, dict[str, object]] = {}  # objref -> property -> the first answer
 
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -88,15 +99,36 @@ def _start(self) -> None:
 
 
 def _send(self, request, response_type):
-    """A load is written and not waited for; any other request first reads what is owed (`_settle`)."""
+    """A load is written and not waited for; a provider attribute read already answered with a token is answered
+    with that token; any other request first reads what is owed (`_settle`)."""
+    kernel = self._process
     if isinstance(request, _jsii.LoadRequest):
-        self._process.stdin.write(json.dumps(self._serializer.unstructure(request), default=_jsii.jdefault)
-                                  .encode("utf8") + b"\n")
-        self._process.stdin.flush()
-        self._process.unanswered_loads += 1
+        kernel.stdin.write(json.dumps(self._serializer.unstructure(request), default=_jsii.jdefault)
+                           .encode("utf8") + b"\n")
+        kernel.stdin.flush()
+        kernel.unanswered_loads += 1
         return None
+    if isinstance(request, _jsii.GetRequest):
+        known = kernel.attribute_tokens.get(request.objref.ref, {}).get(request.property)
+        if known is not None:
+            return known
+    elif isinstance(request, (_jsii.SetRequest, _jsii.InvokeRequest)):
+        kernel.attribute_tokens.pop(request.objref.ref, None)
     _settle(self)
-    return _jsii_send(self, request, response_type)
+    response = _jsii_send(self, request, response_type)
+    if isinstance(request, _jsii.GetRequest) and _is_attribute_token(request, response):
+        kernel.attribute_tokens.setdefault(request.objref.ref, {})[request.property] = response
+    return response
+
+
+PROVIDER_OBJECTS = "@cdktf/provider-aws."  # the start of the objref of an object of the provider's classes
+TOKEN = "${TfToken["  # how cdktf writes a string token
+
+
+def _is_attribute_token(request, response) -> bool:
+    value = getattr(response, "value", None)
+    return (request.objref.ref.startswith(PROVIDER_OBJECTS) and not request.property.endswith("Input")
+            and isinstance(value, str) and value.startswith(TOKEN))
 
 
 def _settle(self) -> None:
@@ -135,8 +167,9 @@ def install() -> bool:
     if "JSII_RUNTIME" in os.environ or jsii.__version__ != JSII_VERSION \
             or "lib/program.js" not in embedded.EMBEDDED_FILES.values() \
             or not all(hasattr(process._NodeProcess, name) for name in ("_jsii_runtime", "handshake", "start", "send")) \
-            or not all(hasattr(process, name) for name in ("LoadRequest", "_ProcessResponse", "_ErrorResponse",
-                                                           "jdefault", "JavaScriptError")):
+            or not all(hasattr(process, name) for name in ("LoadRequest", "GetRequest", "SetRequest", "InvokeRequest",
+                                                           "_ProcessResponse", "_ErrorResponse", "jdefault",
+                                                           "JavaScriptError")):
         return False
     global _jsii, _jsii_send
     _jsii = process

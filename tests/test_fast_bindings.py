@@ -52,6 +52,41 @@ def test_node_defers_the_binding_modules_and_output_is_unchanged(synth_dir, cli_
     assert tree(out) == tree(synth_dir)
 
 
+def test_node_runs_terraform_version_once_for_all_of_cdktfs_version_checks(cli_synth_job):
+    """The same fresh synth of every stack: cdktf checks the Terraform version for each stack with moved blocks
+    and for the terraform_data resource; node's hook runs `terraform version` for the first and gives its
+    output to the others (a failing command is not kept: each check then reports its own failure)."""
+    result, _, report = cli_synth_job.result()
+    assert result.returncode == 0, result.stderr[-3000:]
+    asked, ran = json.loads(report.read_text())["versionChecks"]["terraform version"]
+    assert asked >= 2 and ran == 1
+
+
+def test_a_repeated_attribute_read_is_answered_with_the_first_token(monkeypatch):
+    """fast_bindings.kernel: a provider resource's attribute read twice reaches node once and gives the same
+    token, which resolves to the reference; an `...Input` read always reaches node; a set on the object drops
+    what was kept of it."""
+    from cdktf import App, TerraformOutput, TerraformStack, Testing
+    from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+    from jsii._kernel.types import GetRequest
+
+    from fast_bindings import kernel
+
+    sent, send = [], kernel._jsii_send
+    monkeypatch.setattr(kernel, "_jsii_send", lambda self, request, rtype: sent.append(request) or send(self, request,
+                                                                                                        rtype))
+    reads = lambda name: sum(1 for r in sent if isinstance(r, GetRequest) and r.property == name)
+    stack = TerraformStack(App(), "reads")
+    bucket = S3Bucket(stack, "videos", bucket="videos")
+    arn = bucket.arn
+    assert bucket.arn == arn and reads("arn") == 1
+    assert bucket.bucket_input == bucket.bucket_input == "videos" and reads("bucketInput") == 2
+    bucket.bucket = "renamed"
+    assert bucket.arn and reads("arn") == 2
+    TerraformOutput(stack, "first", value=arn)
+    assert json.loads(Testing.synth(stack))["output"]["first"]["value"] == "${aws_s3_bucket.videos.arn}"
+
+
 def test_the_kernel_runs_on_the_projects_node():
     """jsii's kernel runs on the node `make install` links into the venv (Node 24 LTS from PyPI), not on
     whatever `node` comes first on PATH."""
