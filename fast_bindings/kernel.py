@@ -18,6 +18,18 @@ those answers are read, and a failed load raised, before the first request whose
 here: a synth of every stack 1.92 s instead of 2.11 s (median of nine interleaved runs); `python main.py` on a
 bad input exits in 0.5 s, before node has finished loading.
 
+Creates and sets are written without waiting too (903 of the 1,009 creates and all 61 sets of a synth of
+every stack), so node builds each construct while Python prepares the next. A create's answer is the reference
+the kernel will give the object: the kernel numbers the objects it registers 10000, 10001, ... and every answer
+names the objects it registered (`_Kernel.readline` keeps the next number), and the interfaces answered are
+those of the first object of that class and interfaces, which is waited for. Only while node cannot need an
+answer from Python to build an object, i.e. while no object implemented in Python exists (a create with
+overrides turns this off for good). The answers are read in order before the next request that waits; each
+create's reference is compared with the one given (a difference raises), and an error in node (a construct name
+already taken, say) is raised there, after every owed answer is read, naming the request and the app's lines
+that made it; jsii as it ships raises it at that line itself. Measured here: 0.2-0.27 s less per synth of every
+stack (median of 12-14 interleaved runs), byte-identical output.
+
 A provider resource's attribute read (`bucket.arn`, `vpc.id`, `role.name`: a getter of a class of the AWS
 provider's assembly) answers a token standing for the reference `${aws_s3_bucket.<id>.arn}`; cdktf makes a new
 token at every read, all resolving to that reference. Of the 1,437 reads of a synth of every stack, 832 repeat
@@ -34,28 +46,51 @@ JSII_RUNTIME names another runtime, nothing is replaced (jsii's own relay runs) 
 from __future__ import annotations
 
 import atexit
+import collections
 import json
 import os
 import platform
+import re
 import signal
 import socket
+import sys
 import time
+import traceback
 
 JSII_VERSION = "1.142.0"
 _jsii_send = None  # jsii's own _NodeProcess.send, for every request but a load
 _jsii = None  # jsii._kernel.providers.process, set by install()
 
 
+BYREF = re.compile(rb'"\$jsii\.byref":"[^"]*@(\d+)"')  # an object reference in the kernel's answers
+
+
 class _Kernel:
     """What jsii's `_NodeProcess` uses of a `subprocess.Popen`: stdin, stdout (here the socket), wait(); and the
-    answers not read yet (the hello, the loads')."""
+    requests written whose answers are not read yet (after the hello)."""
 
     def __init__(self, pid: int, channel: socket.socket):
         self.pid, self._channel = pid, channel
-        self.stdin, self.stdout, self.stderr = channel.makefile("wb"), channel.makefile("rb"), None
+        self.stdin, self.stderr = channel.makefile("wb"), None
+        self._lines = channel.makefile("rb")
+        self.stdout = self  # jsii reads its answers with stdout.readline()
         self.returncode: int | None = None
-        self.greeted, self.unanswered_loads = False, 0
+        self.greeted = False
+        self.owed: collections.deque = collections.deque()  # (request, the answer given for it, where it was made)
+        self.next_id: int | None = None  # the number the kernel gives the next object it registers, once known
+        self.pipelining = True  # off for good once an object exists that node could call back
+        self.interfaces: dict[tuple, list | None] = {}  # (fqn, interfaces asked) -> interfaces in the answer
         self.attribute_tokens: dict[str, dict[str, object]] = {}  # objref -> property -> the first answer
+
+    def readline(self) -> bytes:
+        """An answer; the highest object number in it tells the number of the next object (the kernel numbers
+        the objects it registers 10000, 10001, ...; an answer names every object it registered)."""
+        line = self._lines.readline()
+        if b'"$jsii.byref"' in line:
+            top = max(int(number) for number in BYREF.findall(line)) + 1
+            if self.next_id is None or top > self.next_id:
+                self.next_id = top
+        return line
 
     def wait(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -72,7 +107,7 @@ class _Kernel:
         return self.returncode
 
     def close(self) -> None:
-        self.stdout.close()
+        self._lines.close()
         self._channel.close()
 
 
@@ -99,26 +134,64 @@ def _start(self) -> None:
 
 
 def _send(self, request, response_type):
-    """A load is written and not waited for; a provider attribute read already answered with a token is answered
-    with that token; any other request first reads what is owed (`_settle`)."""
+    """A load, and a create or set node cannot answer with a callback, are written and not waited for (their
+    answers are read, checked and any error raised before the next request that waits: `_settle`); a provider
+    attribute read already answered with a token is answered with that token; any other request waits."""
     kernel = self._process
-    if isinstance(request, _jsii.LoadRequest):
-        kernel.stdin.write(json.dumps(self._serializer.unstructure(request), default=_jsii.jdefault)
-                           .encode("utf8") + b"\n")
-        kernel.stdin.flush()
-        kernel.unanswered_loads += 1
-        return None
     if isinstance(request, _jsii.GetRequest):
         known = kernel.attribute_tokens.get(request.objref.ref, {}).get(request.property)
         if known is not None:
             return known
     elif isinstance(request, (_jsii.SetRequest, _jsii.InvokeRequest)):
         kernel.attribute_tokens.pop(request.objref.ref, None)
+    answer = _answer_now(kernel, request)
+    if answer is not _WAIT:
+        _write(self, request)
+        kernel.owed.append((request, answer, _made_at()))
+        return answer
     _settle(self)
+    if isinstance(request, _jsii.CreateRequest) and request.overrides:
+        kernel.pipelining = False  # an object implemented in Python: node may call it back from now on
     response = _jsii_send(self, request, response_type)
     if isinstance(request, _jsii.GetRequest) and _is_attribute_token(request, response):
         kernel.attribute_tokens.setdefault(request.objref.ref, {})[request.property] = response
+    elif isinstance(request, _jsii.CreateRequest) and isinstance(response, _jsii.CreateResponse):
+        kernel.interfaces[request.fqn, tuple(request.interfaces or ())] = response.interfaces
     return response
+
+
+_WAIT = object()
+
+
+def _answer_now(kernel: _Kernel, request):
+    """The answer of a request that need not be waited for, or _WAIT. A load's answer is None (jsii never reads
+    it); a create's is the reference the kernel will give the object (`<fqn>@<next number>`, with the interfaces
+    the kernel answered for the first object of that class and interfaces, which was waited for; checked when
+    its answer is read); a set's is empty. Only while no object exists that node could call back (none created
+    with overrides: a Python implementation of a member) and once the next number is known, so node never needs
+    an answer from Python before it answers these."""
+    if isinstance(request, _jsii.LoadRequest):
+        return None
+    if not (kernel.pipelining and kernel.greeted and kernel.next_id is not None):
+        return _WAIT
+    if isinstance(request, _jsii.CreateRequest) and not request.overrides:
+        shape = (request.fqn, tuple(request.interfaces or ()))
+        if shape not in kernel.interfaces:
+            return _WAIT
+        kernel.next_id += 1
+        return _jsii.CreateResponse(ref=f"{request.fqn}@{kernel.next_id - 1}", interfaces=kernel.interfaces[shape])
+    if isinstance(request, _jsii.SetRequest):
+        return _jsii.SetResponse()
+    return _WAIT
+
+
+def _write(self, request) -> None:
+    """The request as jsii's own send writes it."""
+    data = self._serializer.unstructure(request)
+    if _jsii._stack_traces_enabled():
+        data["$jsii.stacktrace"] = _jsii.capture_stack_trace()
+    self._process.stdin.write(json.dumps(data, default=_jsii.jdefault).encode("utf8") + b"\n")
+    self._process.stdin.flush()
 
 
 PROVIDER_OBJECTS = "@cdktf/provider-aws."  # the start of the objref of an object of the provider's classes
@@ -132,16 +205,62 @@ def _is_attribute_token(request, response) -> bool:
 
 
 def _settle(self) -> None:
+    """Reads the hello and every answer owed, in order; each create's answer must be the reference it was given.
+    The first error is raised once every owed answer is read (so the next request reads its own answer), naming
+    the request and where the app made it; an error or a wrong reference ends the writing ahead for good."""
     kernel = self._process
     if not kernel.greeted:
         kernel.greeted = True
         self.handshake()
-    while kernel.unanswered_loads:
-        kernel.unanswered_loads -= 1
+    failure = None
+    while kernel.owed:
+        request, given, where = kernel.owed.popleft()
         answer = self._serializer.structure(self._next_message(), _jsii._ProcessResponse)
+        if failure is not None:
+            continue
         if isinstance(answer, _jsii._ErrorResponse):
-            raise RuntimeError(f"jsii could not load an assembly: {answer.error}") \
-                from _jsii.JavaScriptError(answer.stack)
+            failure = _failure(request, answer, where)
+        elif isinstance(answer, _jsii._CallbackResponse):
+            failure = RuntimeError(f"jsii kernel: node called back during {_describe(request)}, which was not "
+                                   "waited for")
+        elif isinstance(request, _jsii.CreateRequest):
+            made = self._serializer.structure(answer.ok, _jsii.CreateResponse)
+            if made != given:
+                failure = RuntimeError(f"jsii kernel: {_describe(request)} was answered {made}, not {given}")
+    if failure is not None:
+        kernel.pipelining = False
+        raise failure
+
+
+def _describe(request) -> str:
+    if isinstance(request, _jsii.CreateRequest):
+        return f"the creation of a {request.fqn}"
+    if isinstance(request, _jsii.SetRequest):
+        return f"the setting of {request.property} on {request.objref.ref}"
+    return f"the load of {request.name}@{request.version}"
+
+
+LIBRARIES = os.sep + "site-packages" + os.sep
+
+
+def _made_at(keep: int = 4) -> list[traceback.FrameSummary]:
+    """Where the app made the request being written (its innermost frames outside the installed libraries and
+    this module, outermost first): file and line now, as the frames go on running."""
+    frame, found = sys._getframe(2), []
+    while frame is not None and len(found) < keep:
+        if LIBRARIES not in frame.f_code.co_filename and frame.f_code.co_filename != __file__:
+            found.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        frame = frame.f_back
+    return found[::-1]
+
+
+def _failure(request, answer, where) -> Exception:
+    if isinstance(request, _jsii.LoadRequest):
+        return RuntimeError(f"jsii could not load an assembly: {answer.error}")
+    message = f"{answer.error}\n(in {_describe(request)}, made at:\n{''.join(traceback.format_list(where))})"
+    error = _jsii.JSIIError(message) if answer.name == _jsii.ErrorType.JSII_FAULT.value else RuntimeError(message)
+    error.__cause__ = _jsii.JavaScriptError(answer.stack)
+    return error
 
 
 def _stop(self) -> None:
@@ -167,9 +286,10 @@ def install() -> bool:
     if "JSII_RUNTIME" in os.environ or jsii.__version__ != JSII_VERSION \
             or "lib/program.js" not in embedded.EMBEDDED_FILES.values() \
             or not all(hasattr(process._NodeProcess, name) for name in ("_jsii_runtime", "handshake", "start", "send")) \
-            or not all(hasattr(process, name) for name in ("LoadRequest", "GetRequest", "SetRequest", "InvokeRequest",
-                                                           "_ProcessResponse", "_ErrorResponse", "jdefault",
-                                                           "JavaScriptError")):
+            or not all(hasattr(process, name) for name in (
+                "LoadRequest", "GetRequest", "SetRequest", "SetResponse", "InvokeRequest", "CreateRequest",
+                "CreateResponse", "_ProcessResponse", "_ErrorResponse", "_CallbackResponse", "ErrorType",
+                "JSIIError", "jdefault", "JavaScriptError", "_stack_traces_enabled", "capture_stack_trace")):
         return False
     global _jsii, _jsii_send
     _jsii = process

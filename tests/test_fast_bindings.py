@@ -227,11 +227,85 @@ def test_a_load_is_not_waited_for_and_its_failure_raises_at_the_next_request(tmp
     try:
         assert node.send(process.LoadRequest(name="nothing", version="0.0.0", tarball=str(tmp_path / "no.tgz")),
                          process.LoadResponse) is None
-        assert node._process.unanswered_loads == 1 and not node._process.greeted
+        assert len(node._process.owed) == 1 and not node._process.greeted
         with pytest.raises(RuntimeError, match="jsii could not load an assembly"):
             node.send(process.StatsRequest(), process.StatsResponse)
-        assert node._process.unanswered_loads == 0 and node._process.greeted
+        assert not node._process.owed and node._process.greeted
         assert node.send(process.StatsRequest(), process.StatsResponse).objectCount >= 0
     finally:
         node.stop()
     assert node._process.returncode == 0
+
+
+WRITE_AHEAD = """
+import json, sys
+import fast_bindings
+fast_bindings.install()
+import jsii
+from cdktf import App, Aspects, IAspect, TerraformStack
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+
+kernel = jsii.kernel.provider._process._process
+seen = {}
+stack = TerraformStack(App(), "s")
+first = S3Bucket(stack, "first")  # the first of its class and interfaces: waited for
+seen["waited"] = len(kernel.owed)
+buckets = [S3Bucket(stack, name) for name in ("second", "third", "second")]  # the last one's name is taken
+seen["written ahead"] = len(kernel.owed)
+seen["references"] = [b.__jsii_ref__.ref.rsplit("@", 1)[1] for b in [first, *buckets]]
+try:
+    first.arn  # waits: reads the owed answers
+except RuntimeError as error:
+    seen["error"] = str(error)
+seen["after"] = (len(kernel.owed), kernel.pipelining)
+print(json.dumps(seen))
+"""
+
+OVERRIDES = """
+import json
+import fast_bindings
+fast_bindings.install()
+import jsii
+from cdktf import App, Aspects, IAspect, TerraformStack
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+
+@jsii.implements(IAspect)
+class Visit:
+    def visit(self, node):
+        pass
+
+kernel = jsii.kernel.provider._process._process
+stack = TerraformStack(App(), "s")
+S3Bucket(stack, "first")
+Aspects.of(stack).add(Visit())  # an object implemented in Python: node may call it back
+S3Bucket(stack, "second")
+print(json.dumps({"owed": len(kernel.owed), "pipelining": kernel.pipelining}))
+"""
+
+
+def _script(source: str, tmp_path: Path) -> dict:
+    script = tmp_path / "script.py"
+    script.write_text(source)
+    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env=subprocess_env() | {"PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_creates_are_written_ahead_and_their_error_names_the_line_that_made_them(tmp_path):
+    """fast_bindings.kernel: after the first object of a class (waited for), creates are written without waiting,
+    each given the next reference number; the next request that waits reads them, and a create that failed in
+    node (a name already taken) raises there, naming the request and the script's line that made it."""
+    seen = _script(WRITE_AHEAD, tmp_path)
+    assert seen["waited"] == 0 and seen["written ahead"] == 3
+    numbers = [int(number) for number in seen["references"]]
+    assert numbers == list(range(numbers[0], numbers[0] + 4))
+    assert "There is already a Construct with name 'second'" in seen["error"]
+    assert "creation of a @cdktf/provider-aws.s3Bucket.S3Bucket" in seen["error"]
+    line = next(n for n, text in enumerate(WRITE_AHEAD.splitlines(), 1) if text.startswith("buckets = "))
+    assert f'script.py", line {line}, in <module>\n    buckets = [S3Bucket(stack, name)' in seen["error"]
+    assert seen["after"] == [0, False]  # every answer read; nothing written ahead any more
+
+
+def test_nothing_is_written_ahead_once_an_object_implemented_in_python_exists(tmp_path):
+    assert _script(OVERRIDES, tmp_path) == {"owed": 0, "pipelining": False}
