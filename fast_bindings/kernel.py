@@ -18,8 +18,8 @@ those answers are read, and a failed load raised, before the first request whose
 here: a synth of every stack 1.92 s instead of 2.11 s (median of nine interleaved runs); `python main.py` on a
 bad input exits in 0.5 s, before node has finished loading.
 
-Creates and sets are written without waiting too (903 of the 1,009 creates and all 61 sets of a synth of
-every stack), so node builds each construct while Python prepares the next. A create's answer is the reference
+Creates, sets and `addOverride` calls are written without waiting too (903 of the 1,009 creates, all 61 sets
+and 108 calls of a synth of every stack), so node builds each construct while Python prepares the next. A create's answer is the reference
 the kernel will give the object: the kernel numbers the objects it registers 10000, 10001, ... and every answer
 names the objects it registered (`_Kernel.readline` keeps the next number), and the interfaces answered are
 those of the first object of that class and interfaces, which is waited for. Only while node cannot need an
@@ -182,7 +182,14 @@ def _answer_now(kernel: _Kernel, request):
         return _jsii.CreateResponse(ref=f"{request.fqn}@{kernel.next_id - 1}", interfaces=kernel.interfaces[shape])
     if isinstance(request, _jsii.SetRequest):
         return _jsii.SetResponse()
+    if isinstance(request, _jsii.InvokeRequest) and request.method in VOID_METHODS:
+        return _jsii.InvokeResponse()
     return _WAIT
+
+
+# Methods that answer nothing, written without waiting like a set: cdktf's TerraformElement.addOverride, which
+# every resource, provider and backend has (checkov's skips and the backends' settings use it).
+VOID_METHODS = frozenset({"addOverride"})
 
 
 def _write(self, request) -> None:
@@ -223,8 +230,8 @@ def _settle(self) -> None:
         elif isinstance(answer, _jsii._CallbackResponse):
             failure = RuntimeError(f"jsii kernel: node called back during {_describe(request)}, which was not "
                                    "waited for")
-        elif isinstance(request, _jsii.CreateRequest):
-            made = self._serializer.structure(answer.ok, _jsii.CreateResponse)
+        elif isinstance(request, (_jsii.CreateRequest, _jsii.InvokeRequest)):
+            made = self._serializer.structure(answer.ok, type(given))
             if made != given:
                 failure = RuntimeError(f"jsii kernel: {_describe(request)} was answered {made}, not {given}")
     if failure is not None:
@@ -237,6 +244,8 @@ def _describe(request) -> str:
         return f"the creation of a {request.fqn}"
     if isinstance(request, _jsii.SetRequest):
         return f"the setting of {request.property} on {request.objref.ref}"
+    if isinstance(request, _jsii.InvokeRequest):
+        return f"the call of {request.method} on {request.objref.ref}"
     return f"the load of {request.name}@{request.version}"
 
 
@@ -287,9 +296,10 @@ def install() -> bool:
             or "lib/program.js" not in embedded.EMBEDDED_FILES.values() \
             or not all(hasattr(process._NodeProcess, name) for name in ("_jsii_runtime", "handshake", "start", "send")) \
             or not all(hasattr(process, name) for name in (
-                "LoadRequest", "GetRequest", "SetRequest", "SetResponse", "InvokeRequest", "CreateRequest",
-                "CreateResponse", "_ProcessResponse", "_ErrorResponse", "_CallbackResponse", "ErrorType",
-                "JSIIError", "jdefault", "JavaScriptError", "_stack_traces_enabled", "capture_stack_trace")):
+                "LoadRequest", "GetRequest", "SetRequest", "SetResponse", "InvokeRequest", "InvokeResponse",
+                "CreateRequest", "CreateResponse", "_ProcessResponse", "_ErrorResponse", "_CallbackResponse",
+                "ErrorType", "JSIIError", "jdefault", "JavaScriptError", "_stack_traces_enabled",
+                "capture_stack_trace")):
         return False
     global _jsii, _jsii_send
     _jsii = process
