@@ -1,47 +1,47 @@
 """jsii's kernel without its relay process: Python talks to the kernel's own node process directly.
 
 jsii (Python) starts `node bin/jsii-runtime.js`, and that script only starts a second node process,
-`lib/program.js` (the kernel), and relays every request and response between its stdin/stdout and the
-kernel's fd 3 (and wraps the kernel's stdout/stderr as JSON lines on its own stderr). A synth of every stack
-makes ~2,600 requests, each through that relay both ways. `install()` replaces `_NodeProcess.start`, `stop`
-and `send` (jsii 1.142, pinned) so that Python starts `lib/program.js` itself, with fd 3 one end of a socket pair
-whose other end Python reads and writes: the same kernel, the same protocol and the same node arguments
-(`--max-old-space-size=4069` as jsii passes it, `--preserve-symlinks` as the relay does), one process fewer
-and no relay. The kernel's stdout and stderr are this process's (the relay decoded them to the same place).
-Measured here (2 cores, median of nine interleaved runs): 0.23 s less wall and CPU per synth of every stack,
-byte-identical output.
+`lib/program.js` (the kernel), and relays every request and response between its stdin/stdout and the kernel's fd 3
+(and wraps the kernel's stdout/stderr as JSON lines on its own stderr). A synth of every stack makes ~2,600
+requests, each through that relay both ways. `install()` replaces `_NodeProcess.start`, `stop` and `send` (jsii
+1.142, pinned) so that Python starts `lib/program.js` itself, with fd 3 one end of a socket pair whose other end
+Python reads and writes: the same kernel, the same protocol and the same node arguments
+(`--max-old-space-size=4069` as jsii passes it, `--preserve-symlinks` as the relay does), one process fewer and no
+relay. The kernel's stdout and stderr are this process's (the relay decoded them to the same place). Measured here
+(2 cores, median of nine interleaved runs): 0.23 s less wall and CPU per synth of every stack, byte-identical
+output.
 
 The assemblies' `load` requests (constructs, cdktf, the AWS provider: sent while their Python packages are
-imported) are written without waiting for their answers, which nobody reads (jsii's `Kernel.load` returns
-None): node loads the assemblies while Python goes on importing the app, on the other core. The hello and
-those answers are read, and a failed load raised, before the first request whose answer is used. Measured
-here: a synth of every stack 1.92 s instead of 2.11 s (median of nine interleaved runs); `python main.py` on a
-bad input exits in 0.5 s, before node has finished loading.
+imported) are written without waiting for their answers, which nobody reads (jsii's `Kernel.load` returns None):
+node loads the assemblies while Python goes on importing the app, on the other core. The hello and those answers
+are read, and a failed load raised, before the first request whose answer is used. Measured here: a synth of every
+stack 1.92 s instead of 2.11 s (median of nine interleaved runs); `python main.py` on a bad input exits in 0.5 s,
+before node has finished loading.
 
-Creates, sets and `addOverride` calls are written without waiting too (903 of the 1,009 creates, all 61 sets
-and 108 calls of a synth of every stack), so node builds each construct while Python prepares the next. A create's answer is the reference
-the kernel will give the object: the kernel numbers the objects it registers 10000, 10001, ... and every answer
-names the objects it registered (`_Kernel.readline` keeps the next number), and the interfaces answered are
-those of the first object of that class and interfaces, which is waited for. Only while node cannot need an
-answer from Python to build an object, i.e. while no object implemented in Python exists (a create with
-overrides turns this off for good). The answers are read in order before the next request that waits; each
-create's reference is compared with the one given (a difference raises), and an error in node (a construct name
-already taken, say) is raised there, after every owed answer is read, naming the request and the app's lines
-that made it; jsii as it ships raises it at that line itself. Measured here: 0.2-0.27 s less per synth of every
-stack (median of 12-14 interleaved runs), byte-identical output.
+Creates, sets and `addOverride` calls are written without waiting too (903 of the 1,009 creates, all 61 sets and
+108 calls of a synth of every stack), so node builds each construct while Python prepares the next. A create's
+answer is the reference the kernel will give the object: the kernel numbers the objects it registers 10000, 10001,
+... and every answer names the objects it registered (`_Kernel.readline` keeps the next number), and the interfaces
+answered are those of the first object of that class and interfaces, which is waited for. Only while node cannot
+need an answer from Python to build an object, i.e. while no object implemented in Python exists (a create with
+overrides turns this off for good). The answers are read in order before the next request that waits; each create's
+reference is compared with the one given (a difference raises), and an error in node (a construct name already
+taken, say) is raised there, after every owed answer is read, naming the request and the app's lines that made it;
+jsii as it ships raises it at that line itself. Measured here: 0.2-0.27 s less per synth of every stack (median of
+12-14 interleaved runs), byte-identical output.
 
 A provider resource's attribute read (`bucket.arn`, `vpc.id`, `role.name`: a getter of a class of the AWS
 provider's assembly) answers a token standing for the reference `${aws_s3_bucket.<id>.arn}`; cdktf makes a new
-token at every read, all resolving to that reference. Of the 1,437 reads of a synth of every stack, 832 repeat
-one already made. The first token answered for an object's attribute is kept, and a repeat is answered with
-it without asking node: only answers that are tokens (a string `${TfToken[...]}`), never an `...Input` getter
-(the value configured, not a reference), and an object's kept answers are dropped at any set or call on it
-(a reset, an override, a new logical id). Measured here: ~0.35 s less CPU per synth of every stack; the output
-is byte-identical (tests/test_fast_bindings.py compares every stack with jsii as it ships, which asks node
-every time).
+token at every read, all resolving to that reference. Of the 1,437 reads of a synth of every stack, 832 repeat one
+already made. The first token answered for an object's attribute is kept, and a repeat is answered with it without
+asking node: only answers that are tokens (a string `${TfToken[...]}`), never an `...Input` getter (the value
+configured, not a reference), and an object's kept answers are dropped at any set or call on it (a reset, an
+override, a new logical id). Measured here: 0.17 s less wall and 0.19 s less CPU per synth of every stack (median
+of ten interleaved runs); the output is byte-identical (tests/test_fast_bindings.py compares every stack with jsii
+as it ships, which asks node every time).
 
-If jsii is not the version this was written for, its embedded runtime has no `lib/program.js`, or
-JSII_RUNTIME names another runtime, nothing is replaced (jsii's own relay runs) and `install()` returns False.
+If jsii is not the version this was written for, its embedded runtime has no `lib/program.js`, or JSII_RUNTIME
+names another runtime, nothing is replaced (jsii's own relay runs) and `install()` returns False.
 """
 from __future__ import annotations
 
@@ -134,9 +134,10 @@ def _start(self) -> None:
 
 
 def _send(self, request, response_type):
-    """A load, and a create or set node cannot answer with a callback, are written and not waited for (their
-    answers are read, checked and any error raised before the next request that waits: `_settle`); a provider
-    attribute read already answered with a token is answered with that token; any other request waits."""
+    """A load, and a create, set or `addOverride` call that node cannot answer with a callback, are written and
+    not waited for (`_answer_now`; their answers are read, checked and any error raised before the next request
+    that waits: `_settle`); a provider attribute read already answered with a token is answered with that token;
+    any other request waits."""
     kernel = self._process
     if isinstance(request, _jsii.GetRequest):
         known = kernel.attribute_tokens.get(request.objref.ref, {}).get(request.property)
@@ -294,7 +295,8 @@ def install() -> bool:
 
     if "JSII_RUNTIME" in os.environ or jsii.__version__ != JSII_VERSION \
             or "lib/program.js" not in embedded.EMBEDDED_FILES.values() \
-            or not all(hasattr(process._NodeProcess, name) for name in ("_jsii_runtime", "handshake", "start", "send")) \
+            or not all(hasattr(process._NodeProcess, name)
+                       for name in ("_jsii_runtime", "handshake", "start", "send")) \
             or not all(hasattr(process, name) for name in (
                 "LoadRequest", "GetRequest", "SetRequest", "SetResponse", "InvokeRequest", "InvokeResponse",
                 "CreateRequest", "CreateResponse", "_ProcessResponse", "_ErrorResponse", "_CallbackResponse",

@@ -87,7 +87,9 @@ Module.prototype._compile = function (content, filename) {
     if (pending.size === 0) Module.prototype._compile = compile;
   }
   const result = compile.call(this, target === TARGET ? lazyIndex(content) : content, filename);
-  if (target === VERSION_CHECK && this.exports.ValidateBinaryVersion) rememberVersionOutput(this.exports.ValidateBinaryVersion);
+  if (target === VERSION_CHECK && this.exports.ValidateBinaryVersion) {
+    rememberVersionOutput(this.exports.ValidateBinaryVersion);
+  }
   return result;
 };
 
