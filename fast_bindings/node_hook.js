@@ -18,11 +18,10 @@
 // there when node exits.
 "use strict";
 
+const childProcess = require("child_process");
 const fs = require("fs");
 const Module = require("module");
 const path = require("path");
-
-const childProcess = require("child_process");
 
 const TARGET = path.join("@cdktf", "provider-aws", "lib", "index.js");
 const VERSION_CHECK = path.join("cdktf", "lib", "validations", "validate-binary-version.js");
