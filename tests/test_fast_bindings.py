@@ -66,7 +66,7 @@ def test_a_repeated_attribute_read_is_answered_with_the_first_token(monkeypatch)
     """fast_bindings.kernel: a provider resource's attribute read twice reaches node once and gives the same
     token, which resolves to the reference; an `...Input` read always reaches node; a set on the object drops
     what was kept of it."""
-    from cdktf import App, TerraformOutput, TerraformStack, Testing
+    from cdktf import App, TerraformIterator, TerraformOutput, TerraformStack, Testing
     from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
     from jsii._kernel.types import GetRequest
 
@@ -85,6 +85,11 @@ def test_a_repeated_attribute_read_is_answered_with_the_first_token(monkeypatch)
     assert bucket.arn and reads("arn") == 2
     TerraformOutput(stack, "first", value=arn)
     assert json.loads(Testing.synth(stack))["output"]["first"]["value"] == "${aws_s3_bucket.videos.arn}"
+    # A for_each changes the references of the object's parts too: everything kept is dropped.
+    website = bucket.website
+    assert website.index_document == website.index_document and reads("indexDocument") == 1
+    bucket.for_each = TerraformIterator.from_list(["a", "b"])
+    assert website.index_document and reads("indexDocument") == 2
 
 
 def test_the_kernel_runs_on_the_projects_node():
@@ -250,16 +255,53 @@ seen = {}
 stack = TerraformStack(App(), "s")
 first = S3Bucket(stack, "first")  # the first of its class and interfaces: waited for
 seen["waited"] = len(kernel.owed)
-buckets = [S3Bucket(stack, name) for name in ("second", "third", "second")]  # the last one's name is taken
+buckets = [S3Bucket(stack, name) for name in ("second", "third")]
 first.add_override("//.note", "an addOverride answers nothing: written ahead too")
 seen["written ahead"] = len(kernel.owed)
 seen["references"] = [b.__jsii_ref__.ref.rsplit("@", 1)[1] for b in [first, *buckets]]
-try:
-    first.arn  # waits: reads the owed answers
-except RuntimeError as error:
-    seen["error"] = str(error)
+seen["read"] = first.arn.startswith("${TfToken[")  # waits: reads the owed answers
+seen["read everything"] = not kernel.owed
+S3Bucket(stack, "second")  # the name is taken: node fails it, and numbers the next one as this one's
+S3Bucket(stack, "fourth")
+errors = []
+for _ in range(2):
+    try:
+        first.bucket_domain_name  # a read that waits
+    except RuntimeError as error:
+        errors.append(str(error))
+seen["errors"] = errors
 seen["after"] = (len(kernel.owed), kernel.pipelining)
 print(json.dumps(seen))
+"""
+
+MANY = """
+import json
+import fast_bindings
+fast_bindings.install()
+import jsii
+from cdktf import App, TerraformStack
+from constructs import Construct
+from fast_bindings.kernel import MAX_OWED
+
+kernel = jsii.kernel.provider._process._process
+stack = TerraformStack(App(), "s")
+Construct(stack, "first")
+most = 0
+for i in range(3000):  # more answers than the socket holds, were they all left unread
+    Construct(stack, f"c{i}")
+    most = max(most, len(kernel.owed))
+print(json.dumps({"most owed": most, "limit": MAX_OWED, "children": len(stack.node.children)}))
+"""
+
+LAST = """
+import fast_bindings
+fast_bindings.install()
+from cdktf import App, TerraformStack
+from constructs import Construct
+
+stack = TerraformStack(App(), "s")
+Construct(stack, "first")
+Construct(stack, "first")  # the last request, written ahead: nothing waits for its answer
 """
 
 OVERRIDES = """
@@ -298,14 +340,33 @@ def test_creates_are_written_ahead_and_their_error_names_the_line_that_made_them
     each given the next reference number; the next request that waits reads them, and a create that failed in
     node (a name already taken) raises there, naming the request and the script's line that made it."""
     seen = _script(WRITE_AHEAD, tmp_path)
-    assert seen["waited"] == 0 and seen["written ahead"] == 4
+    assert seen["waited"] == 0 and seen["written ahead"] == 3
     numbers = [int(number) for number in seen["references"]]
-    assert numbers == list(range(numbers[0], numbers[0] + 4))
-    assert "There is already a Construct with name 'second'" in seen["error"]
-    assert "creation of a @cdktf/provider-aws.s3Bucket.S3Bucket" in seen["error"]
-    line = next(n for n, text in enumerate(WRITE_AHEAD.splitlines(), 1) if text.startswith("buckets = "))
-    assert f'script.py", line {line}, in <module>\n    buckets = [S3Bucket(stack, name)' in seen["error"]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    assert seen["read"] and seen["read everything"]
+    failed, then = seen["errors"]
+    assert "There is already a Construct with name 'second'" in failed
+    assert "creation of a @cdktf/provider-aws.s3Bucket.S3Bucket" in failed
+    line = next(n for n, text in enumerate(WRITE_AHEAD.splitlines(), 1) if text.startswith('S3Bucket(stack, "second")'))
+    assert f'script.py", line {line}, in <module>\n    S3Bucket(stack, "second")' in failed
+    # "fourth" was given the number node gave nobody: every later request says so instead of misdirecting
+    assert "objects made since have wrong references" in then
     assert seen["after"] == [0, False]  # every answer read; nothing written ahead any more
+
+
+def test_a_long_run_of_creates_never_leaves_more_answers_unread_than_the_limit(tmp_path):
+    """Node writes its answers with a blocking write: had Python left 3,000 unread, both would wait for good."""
+    seen = _script(MANY, tmp_path)
+    assert seen == {"most owed": seen["limit"], "limit": 64, "children": 3001}
+
+
+def test_an_error_nobody_waited_for_is_reported_at_exit(tmp_path):
+    script = tmp_path / "last.py"
+    script.write_text(LAST)
+    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env=subprocess_env() | {"PYTHONPATH": str(ROOT)})
+    assert "a request written ahead failed" in result.stderr
+    assert "There is already a Construct with name 'first'" in result.stderr
 
 
 def test_nothing_is_written_ahead_once_an_object_implemented_in_python_exists(tmp_path):
