@@ -146,6 +146,8 @@ def _send(self, request, response_type):
     that waits: `_settle`); a provider attribute read already answered with a token is answered with that token;
     any other request waits."""
     kernel = self._process
+    if kernel.broken:
+        raise RuntimeError(kernel.broken)
     if isinstance(request, _jsii.GetRequest):
         known = kernel.attribute_tokens.get(request.objref.ref, {}).get(request.property)
         if known is not None:
@@ -154,8 +156,6 @@ def _send(self, request, response_type):
         kernel.attribute_tokens.clear()  # the references of the object's parts (output references) change too
     elif isinstance(request, (_jsii.SetRequest, _jsii.InvokeRequest)):
         kernel.attribute_tokens.pop(request.objref.ref, None)
-    if kernel.broken:
-        raise RuntimeError(kernel.broken)
     answer = _answer_now(kernel, request)
     if answer is not _WAIT:
         if len(kernel.owed) >= MAX_OWED:

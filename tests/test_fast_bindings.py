@@ -243,11 +243,11 @@ def test_a_load_is_not_waited_for_and_its_failure_raises_at_the_next_request(tmp
 
 
 WRITE_AHEAD = """
-import json, sys
+import json
 import fast_bindings
 fast_bindings.install()
 import jsii
-from cdktf import App, Aspects, IAspect, TerraformStack
+from cdktf import App, TerraformStack
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 
 kernel = jsii.kernel.provider._process._process
@@ -326,11 +326,16 @@ print(json.dumps({"owed": len(kernel.owed), "pipelining": kernel.pipelining}))
 """
 
 
-def _script(source: str, tmp_path: Path) -> dict:
+def _run_script(source: str, tmp_path: Path) -> subprocess.CompletedProcess:
     script = tmp_path / "script.py"
     script.write_text(source)
-    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env=subprocess_env() | {"PYTHONPATH": str(ROOT)})
+    return subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=subprocess_env() | {"PYTHONPATH": str(ROOT)})
+
+
+def _script(source: str, tmp_path: Path) -> dict:
+    """What the script printed (JSON); it must succeed."""
+    result = _run_script(source, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
 
@@ -361,10 +366,7 @@ def test_a_long_run_of_creates_never_leaves_more_answers_unread_than_the_limit(t
 
 
 def test_an_error_nobody_waited_for_is_reported_at_exit(tmp_path):
-    script = tmp_path / "last.py"
-    script.write_text(LAST)
-    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                            env=subprocess_env() | {"PYTHONPATH": str(ROOT)})
+    result = _run_script(LAST, tmp_path)
     assert "a request written ahead failed" in result.stderr
     assert "There is already a Construct with name 'first'" in result.stderr
 

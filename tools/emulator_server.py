@@ -137,6 +137,7 @@ def apply_patches() -> list[str]:
     _patch_cloudfront_config_as_given()
     _patch_rds_parameter_source()
     _patch_rds_instance_ids_and_replica_defaults()
+    _patch_rds_default_ca()
     _patch_sqs_compact_redrive_policy()
     _patch_backup_list_tags()
     _patch_sts_assume_role_checks()
@@ -351,7 +352,6 @@ def _patch_rds_instance_ids_and_replica_defaults() -> None:
     create_replica = RDSBackend.create_db_instance_read_replica  # copies the primary, id included
 
     def with_own_resource_id(self, *args, **kwargs):
-        kwargs.setdefault("ca_certificate_identifier", DEFAULT_RDS_CA)
         create(self, *args, **kwargs)
         self.dbi_resource_id = new_resource_id()
 
@@ -365,6 +365,18 @@ def _patch_rds_instance_ids_and_replica_defaults() -> None:
 
     DBInstance.__init__ = with_own_resource_id
     RDSBackend.create_db_instance_read_replica = replica_with_own_resource_id
+
+
+def _patch_rds_default_ca() -> None:
+    from moto.rds.models import DBInstance
+
+    create = DBInstance.__init__
+
+    def with_awss_default_ca(self, *args, **kwargs):
+        kwargs.setdefault("ca_certificate_identifier", DEFAULT_RDS_CA)
+        create(self, *args, **kwargs)
+
+    DBInstance.__init__ = with_awss_default_ca
 
 
 def _patch_sqs_compact_redrive_policy() -> None:

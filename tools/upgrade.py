@@ -40,6 +40,7 @@ from tools.terraform import ROOT
 
 WORK = ROOT / "build" / "upgrade"
 # What synthesis reads: a commit that touches none of these synthesizes what its parent did.
+BASE_CANDIDATES = 25  # earlier commits that touched synthesis inputs, synthesized at most to find the base
 SYNTH_INPUTS = ("main.py", "cdktf.json", "stacks", "modules", "environments", "fast_bindings", "requirements.lock")
 
 
@@ -121,7 +122,8 @@ def _install(out: Path, stack: str, work: Path, backend_from: Path | None = None
     return ignored
 
 
-def choose_base(stack: str, head_out: Path | None = None, limit: int = 25, work: Path = WORK) -> str | None:
+def choose_base(stack: str, head_out: Path | None = None, limit: int = BASE_CANDIDATES,
+                work: Path = WORK) -> str | None:
     """The most recent commit before HEAD whose synthesized `stack` differs from the head's; None if none of the
     last `limit` commits that touched synthesis inputs does."""
     if head_out is None:
@@ -202,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev", choices=["dev", "staging", "prod"])
     parser.add_argument("--base", help="git ref of the deployment to upgrade (default: see above)")
-    parser.add_argument("--limit", type=int, default=25, help="at most this many base candidates synthesized")
+    parser.add_argument("--limit", type=int, default=BASE_CANDIDATES,
+                        help="at most this many base candidates synthesized")
     args = parser.parse_args(argv)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
