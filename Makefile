@@ -33,10 +33,10 @@ $(VENV)/.installed: requirements.txt requirements.lock
 	touch $@
 
 # `python main.py` runs as `python -O main.py` (main.py, `_optimized`): pip wrote the venv's bytecode for plain
-# python only, so the -O bytecode of what the synth imports is written here, once (tools/bytecode.py, ~12 s);
+# python only, so the -O bytecode of what the synth imports is written here, once (tools/perf/bytecode.py, ~12 s);
 # without it, and with PYTHONDONTWRITEBYTECODE set, every synth would compile the binding modules it loads.
 $(VENV)/.optimized: $(VENV)/.installed
-	$(PY) -O -m tools.bytecode
+	$(PY) -O -m tools.perf.bytecode
 	touch $@
 
 FORCE:
@@ -73,34 +73,34 @@ synth: install ## synthesize every stack into cdktf.out/ (atomic: a failure keep
 	$(PY) main.py
 
 synth-diff: $(VENV)/node-version ## what the change does to every stack vs BASE (default: merge-base with main); exit 2 on a stateful loss
-	$(PY) -m tools.synth_diff $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
+	$(PY) -m tools.review.synth_diff $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
 
 validate: synth ## terraform init -backend=false + validate, every stack
-	$(PY) -m tools.terraform validate
+	$(PY) -m tools.common.terraform validate
 
 plan: synth ## offline terraform plan of ENV (default dev): build/plan/$(ENV)/plan.json
-	$(PY) -m tools.terraform plan $(ENV)
+	$(PY) -m tools.common.terraform plan $(ENV)
 
 plan-all: synth
-	$(PY) -m tools.terraform plan $(STACKS)
+	$(PY) -m tools.common.terraform plan $(STACKS)
 
 plan-summary: plan ## Markdown summary of ENV's plan; exit 2 if a stateful resource would go
-	$(PY) -m tools.plan_summary build/plan/$(ENV)/plan.json --title $(ENV) --out build/plan/$(ENV)/summary.md
+	$(PY) -m tools.review.plan_summary build/plan/$(ENV)/plan.json --title $(ENV) --out build/plan/$(ENV)/summary.md
 
 scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every skip with its reason
-	$(PY) -m tools.scan
+	$(PY) -m tools.scan.scan
 
 diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} and <env>-resources.{svg,png}
-	$(PY) -m tools.diagram
+	$(PY) -m tools.diagrams.diagram
 
 test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included (CACHE=0: run every tool)
 	$(if $(filter 0,$(CACHE)),VIDEO_INGEST_TEST_CACHE=0) $(PY) -m pytest -q
 
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
-	$(PY) -m tools.e2e
+	$(PY) -m tools.rehearsal.e2e
 
 bench: install ## synth benchmark: plain vs lazy binding import (time, peak RSS)
-	$(PY) -m tools.bench
+	$(PY) -m tools.perf.bench
 
 diff: install ## cdktf diff ENV (real AWS credentials)
 	$(CDKTF) diff $(ENV)

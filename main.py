@@ -116,7 +116,7 @@ def _optimized() -> None:
     The test suite keeps them: it synthesizes every stack in its own process, without -O, so a wrong type in
     this project's code fails there with jsii's message. Nothing the synth runs uses `assert` or `__debug__`
     (tests/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O bytecode
-    (tools/bytecode.py)."""
+    (tools/perf/bytecode.py)."""
     if not sys.flags.optimize and os.environ.get(TYPE_CHECKS_VARIABLE) != "1":
         os.execv(sys.executable, [sys.executable, "-O", *sys.orig_argv[1:]])
 

@@ -1,7 +1,7 @@
 """Per-resource checkov suppressions, written next to the resource they cover.
 
 `skip(resource, "CKV_AWS_18", "why")` records the suppression in the resource's
-`//` block of the synthesized JSON (Terraform ignores `//` keys). `tools/scan.py`
+`//` block of the synthesized JSON (Terraform ignores `//` keys). `tools/scan/scan.py`
 collects every such record into a checkov baseline, so a skip covers exactly one
 check on exactly one resource, and the scan prints each one with its reason.
 """

@@ -16,7 +16,7 @@ construct, with the address that resource had at the old path; synthesis then wr
 `move_to_id("aws_s3_bucket.x")` on the old resource (it then leaves the configuration: use it for a
 resource whose code is being deleted), and `add_move_target("name")` + `move_to("name")` (both
 constructs present at the same time). Keep the call until every environment has applied the move
-(prod included); then it can go. `tools.synth_diff` reports a covered move as a move, and fails the
+(prod included); then it can go. `tools.review.synth_diff` reports a covered move as a move, and fails the
 pull request when a stateful resource changes address without one.
 """
 from __future__ import annotations

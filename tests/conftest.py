@@ -129,8 +129,8 @@ def plan_jobs(background, synth_dir, build_dir) -> dict[str, Future]:
 
 @pytest.fixture(scope="session")
 def scan_job(background, plan_jobs, synth_dir, build_dir) -> Future:
-    """checkov on every stack once all plans are written (tools.scan: one checkov import, forked per stack)."""
-    from tools.scan import scan_all
+    """checkov on every stack once all plans are written (tools.scan.scan: one checkov import, forked per stack)."""
+    from tools.scan.scan import scan_all
 
     def scan() -> list[dict]:
         wait(plan_jobs.values())

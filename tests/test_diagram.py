@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from tests.conftest import ENVIRONMENTS, ROOT, STACKS
-from tools import architecture
-from tools.architecture import RULES, Hidden, Node, View, unclassified, unruled_types
+from tools.diagrams import architecture
+from tools.diagrams.architecture import RULES, Hidden, Node, View, unclassified, unruled_types
 
 
 @pytest.fixture(scope="module")
@@ -129,10 +129,10 @@ def test_every_node_rule_has_an_icon_from_diagrams():
 
 @pytest.fixture(scope="module")
 def rendered(synth_dir, tmp_path_factory):
-    """`python -m tools.diagram prod` as `make diagram` runs it, on the session's synthesized stacks, in a
+    """`python -m tools.diagrams.diagram prod` as `make diagram` runs it, on the session's synthesized stacks, in a
     process that must not load cdktf (the tool reads only cdk.tf.json)."""
     target = tmp_path_factory.mktemp("diagrams")
-    code = ("import sys; from tools import diagram; diagram.main(sys.argv[1:]); "
+    code = ("import sys; from tools.diagrams import diagram; diagram.main(sys.argv[1:]); "
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'jsii', 'constructs')); "
             "assert not loaded, loaded")
     result = subprocess.run([sys.executable, "-c", code, "prod", "--out", str(synth_dir / "stacks"),
@@ -158,7 +158,7 @@ def test_architecture_view_is_written_as_svg_and_png_readable_in_a_readme_column
 
 
 def test_resource_graph_has_every_module_and_the_edges_between_tiers(rendered, stacks):
-    from tools.diagram import graph, module_edges, module_of
+    from tools.diagrams.diagram import graph, module_edges, module_of
 
     assert (rendered / "prod-resources.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert all((rendered / f"prod-resources.{ext}").stat().st_size > 1000 for ext in ("dot", "svg", "png"))

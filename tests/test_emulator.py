@@ -104,7 +104,7 @@ def test_the_real_synth_is_not_in_emulator_mode(stacks):
 
 @pytest.fixture(scope="module")
 def patched():
-    from tools.emulator_server import apply_patches
+    from tools.rehearsal.emulator_server import apply_patches
 
     return apply_patches()
 
@@ -112,7 +112,7 @@ def patched():
 def test_patches_are_pinned_to_the_moto_version(patched):
     import moto
 
-    from tools.emulator_server import MOTO_VERSION, PATCHES
+    from tools.rehearsal.emulator_server import MOTO_VERSION, PATCHES
 
     assert moto.__version__ == MOTO_VERSION and patched == list(PATCHES)
 
@@ -316,7 +316,7 @@ def test_patched_cloudfront_returns_the_config_as_given(patched):
 
 
 def test_second_plan_differences_are_leaf_paths_with_both_values():
-    from tools.e2e import changed_paths
+    from tools.rehearsal.e2e import changed_paths
 
     before = {"name": "q", "rule": [{"destination": {"bucket": "a"}, "status": "Enabled"}], "tags": {"A": "1"}}
     after = {"name": "q", "rule": [{"destination": {"bucket": "b"}, "status": "Enabled"}], "tags": {"A": "1", "B": "2"}}
@@ -364,7 +364,7 @@ def test_patched_rds_instance_gets_awss_default_ca_unless_it_names_one(patched):
     import boto3
     from moto import mock_aws
 
-    from tools.emulator_server import DEFAULT_RDS_CA
+    from tools.rehearsal.emulator_server import DEFAULT_RDS_CA
 
     with mock_aws():
         rds = boto3.client("rds", region_name="eu-west-1")
@@ -423,7 +423,7 @@ def test_a_retried_request_gets_the_first_answer_instead_of_running_twice():
     import threading
     import time
 
-    from tools.emulator_server import ReplayRetries
+    from tools.rehearsal.emulator_server import ReplayRetries
 
     calls = []
 
@@ -449,7 +449,7 @@ def test_a_retried_request_gets_the_first_answer_instead_of_running_twice():
 
 
 def test_a_server_error_is_not_replayed():
-    from tools.emulator_server import ReplayRetries
+    from tools.rehearsal.emulator_server import ReplayRetries
 
     answers = iter([("500 Internal Server Error", b"boom"), ("200 OK", b"fine")])
 

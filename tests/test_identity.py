@@ -130,7 +130,7 @@ def test_deploy_role_may_work_in_every_region_its_environment_uses(stacks, env):
 
 
 def deploy_documents(stacks, env: str) -> list[dict]:
-    from tools.permissions import deploy_role_documents
+    from tools.rehearsal.permissions import deploy_role_documents
 
     return deploy_role_documents(stacks[f"bootstrap-{env}"])
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tools.plan_summary import summarize
+from tools.review.plan_summary import summarize
 
 
 def test_logical_id_is_cdktfs_for_every_resource_of_every_stack(stacks):

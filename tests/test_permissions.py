@@ -1,4 +1,4 @@
-"""The rehearsal's permission check (tools/permissions.py): calls read from the provider's log, turned into
+"""The rehearsal's permission check (tools/rehearsal/permissions.py): calls read from the provider's log, turned into
 what AWS authorizes, and evaluated against the deploy role's policies as synthesized."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tools.permissions import Account, Call, check, deploy_role_documents, model_evaluator, read_calls
+from tools.rehearsal.permissions import Account, Call, check, deploy_role_documents, model_evaluator, read_calls
 
 ACCOUNT = "111111111111"
 DEPLOY = f"arn:aws:iam::{ACCOUNT}:role/video-ingest-dev-deploy"

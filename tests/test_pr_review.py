@@ -7,15 +7,15 @@ import subprocess
 import yaml
 
 from tests.conftest import ROOT
-from tools.review_comment import MARKER, comment
-from tools.review_plan import BACKEND_CONFIG, prepare
-from tools.terraform import TERRAFORM, terraform_env
+from tools.review.review_comment import MARKER, comment
+from tools.review.review_plan import BACKEND_CONFIG, prepare
+from tools.common.terraform import TERRAFORM, terraform_env
 
 STATE_READ_ROLE = "arn:aws:iam::000000000000:role/video-ingest-terraform-state-read-prod"
 
 
 def test_the_default_state_role_is_the_state_backends_read_role():
-    from tools.review_plan import default_state_role
+    from tools.review.review_plan import default_state_role
 
     assert default_state_role("prod") == STATE_READ_ROLE
 
@@ -66,7 +66,7 @@ def test_pull_request_workflow_plans_real_state_only_where_configured():
     jobs = workflow["jobs"]
     text = json.dumps(jobs)
     # No job reviews a plan from empty state any more (the offline plans stay, for checkov).
-    assert "build/plan/" not in text and "tools.plan_summary" not in text
+    assert "build/plan/" not in text and "tools.review.plan_summary" not in text
     plan_job = jobs["real-plan"]
     assert plan_job["permissions"] == {"contents": "read", "id-token": "write"}
     assert [m["role_variable"] for m in plan_job["strategy"]["matrix"]["include"]] == [
@@ -78,7 +78,7 @@ def test_pull_request_workflow_plans_real_state_only_where_configured():
     credentials = next(s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))
     assert credentials["if"] == "steps.configured.outputs.enabled == 'true'"
     assert credentials["with"]["role-to-assume"] == "${{ env.PLAN_ROLE }}"
-    assert any("tools.review_plan" in s.get("run", "") for s in steps)
+    assert any("tools.review.review_plan" in s.get("run", "") for s in steps)
     diff_job = jobs["synth-diff"]
     assert diff_job["permissions"] == {"contents": "read"}  # no credentials: forks get it too
     assert diff_job["steps"][0]["with"]["fetch-depth"] == 0

@@ -10,8 +10,8 @@ import pytest
 
 from tests import tool_cache
 from tests.conftest import ROOT
-from tools.plan_summary import summarize
-from tools.terraform import run, terraform_env
+from tools.review.plan_summary import summarize
+from tools.common.terraform import run, terraform_env
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAOFFLINEPLAN00000", "AWS_SECRET_ACCESS_KEY": "offline-plan-dummy-secret"}
 PROVIDER = {"region": "eu-west-1", "skip_credentials_validation": True, "skip_requesting_account_id": True,
@@ -74,7 +74,7 @@ def test_forced_database_replacement_is_flagged_and_exits_non_zero(changed_plan,
     # The command CI runs: same verdict as its exit status.
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(changed_plan))
-    result = subprocess.run([sys.executable, "-m", "tools.plan_summary", str(plan_file), "--title", "qa"],
+    result = subprocess.run([sys.executable, "-m", "tools.review.plan_summary", str(plan_file), "--title", "qa"],
                             cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2 and "Stateful resources would be destroyed or replaced" in result.stdout
 

@@ -42,9 +42,9 @@ def test_nothing_the_synth_runs_relies_on_assert_or_debug():
 
 
 def test_install_writes_optimized_bytecode_for_the_synth_s_imports():
-    """`make install` compiles, with -O, the bindings' distribution and what it requires (tools/bytecode.py):
+    """`make install` compiles, with -O, the bindings' distribution and what it requires (tools/perf/bytecode.py):
     every package `python -O main.py` imports from the venv."""
-    from tools.bytecode import closure, top_levels
+    from tools.perf.bytecode import closure, top_levels
 
     names = {path.name for distribution in closure() for path in top_levels(distribution)}
     assert {"cdktf_cdktf_provider_aws", "cdktf", "constructs", "jsii", "typeguard", "cattrs", "attrs",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ENVIRONMENTS, STACKS, run_main
-from tools.bench import tree_bytes as tree
+from tools.perf.bench import tree_bytes as tree
 
 
 def test_every_stack_is_synthesized(synth_dir):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ENVIRONMENTS, ROOT, subprocess_env
-from tools.synth_diff import Change, Report, diff_stack, diff_trees, markdown
+from tools.review.synth_diff import Change, Report, diff_stack, diff_trees, markdown
 
 VIDEO_BUCKET = "aws_s3_bucket.storage_videos_bucket_3CE3C090"
 RENAMED_BUCKET = "aws_s3_bucket.storage_video-store_bucket_B12F19CD"
@@ -71,7 +71,7 @@ def _rename_video_bucket(project: Path, with_move: bool) -> None:
 
 
 def _synth_diff(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tools.synth_diff", *args], cwd=project, env=subprocess_env(),
+    return subprocess.run([sys.executable, "-m", "tools.review.synth_diff", *args], cwd=project, env=subprocess_env(),
                           capture_output=True, text=True, timeout=300)
 
 
@@ -151,7 +151,7 @@ def test_the_upgrade_base_is_the_last_commit_that_synthesizes_differently(projec
     (project_copy / "README.md").write_text((project_copy / "README.md").read_text() + "\nA note.\n")
     git("commit", "-qam", "docs only")
     # HEAD~1 (the rename) synthesizes dev as HEAD does; the commit before it does not.
-    result = subprocess.run([sys.executable, "-c", "from tools.upgrade import choose_base; print(choose_base('dev'))"],
+    result = subprocess.run([sys.executable, "-c", "from tools.rehearsal.upgrade import choose_base; print(choose_base('dev'))"],
                             cwd=project_copy, env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == base
@@ -160,7 +160,7 @@ def test_the_upgrade_base_is_the_last_commit_that_synthesizes_differently(projec
 
 def test_the_upgrade_rehearsal_ignores_only_the_listed_emulator_drift():
     from stacks.emulator import EMULATOR_DRIFT
-    from tools.upgrade import ignore_emulator_drift
+    from tools.rehearsal.upgrade import ignore_emulator_drift
 
     config = {"resource": {
         "aws_kms_key": {"key": {"description": "k", "lifecycle": {"prevent_destroy": False}}},

@@ -101,7 +101,7 @@ def summary() -> str:
 
 
 class CheckovCache:
-    """For tools.scan.scan_all: a scan is keyed by checkov's pinned version, its command line (paths by name)
+    """For tools.scan.scan.scan_all: a scan is keyed by checkov's pinned version, its command line (paths by name)
     and the files it reads (plan JSON, cdk.tf.json, baseline); kept: its reports and log, and its exit code."""
 
     def __init__(self):
@@ -126,7 +126,7 @@ class CheckovCache:
 @functools.cache
 def _plan_tools() -> tuple[str, ...] | None:
     """The terraform binary and the provider binaries in the mirror, once per session; None without the mirror."""
-    from tools.terraform import MIRROR, TERRAFORM
+    from tools.common.terraform import MIRROR, TERRAFORM
 
     if not MIRROR.is_dir():
         return None
@@ -137,7 +137,7 @@ def _plan_tools() -> tuple[str, ...] | None:
 def plan_key(work: Path, *inputs: Path) -> str | None:
     """What an offline plan in the working copy `work` reads (its *.tf.json and `inputs`, e.g. a prior state);
     None without the provider mirror (the registry is outside this machine: nothing is kept)."""
-    from tools.terraform import cli_config
+    from tools.common.terraform import cli_config
 
     tools = _plan_tools()
     if tools is None:
@@ -159,8 +159,8 @@ def planned(work: Path, run, *inputs: Path) -> Path:
 
 
 def plan(stack: str, stacks_dir: Path, build: Path) -> Path:
-    """tools.terraform.plan, kept by its inputs (`plan_key`)."""
-    from tools.terraform import prepare_plan, run_plan
+    """tools.common.terraform.plan, kept by its inputs (`plan_key`)."""
+    from tools.common.terraform import prepare_plan, run_plan
 
     work = prepare_plan(stack, stacks_dir, build)
     return planned(work, lambda: run_plan(work))
@@ -168,14 +168,14 @@ def plan(stack: str, stacks_dir: Path, build: Path) -> Path:
 
 def plain_synth(run, out: Path, env: dict[str, str]):
     """`run()` (a `python main.py` on jsii as it ships, into `out`), kept by every file the synth reads
-    (tools.upgrade.SYNTH_INPUTS and the npm lock), the python and node binaries and the variables it reads;
+    (tools.rehearsal.upgrade.SYNTH_INPUTS and the npm lock), the python and node binaries and the variables it reads;
     only a successful synth is kept. Returns (the CompletedProcess, or one with the kept exit code and stderr;
     `out`)."""
     import subprocess
     import sys
 
     import fast_bindings
-    from tools.upgrade import SYNTH_INPUTS
+    from tools.rehearsal.upgrade import SYNTH_INPUTS
 
     settings = {name: value for name, value in env.items() if name.startswith(("VIDEO_INGEST_", "JSII_", "NODE_"))}
     key = digest("plain-synth", sys.version, binary_identity(sys.executable),

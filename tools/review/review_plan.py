@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A pull request's plan against an environment's real state, read-only, for review.
 
-    python -m tools.review_plan dev [--state-role arn:aws:iam::<state account>:role/video-ingest-terraform-state-read-dev]
+    python -m tools.review.review_plan dev [--state-role arn:aws:iam::<state account>:role/video-ingest-terraform-state-read-dev]
 
 Runs with the credentials already in the environment (in CI: the environment's read-only plan role,
 `video-ingest-<env>-plan`, assumed by GitHub OIDC). In a working copy of cdktf.out/stacks/<env>
@@ -12,7 +12,7 @@ with `-backend-config` replacing its `assume_role` (the environment's read/write
 read-only one (default: `<read_role_arn>-<env>` of environments/state_backend.toml);
 then `terraform plan -lock=false -refresh=false` (a reviewer's plan takes no lock, writes nothing and reads
 no data; see below) and
-tools.plan_summary on it: Markdown to stdout and `--out`, exit 2 when a stateful resource would be
+tools.review.plan_summary on it: Markdown to stdout and `--out`, exit 2 when a stateful resource would be
 destroyed or replaced, 1 when terraform fails.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ import tomllib
 from pathlib import Path
 
 from modules.naming import PROJECT
-from tools.plan_summary import summarize
-from tools.terraform import BUILD, OUT, ROOT, TERRAFORM, terraform_env
+from tools.review.plan_summary import summarize
+from tools.common.terraform import BUILD, OUT, ROOT, TERRAFORM, terraform_env
 
 BACKEND_CONFIG = "review.s3.tfbackend"
 

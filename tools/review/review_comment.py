@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The pull request's one review comment, from what the review jobs left in a folder.
 
-    python -m tools.review_comment review/ --head <sha> --out build/review-comment.md
+    python -m tools.review.review_comment review/ --head <sha> --out build/review-comment.md
 
-Reads `<env>.md` + `<env>.status` for dev, staging and prod (tools.review_plan's summary of a real-state
+Reads `<env>.md` + `<env>.status` for dev, staging and prod (tools.review.review_plan's summary of a real-state
 plan and its exit status, or a note saying why there is none and `skipped`), and `synth-diff.md` +
-`synth-diff.status` (tools.synth_diff).
+`synth-diff.status` (tools.review.synth_diff).
 Writes the comment: the marker the workflow finds it by (so later pushes update it in place), the
 real-state plan per environment, then the synth diff. Exit status 2 when any of them found a stateful
 loss (the merge is blocked), 0 otherwise.
@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tools.plan_summary import EXIT_STATEFUL_LOSS
+from tools.review.plan_summary import EXIT_STATEFUL_LOSS
 
 MARKER = "<!-- video-ingest-plan-summary -->"
 ENVIRONMENTS = ("dev", "staging", "prod")

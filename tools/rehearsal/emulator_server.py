@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """moto's server for the rehearsal, with the patches the pinned moto (5.2.5) needs.
 
-    python -m tools.emulator_server --port 5000     # serves TLS only (self-signed), under gunicorn
+    python -m tools.rehearsal.emulator_server --port 5000     # serves TLS only (self-signed), under gunicorn
 
 Each patch names the operation it fixes and why; tests/test_emulator.py tests each one.
 """

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Terraform on the synthesized stacks: `validate` every stack, `plan` one offline.
 
-    python -m tools.terraform validate [STACK ...]
-    python -m tools.terraform plan STACK         # writes build/plan/STACK/{plan.tfplan,plan.json}
+    python -m tools.common.terraform validate [STACK ...]
+    python -m tools.common.terraform plan STACK         # writes build/plan/STACK/{plan.tfplan,plan.json}
 
 Each stack runs in a working copy under build/ so cdktf.out/ stays as synth wrote it.
 Terraform gets the project's CLI config: the filesystem mirror at /opt/tf-plugins
@@ -28,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "cdktf.out" / "stacks"
 BUILD = ROOT / "build"
 MIRROR = Path("/opt/tf-plugins")

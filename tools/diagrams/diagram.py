@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Diagrams generated from the synthesized stacks (never drawn by hand), two per environment:
 
-    python -m tools.diagram [ENV ...]     # docs/diagrams/<env>-architecture.{svg,png}
+    python -m tools.diagrams.diagram [ENV ...]     # docs/diagrams/<env>-architecture.{svg,png}
                                           # docs/diagrams/<env>-resources.{dot,svg,png}
 
-The architecture view (`tools/architecture.py`, drawn with the `diagrams` package): one icon per
+The architecture view (`tools/diagrams/architecture.py`, drawn with the `diagrams` package): one icon per
 significant resource, its parts folded in, regions, the VPC and its tiers, and the flows between them.
 
 The resource graph: one cluster per module (the construct path under the stack: network, storage, ...),
@@ -24,9 +24,9 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tools import architecture
+from tools.diagrams import architecture
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "cdktf.out" / "stacks"
 DIAGRAMS = ROOT / "docs" / "diagrams"
 REFERENCE = re.compile(r"\$\{(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.")
@@ -115,7 +115,7 @@ def render_architecture(env: str, out: Path = OUT, target: Path = DIAGRAMS) -> t
     dot_binary()
     view = architecture.load(out, env)
     for rtype in view.unruled:
-        print(f"warning: {env}: {rtype} has no rule in tools/architecture.py; the view names it, undrawn",
+        print(f"warning: {env}: {rtype} has no rule in tools/diagrams/architecture.py; the view names it, undrawn",
               file=sys.stderr)
     return architecture.render(view, target), len(view.nodes())
 

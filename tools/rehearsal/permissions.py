@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The check AWS would make and the emulator does not: may the deploy role make every call Terraform made?
 
-    python -m tools.permissions <bootstrap cdk.tf.json> <provider log> [...]    # exit 1 on any denial
+    python -m tools.rehearsal.permissions <bootstrap cdk.tf.json> <provider log> [...]    # exit 1 on any denial
 
 The provider's debug log (TF_LOG_PROVIDER=DEBUG) names every AWS request: service, operation, region,
 and its body. Each call becomes the IAM actions AWS authorizes for it:

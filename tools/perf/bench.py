@@ -5,7 +5,7 @@
 "plain" is the same app with VIDEO_INGEST_PLAIN_BINDINGS=1 and VIDEO_INGEST_BINDING_TYPE_CHECKS=1: every
 binding imported, jsii's relay process, the bindings' runtime type checks.
 
-    python -m tools.bench [--runs 5]
+    python -m tools.perf.bench [--runs 5]
 
 Each run is a fresh process, as users run it. Wall time per run; peak resident
 memory sampled every 10 ms over the whole process tree, split into python (the
@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Synth of all stacks (`python main.py`), {args.runs} runs each, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the end")
     print(f"jsii kernel on {node_runtime()}")
-    print(f"reference loop (tools.bench.reference_seconds): {reference[0]:.2f} s before, {reference[1]:.2f} s after\n")
+    print(f"reference loop (tools.perf.bench.reference_seconds): {reference[0]:.2f} s before, {reference[1]:.2f} s after\n")
     print("| import path | median s | min s | max s | peak RSS python MiB | peak RSS node MiB | peak RSS tree MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     summary = {}

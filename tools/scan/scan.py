@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """checkov on every stack: its plan JSON (sees provider defaults) and its cdk.tf.json.
 
-    python -m tools.scan [STACK ...]     # needs build/plan/<stack>/plan.json (make plan-all)
+    python -m tools.scan.scan [STACK ...]     # needs build/plan/<stack>/plan.json (make plan-all)
 
 Suppressions live in code, next to the resource (`modules.checkov.skip`), and
 reach the synthesized JSON under the resource's `//` key. This program turns them
@@ -28,7 +28,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.terraform import BUILD, OUT, ROOT, stacks
+from tools.common.terraform import BUILD, OUT, ROOT, stacks
 
 SKIP_KEY = "checkov_skip"
 # Read when checkov is imported: no mapping download, warnings and worse only.
@@ -74,7 +74,7 @@ def scan_all(names: list[str], out: Path = OUT, build: Path = BUILD, jobs: int =
     codes = {index: cache.reuse(command) for index, command in enumerate(commands)} if cache else {}
     todo = [index for index in range(len(commands)) if codes.get(index) is None]
     if todo:
-        batch = subprocess.run([sys.executable, "-m", "tools.scan", "--fork-checkov", str(jobs)], cwd=ROOT,
+        batch = subprocess.run([sys.executable, "-m", "tools.scan.scan", "--fork-checkov", str(jobs)], cwd=ROOT,
                                input=json.dumps([commands[index] for index in todo]), capture_output=True,
                                text=True, env=dict(os.environ, **CHECKOV_ENV))
         if batch.returncode != 0:

@@ -889,7 +889,7 @@ def caption(view: View, kinds: set[str], width: int = 110) -> str:
     missing = [*view.unruled, *(f"{t}.{n} (no parent)" for t, n in view.unresolved)]
     if missing:  # never silently: a type without a rule is named here until it gets one
         rows += [f'<FONT COLOR="#dc2626">{escape(line)}</FONT>' for line in
-                 textwrap.wrap("NOT DRAWN, no rule in tools/architecture.py: " + ", ".join(missing), width)]
+                 textwrap.wrap("NOT DRAWN, no rule in tools/diagrams/architecture.py: " + ", ".join(missing), width)]
     cells = "".join(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{row}</TD></TR>' for row in rows)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1">{cells}</TABLE>>'
 

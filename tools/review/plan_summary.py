@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A Markdown summary of a Terraform plan for pull-request review.
 
-    python -m tools.plan_summary build/plan/prod/plan.json [--title prod] [--out summary.md]
+    python -m tools.review.plan_summary build/plan/prod/plan.json [--title prod] [--out summary.md]
 
 Reads `terraform show -json` output. Writes: stateful resources that would be
 destroyed or replaced in a warning block at the top; counts of create / update /

@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Upgrade rehearsal: the base commit's stack deployed in the emulator, then the head planned and applied over it.
 
-    python -m tools.upgrade dev [--base REF]   # standalone: its own emulator, files in build/upgrade/
+    python -m tools.rehearsal.upgrade dev [--base REF]   # standalone: its own emulator, files in build/upgrade/
 
-The deploy rehearsal (tools.e2e) proves a stack deploys from nothing; this proves the change deploys over
+The deploy rehearsal (tools.rehearsal.e2e) proves a stack deploys from nothing; this proves the change deploys over
 what is already there. For one environment, run as `make e2e` runs it (the state account's and the
 environment account's bootstraps applied as their administrators, then the environment as its deploy role,
 reached by web identity): the base commit is synthesized in emulator mode in a git worktree (same venv)
 and applied through the S3 backend; the head's stack is planned over that state and the plan
-summarised (tools.plan_summary: counts, replacements, destroys, moves); a stateful resource destroyed or
+summarised (tools.review.plan_summary: counts, replacements, destroys, moves); a stateful resource destroyed or
 replaced (one that changed address without a `moved` block, say) fails the rehearsal before anything is
-applied; otherwise the plan is applied and a second plan must be clean (tools.e2e.second_plan); every call
-the provider made is checked against the deploy role's policies (tools.permissions). Then everything is
+applied; otherwise the plan is applied and a second plan must be clean (tools.rehearsal.e2e.second_plan); every call
+the provider made is checked against the deploy role's policies (tools.rehearsal.permissions). Then everything is
 destroyed. The attributes whose differences are the emulator's (listed in stacks/emulator.py
 with the reason) are ignored in the rehearsal's copy of both stacks, so the head's plan shows only what the
 change does.
@@ -33,10 +33,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import e2e  # names looked up at call time: tools.e2e may import this module in turn
-from tools.plan_summary import summarize
-from tools.synth_diff import describe, git, synth, synth_ref, worktree
-from tools.terraform import ROOT
+from tools.rehearsal import e2e  # names looked up at call time: tools.rehearsal.e2e may import this module in turn
+from tools.review.plan_summary import summarize
+from tools.review.synth_diff import describe, git, synth, synth_ref, worktree
+from tools.common.terraform import ROOT
 
 WORK = ROOT / "build" / "upgrade"
 # What synthesis reads: a commit that touches none of these synthesizes what its parent did.
@@ -145,11 +145,11 @@ def choose_base(stack: str, head_out: Path | None = None, limit: int = BASE_CAND
 def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path, work: Path,
                      destroy: bool = True) -> UpgradeResult:
     """Against the emulator, with `state-backend` and `bootstrap-<stack>` applied, `env` being what a deploy of
-    `stack` runs with (tools.e2e: `deploy_role_session(environment(emulator), stack)`): applies `base`'s
+    `stack` runs with (tools.rehearsal.e2e: `deploy_role_session(environment(emulator), stack)`): applies `base`'s
     `stack` (synthesized in emulator mode from a worktree), plans `head_out`'s (an emulator-mode synth, e.g.
-    tools.e2e's `out`) over it, fails on a stateful loss, applies, re-plans, checks the recorded calls against
+    tools.rehearsal.e2e's `out`) over it, fails on a stateful loss, applies, re-plans, checks the recorded calls against
     the deploy role's policies (when `env` records them), and with `destroy` tears the stack down. It shares
-    the stack's account and state key with tools.e2e's own rehearsal of that stack: run it before or after
+    the stack's account and state key with tools.rehearsal.e2e's own rehearsal of that stack: run it before or after
     that one, not beside it."""
     result = UpgradeResult(stack, base=describe(base))
     started = time.monotonic()
@@ -189,7 +189,7 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
                 print(f"upgrade {stack}: destroy: {error}", file=sys.stderr)
     bootstrap = head_out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json"
     if env.get(e2e.RECORD_CALLS) and bootstrap.is_file():
-        from tools import permissions
+        from tools.rehearsal import permissions
 
         report = permissions.check_stack(bootstrap, sorted(stack_work.glob("provider-*.log")))
         (work / f"{stack}-upgrade-permissions.txt").write_text(permissions.summary(report) + "\n")
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    e2e.WORK = WORK  # tools.e2e's helpers (working copies, drift reports) write here in a standalone run
+    e2e.WORK = WORK  # tools.rehearsal.e2e's helpers (working copies, drift reports) write here in a standalone run
     # Resolved once: the rehearsal runs for minutes, and HEAD may move meanwhile.
     base = git("rev-parse", "--verify", f"{args.base}^{{commit}}") if args.base else \
         choose_base(args.stack, limit=args.limit)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deploy rehearsal against a local AWS emulator (moto server on 127.0.0.1), run as CI runs a deploy.
 
-    python -m tools.e2e [ENV ...]       # make e2e; default: dev staging prod
+    python -m tools.rehearsal.e2e [ENV ...]       # make e2e; default: dev staging prod
 
 Starts moto on a free loopback port (stopped by its PID whatever happens), synthesizes in
 emulator mode (stacks/emulator.py), then follows the README's First deploy runbook:
@@ -15,9 +15,9 @@ emulator mode (stacks/emulator.py), then follows the README's First deploy runbo
    locking), `apply`, a second `plan -detailed-exitcode` that must find no changes, and `destroy`;
    the environments run side by side (separate accounts and state files). `dev` goes through the
    users' own path instead: `cdktf deploy dev` / `cdktf destroy dev`, then applies and destroys it again;
-   `staging` is deployed from the base commit and upgraded to the head (tools/upgrade.py); on `prod`, two
+   `staging` is deployed from the base commit and upgraded to the head (tools/rehearsal/upgrade.py); on `prod`, two
    plans race for the state lock: the second must be refused, and the state must still plan clean afterwards;
-3. the check AWS would make and moto does not (tools/permissions.py): every call the provider made
+3. the check AWS would make and moto does not (tools/rehearsal/permissions.py): every call the provider made
    during apply, plan and destroy, with what AWS requires alongside it, evaluated against the deploy
    role's policies; any denial fails the environment;
 4. the bootstraps are destroyed last. Prints a table.
@@ -40,12 +40,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.terraform import ROOT, terraform_env
+from tools.common.terraform import ROOT, terraform_env
 
 WORK = ROOT / "build" / "e2e"
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 CLI_STACK = "dev"          # rehearsed through `cdktf deploy` / `cdktf destroy`, then re-created
-UPGRADE_STACK = "staging"  # deployed from the base commit, then upgraded to the head (tools/upgrade.py)
+UPGRADE_STACK = "staging"  # deployed from the base commit, then upgraded to the head (tools/rehearsal/upgrade.py)
 LOCK_STACK = "prod"        # where two plans race for the state lock
 
 
@@ -75,7 +75,7 @@ class Emulator:
         self.url = f"https://127.0.0.1:{self.port}"
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.emulator_server", "--port", str(self.port),
+            [sys.executable, "-m", "tools.rehearsal.emulator_server", "--port", str(self.port),
              "--cert-dir", str(log.parent / "tls")], cwd=ROOT,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
             # Managed policies exist (attachments need them); certificates are issued at once instead of
@@ -326,7 +326,7 @@ def deploy_role_session(env: dict[str, str], stack: str) -> dict[str, str]:
 
 def check_permissions(stack: str, out: Path, result: Result) -> None:
     """Every call recorded in the environment's provider logs, evaluated against its deploy role's policies."""
-    from tools import permissions
+    from tools.rehearsal import permissions
 
     logs = [log for pattern in (f"work/{stack}/provider-*.log", f"{stack}-provider-*.log",
                                 f"cdktf-project/cdktf.out/stacks/{stack}/provider-*.log")
@@ -339,8 +339,8 @@ def check_permissions(stack: str, out: Path, result: Result) -> None:
 
 def rehearse_upgrade(stack: str, out: Path, env: dict[str, str], base: str, result: Result) -> None:
     """The base commit's stack applied, the head's planned over it (a stateful loss fails), applied, re-planned,
-    its calls checked, destroyed: tools/upgrade.py. Its summary is printed."""
-    from tools import upgrade
+    its calls checked, destroyed: tools/rehearsal/upgrade.py. Its summary is printed."""
+    from tools.rehearsal import upgrade
 
     upgraded = upgrade.rehearse_upgrade(stack, env, base, out, WORK / "upgrade")
     print(upgraded.report(), flush=True)
@@ -427,7 +427,7 @@ def upgrade_base(stacks: list[str]) -> str | None:
     """The commit whose synthesized UPGRADE_STACK the head replaces (E2E_UPGRADE_BASE=<ref> to choose one)."""
     if UPGRADE_STACK not in stacks:
         return None
-    from tools import upgrade
+    from tools.rehearsal import upgrade
 
     base = os.environ.get("E2E_UPGRADE_BASE") or upgrade.choose_base(UPGRADE_STACK, work=WORK / "upgrade")
     print(f"{UPGRADE_STACK}: upgrade from {base}" if base else f"{UPGRADE_STACK}: no earlier commit synthesizes it "

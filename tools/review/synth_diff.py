@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a change does to the synthesized Terraform: the base branch's stacks against the head's, offline.
 
-    python -m tools.synth_diff [--base REF] [--out build/synth-diff/synth-diff.md]   # make synth-diff BASE=…
+    python -m tools.review.synth_diff [--base REF] [--out build/synth-diff/synth-diff.md]   # make synth-diff BASE=…
 
 The base (default: the merge-base of HEAD and `main`) is synthesized in a git worktree under
 build/synth-diff/ with this project's venv (the worktree is removed afterwards); the head is the working
@@ -11,7 +11,7 @@ policies are compared inside; secrets masked), in Markdown on stdout and in the 
 
 A resource is *moved* when its address disappears and one of the same type and identity appears (the
 per-type identity attributes in IDENTITY: bucket, identifier, name, family…; otherwise an identical
-configuration), or when a `moved` block in the head says so. A stateful resource (tools.plan_summary's
+configuration), or when a `moved` block in the head says so. A stateful resource (tools.review.plan_summary's
 STATEFUL_TYPES) that is removed, moved without a `moved` block (Terraform destroys and re-creates it), or
 whose replacing attribute changes (bucket name, DB identifier…) is a loss: exit status 2, naming it.
 Needs no credentials and no network. Exit status 1: the base or the head does not synthesize.
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fast_bindings
-from tools.plan_summary import EXIT_STATEFUL_LOSS, STATEFUL_TYPES
+from tools.review.plan_summary import EXIT_STATEFUL_LOSS, STATEFUL_TYPES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "build" / "synth-diff"
 EMULATOR_VARIABLE = "VIDEO_INGEST_EMULATOR_ENDPOINT"
 

@@ -1,0 +1,1 @@
+"""Review of a change: the synth diff, plan summaries, the PR's review plan and comment."""
