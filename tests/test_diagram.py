@@ -13,8 +13,9 @@ import sys
 import pytest
 
 from tests.conftest import ENVIRONMENTS, ROOT, STACKS
-from tools.diagrams import architecture
-from tools.diagrams.architecture import RULES, Hidden, Node, View, unclassified, unruled_types
+from tools.diagrams import render
+from tools.diagrams.architecture import View, unclassified, unruled_types
+from tools.diagrams.rules import ROLE_NODE, RULES, Hidden, Node
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +58,10 @@ def test_every_resource_is_drawn_folded_or_hidden_and_the_caption_says_what_is_h
         folded = {k for k, o in view.owners.items() if isinstance(o, str) and k not in drawn}
         hidden = {k for k, o in view.owners.items() if isinstance(o, tuple)}
         assert drawn | folded | hidden == set(view.resources), name
-        caption = " ".join(re.sub(r"<[^>]*>", " ", architecture.caption(view, {"request"})).split())
+        caption = " ".join(re.sub(r"<[^>]*>", " ", render.caption(view, {"request"})).split())
         for rtype in view.hidden():
             if isinstance(RULES[rtype], Hidden):
-                assert architecture.escape(RULES[rtype].reason) in caption, rtype
+                assert render.escape(RULES[rtype].reason) in caption, rtype
         assert f"Hidden ({len(hidden)} resources)" in caption
 
 
@@ -121,10 +122,10 @@ def test_environments_differ_where_they_differ(views):
 
 def test_every_node_rule_has_an_icon_from_diagrams():
     icons = {rule.icon for rule in RULES.values() if isinstance(rule, Node)} | \
-        {icon for icon, _ in architecture.ACTORS.values()} | {architecture.ROLE_NODE.icon}
+        {icon for icon, _ in render.ACTORS.values()} | {ROLE_NODE.icon}
     for icon in icons:
-        assert architecture.icon_path(icon).endswith(".png"), icon
-        assert open(architecture.icon_path(icon), "rb").read(8) == b"\x89PNG\r\n\x1a\n", icon
+        assert render.icon_path(icon).endswith(".png"), icon
+        assert open(render.icon_path(icon), "rb").read(8) == b"\x89PNG\r\n\x1a\n", icon
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +151,7 @@ def test_architecture_view_is_written_as_svg_and_png_readable_in_a_readme_column
     assert 800 <= width <= 1800 and height <= 3000, (width, height)  # ~0.6 scale in a 1000 px column
     # icons are inside the file (GitHub shows an SVG without its neighbours), each stored once
     assert "data:image/png;base64," in svg and str(ROOT) not in svg and "site-packages" not in svg
-    assert svg.count("<use ") == len(views["prod"].nodes()) + len(architecture.ACTORS)
+    assert svg.count("<use ") == len(views["prod"].nodes()) + len(render.ACTORS)
     for title in ("eu-west-1 · primary", "eu-central-1 · disaster recovery", "us-east-1 · edge",
                   "public subnets ×3", "private subnets ×3", "database subnets ×3", "VPC 10.30.0.0/16"):
         assert title in svg, title

@@ -316,7 +316,7 @@ def test_patched_cloudfront_returns_the_config_as_given(patched):
 
 
 def test_second_plan_differences_are_leaf_paths_with_both_values():
-    from tools.rehearsal.e2e import changed_paths
+    from tools.rehearsal.harness import changed_paths
 
     before = {"name": "q", "rule": [{"destination": {"bucket": "a"}, "status": "Enabled"}], "tags": {"A": "1"}}
     after = {"name": "q", "rule": [{"destination": {"bucket": "b"}, "status": "Enabled"}], "tags": {"A": "1", "B": "2"}}

@@ -59,7 +59,7 @@ def test_each_environment_reaches_only_its_own_state_through_roles_that_exist_be
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_state_roles_touch_only_their_environments_state(stacks, env):
-    from modules.policy import Request, evaluate
+    from tools.rehearsal.iam_evaluator import Request, evaluate
 
     policies = resources(stacks["state-backend"], "aws_iam_role_policy")
     bucket, table = "${aws_s3_bucket.state_bucket_803B4E61.arn}", "${aws_dynamodb_table.lock-table.arn}"
@@ -136,7 +136,7 @@ def deploy_documents(stacks, env: str) -> list[dict]:
 
 
 def decide(stacks, env, action, resource, region="eu-west-1", **context):
-    from modules.policy import Request, evaluate
+    from tools.rehearsal.iam_evaluator import Request, evaluate
 
     return evaluate(Request(action, resource, region, account=ACCOUNTS[env], context=context),
                     identity=deploy_documents(stacks, env))

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from modules.policy import Request, evaluate
+from tools.rehearsal.iam_evaluator import Request, evaluate
 from tests.conftest import ENVIRONMENTS, find_one, resources
 
 

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from modules.policy import (Request, account_trust, deny_insecure_transport, evaluate, policy, service_trust,
-                            statement, web_identity_trust)
+from modules.policy import (account_trust, deny_insecure_transport, policy, service_trust, statement,
+                            web_identity_trust)
 from tests.conftest import ENVIRONMENTS, find_one, resources
+from tools.rehearsal.iam_evaluator import Request, evaluate
 
 ACCOUNTS = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}
 

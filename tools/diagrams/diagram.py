@@ -24,7 +24,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tools.diagrams import architecture
+from tools.diagrams import architecture, render as drawing
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "cdktf.out" / "stacks"
@@ -115,9 +115,9 @@ def render_architecture(env: str, out: Path = OUT, target: Path = DIAGRAMS) -> t
     dot_binary()
     view = architecture.load(out, env)
     for rtype in view.unruled:
-        print(f"warning: {env}: {rtype} has no rule in tools/diagrams/architecture.py; the view names it, undrawn",
+        print(f"warning: {env}: {rtype} has no rule in tools/diagrams/rules.py; the view names it, undrawn",
               file=sys.stderr)
-    return architecture.render(view, target), len(view.nodes())
+    return drawing.render(view, target), len(view.nodes())
 
 
 def main(argv: list[str] | None = None) -> int:

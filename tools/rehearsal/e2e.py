@@ -28,22 +28,19 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
-import ssl
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.common.terraform import ROOT, terraform_env
+from tools.common.terraform import ROOT
+from tools.rehearsal import upgrade
+from tools.rehearsal.harness import (CDKTF, Emulator, deploy, deploy_role_session, destroy, environment, run,
+                                     second_plan, state_count, terraform, with_provider_log)
 
 WORK = ROOT / "build" / "e2e"
-CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 CLI_STACK = "dev"          # rehearsed through `cdktf deploy` / `cdktf destroy`, then re-created
 UPGRADE_STACK = "staging"  # deployed from the base commit, then upgraded to the head (tools/rehearsal/upgrade.py)
 LOCK_STACK = "prod"        # where two plans race for the state lock
@@ -65,166 +62,13 @@ class Result:
     ok: bool = False
 
 
-class Emulator:
-    """moto server in its own process group on a free loopback port."""
-
-    def __init__(self, log: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"https://127.0.0.1:{self.port}"
-        self._log = log.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.rehearsal.emulator_server", "--port", str(self.port),
-             "--cert-dir", str(log.parent / "tls")], cwd=ROOT,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            # Managed policies exist (attachments need them); certificates are issued at once instead of
-            # after moto's default minute of "pending validation", which only made every stack wait.
-            env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1, context=ssl._create_unverified_context())
-                return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise SystemExit(f"moto exited: see {log}")
-                time.sleep(0.2)
-        self.stop()
-        raise SystemExit(f"moto did not answer on {self.url} within 60 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self._log.close()
-
-
-def environment(emulator: Emulator) -> dict[str, str]:
-    env = terraform_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                        AWS_DEFAULT_REGION="eu-west-1", AWS_EC2_METADATA_DISABLED="true",
-                        VIDEO_INGEST_EMULATOR_ENDPOINT=emulator.url,
-                        CHECKPOINT_DISABLE="1",
-                        # the venv's bin first: its python for cdktf's `python main.py`, its node (Node 24,
-                        # linked by `make install`) for cdktf-cli and jsii
-                        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TF_CLI_ARGS_init"):
-        env.pop(variable, None)
-    return env
-
-
-def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
-        timeout: int = 1800) -> subprocess.CompletedProcess:
-    """Runs with its output streamed into `log` (follow it with tail -f); returns it as stdout."""
-    started = time.monotonic()
-    with log.open("a") as out:
-        out.write(f"\n$ {' '.join(command)}    [{time.strftime('%H:%M:%S')}]\n")
-        start = out.tell()
-        out.flush()
-        try:
-            result = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                    timeout=timeout)
-            code = result.returncode
-        except subprocess.TimeoutExpired:
-            code = -1
-    with log.open() as written:
-        written.seek(start)
-        output = written.read()
-    with log.open("a") as out:
-        out.write(f"(exit {code} after {time.monotonic() - started:.0f} s)\n")
-    if code not in ok:
-        raise RuntimeError(f"{' '.join(command[:2])} failed in {cwd.name} (exit {code}); see {log}:\n"
-                           + output[-2500:])
-    return subprocess.CompletedProcess(command, code, output, output)
-
-
-RECORD_CALLS = "E2E_RECORD_CALLS"  # set in an environment's process env: its calls are checked
-
-
-def with_provider_log(env: dict[str, str], log: Path) -> dict[str, str]:
-    """The provider logs every AWS request and retry into `log`: always for an environment (the
-    permission check reads it), for the bootstraps with E2E_PROVIDER_DEBUG=1."""
-    if os.environ.get("E2E_PROVIDER_DEBUG") != "1" and not env.get(RECORD_CALLS):
-        return env
-    return dict(env, TF_LOG_PROVIDER="DEBUG", TF_LOG_PATH=str(log))
-
-
-def terraform(args: list[str], work: Path, env: dict[str, str], ok=(0,)) -> subprocess.CompletedProcess:
-    env = with_provider_log(env, work / f"provider-{args[0]}.log")
-    return run(["terraform", *args, "-no-color"], work, env, work / "rehearsal.log", ok)
-
-
-def changed_paths(before, after, prefix: str = "") -> dict[str, tuple]:
-    """Leaf attribute paths that differ, with both values (list indices dropped: `rule.destination.bucket`)."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        return {path: values for key in set(before) | set(after)
-                for path, values in changed_paths(before.get(key), after.get(key), f"{prefix}{key}.").items()}
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return {path: values for b, a in zip(before, after) for path, values in changed_paths(b, a, prefix).items()}
-    return {} if before == after else {prefix.rstrip("."): (before, after)}
-
-
-def second_plan(work: Path, env: dict[str, str], stack: str) -> str:
-    """"0" when the second plan is empty, or differs only by the named emulator drifts; else the changes.
-    Every difference, with the values before and after, goes to build/e2e/<stack>-drift.txt."""
-    from stacks.emulator import EMULATOR_DRIFT
-
-    replan = terraform(["plan", "-input=false", "-detailed-exitcode", "-out=replan.tfplan"], work, env, ok=(0, 2))
-    if replan.returncode == 0:
-        return "0"
-    shown = json.loads(terraform(["show", "-json", "replan.tfplan"], work, env).stdout)
-    unexplained, explained, details = [], 0, []
-    for change in shown.get("resource_changes", []):
-        actions = change["change"]["actions"]
-        if actions == ["no-op"]:
-            continue
-        values = changed_paths(change["change"]["before"], change["change"]["after"])
-        paths = set(values) if actions == ["update"] else {"(" + "/".join(actions) + ")"}
-        accepted = all((change["type"], path) in EMULATOR_DRIFT for path in paths)
-        explained += accepted
-        if not accepted:
-            unexplained.append(f"{change['address']}: {', '.join(sorted(paths))}")
-        details.append(f"{change['address']} {'/'.join(actions)}{' (listed emulator drift)' if accepted else ''}")
-        details += [f"    {path}: {json.dumps(before)[:300]} -> {json.dumps(after)[:300]}"
-                    for path, (before, after) in sorted(values.items())]
-        details += [f"    forces replacement: {path}" for path in change["change"].get("replace_paths") or []]
-    (WORK / f"{stack}-drift.txt").write_text("\n".join(details) + "\n")
-    if unexplained:
-        return f"{len(unexplained)} ({unexplained[0]}{' …' if len(unexplained) > 1 else ''})"
-    return f"0 (+{explained} emulator drift)"
-
-
-def state_count(work: Path, env: dict[str, str]) -> int:
-    listed = terraform(["state", "list"], work, env).stdout.split()
-    return len([line for line in listed if not line.startswith("data.")])
-
-
-def working_copy(out: Path, stack: str) -> Path:
-    work = WORK / "work" / stack
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    config = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())
-    if "local" in config["terraform"].get("backend", {}):
-        config["terraform"]["backend"]["local"]["path"] = "terraform.tfstate"  # inside the rehearsal folder
-    (work / "cdk.tf.json").write_text(json.dumps(config, indent=2))
-    return work
-
-
-def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Result, destroy: bool) -> Path:
-    work = working_copy(out, stack)
-    terraform(["init", "-input=false"], work, env)
-    terraform(["apply", "-input=false", "-auto-approve"], work, env)
-    result.applied = state_count(work, env)
-    result.replan_changes = second_plan(work, env, stack)
+def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Result, tear_down: bool) -> Path:
+    work, result.applied = deploy(stack, out, env, WORK)
+    result.replan_changes = second_plan(work, env, stack, WORK)
     if stack == LOCK_STACK:
         result.lock = race_for_the_lock(work, env, stack)
-    if destroy:
-        terraform(["destroy", "-input=false", "-auto-approve"], work, env)
-        result.destroyed = "ok" if state_count(work, env) == 0 else "left resources"
+    if tear_down:
+        result.destroyed = destroy(work, env)
     return work
 
 
@@ -241,7 +85,7 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     cdktf("deploy")
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
-    result.replan_changes = second_plan(stack_dir, env, stack)
+    result.replan_changes = second_plan(stack_dir, env, stack, WORK)
     cdktf("destroy")
     result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
     # A destroyed environment comes back under the same names (final snapshot, secrets, prefixed names).
@@ -268,7 +112,7 @@ def race_for_the_lock(work: Path, env: dict[str, str], stack: str) -> str:
     second = terraform(["plan", "-input=false", "-lock-timeout=0s"], work, env, ok=(0, 1))
     racer.join()
     refused = second.returncode == 1 and "Error acquiring the state lock" in second.stderr
-    after = second_plan(work, env, f"{stack}-after-lock-race")
+    after = second_plan(work, env, f"{stack}-after-lock-race", WORK)
     if not lock_held:
         return "lock never observed"
     if not refused:
@@ -296,34 +140,6 @@ def _lock_probe(work: Path, env: dict[str, str]):
     return lock_exists
 
 
-def deploy_role_session(env: dict[str, str], stack: str) -> dict[str, str]:
-    """The process environment of a CI job of `stack`: the deploy role's session, reached by web identity
-    with a token shaped like GitHub's for `repo:<ci_repository>:environment:<stack>` (the environment file
-    says which repository; the emulator checks the role exists and its trust admits the token)."""
-    import base64
-    import tomllib
-
-    import boto3
-    import urllib3
-
-    from modules.naming import Naming  # names only: no cdktf in this process
-
-    config = tomllib.loads((ROOT / "environments" / f"{stack}.toml").read_text())
-    claims = {"iss": "https://token.actions.githubusercontent.com", "aud": "sts.amazonaws.com",
-              "sub": f"repo:{config['identity']['ci_repository']}:environment:{stack}"}
-    encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
-    token = f"{encode({'alg': 'RS256', 'kid': 'emulator'})}.{encode(claims)}.emulator"
-    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
-    sts = boto3.client("sts", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config["region"],
-                       aws_access_key_id="anonymous", aws_secret_access_key="anonymous", verify=False)
-    hours = config["identity"].get("deploy_session_hours", 3)
-    credentials = sts.assume_role_with_web_identity(
-        RoleArn=Naming(stack, config["account_id"], config["region"]).deploy_role_arn, RoleSessionName=f"ci-{stack}",
-        WebIdentityToken=token, DurationSeconds=hours * 3600)["Credentials"]
-    return dict(env, AWS_ACCESS_KEY_ID=credentials["AccessKeyId"], AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
-                AWS_SESSION_TOKEN=credentials["SessionToken"], **{RECORD_CALLS: "1"})
-
-
 def check_permissions(stack: str, out: Path, result: Result) -> None:
     """Every call recorded in the environment's provider logs, evaluated against its deploy role's policies."""
     from tools.rehearsal import permissions
@@ -340,8 +156,6 @@ def check_permissions(stack: str, out: Path, result: Result) -> None:
 def rehearse_upgrade(stack: str, out: Path, env: dict[str, str], base: str, result: Result) -> None:
     """The base commit's stack applied, the head's planned over it (a stateful loss fails), applied, re-planned,
     its calls checked, destroyed: tools/rehearsal/upgrade.py. Its summary is printed."""
-    from tools.rehearsal import upgrade
-
     upgraded = upgrade.rehearse_upgrade(stack, env, base, out, WORK / "upgrade")
     print(upgraded.report(), flush=True)
     result.path = f"upgrade from {upgraded.base}"[:60]
@@ -364,7 +178,7 @@ def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: l
         elif stack == CLI_STACK:
             rehearse_cdktf(stack, env, result)
         else:
-            rehearse_terraform(stack, out, env, result, destroy=True)
+            rehearse_terraform(stack, out, env, result, tear_down=True)
         if not (stack == UPGRADE_STACK and base):
             check_permissions(stack, out, result)
         result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
@@ -411,8 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         for stack in reversed(bootstraps):
             result = next(r for r in results if r.stack == stack)
             started = time.monotonic()
-            terraform(["destroy", "-input=false", "-auto-approve"], works[stack], env)
-            result.destroyed = "ok" if state_count(works[stack], env) == 0 else "left resources"
+            result.destroyed = destroy(works[stack], env)
             result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok"
             result.seconds += time.monotonic() - started
     except RuntimeError as error:
@@ -427,8 +240,6 @@ def upgrade_base(stacks: list[str]) -> str | None:
     """The commit whose synthesized UPGRADE_STACK the head replaces (E2E_UPGRADE_BASE=<ref> to choose one)."""
     if UPGRADE_STACK not in stacks:
         return None
-    from tools.rehearsal import upgrade
-
     base = os.environ.get("E2E_UPGRADE_BASE") or upgrade.choose_base(UPGRADE_STACK, work=WORK / "upgrade")
     print(f"{UPGRADE_STACK}: upgrade from {base}" if base else f"{UPGRADE_STACK}: no earlier commit synthesizes it "
           "differently; rehearsed from nothing", file=sys.stderr, flush=True)
@@ -440,7 +251,7 @@ def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, 
     result = Result(stack, left_out=left_out.get(stack, []))
     results.append(result)
     started = time.monotonic()
-    work = rehearse_terraform(stack, out, env, result, destroy=False)
+    work = rehearse_terraform(stack, out, env, result, tear_down=False)
     result.seconds = time.monotonic() - started
     return work
 

@@ -13,102 +13,28 @@ import re
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import moto
 
 MOTO_VERSION = "5.2.5"
 DEFAULT_RDS_CA = "rds-ca-rsa2048-g1"  # AWS's default CA for new DB instances (commercial regions, since 2024)
-PATCHES = {
-    "iam policy conditions: the Bool operator":
-        "moto evaluates only StringEquals and treats every other operator as matching, so "
-        "`Bool aws:SecureTransport = false` always matched.",
-    "iam policy evaluation: Deny statement whose condition does not match":
-        "moto returns DENIED for any statement whose conditions fail, even a Deny, which then "
-        "applies unconditionally; AWS ignores a statement whose conditions do not match.",
-    "s3 object authorization (GetObject, PutObject, HeadObject, DeleteObject)":
-        "moto evaluates the bucket policy with no request context, so the TLS-only statement "
-        "(Deny if aws:SecureTransport is false) cannot be evaluated; this server only speaks TLS, "
-        "so every request carries aws:SecureTransport = true.",
-    "s3 DeleteObjects of a delete-marker version":
-        "moto crashes (500: FakeDeleteMarker has no dispose) when a versioned bucket is emptied that "
-        "holds delete markers, e.g. the state bucket after Terraform released its lock file.",
-    "apigateway UpdateStage: method settings of a path with a parameter":
-        "the provider sends `/videos/{id}/GET/caching/enabled`; moto splits it at the third `/`, so a "
-        "resource path of more than one segment files the setting under a wrong key and reading "
-        "`videos/{id}/GET` finds nothing.",
-    "application-autoscaling ListTagsForResource, TagResource, UntagResource (and tags on RegisterScalableTarget)":
-        "not implemented (500), and the provider lists a target's tags on every refresh, which breaks the "
-        "refresh of the whole state; tags are kept per ARN.",
-    "cloudfront DeleteKeyGroup":
-        "not implemented (500), so no stack with signed URLs can be destroyed; deletes like DeletePublicKey.",
-    "cloudfront CreateDistribution, UpdateDistribution: default behaviour that targets an origin group":
-        "moto checks TargetOriginId against the origins only and answers NoSuchOrigin, so the prod "
-        "distribution (default behaviour on the primary/DR failover group, valid in AWS) cannot be created.",
-    "ec2 DescribeSecurityGroupRules: description of a rule that references a security group":
-        "moto keeps the description of such a rule but reads it from the CIDR range only, so every "
-        "group-to-group rule (ALB -> app -> database) came back without its description.",
-    "ecs CreateService, UpdateService: capacityProviderStrategy, deploymentConfiguration, "
-    "healthCheckGracePeriodSeconds, availabilityZoneRebalancing, enableECSManagedTags":
-        "moto drops these fields; an empty capacity_provider_strategy forces the replacement of every "
-        "service on the second plan, and the circuit breaker, grace period, AZ rebalancing and managed "
-        "tags came back unset. They are kept on the service as given.",
-    "apigateway PutIntegration: cacheKeyParameters":
-        "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter "
-        "(one cache entry per video id) came back empty.",
-    "cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod, "
-    "CloudFrontDefaultCertificate":
-        "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops "
-        "each origin's OriginAccessControlId, invents SSLSupportMethod = sni-only for the default "
-        "certificate and CloudFrontDefaultCertificate = true next to an ACM certificate; each made the "
-        "distribution differ on every plan. Kept as given instead.",
-    "rds ModifyDBParameterGroup: Source of the modified parameters":
-        "moto stores modified parameters without Source; the provider keeps only Source = user from "
-        "DescribeDBParameters, so every parameter of the group seemed to be missing on the second plan.",
-    "rds CreateDBInstance, CreateDBInstanceReadReplica: DbiResourceId":
-        "moto gives every instance the same resource id (db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U); the provider "
-        "finds an instance by that id, so with a primary and a read replica in one account it found "
-        "two and lost the replica. Each instance gets its own id, as in AWS.",
-    "rds CreateDBInstance: the CA of an instance created without CACertificateIdentifier":
-        "moto names it `rds-ca-default`, a CA AWS does not have; AWS gives it the account's default CA for new "
-        "launches (DescribeCertificates' DefaultCertificateForNewLaunches), rds-ca-rsa2048-g1 in the commercial "
-        "regions. Provider 5.100 creates an instance without the CA, then calls ModifyDBInstance and waits again "
-        "(~80 s) when the created instance's CA differs from ca_cert_identifier: with moto's name every create "
-        "in the rehearsal made that modify, which against AWS it does not for rds-ca-rsa2048-g1.",
-    "rds CreateDBInstanceReadReplica: MultiAZ and BackupRetentionPeriod":
-        "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back "
-        "multi-AZ with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
-    "backup ListTags":
-        "moto reads the ARN from the path's second-to-last segment (`/tags/<arn>/`); the provider sends "
-        "`/tags/<arn>`, so every vault and plan seemed untagged.",
-    "sqs GetQueueAttributes: RedrivePolicy":
-        "moto returns the policy as json.dumps writes it (with spaces); AWS returns compact JSON, which "
-        "is what the provider compares with the configuration.",
-    "sts AssumeRole, AssumeRoleWithWebIdentity: the role must exist and admit the caller (stricter than moto)":
-        "moto issues credentials for any role ARN, existing or not, whatever its trust policy says, so a "
-        "stack could rely on an identity nobody creates. Here the role must exist (except the emulator's "
-        "stand-in administrator, stacks/emulator.py ADMIN_ROLE, which bootstraps use), its trust policy must "
-        "admit the caller (evaluated by modules/policy.py; for web identity: the OIDC provider must exist and "
-        "the token's aud/sub claims are the condition keys), and for AssumeRole the caller's own inline "
-        "role policies must allow sts:AssumeRole on it, as AWS requires both sides of an assume.",
-    "acm RequestCertificate: KeyAlgorithm":
-        "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces "
-        "replacement, so every second plan would replace the certificates (and the listeners using them).",
-}
 
 
-def apply_patches() -> list[str]:
-    """Applies the patches and returns their names. Refuses a moto it was not written for."""
-    if moto.__version__ != MOTO_VERSION:
-        raise SystemExit(f"emulator patches are written for moto {MOTO_VERSION}, found {moto.__version__}")
-    from moto.iam import access_control, policy_conditions
-    from moto.s3 import models as s3_models
+def _patch_bool_operator() -> None:
+    from moto.iam import policy_conditions
 
     def bool_operation(expected, actual: str) -> bool:
         expected_values = expected if isinstance(expected, list) else [expected]
         return str(actual).lower() in [str(value).lower() for value in expected_values]
 
     policy_conditions.CONDITION_OPERATIONS["Bool"] = bool_operation
+
+
+def _patch_deny_only_when_its_condition_matches() -> None:
+    from moto.iam import access_control
 
     statement_permission = access_control.IAMPolicyStatement.is_action_permitted
 
@@ -120,31 +46,26 @@ def apply_patches() -> list[str]:
             return access_control.PermissionResult.NEUTRAL
         return result
 
+    access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
+
+
+def _patch_s3_permission_over_tls() -> None:
+    from moto.iam import access_control
+    from moto.s3 import models as s3_models
+
     def bucket_permission_over_tls(self, action, resource):
         if self.policy is None:
             return access_control.PermissionResult.NEUTRAL
         return access_control.IAMPolicy(self.policy.decode()).is_action_permitted(
             action, resource, incoming_condition_values={"aws:SecureTransport": "true"})
 
-    _patch_api_gateway_method_settings()
-    _patch_autoscaling_tags()
-    _patch_cloudfront_delete_key_group()
-    _patch_cloudfront_origin_group_target()
-    _patch_acm_key_algorithm()
-    _patch_security_group_rule_description()
-    _patch_ecs_service_fields()
-    _patch_api_gateway_cache_key_parameters()
-    _patch_cloudfront_config_as_given()
-    _patch_rds_parameter_source()
-    _patch_rds_instance_ids_and_replica_defaults()
-    _patch_rds_default_ca()
-    _patch_sqs_compact_redrive_policy()
-    _patch_backup_list_tags()
-    _patch_sts_assume_role_checks()
-    access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
-    s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
-    return list(PATCHES)
+
+
+def _patch_delete_marker_dispose() -> None:
+    from moto.s3 import models as s3_models
+
+    s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
 
 
 def _patch_api_gateway_method_settings() -> None:
@@ -339,32 +260,45 @@ def _patch_rds_parameter_source() -> None:
     DBParameterGroup.update_parameters = update_as_user
 
 
-def _patch_rds_instance_ids_and_replica_defaults() -> None:
+def _new_rds_resource_id() -> str:
     import secrets
     import string
 
-    from moto.rds.models import DBInstance, RDSBackend
+    return "db-" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(26))
 
-    def new_resource_id() -> str:
-        return "db-" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(26))
+
+def _patch_rds_instance_ids() -> None:
+    from moto.rds.models import DBInstance, RDSBackend
 
     create = DBInstance.__init__
     create_replica = RDSBackend.create_db_instance_read_replica  # copies the primary, id included
 
     def with_own_resource_id(self, *args, **kwargs):
         create(self, *args, **kwargs)
-        self.dbi_resource_id = new_resource_id()
+        self.dbi_resource_id = _new_rds_resource_id()
 
     def replica_with_own_resource_id(self, db_kwargs):
         replica = create_replica(self, db_kwargs)
-        replica.dbi_resource_id = new_resource_id()
+        replica.dbi_resource_id = _new_rds_resource_id()
+        return replica
+
+    DBInstance.__init__ = with_own_resource_id
+    RDSBackend.create_db_instance_read_replica = replica_with_own_resource_id
+
+
+def _patch_rds_replica_defaults() -> None:
+    from moto.rds.models import RDSBackend
+
+    create_replica = RDSBackend.create_db_instance_read_replica
+
+    def replica_with_replica_defaults(self, db_kwargs):
+        replica = create_replica(self, db_kwargs)
         # What the request asked for, else AWS's defaults for a new replica (not the primary's values).
         replica.multi_az = bool(db_kwargs.get("multi_az", False))
         replica.backup_retention_period = int(db_kwargs.get("backup_retention_period") or 0)
         return replica
 
-    DBInstance.__init__ = with_own_resource_id
-    RDSBackend.create_db_instance_read_replica = replica_with_own_resource_id
+    RDSBackend.create_db_instance_read_replica = replica_with_replica_defaults
 
 
 def _patch_rds_default_ca() -> None:
@@ -511,7 +445,7 @@ def _patch_sts_assume_role_checks() -> None:
     from moto.sts.exceptions import STSClientError
     from moto.sts.responses import TokenResponse
 
-    from modules.policy import Request, evaluate
+    from tools.rehearsal.iam_evaluator import Request, evaluate
     from stacks.emulator import ADMIN_ROLE
 
     def refuse(message: str) -> STSClientError:
@@ -568,6 +502,124 @@ def _patch_sts_assume_role_checks() -> None:
 
     TokenResponse.assume_role = checked_assume_role
     TokenResponse.assume_role_with_web_identity = checked_assume_role_with_web_identity
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One change to moto: what it patches (`name`), why (`why`: what moto does and AWS does not), and the
+    function that applies it."""
+    name: str
+    why: str
+    apply: Callable[[], None]
+
+
+# Every patch, in the order applied: name, reason and function side by side in one entry.
+PATCHES: dict[str, Patch] = {patch.name: patch for patch in (
+    Patch("iam policy conditions: the Bool operator",
+          "moto evaluates only StringEquals and treats every other operator as matching, so `Bool "
+          "aws:SecureTransport = false` always matched.",
+          _patch_bool_operator),
+    Patch("iam policy evaluation: Deny statement whose condition does not match",
+          "moto returns DENIED for any statement whose conditions fail, even a Deny, which then applies "
+          "unconditionally; AWS ignores a statement whose conditions do not match.",
+          _patch_deny_only_when_its_condition_matches),
+    Patch("s3 object authorization (GetObject, PutObject, HeadObject, DeleteObject)",
+          "moto evaluates the bucket policy with no request context, so the TLS-only statement (Deny if "
+          "aws:SecureTransport is false) cannot be evaluated; this server only speaks TLS, so every request carries "
+          "aws:SecureTransport = true.",
+          _patch_s3_permission_over_tls),
+    Patch("s3 DeleteObjects of a delete-marker version",
+          "moto crashes (500: FakeDeleteMarker has no dispose) when a versioned bucket is emptied that holds delete "
+          "markers, e.g. the state bucket after Terraform released its lock file.",
+          _patch_delete_marker_dispose),
+    Patch("apigateway UpdateStage: method settings of a path with a parameter",
+          "the provider sends `/videos/{id}/GET/caching/enabled`; moto splits it at the third `/`, so a resource "
+          "path of more than one segment files the setting under a wrong key and reading `videos/{id}/GET` finds "
+          "nothing.",
+          _patch_api_gateway_method_settings),
+    Patch("application-autoscaling ListTagsForResource, TagResource, UntagResource (and tags on "
+          "RegisterScalableTarget)",
+          "not implemented (500), and the provider lists a target's tags on every refresh, which breaks the refresh "
+          "of the whole state; tags are kept per ARN.",
+          _patch_autoscaling_tags),
+    Patch("cloudfront DeleteKeyGroup",
+          "not implemented (500), so no stack with signed URLs can be destroyed; deletes like DeletePublicKey.",
+          _patch_cloudfront_delete_key_group),
+    Patch("cloudfront CreateDistribution, UpdateDistribution: default behaviour that targets an origin group",
+          "moto checks TargetOriginId against the origins only and answers NoSuchOrigin, so the prod distribution "
+          "(default behaviour on the primary/DR failover group, valid in AWS) cannot be created.",
+          _patch_cloudfront_origin_group_target),
+    Patch("ec2 DescribeSecurityGroupRules: description of a rule that references a security group",
+          "moto keeps the description of such a rule but reads it from the CIDR range only, so every group-to-group "
+          "rule (ALB -> app -> database) came back without its description.",
+          _patch_security_group_rule_description),
+    Patch("ecs CreateService, UpdateService: capacityProviderStrategy, deploymentConfiguration, "
+          "healthCheckGracePeriodSeconds, availabilityZoneRebalancing, enableECSManagedTags",
+          "moto drops these fields; an empty capacity_provider_strategy forces the replacement of every service on "
+          "the second plan, and the circuit breaker, grace period, AZ rebalancing and managed tags came back unset. "
+          "They are kept on the service as given.",
+          _patch_ecs_service_fields),
+    Patch("apigateway PutIntegration: cacheKeyParameters",
+          "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter (one cache "
+          "entry per video id) came back empty.",
+          _patch_api_gateway_cache_key_parameters),
+    Patch("cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod, "
+          "CloudFrontDefaultCertificate",
+          "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops each "
+          "origin's OriginAccessControlId, invents SSLSupportMethod = sni-only for the default certificate and "
+          "CloudFrontDefaultCertificate = true next to an ACM certificate; each made the distribution differ on "
+          "every plan. Kept as given instead.",
+          _patch_cloudfront_config_as_given),
+    Patch("rds ModifyDBParameterGroup: Source of the modified parameters",
+          "moto stores modified parameters without Source; the provider keeps only Source = user from "
+          "DescribeDBParameters, so every parameter of the group seemed to be missing on the second plan.",
+          _patch_rds_parameter_source),
+    Patch("rds CreateDBInstance, CreateDBInstanceReadReplica: DbiResourceId",
+          "moto gives every instance the same resource id (db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U); the provider finds an "
+          "instance by that id, so with a primary and a read replica in one account it found two and lost the "
+          "replica. Each instance gets its own id, as in AWS.",
+          _patch_rds_instance_ids),
+    Patch("rds CreateDBInstance: the CA of an instance created without CACertificateIdentifier",
+          "moto names it `rds-ca-default`, a CA AWS does not have; AWS gives it the account's default CA for new "
+          "launches (DescribeCertificates' DefaultCertificateForNewLaunches), rds-ca-rsa2048-g1 in the commercial "
+          "regions. Provider 5.100 creates an instance without the CA, then calls ModifyDBInstance and waits again "
+          "(~80 s) when the created instance's CA differs from ca_cert_identifier: with moto's name every create in "
+          "the rehearsal made that modify, which against AWS it does not for rds-ca-rsa2048-g1.",
+          _patch_rds_default_ca),
+    Patch("rds CreateDBInstanceReadReplica: MultiAZ and BackupRetentionPeriod",
+          "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back multi-AZ "
+          "with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
+          _patch_rds_replica_defaults),
+    Patch("backup ListTags",
+          "moto reads the ARN from the path's second-to-last segment (`/tags/<arn>/`); the provider sends "
+          "`/tags/<arn>`, so every vault and plan seemed untagged.",
+          _patch_backup_list_tags),
+    Patch("sqs GetQueueAttributes: RedrivePolicy",
+          "moto returns the policy as json.dumps writes it (with spaces); AWS returns compact JSON, which is what "
+          "the provider compares with the configuration.",
+          _patch_sqs_compact_redrive_policy),
+    Patch("sts AssumeRole, AssumeRoleWithWebIdentity: the role must exist and admit the caller (stricter than moto)",
+          "moto issues credentials for any role ARN, existing or not, whatever its trust policy says, so a stack "
+          "could rely on an identity nobody creates. Here the role must exist (except the emulator's stand-in "
+          "administrator, ADMIN_ROLE, which bootstraps use), its trust policy must admit the caller (evaluated by "
+          "tools/rehearsal/iam_evaluator.py; for web identity: the OIDC provider must exist and the token's aud/sub "
+          "claims are the condition keys), and for AssumeRole the caller's own inline role policies must allow "
+          "sts:AssumeRole on it, as AWS requires both sides of an assume.",
+          _patch_sts_assume_role_checks),
+    Patch("acm RequestCertificate: KeyAlgorithm",
+          "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces replacement, "
+          "so every second plan would replace the certificates (and the listeners using them).",
+          _patch_acm_key_algorithm),
+)}
+
+
+def apply_patches() -> list[str]:
+    """Applies the patches and returns their names. Refuses a moto it was not written for."""
+    if moto.__version__ != MOTO_VERSION:
+        raise SystemExit(f"emulator patches are written for moto {MOTO_VERSION}, found {moto.__version__}")
+    for patch in PATCHES.values():
+        patch.apply()
+    return list(PATCHES)
 
 
 if __name__ == "__main__":

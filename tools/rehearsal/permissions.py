@@ -12,7 +12,7 @@ and its body. Each call becomes the IAM actions AWS authorizes for it:
   beyond that (`REQUIRED_ALONGSIDE`, each with its source);
 - `iam:PassRole` for every role a call hands to a service (`iam:PassedToService`), and
   `iam:CreateServiceLinkedRole` for the service-linked roles AWS creates on first use in a fresh account.
-Each is evaluated (modules/policy.py) against the deploy role's policies as synthesized, with the context
+Each is evaluated (tools/rehearsal/iam_evaluator.py) against the deploy role's policies as synthesized, with the context
 AWS would give it (`aws:RequestedRegion`, `iam:PermissionsBoundary`, `iam:PolicyARN`, ...).
 """
 from __future__ import annotations
@@ -285,7 +285,7 @@ def check(calls: list[Call], account: Account, documents: list[dict], evaluate) 
 
 
 def model_evaluator(required: Required, documents: list[dict]) -> tuple[bool, str]:
-    from modules.policy import Request, evaluate
+    from tools.rehearsal.iam_evaluator import Request, evaluate
 
     decision = evaluate(Request(action=required.action, resource=required.resource, region=required.region,
                                 context=dict(required.context)), identity=documents)

@@ -10,7 +10,7 @@ reached by web identity): the base commit is synthesized in emulator mode in a g
 and applied through the S3 backend; the head's stack is planned over that state and the plan
 summarised (tools.review.plan_summary: counts, replacements, destroys, moves); a stateful resource destroyed or
 replaced (one that changed address without a `moved` block, say) fails the rehearsal before anything is
-applied; otherwise the plan is applied and a second plan must be clean (tools.rehearsal.e2e.second_plan); every call
+applied; otherwise the plan is applied and a second plan must be clean (tools.rehearsal.harness.second_plan); every call
 the provider made is checked against the deploy role's policies (tools.rehearsal.permissions). Then everything is
 destroyed. The attributes whose differences are the emulator's (listed in stacks/emulator.py
 with the reason) are ignored in the rehearsal's copy of both stacks, so the head's plan shows only what the
@@ -33,10 +33,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.rehearsal import e2e  # names looked up at call time: tools.rehearsal.e2e may import this module in turn
-from tools.review.plan_summary import summarize
-from tools.review.synth_diff import describe, git, synth, synth_ref, worktree
+from tools.common.git import describe, git
+from tools.common.synthesized import synth, synth_ref, without_metadata
 from tools.common.terraform import ROOT
+from tools.rehearsal import harness
+from tools.review.plan_summary import summarize
 
 WORK = ROOT / "build" / "upgrade"
 # What synthesis reads: a commit that touches none of these synthesizes what its parent did.
@@ -80,13 +81,7 @@ class UpgradeResult:
 
 def _stack_config(out: Path, stack: str) -> dict:
     """The stack's configuration as Terraform reads it (cdktf's `//` metadata and checkov notes left out)."""
-    def strip(value):
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "//"}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-    return strip(json.loads((out / "stacks" / stack / "cdk.tf.json").read_text()))
+    return without_metadata(json.loads((out / "stacks" / stack / "cdk.tf.json").read_text()))
 
 
 def ignore_emulator_drift(config: dict) -> list[str]:
@@ -135,7 +130,7 @@ def choose_base(stack: str, head_out: Path | None = None, limit: int = BASE_CAND
         raise SystemExit(f"upgrade: no history before HEAD ({error.stderr.strip()}); fetch it (fetch-depth: 0) "
                          "or pass --base") from None
     for sha in candidates:
-        out = synth_ref(sha, work / "choose" / sha[:12], [stack], work=work)
+        out = synth_ref(sha, work / "choose" / sha[:12], work, [stack])
         if _stack_config(out, stack) != head:
             return sha
         print(f"upgrade: {describe(sha)} synthesizes {stack} as the head does; further back", file=sys.stderr)
@@ -153,42 +148,41 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
     that one, not beside it."""
     result = UpgradeResult(stack, base=describe(base))
     started = time.monotonic()
-    e2e.WORK.mkdir(parents=True, exist_ok=True)  # second_plan writes its drift report there
     stack_work = work / stack
     shutil.rmtree(stack_work, ignore_errors=True)
     stack_work.mkdir(parents=True)
     try:
-        base_out = synth_ref(base, work / "base.out", [stack], env=env, work=work)
+        base_out = synth_ref(base, work / "base.out", work, [stack], env=env)
         _install(base_out, stack, stack_work, backend_from=head_out)
-        e2e.terraform(["init", "-input=false"], stack_work, env)
-        e2e.terraform(["apply", "-input=false", "-auto-approve"], stack_work, env)
-        result.base_applied = e2e.state_count(stack_work, env)
+        harness.terraform(["init", "-input=false"], stack_work, env)
+        harness.terraform(["apply", "-input=false", "-auto-approve"], stack_work, env)
+        result.base_applied = harness.state_count(stack_work, env)
 
         result.ignored = _install(head_out, stack, stack_work)
-        e2e.terraform(["init", "-input=false"], stack_work, env)
-        e2e.terraform(["plan", "-input=false", "-out=upgrade.tfplan"], stack_work, env)
-        plan = json.loads(e2e.terraform(["show", "-json", "upgrade.tfplan"], stack_work, env).stdout)
+        harness.terraform(["init", "-input=false"], stack_work, env)
+        harness.terraform(["plan", "-input=false", "-out=upgrade.tfplan"], stack_work, env)
+        plan = json.loads(harness.terraform(["show", "-json", "upgrade.tfplan"], stack_work, env).stdout)
         (stack_work / "upgrade-plan.json").write_text(json.dumps(plan, indent=1))
         summary = summarize(plan, f"{stack}, head over {result.base}")
         result.summary, result.moved, result.losses = summary.markdown, summary.moved, summary.stateful_losses
         (work / f"{stack}-upgrade-summary.md").write_text(summary.markdown)
         if not result.losses:
-            e2e.terraform(["apply", "-input=false", "upgrade.tfplan"], stack_work, env)
-            result.head_applied = e2e.state_count(stack_work, env)
-            result.replan_changes = e2e.second_plan(stack_work, env, f"{stack}-upgrade")
+            harness.terraform(["apply", "-input=false", "upgrade.tfplan"], stack_work, env)
+            result.head_applied = harness.state_count(stack_work, env)
+            result.replan_changes = harness.second_plan(stack_work, env, f"{stack}-upgrade", work)
     except RuntimeError as error:
         result.error = str(error).splitlines()[0]
         print(f"upgrade {stack}: {error}", file=sys.stderr)
     finally:
         if destroy and (stack_work / ".terraform").is_dir():
             try:
-                e2e.terraform(["destroy", "-input=false", "-auto-approve"], stack_work, env)
-                result.destroyed = "ok" if e2e.state_count(stack_work, env) == 0 else "left resources"
+                harness.terraform(["destroy", "-input=false", "-auto-approve"], stack_work, env)
+                result.destroyed = "ok" if harness.state_count(stack_work, env) == 0 else "left resources"
             except RuntimeError as error:
                 result.destroyed = "failed"
                 print(f"upgrade {stack}: destroy: {error}", file=sys.stderr)
     bootstrap = head_out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json"
-    if env.get(e2e.RECORD_CALLS) and bootstrap.is_file():
+    if env.get(harness.RECORD_CALLS) and bootstrap.is_file():
         from tools.rehearsal import permissions
 
         report = permissions.check_stack(bootstrap, sorted(stack_work.glob("provider-*.log")))
@@ -209,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    e2e.WORK = WORK  # tools.rehearsal.e2e's helpers (working copies, drift reports) write here in a standalone run
     # Resolved once: the rehearsal runs for minutes, and HEAD may move meanwhile.
     base = git("rev-parse", "--verify", f"{args.base}^{{commit}}") if args.base else \
         choose_base(args.stack, limit=args.limit)
@@ -217,17 +210,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"upgrade: none of the last {args.limit} commits that touched synthesis synthesizes {args.stack} "
               "differently from the head: nothing to upgrade", file=sys.stderr)
         return 0
-    emulator = e2e.Emulator(WORK / "moto.log")
+    emulator = harness.Emulator(WORK / "moto.log")
     result = UpgradeResult(args.stack, base=describe(base), error="did not run")
     bootstraps, works = ["state-backend", f"bootstrap-{args.stack}"], {}
-    env = e2e.environment(emulator)
+    env = harness.environment(emulator)
     try:
         head_out = WORK / "head.out"
-        e2e.run([sys.executable, "main.py", args.stack, "--outdir", str(head_out)], ROOT, env, WORK / "synth.log")
-        left_out = json.loads((head_out / "emulator-exclusions.json").read_text())
+        harness.run([sys.executable, "main.py", args.stack, "--outdir", str(head_out)], ROOT, env, WORK / "synth.log")
         for stack in bootstraps:  # as the accounts' administrators, as `make e2e` does
-            works[stack] = e2e.bootstrap_stack(stack, head_out, env, left_out, [])
-        result = rehearse_upgrade(args.stack, e2e.deploy_role_session(env, args.stack), base, head_out, WORK)
+            works[stack] = harness.deploy(stack, head_out, env, WORK)[0]
+        result = rehearse_upgrade(args.stack, harness.deploy_role_session(env, args.stack), base, head_out, WORK)
     except RuntimeError as error:
         print(error, file=sys.stderr)
         result.error = result.error or str(error).splitlines()[0]
@@ -235,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         try:
             for stack in reversed(list(works)):
-                e2e.terraform(["destroy", "-input=false", "-auto-approve"], works[stack], env)
+                harness.terraform(["destroy", "-input=false", "-auto-approve"], works[stack], env)
         except RuntimeError as error:
             print(f"upgrade: bootstrap teardown: {error}", file=sys.stderr)
         emulator.stop()

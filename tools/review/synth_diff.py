@@ -19,22 +19,19 @@ Needs no credentials and no network. Exit status 1: the base or the head does no
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import fast_bindings
+from tools.common.git import default_base, describe, git
+from tools.common.synthesized import synth, synth_ref
 from tools.review.plan_summary import EXIT_STATEFUL_LOSS, STATEFUL_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "build" / "synth-diff"
-EMULATOR_VARIABLE = "VIDEO_INGEST_EMULATOR_ENDPOINT"
 
 # What names a resource in AWS, per type: a disappearing address and an appearing one of the same type with
 # the same identity (and provider) are the same object under a new address. Types not listed use the first of
@@ -337,72 +334,6 @@ def markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-# ---------------------------------------------------------------------------------------------- git and synth
-
-def git(*args: str, cwd: Path = ROOT) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def default_base() -> str:
-    for branch in ("main", "origin/main"):
-        try:
-            return git("merge-base", "HEAD", branch)
-        except subprocess.CalledProcessError:
-            continue
-    raise SystemExit("synth-diff: no `main` or `origin/main` to compare with; pass BASE=<git ref>")
-
-
-def describe(ref: str) -> str:
-    """`c36f89d Subject…` for the report's title."""
-    short, subject = git("log", "-1", "--format=%h%n%s", ref).split("\n", 1)
-    return f"{short} {subject if len(subject) <= 50 else subject[:49] + '…'}"
-
-
-@contextlib.contextmanager
-def worktree(ref: str, work: Path = WORK):
-    """A detached git worktree of `ref` under build/ (removed, and its registration pruned, afterwards)."""
-    sha = git("rev-parse", "--verify", f"{ref}^{{commit}}")
-    tree = work / f"tree-{sha[:12]}"
-    if tree.exists():
-        _remove_worktree(tree)
-    work.mkdir(parents=True, exist_ok=True)
-    git("worktree", "add", "--detach", "--force", str(tree), sha)
-    try:
-        yield tree
-    finally:
-        _remove_worktree(tree)
-
-
-def _remove_worktree(tree: Path) -> None:
-    subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
-    shutil.rmtree(tree, ignore_errors=True)
-    subprocess.run(["git", "worktree", "prune"], cwd=ROOT, capture_output=True)
-
-
-def synth(tree: Path, out: Path, stacks: list[str] | None = None, env: dict[str, str] | None = None,
-          log: Path | None = None) -> Path:
-    """Synthesizes the project at `tree` into `out` with this venv's Python. Without `env`, the plain (not
-    emulator) stacks. Raises RuntimeError with the tail of the output when synthesis fails."""
-    if env is None:
-        env = {k: v for k, v in os.environ.items() if k != EMULATOR_VARIABLE}
-    # The base tree's jsii kernel on this venv's node too, whatever that tree's fast_bindings knows about it.
-    env = dict(env, JSII_NODE=env.get("JSII_NODE") or fast_bindings.node_executable())
-    result = subprocess.run([sys.executable, "main.py", *(stacks or []), "--outdir", str(out)], cwd=tree, env=env,
-                            capture_output=True, text=True)
-    if log:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise RuntimeError(f"synthesis of {tree} failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
-    return out
-
-
-def synth_ref(ref: str, out: Path, stacks: list[str] | None = None, env: dict[str, str] | None = None,
-              work: Path = WORK) -> Path:
-    with worktree(ref, work) as tree:
-        return synth(tree, out, stacks, env, log=work / "base-synth.log")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="git ref to compare with (default: merge-base of HEAD and main)")
@@ -416,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.base_out:
             base_out, base_name = args.base_out, args.base or str(args.base_out)
         else:
-            base_out = synth_ref(base, WORK / "base.out")
+            base_out = synth_ref(base, WORK / "base.out", WORK)
             base_name = describe(base)
         if args.head_out:
             head_out, head_name = args.head_out, f"{str(args.head_out)}"
