@@ -37,8 +37,27 @@ from pathlib import Path
 
 from tools.common.terraform import ROOT
 from tools.rehearsal import upgrade
-from tools.rehearsal.harness import (CDKTF, Emulator, deploy, deploy_role_session, destroy, environment, run,
-                                     second_plan, state_count, terraform, with_provider_log)
+from tools.rehearsal.harness import (
+    CDKTF,
+    Emulator,
+    deploy,
+    deploy_role_session,
+    destroy,
+    environment,
+    run,
+    second_plan,
+    state_count,
+    terraform,
+    with_provider_log,
+)
+from tools.rehearsal.verdicts import (
+    NOT_PLANNED,
+    LockRace,
+    Recreate,
+    SecondPlan,
+    Teardown,
+    verdict,
+)
 
 WORK = ROOT / "build" / "e2e"
 CLI_STACK = "dev"          # rehearsed through `cdktf deploy` / `cdktf destroy`, then re-created
@@ -51,20 +70,29 @@ class Result:
     stack: str
     path: str = "terraform"
     applied: int = 0
-    replan_changes: str = "-"
-    destroyed: str = "-"
-    lock: str = ""
-    recreated: str = ""        # the environment applied again after its destroy (dev)
+    second_plan: SecondPlan = NOT_PLANNED
+    destroyed: Teardown = Teardown.NOT_RUN
+    lock: LockRace | None = None     # the race for the state lock (prod)
+    recreated: Recreate | None = None  # the environment applied again after its destroy (dev)
     actions: int = 0           # distinct IAM actions the recorded calls needed
     denied: list[str] = field(default_factory=list)
     seconds: float = 0.0
     left_out: list[str] = field(default_factory=list)
-    ok: bool = False
+    calls_checked: bool = True  # an environment's: its calls are checked against its deploy role (not a bootstrap's)
+    error: str = ""             # what stopped it, if anything did
+
+    @property
+    def ok(self) -> bool:
+        done = not self.error and self.second_plan.clean and self.destroyed is Teardown.OK
+        if not self.calls_checked:
+            return done
+        return done and (self.lock is None or self.lock.ok) and (self.recreated is None or self.recreated.ok) \
+            and not self.denied and self.actions > 0
 
 
 def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Result, tear_down: bool) -> Path:
     work, result.applied = deploy(stack, out, env, WORK)
-    result.replan_changes = second_plan(work, env, stack, WORK)
+    result.second_plan = second_plan(work, env, stack, WORK)
     if stack == LOCK_STACK:
         result.lock = race_for_the_lock(work, env, stack)
     if tear_down:
@@ -85,19 +113,18 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     cdktf("deploy")
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
-    result.replan_changes = second_plan(stack_dir, env, stack, WORK)
+    result.second_plan = second_plan(stack_dir, env, stack, WORK)
     cdktf("destroy")
-    result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
+    result.destroyed = Teardown.OK if state_count(stack_dir, env) == 0 else Teardown.LEFT_RESOURCES
     # A destroyed environment comes back under the same names (final snapshot, secrets, prefixed names).
     cdktf("deploy")
     again = state_count(stack_dir, env)
     cdktf("destroy")
     left = state_count(stack_dir, env)
-    result.recreated = f"{again} applied again, destroyed" if again == result.applied and left == 0 else \
-        f"FAILED: {again} of {result.applied} applied again, {left} left"
+    result.recreated = Recreate(first=result.applied, again=again, left=left)
 
 
-def race_for_the_lock(work: Path, env: dict[str, str], stack: str) -> str:
+def race_for_the_lock(work: Path, env: dict[str, str], stack: str) -> LockRace:
     """Plan A takes the lock (refresh of the whole state keeps it busy); plan B, started while A holds it,
     must be refused; afterwards the state still plans clean (judged as the second plan is)."""
     racer = threading.Thread(target=terraform, args=(["plan", "-input=false", "-lock-timeout=0s"], work, env))
@@ -112,12 +139,8 @@ def race_for_the_lock(work: Path, env: dict[str, str], stack: str) -> str:
     second = terraform(["plan", "-input=false", "-lock-timeout=0s"], work, env, ok=(0, 1))
     racer.join()
     refused = second.returncode == 1 and "Error acquiring the state lock" in second.stderr
-    after = second_plan(work, env, f"{stack}-after-lock-race", WORK)
-    if not lock_held:
-        return "lock never observed"
-    if not refused:
-        return "second plan NOT blocked"
-    return "second plan blocked, state clean" if after.startswith("0") else f"state changed after race: {after}"
+    return LockRace(observed=lock_held, refused=refused,
+                    after=second_plan(work, env, f"{stack}-after-lock-race", WORK))
 
 
 def _lock_probe(work: Path, env: dict[str, str]):
@@ -159,7 +182,7 @@ def rehearse_upgrade(stack: str, out: Path, env: dict[str, str], base: str, resu
     upgraded = upgrade.rehearse_upgrade(stack, env, base, out, WORK / "upgrade")
     print(upgraded.report(), flush=True)
     result.path = f"upgrade from {upgraded.base}"[:60]
-    result.applied, result.replan_changes, result.destroyed = upgraded.head_applied, upgraded.replan_changes, \
+    result.applied, result.second_plan, result.destroyed = upgraded.head_applied, upgraded.second_plan, \
         upgraded.destroyed
     result.actions, result.denied = upgraded.actions, upgraded.denied + [f"stateful loss: {loss}"
                                                                          for loss in upgraded.losses]
@@ -181,13 +204,11 @@ def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: l
             rehearse_terraform(stack, out, env, result, tear_down=True)
         if not (stack == UPGRADE_STACK and base):
             check_permissions(stack, out, result)
-        result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
-            result.lock in ("", "second plan blocked, state clean") and not result.denied and result.actions > 0 \
-            and not result.recreated.startswith("FAILED")
     except RuntimeError as error:
+        result.error = str(error).splitlines()[0]
         print(f"{stack}: {error}", file=sys.stderr)
     result.seconds = time.monotonic() - started
-    print(f"{stack}: {'ok' if result.ok else 'FAILED'} after {result.seconds:.0f} s", file=sys.stderr, flush=True)
+    print(f"{stack}: {verdict(result.ok)} after {result.seconds:.0f} s", file=sys.stderr, flush=True)
     for denial in result.denied:
         print(f"{stack}: DENIED {denial}", file=sys.stderr)
     return result
@@ -226,7 +247,6 @@ def main(argv: list[str] | None = None) -> int:
             result = next(r for r in results if r.stack == stack)
             started = time.monotonic()
             result.destroyed = destroy(works[stack], env)
-            result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok"
             result.seconds += time.monotonic() - started
     except RuntimeError as error:
         print(error, file=sys.stderr)
@@ -248,7 +268,7 @@ def upgrade_base(stacks: list[str]) -> str | None:
 
 def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, results: list[Result]) -> Path:
     """Applied and re-planned by the account's administrator; destroyed after the environments."""
-    result = Result(stack, left_out=left_out.get(stack, []))
+    result = Result(stack, left_out=left_out.get(stack, []), calls_checked=False)
     results.append(result)
     started = time.monotonic()
     work = rehearse_terraform(stack, out, env, result, tear_down=False)
@@ -261,9 +281,9 @@ def report(results: list[Result]) -> str:
              "API actions checked | denied | seconds | result |", "|---|---|---:|---|---|---|---:|---:|---:|---|"]
     for r in results:
         checked = (str(r.actions), str(len(r.denied))) if r.actions or r.denied else ("-", "-")
-        lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.replan_changes} | {r.destroyed} | "
+        lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.second_plan} | {r.destroyed} | "
                      f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | {r.seconds:.0f} | "
-                     f"{'ok' if r.ok else 'FAILED'} |")
+                     f"{verdict(r.ok)} |")
     left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
     if left_out:
         from stacks.emulator import EXCLUDED, SUBSTITUTED

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tools.common.errors import CommandFailed
 from tools.common.terraform import ROOT, terraform_env
+from tools.rehearsal.verdicts import SecondPlan, Teardown
 
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
 RECORD_CALLS = "E2E_RECORD_CALLS"  # set in an environment's process env: its calls are checked
@@ -123,14 +124,14 @@ def changed_paths(before, after, prefix: str = "") -> dict[str, tuple]:
     return {} if before == after else {prefix.rstrip("."): (before, after)}
 
 
-def second_plan(work: Path, env: dict[str, str], stack: str, reports: Path) -> str:
-    """"0" when the second plan is empty, or differs only by the named emulator drifts; else the changes.
+def second_plan(work: Path, env: dict[str, str], stack: str, reports: Path) -> SecondPlan:
+    """The plan after an apply, judged: clean when empty or when it differs only by the listed emulator drifts.
     Every difference, with the values before and after, goes to <reports>/<stack>-drift.txt."""
     from stacks.emulator import EMULATOR_DRIFT
 
     replan = terraform(["plan", "-input=false", "-detailed-exitcode", "-out=replan.tfplan"], work, env, ok=(0, 2))
     if replan.returncode == 0:
-        return "0"
+        return SecondPlan()
     shown = json.loads(terraform(["show", "-json", "replan.tfplan"], work, env).stdout)
     unexplained, explained, details = [], 0, []
     for change in shown.get("resource_changes", []):
@@ -148,9 +149,7 @@ def second_plan(work: Path, env: dict[str, str], stack: str, reports: Path) -> s
                     for path, (before, after) in sorted(values.items())]
         details += [f"    forces replacement: {path}" for path in change["change"].get("replace_paths") or []]
     (reports / f"{stack}-drift.txt").write_text("\n".join(details) + "\n")
-    if unexplained:
-        return f"{len(unexplained)} ({unexplained[0]}{' …' if len(unexplained) > 1 else ''})"
-    return f"0 (+{explained} emulator drift)"
+    return SecondPlan(unexplained=tuple(unexplained), explained=explained)
 
 
 def state_count(work: Path, env: dict[str, str]) -> int:
@@ -208,6 +207,6 @@ def deploy(stack: str, out: Path, env: dict[str, str], root: Path) -> tuple[Path
     return work, state_count(work, env)
 
 
-def destroy(work: Path, env: dict[str, str]) -> str:
+def destroy(work: Path, env: dict[str, str]) -> Teardown:
     terraform(["destroy", "-input=false", "-auto-approve"], work, env)
-    return "ok" if state_count(work, env) == 0 else "left resources"
+    return Teardown.OK if state_count(work, env) == 0 else Teardown.LEFT_RESOURCES

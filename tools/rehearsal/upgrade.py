@@ -37,6 +37,7 @@ from tools.common.git import describe, git
 from tools.common.synthesized import synth, synth_ref, without_metadata
 from tools.common.terraform import ROOT
 from tools.rehearsal import harness
+from tools.rehearsal.verdicts import NOT_PLANNED, SecondPlan, Teardown, verdict
 from tools.review.plan_summary import summarize
 
 WORK = ROOT / "build" / "upgrade"
@@ -57,19 +58,25 @@ class UpgradeResult:
     actions: int = 0                                  # distinct IAM actions the recorded calls needed
     denied: list[str] = field(default_factory=list)   # ... that the deploy role's policies deny
     head_applied: int = 0
-    replan_changes: str = "-"
-    destroyed: str = "-"
+    second_plan: SecondPlan = NOT_PLANNED
+    destroyed: Teardown = Teardown.NOT_RUN
     seconds: float = 0.0
     error: str = ""
-    ok: bool = False
+    destroy_expected: bool = True  # torn down at the end (else left for the caller)
+
+    @property
+    def ok(self) -> bool:
+        teardown = Teardown.OK if self.destroy_expected else Teardown.NOT_RUN
+        return not self.error and not self.losses and self.second_plan.clean and self.destroyed is teardown \
+            and not self.denied
 
     def report(self) -> str:
         lines = [f"## Upgrade rehearsal: {self.stack}, `{self.base}` → head", "",
                  "| stack | base applied | stateful losses | moved | head applied | second-plan changes | destroy | "
                  "API actions checked | denied | seconds | result |", "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
                  f"| {self.stack} | {self.base_applied} | {len(self.losses)} | {len(self.moved)} | "
-                 f"{self.head_applied} | {self.replan_changes} | {self.destroyed} | {self.actions or '-'} | "
-                 f"{len(self.denied)} | {self.seconds:.0f} | {'ok' if self.ok else 'FAILED'} |", ""]
+                 f"{self.head_applied} | {self.second_plan} | {self.destroyed} | {self.actions or '-'} | "
+                 f"{len(self.denied)} | {self.seconds:.0f} | {verdict(self.ok)} |", ""]
         lines += [f"Denied: {denial}" for denial in self.denied]
         if self.error:
             lines += [f"Error: {self.error}", ""]
@@ -146,7 +153,7 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
     the deploy role's policies (when `env` records them), and with `destroy` tears the stack down. It shares
     the stack's account and state key with tools.rehearsal.e2e's own rehearsal of that stack: run it before or after
     that one, not beside it."""
-    result = UpgradeResult(stack, base=describe(base))
+    result = UpgradeResult(stack, base=describe(base), destroy_expected=destroy)
     started = time.monotonic()
     stack_work = work / stack
     shutil.rmtree(stack_work, ignore_errors=True)
@@ -169,17 +176,16 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
         if not result.losses:
             harness.terraform(["apply", "-input=false", "upgrade.tfplan"], stack_work, env)
             result.head_applied = harness.state_count(stack_work, env)
-            result.replan_changes = harness.second_plan(stack_work, env, f"{stack}-upgrade", work)
+            result.second_plan = harness.second_plan(stack_work, env, f"{stack}-upgrade", work)
     except RuntimeError as error:
         result.error = str(error).splitlines()[0]
         print(f"upgrade {stack}: {error}", file=sys.stderr)
     finally:
         if destroy and (stack_work / ".terraform").is_dir():
             try:
-                harness.terraform(["destroy", "-input=false", "-auto-approve"], stack_work, env)
-                result.destroyed = "ok" if harness.state_count(stack_work, env) == 0 else "left resources"
+                result.destroyed = harness.destroy(stack_work, env)
             except RuntimeError as error:
-                result.destroyed = "failed"
+                result.destroyed = Teardown.FAILED
                 print(f"upgrade {stack}: destroy: {error}", file=sys.stderr)
     bootstrap = head_out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json"
     if env.get(harness.RECORD_CALLS) and bootstrap.is_file():
@@ -188,8 +194,6 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
         report = permissions.check_stack(bootstrap, sorted(stack_work.glob("provider-*.log")))
         (work / f"{stack}-upgrade-permissions.txt").write_text(permissions.summary(report) + "\n")
         result.actions, result.denied = len(report.actions), report.denied + report.unknown
-    result.ok = not result.error and not result.losses and result.replan_changes.startswith("0") and \
-        result.destroyed in (("ok",) if destroy else ("-",)) and not result.denied
     result.seconds = time.monotonic() - started
     return result
 
@@ -223,7 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as error:
         print(error, file=sys.stderr)
         result.error = result.error or str(error).splitlines()[0]
-        result.ok = False
     finally:
         try:
             for stack in reversed(list(works)):
