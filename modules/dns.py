@@ -20,8 +20,8 @@ from modules.validation import DNS_NAME
 
 ZONE_ID = Pattern(r"(Z[A-Z0-9]{1,31})?", "empty or a Route 53 hosted zone id such as 'Z0123456789ABCDEFGHIJ'")
 ZONE_NAME = Pattern(rf"({DNS_NAME})?", "empty or a DNS name such as 'dev.example.com'")
-# Under each record's `//` key: the zone it is written to. Emulator mode (stacks/emulator.py) creates a stand-in
-# zone of that name, since the real one lives outside the stack.
+# Under each record's `//` key: the zone it is written to. The rehearsal (tools/rehearsal/emulator.py) creates a
+# stand-in zone of that name, since the real one lives outside the stack.
 ZONE_NOTE = "hosted_zone"
 
 

@@ -13,7 +13,6 @@ from constructs import Construct
 from environments.config import Environment, StateBackendConfig
 from modules.identity import Identity
 from modules.naming import Naming
-from stacks.emulator import EmulatorSettings
 from stacks.providers import aws_provider
 
 
@@ -22,12 +21,10 @@ def stack_name(environment: str) -> str:
 
 
 class AccountBootstrapStack(TerraformStack):
-    def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig,
-                 emulator: EmulatorSettings | None = None) -> None:
+    def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig) -> None:
         super().__init__(scope, id_)
         LocalBackend(self, path=f"../../../terraform.{id_}.tfstate")
-        aws_provider(self, "aws", region=env.region, account_id=env.account_id, environment=env.name, bootstrap=True,
-                     emulator=emulator)
+        aws_provider(self, "aws", region=env.region, account_id=env.account_id, environment=env.name)
         identity = Identity(self, "identity", naming=Naming(env.name, env.account_id, env.region),
                             config=env.identity, dr_region=env.dr_region, state_role_arn=state.role_arn_for(env.name),
                             state_read_role_arn=state.read_role_arn_for(env.name))

@@ -25,7 +25,6 @@ from modules.naming import Naming
 from modules.network import Network
 from modules.security import Security
 from modules.storage import Storage
-from stacks.emulator import EmulatorSettings
 from stacks.providers import aws_provider, s3_backend
 
 APP_PORT = 8080
@@ -34,13 +33,12 @@ APP_DATABASE_USER = "video_ingest_app"  # the API logs in with IAM auth tokens a
 
 
 class PlatformStack(TerraformStack):
-    def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig,
-                 emulator: EmulatorSettings | None = None) -> None:
+    def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig) -> None:
         super().__init__(scope, id_)
         self._env, self._naming = env, Naming(env.name, env.account_id, env.region)
         self._protect = env.production  # prevent_destroy on stateful resources; dev stays easy to tear down
         self._dr: AwsProvider | None = None  # only where something lives in the DR region
-        self._providers_and_state(state, emulator)
+        self._providers_and_state(state)
         self._security()
         self._network_and_data()
         self._services()
@@ -49,16 +47,16 @@ class PlatformStack(TerraformStack):
         self._outputs()
         self._bound_every_role()
 
-    def _providers_and_state(self, state: StateBackendConfig, emulator: EmulatorSettings | None) -> None:
+    def _providers_and_state(self, state: StateBackendConfig) -> None:
         env = self._env
-        provider = dict(account_id=env.account_id, environment=env.name, emulator=emulator)
+        provider = dict(account_id=env.account_id, environment=env.name)
         aws_provider(self, "aws", region=env.region, **provider)
         if env.needs_dr_region:
             self._dr = aws_provider(self, "aws-dr", region=env.dr_region, alias="dr", **provider)
         self._edge_provider = aws_provider(self, "aws-edge", region=EDGE_REGION, alias="edge", **provider)
         s3_backend(self, bucket=state.bucket, region=state.region, key=self._naming.state_key,
                    lock_table=state.lock_table, role_arn=state.role_arn_for(env.name),
-                   kms_key_arn=state.key_alias_arn, emulator=emulator)
+                   kms_key_arn=state.key_alias_arn)
 
     def _security(self) -> None:
         """First: every other module encrypts with these keys."""

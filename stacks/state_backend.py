@@ -22,7 +22,6 @@ from modules import checkov
 from modules.bucket import BucketOptions, LifecycleRule, Replication, SecureBucket, access_log_options
 from modules.naming import Naming
 from modules.policy import account_trust, policy, statement
-from stacks.emulator import EmulatorSettings
 from stacks.providers import aws_provider
 
 STATE_VERSIONS_KEPT_DAYS = 90  # noncurrent state versions: recovery window for a bad apply
@@ -30,16 +29,15 @@ STATE_VERSIONS_KEPT_DAYS = 90  # noncurrent state versions: recovery window for 
 
 class StateBackendStack(TerraformStack):
     def __init__(self, scope: Construct, id_: str, *, config: StateBackendConfig,
-                 environments: Sequence[Naming], emulator: EmulatorSettings | None = None) -> None:
+                 environments: Sequence[Naming]) -> None:
         super().__init__(scope, id_)
         naming = Naming("state", config.account_id, config.region)
         # Relative to cdktf.out/stacks/state-backend: the project root, so a re-synth never deletes it
         # and the output does not depend on where the project is checked out.
         LocalBackend(self, path="../../../terraform.state-backend.tfstate")
-        aws_provider(self, "aws", region=config.region, account_id=config.account_id, environment="state",
-                     bootstrap=True, emulator=emulator)
+        aws_provider(self, "aws", region=config.region, account_id=config.account_id, environment="state")
         dr = aws_provider(self, "aws-dr", region=config.dr_region, account_id=config.account_id,
-                          environment="state", alias="dr", bootstrap=True, emulator=emulator)
+                          environment="state", alias="dr")
 
         self.key = _state_key(self, "key", naming, alias=STATE_KEY_ALIAS, protect=True)
         dr_key = _state_key(self, "dr-key", naming, alias=f"alias/{naming.project}-dr-key", protect=True, provider=dr)

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
-from environments.config import ENVIRONMENTS_DIR
-from stacks import emulator
+from tools.rehearsal import emulator
 
 
 def test_transform_leaves_out_excluded_types_and_what_references_them():
@@ -58,42 +56,64 @@ def test_transform_stands_in_for_the_configured_zone_and_points_its_records_ther
     assert records["elsewhere"]["zone_id"] == "Z0OTHER" and removed == []
 
 
-def test_the_rehearsal_synth_stands_in_for_each_environment_zone(tmp_path, monkeypatch):
-    import main
-    from environments.config import ENVIRONMENTS_DIR
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory, synth_dir):
+    """The real synth of the session, emulated as the rehearsal does: a copy and its override files."""
+    target = tmp_path_factory.mktemp("emulated") / "out"
+    left_out = emulator.emulate(synth_dir, target, "https://127.0.0.1:1")
+    read = lambda stack, name="cdk.tf.json": json.loads((target / "stacks" / stack / name).read_text())
+    return read, left_out
 
-    monkeypatch.setenv(emulator.ENDPOINT_VARIABLE, "https://127.0.0.1:1")
-    main.synth_atomically(tmp_path / "out", ["dev"], ENVIRONMENTS_DIR)
-    stack = json.loads((tmp_path / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
+
+def test_the_rehearsal_stands_in_for_each_environment_zone(emulated):
+    read, _ = emulated
+    stack = read("dev")
     assert [z["name"] for z in stack["resource"]["aws_route53_zone"].values()] == ["dev.video.example.com"]
     assert {r["zone_id"] for r in stack["resource"]["aws_route53_record"].values()} == {
         "${aws_route53_zone.emulator-zone-1.zone_id}"}
-    assert all(provider["endpoints"][0]["route53"] == "https://127.0.0.1:1" for provider in stack["provider"]["aws"])
+    override = read("dev", emulator.OVERRIDE)
+    assert [p.get("alias") for p in override["provider"]["aws"]] == [p.get("alias") for p in stack["provider"]["aws"]]
+    assert all(p["endpoints"][0]["route53"] == "https://127.0.0.1:1" for p in override["provider"]["aws"])
 
 
-def test_transform_lifts_destroy_protection_only_in_the_copy():
+def test_the_override_lifts_destroy_protection_and_leaves_the_copy_as_synthesized():
     config = {"resource": {"aws_db_instance": {"db": {"deletion_protection": True,
                                                       "lifecycle": {"prevent_destroy": True}}},
-                           "aws_s3_bucket": {"b": {"bucket": "x", "force_destroy": False}}}}
-    transformed, _ = emulator.transform(config)
-    assert transformed["resource"]["aws_db_instance"]["db"] == {"deletion_protection": False,
-                                                               "lifecycle": {"prevent_destroy": False}}
-    assert transformed["resource"]["aws_s3_bucket"]["b"]["force_destroy"] is True
+                           "aws_s3_bucket": {"b": {"bucket": "x", "force_destroy": False}},
+                           "aws_sqs_queue": {"q": {"name": "q"}}}}
+    override = emulator.override(config, "dev", "https://127.0.0.1:1")
+    assert override["resource"] == {"aws_db_instance": {"db": {"deletion_protection": False,
+                                                              "lifecycle": {"prevent_destroy": False}}},
+                                    "aws_s3_bucket": {"b": {"force_destroy": True}}}
+    assert config["resource"]["aws_db_instance"]["db"]["deletion_protection"] is True
 
 
-def test_bootstrap_stacks_reach_their_account_as_its_administrator(tmp_path):
-    """In emulator mode only the bootstraps assume the stand-in administrator; environments run as the deploy role."""
-    import main
+def test_the_override_points_the_s3_backend_at_the_emulator_and_keeps_the_rest_of_it(emulated):
+    read, _ = emulated
+    backend = read("dev")["terraform"]["backend"]["s3"]
+    overridden = read("dev", emulator.OVERRIDE)["terraform"]["backend"]["s3"]
+    assert {k: v for k, v in overridden.items() if k in backend} == backend  # an override's backend replaces it all
+    assert overridden["endpoints"]["s3"] == "https://127.0.0.1:1" and overridden["use_path_style"] is True
+    assert "terraform" not in read("bootstrap-dev", emulator.OVERRIDE)  # local state
 
-    os.environ[emulator.ENDPOINT_VARIABLE] = "https://127.0.0.1:1"
-    try:
-        main.synth_atomically(tmp_path / "out", ["dev"], ENVIRONMENTS_DIR)
-    finally:
-        del os.environ[emulator.ENDPOINT_VARIABLE]
-    providers = lambda stack: json.loads((tmp_path / "out" / "stacks" / stack / "cdk.tf.json").read_text())["provider"]["aws"]
-    assert [p["assume_role"][0]["role_arn"] for p in providers("bootstrap-dev")] == [emulator.admin_role("111111111111")]
-    assert all("assume_role" not in p for p in providers("dev"))
-    assert {p["assume_role"][0]["role_arn"] for p in providers("state-backend")} == {emulator.admin_role("000000000000")}
+
+def test_bootstrap_stacks_reach_their_account_as_its_administrator(emulated):
+    """Only the bootstraps assume the stand-in administrator; environments run as the deploy role."""
+    read, _ = emulated
+    roles = lambda stack: [p.get("assume_role", [{}])[0].get("role_arn")
+                           for p in read(stack, emulator.OVERRIDE)["provider"]["aws"]]
+    assert roles("bootstrap-dev") == [emulator.admin_role("111111111111")]
+    assert set(roles("state-backend")) == {emulator.admin_role("000000000000")}
+    assert set(roles("dev")) == {None}
+    assert all("assume_role" not in p for p in read("state-backend")["provider"]["aws"])
+
+
+def test_what_the_emulator_cannot_serve_is_left_out_of_the_copy_only(emulated, stacks):
+    read, left_out = emulated
+    assert left_out["dev"] and left_out["bootstrap-dev"] == []
+    for address in left_out["dev"]:
+        rtype, name = address.split(".", 1)
+        assert name in stacks["dev"]["resource"][rtype] and name not in read("dev")["resource"].get(rtype, {})
 
 
 def test_the_real_synth_is_not_in_emulator_mode(stacks):
@@ -479,7 +499,7 @@ def test_patched_sts_assumes_only_existing_roles_that_admit_the_caller(patched):
     from moto import mock_aws
 
     from modules.policy import account_trust, policy, statement, web_identity_trust
-    from stacks.emulator import admin_role
+    from tools.rehearsal.emulator import admin_role
 
     def client(service, credentials=None, region="eu-west-1"):
         keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if credentials is None else {

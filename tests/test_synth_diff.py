@@ -159,18 +159,17 @@ def test_the_upgrade_base_is_the_last_commit_that_synthesizes_differently(projec
 
 
 def test_the_upgrade_rehearsal_ignores_only_the_listed_emulator_drift():
-    from stacks.emulator import EMULATOR_DRIFT
-    from tools.rehearsal.upgrade import ignore_emulator_drift
+    from tools.rehearsal.emulator import EMULATOR_DRIFT, drift_override
 
     config = {"resource": {
         "aws_kms_key": {"key": {"description": "k", "lifecycle": {"prevent_destroy": False}}},
-        "aws_s3_bucket_replication_configuration": {"r": {"rule": []}},
+        "aws_s3_bucket_replication_configuration": {"r": {"rule": [], "lifecycle": {"ignore_changes": ["role"]}}},
         "aws_s3_bucket": {"b": {"bucket": "b"}}}}
-    ignored = ignore_emulator_drift(config)
-    resources = config["resource"]
-    assert resources["aws_kms_key"]["key"]["lifecycle"] == {"prevent_destroy": False,
-                                                            "ignore_changes": ["rotation_period_in_days"]}
-    assert resources["aws_s3_bucket_replication_configuration"]["r"]["lifecycle"]["ignore_changes"] == ["rule"]
-    assert "lifecycle" not in resources["aws_s3_bucket"]["b"]
+    override, ignored = drift_override(config)
+    resources = override["resource"]
+    assert resources["aws_kms_key"]["key"] == {"lifecycle": {"ignore_changes": ["rotation_period_in_days"]}}
+    assert resources["aws_s3_bucket_replication_configuration"]["r"]["lifecycle"]["ignore_changes"] == ["role", "rule"]
+    assert "aws_s3_bucket" not in resources and config["resource"]["aws_kms_key"]["key"]["lifecycle"] == {
+        "prevent_destroy": False}
     assert ignored == ["aws_kms_key.rotation_period_in_days", "aws_s3_bucket_replication_configuration.rule"]
     assert ("aws_kms_key", "rotation_period_in_days") in EMULATOR_DRIFT

@@ -34,10 +34,11 @@ def without_metadata(value):
 
 def synth(tree: Path, out: Path, stacks: list[str] | None = None, env: dict[str, str] | None = None,
           log: Path | None = None) -> Path:
-    """Synthesizes the project at `tree` into `out` with this venv's Python. Without `env`, the plain (not
-    emulator) stacks. Raises CommandFailed with the tail of the output when synthesis fails."""
-    if env is None:
-        env = {k: v for k, v in os.environ.items() if k != EMULATOR_VARIABLE}
+    """Synthesizes the project at `tree` into `out` with this venv's Python, in `env` (default: this process's).
+    Always the plain stacks: an older commit's main.py read EMULATOR_VARIABLE to synthesize for the emulator,
+    so it is never passed on (the rehearsal emulates a plain synth itself). Raises CommandFailed with the tail
+    of the output when synthesis fails."""
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != EMULATOR_VARIABLE}
     # The base tree's jsii kernel on this venv's node too, whatever that tree's fast_bindings knows about it.
     env = dict(env, JSII_NODE=env.get("JSII_NODE") or fast_bindings.node_executable())
     command = [sys.executable, "main.py", *(stacks or []), "--outdir", str(out)]

@@ -3,8 +3,8 @@
 
     python -m tools.rehearsal.e2e [ENV ...]       # make e2e; default: dev staging prod
 
-Starts moto on a free loopback port (stopped by its PID whatever happens), synthesizes in
-emulator mode (stacks/emulator.py), then follows the README's First deploy runbook:
+Starts moto on a free loopback port (stopped by its PID whatever happens), synthesizes as always and
+writes the emulator override files beside a copy (tools/rehearsal/emulator.py), then follows the First deploy runbook:
 1. bootstrap, as each account's administrator (the emulator's root credentials, through a stand-in
    administrator role in the account): `state-backend` in the state account, then `bootstrap-<env>`
    in each environment account (GitHub OIDC provider, deploy and plan roles, boundary), local state;
@@ -37,12 +37,14 @@ from pathlib import Path
 
 from tools.common.terraform import ROOT
 from tools.rehearsal import upgrade
+from tools.rehearsal.emulator import ENDPOINT_VARIABLE
 from tools.rehearsal.harness import (
     CDKTF,
     Emulator,
     deploy,
     deploy_role_session,
     destroy,
+    emulated_synth,
     environment,
     run,
     second_plan,
@@ -108,7 +110,9 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     # --skip-provider-lock: `terraform providers lock` asks the registry itself, ignoring the CLI config's
     # filesystem mirror, so it cannot run offline; the lock file `init` writes from the mirror is used.
     env = with_provider_log(env, WORK / f"{stack}-provider-cdktf.log")
-    cdktf = lambda verb: run([str(CDKTF), verb, stack, "--auto-approve", "--skip-provider-lock",
+    # The app cdktf runs: the project's synth, then the emulator's overrides beside it (tools/rehearsal/emulated_app.py).
+    app = f"{sys.executable} -m tools.rehearsal.emulated_app"
+    cdktf = lambda verb: run([str(CDKTF), verb, stack, "--auto-approve", "--skip-provider-lock", "--app", app,
                               "--output", str(project / "cdktf.out")], ROOT, env, log)
     cdktf("deploy")
     stack_dir = project / "cdktf.out" / "stacks" / stack
@@ -150,7 +154,7 @@ def _lock_probe(work: Path, env: dict[str, str]):
 
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
     config = json.loads((work / "cdk.tf.json").read_text())["terraform"]["backend"]["s3"]
-    client = boto3.client("s3", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config["region"],
+    client = boto3.client("s3", endpoint_url=env[ENDPOINT_VARIABLE], region_name=config["region"],
                           aws_access_key_id="testing", aws_secret_access_key="testing", verify=False)
 
     def lock_exists() -> bool:
@@ -226,8 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env = environment(emulator)
         out = WORK / "cdktf.out"
-        run([sys.executable, "main.py", "--outdir", str(out), *args.stacks], ROOT, env, WORK / "synth.log")
-        left_out = json.loads((out / "emulator-exclusions.json").read_text())
+        left_out = emulated_synth(out, env, WORK / "synth.log", args.stacks)
         # The upgrade's base commit is chosen (synths of earlier commits, no emulator) beside the bootstraps.
         chooser = ThreadPoolExecutor(max_workers=1)
         base_choice = chooser.submit(upgrade_base, args.stacks)
@@ -286,12 +289,12 @@ def report(results: list[Result]) -> str:
                      f"{verdict(r.ok)} |")
     left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
     if left_out:
-        from stacks.emulator import EXCLUDED, SUBSTITUTED
+        from tools.rehearsal.emulator import EXCLUDED, SUBSTITUTED
 
-        lines.append("\nLeft out in emulator mode (stacks/emulator.py):")
+        lines.append("\nLeft out of the emulated copy (tools/rehearsal/emulator.py):")
         lines += [f"- `{rtype}`: {EXCLUDED.get(rtype) or SUBSTITUTED.get(rtype, (None, 'references an excluded resource'))[1]}"
                   for rtype in left_out]
-    from stacks.emulator import EMULATOR_DRIFT
+    from tools.rehearsal.emulator import EMULATOR_DRIFT
 
     lines.append("\nAccepted emulator drift on the second plan:")
     lines += [f"- `{rtype}` `{path}`: {reason}" for (rtype, path), reason in sorted(EMULATOR_DRIFT.items())]

@@ -446,7 +446,7 @@ def _patch_sts_assume_role_checks() -> None:
     from moto.sts.responses import TokenResponse
 
     from tools.rehearsal.iam_evaluator import Request, evaluate
-    from stacks.emulator import ADMIN_ROLE
+    from tools.rehearsal.emulator import ADMIN_ROLE
 
     def refuse(message: str) -> STSClientError:
         return STSClientError("AccessDenied", message)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tools.common.errors import CommandFailed
 from tools.common.terraform import ROOT, terraform_env
+from tools.rehearsal.emulator import ENDPOINT_VARIABLE, EMULATOR_DRIFT, emulate
 from tools.rehearsal.verdicts import SecondPlan, Teardown
 
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
@@ -66,7 +67,7 @@ class Emulator:
 def environment(emulator: Emulator) -> dict[str, str]:
     env = terraform_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                         AWS_DEFAULT_REGION="eu-west-1", AWS_EC2_METADATA_DISABLED="true",
-                        VIDEO_INGEST_EMULATOR_ENDPOINT=emulator.url,
+                        **{ENDPOINT_VARIABLE: emulator.url},
                         CHECKPOINT_DISABLE="1",
                         # the venv's bin first: its python for cdktf's `python main.py`, its node (Node 24,
                         # linked by `make install`) for cdktf-cli and jsii
@@ -127,8 +128,6 @@ def changed_paths(before, after, prefix: str = "") -> dict[str, tuple]:
 def second_plan(work: Path, env: dict[str, str], stack: str, reports: Path) -> SecondPlan:
     """The plan after an apply, judged: clean when empty or when it differs only by the listed emulator drifts.
     Every difference, with the values before and after, goes to <reports>/<stack>-drift.txt."""
-    from stacks.emulator import EMULATOR_DRIFT
-
     replan = terraform(["plan", "-input=false", "-detailed-exitcode", "-out=replan.tfplan"], work, env, ok=(0, 2))
     if replan.returncode == 0:
         return SecondPlan()
@@ -158,15 +157,27 @@ def state_count(work: Path, env: dict[str, str]) -> int:
 
 
 def working_copy(out: Path, stack: str, root: Path) -> Path:
-    """The stack's synthesized JSON copied to <root>/work/<stack>, where terraform runs on it."""
+    """The stack's JSON and its override files (an emulated synth's, tools/rehearsal/emulator.py) copied to
+    <root>/work/<stack>, where terraform runs on them."""
     work = root / "work" / stack
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    for override in sorted((out / "stacks" / stack).glob("*_override.tf.json")):
+        shutil.copy2(override, work / override.name)
     config = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())
     if "local" in config["terraform"].get("backend", {}):
         config["terraform"]["backend"]["local"]["path"] = "terraform.tfstate"  # inside the rehearsal folder
     (work / "cdk.tf.json").write_text(json.dumps(config, indent=2))
     return work
+
+
+def emulated_synth(out: Path, env: dict[str, str], log: Path, stacks: list[str] | None = None) -> dict[str, list[str]]:
+    """The head's stacks synthesized as always (plain), then emulated into `out` (tools/rehearsal/emulator.py):
+    returns the addresses left out per stack."""
+    plain = out.with_name(out.name + ".plain")
+    run([sys.executable, "main.py", "--outdir", str(plain), *(stacks or [])], ROOT, env, log)
+    shutil.rmtree(out, ignore_errors=True)
+    return emulate(plain, out, env[ENDPOINT_VARIABLE])
 
 
 def deploy_role_session(env: dict[str, str], stack: str) -> dict[str, str]:
@@ -187,7 +198,7 @@ def deploy_role_session(env: dict[str, str], stack: str) -> dict[str, str]:
     encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
     token = f"{encode({'alg': 'RS256', 'kid': 'emulator'})}.{encode(claims)}.emulator"
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
-    sts = boto3.client("sts", endpoint_url=env["VIDEO_INGEST_EMULATOR_ENDPOINT"], region_name=config["region"],
+    sts = boto3.client("sts", endpoint_url=env[ENDPOINT_VARIABLE], region_name=config["region"],
                        aws_access_key_id="anonymous", aws_secret_access_key="anonymous", verify=False)
     hours = config["identity"].get("deploy_session_hours", 3)
     credentials = sts.assume_role_with_web_identity(

@@ -6,13 +6,13 @@
 The deploy rehearsal (tools.rehearsal.e2e) proves a stack deploys from nothing; this proves the change deploys over
 what is already there. For one environment, run as `make e2e` runs it (the state account's and the
 environment account's bootstraps applied as their administrators, then the environment as its deploy role,
-reached by web identity): the base commit is synthesized in emulator mode in a git worktree (same venv)
+reached by web identity): the base commit is synthesized in a git worktree (same venv) and emulated
 and applied through the S3 backend; the head's stack is planned over that state and the plan
 summarised (tools.review.plan_summary: counts, replacements, destroys, moves); a stateful resource destroyed or
 replaced (one that changed address without a `moved` block, say) fails the rehearsal before anything is
 applied; otherwise the plan is applied and a second plan must be clean (tools.rehearsal.harness.second_plan); every call
 the provider made is checked against the deploy role's policies (tools.rehearsal.permissions). Then everything is
-destroyed. The attributes whose differences are the emulator's (listed in stacks/emulator.py
+destroyed. The attributes whose differences are the emulator's (listed in tools/rehearsal/emulator.py
 with the reason) are ignored in the rehearsal's copy of both stacks, so the head's plan shows only what the
 change does.
 
@@ -36,13 +36,14 @@ from pathlib import Path
 from tools.common.git import describe, git
 from tools.common.synthesized import synth, synth_ref, without_metadata
 from tools.common.terraform import ROOT
-from tools.rehearsal import harness
+from tools.rehearsal import emulator, harness
 from tools.rehearsal.verdicts import NOT_PLANNED, SecondPlan, Teardown, verdict
 from tools.review.plan_summary import summarize
 
 WORK = ROOT / "build" / "upgrade"
 # What synthesis reads: a commit that touches none of these synthesizes what its parent did.
 BASE_CANDIDATES = 25  # earlier commits that touched synthesis inputs, synthesized at most to find the base
+DRIFT_OVERRIDE = "emulator_drift_override.tf.json"  # the listed emulator drift, ignored (after emulator_override)
 SYNTH_INPUTS = ("main.py", "cdktf.json", "stacks", "modules", "environments", "fast_bindings", "requirements.lock")
 
 
@@ -81,7 +82,7 @@ class UpgradeResult:
         if self.error:
             lines += [f"Error: {self.error}", ""]
         if self.ignored:
-            lines += ["Ignored in the rehearsal's copy (emulator drift, stacks/emulator.py): "
+            lines += ["Ignored in the rehearsal's copy (emulator drift, tools/rehearsal/emulator.py): "
                       + ", ".join(f"`{a}`" for a in self.ignored), ""]
         return "\n".join(lines) + "\n" + (self.summary or "")
 
@@ -91,36 +92,19 @@ def _stack_config(out: Path, stack: str) -> dict:
     return without_metadata(json.loads((out / "stacks" / stack / "cdk.tf.json").read_text()))
 
 
-def ignore_emulator_drift(config: dict) -> list[str]:
-    """The rehearsal's copy only: `ignore_changes` on the attributes whose differences are the emulator's (listed in
-    stacks/emulator.py with the reason; nested paths by their top-level attribute). Without it the head's plan
-    would carry those differences, and applying some of them calls what the emulator lacks (CloudFront
-    UpdatePublicKey). Returns the `type.attribute`s ignored."""
-    from stacks.emulator import EMULATOR_DRIFT
-
-    by_type: dict[str, set[str]] = {}
-    for rtype, path in EMULATOR_DRIFT:
-        by_type.setdefault(rtype, set()).add(path.split(".")[0])
-    ignored = set()
-    for rtype, attributes in by_type.items():
-        for body in config.get("resource", {}).get(rtype, {}).values():
-            lifecycle = body.setdefault("lifecycle", {})
-            lifecycle["ignore_changes"] = sorted(set(lifecycle.get("ignore_changes", [])) | attributes)
-            ignored |= {f"{rtype}.{a}" for a in attributes}
-    return sorted(ignored)
-
-
 def _install(out: Path, stack: str, work: Path, backend_from: Path | None = None) -> list[str]:
     """The stack's configuration into `work`; with `backend_from`, under that synth's backend block: the state
     account here is the head's bootstrap (its state role names), so the base keeps its state where the
     head will read it. An upgrade that changes the backend itself is what `terraform init -migrate-state`
     is for, and is not rehearsed."""
-    config = json.loads((out / "stacks" / stack / "cdk.tf.json").read_text())
+    read = lambda folder, name: json.loads((folder / "stacks" / stack / name).read_text())
+    config, override = read(out, "cdk.tf.json"), read(out, emulator.OVERRIDE)
     if backend_from is not None:
-        config["terraform"]["backend"] = json.loads(
-            (backend_from / "stacks" / stack / "cdk.tf.json").read_text())["terraform"]["backend"]
-    ignored = ignore_emulator_drift(config)
-    (work / "cdk.tf.json").write_text(json.dumps(config, indent=2))
+        config["terraform"]["backend"] = read(backend_from, "cdk.tf.json")["terraform"]["backend"]
+        override["terraform"]["backend"] = read(backend_from, emulator.OVERRIDE)["terraform"]["backend"]
+    drift, ignored = emulator.drift_override(config)
+    for name, content in (("cdk.tf.json", config), (emulator.OVERRIDE, override), (DRIFT_OVERRIDE, drift)):
+        (work / name).write_text(json.dumps(content, indent=2))
     return ignored
 
 
@@ -148,7 +132,7 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
                      destroy: bool = True) -> UpgradeResult:
     """Against the emulator, with `state-backend` and `bootstrap-<stack>` applied, `env` being what a deploy of
     `stack` runs with (tools.rehearsal.e2e: `deploy_role_session(environment(emulator), stack)`): applies `base`'s
-    `stack` (synthesized in emulator mode from a worktree), plans `head_out`'s (an emulator-mode synth, e.g.
+    `stack` (synthesized from a worktree, then emulated), plans `head_out`'s (an emulated synth, e.g.
     tools.rehearsal.e2e's `out`) over it, fails on a stateful loss, applies, re-plans, checks the recorded calls against
     the deploy role's policies (when `env` records them), and with `destroy` tears the stack down. It shares
     the stack's account and state key with tools.rehearsal.e2e's own rehearsal of that stack: run it before or after
@@ -159,7 +143,10 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
     shutil.rmtree(stack_work, ignore_errors=True)
     stack_work.mkdir(parents=True)
     try:
-        base_out = synth_ref(base, work / "base.out", work, [stack], env=env)
+        plain = synth_ref(base, work / "base.plain", work, [stack], env=env)
+        base_out = work / "base.out"
+        shutil.rmtree(base_out, ignore_errors=True)
+        emulator.emulate(plain, base_out, env[emulator.ENDPOINT_VARIABLE])
         _install(base_out, stack, stack_work, backend_from=head_out)
         harness.terraform(["init", "-input=false"], stack_work, env)
         harness.terraform(["apply", "-input=false", "-auto-approve"], stack_work, env)
@@ -220,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     env = harness.environment(emulator)
     try:
         head_out = WORK / "head.out"
-        harness.run([sys.executable, "main.py", args.stack, "--outdir", str(head_out)], ROOT, env, WORK / "synth.log")
+        harness.emulated_synth(head_out, env, WORK / "synth.log", [args.stack])
         for stack in bootstraps:  # as the accounts' administrators, as `make e2e` does
             works[stack] = harness.deploy(stack, head_out, env, WORK)[0]
         result = rehearse_upgrade(args.stack, harness.deploy_role_session(env, args.stack), base, head_out, WORK)

@@ -1,24 +1,24 @@
-"""Emulator mode: the same stacks, aimed at a local AWS emulator (moto) for the deploy rehearsal.
+"""The rehearsal's emulator overrides: the synthesized stacks, aimed at a local AWS emulator (moto).
 
-Set `VIDEO_INGEST_EMULATOR_ENDPOINT=https://127.0.0.1:<port>` and synthesize (`python main.py` or
-`cdktf deploy`, which runs it): main.py turns the variable into `EmulatorSettings` and hands them to
-every stack (nothing here reads the process environment); every provider and backend talks to that endpoint with
-path-style S3, TLS (so the TLS-only bucket policies hold as in AWS; the emulator's certificate
-is self-signed, hence `insecure`), few retries (an unimplemented call would otherwise be retried
-for minutes),
-and each stack reaches its own account by assuming a role there, as in AWS.
+The stacks synthesize the same JSON in every mode and know nothing of this. `emulate(out, target, url)` writes,
+per stack, a copy of the synthesized JSON and beside it an override file (`emulator_override.tf.json`, merged
+by Terraform as tflocal's are for LocalStack): every provider and the S3 backend talk to the emulator's
+endpoint with path-style S3, TLS (so the TLS-only bucket policies hold as in AWS; the emulator's certificate
+is self-signed, hence `insecure`), few retries (an unimplemented call would otherwise be retried for minutes),
+and each bootstrap stack reaches its account by assuming a stand-in administrator role there, as in AWS.
 
-What the emulator cannot serve is left out here and only here, each type with its reason
-(`EXCLUDED`), and what the stacks expect to exist outside them gets a stand-in (`STAND_INS`); nothing
-else changes. Destroy protections (`prevent_destroy`, deletion
-protection) are lifted so the rehearsal can prove that every stack also tears down; that
-they hold in the real stacks is asserted by the unit tests.
+What the emulator cannot serve is left out of the copy, and only there, each type with its reason
+(`EXCLUDED`); what the stacks expect to exist outside them gets a stand-in (`STAND_INS`); nothing else
+changes. Destroy protections (`prevent_destroy`, deletion protection) are lifted by the override so the
+rehearsal can prove that every stack also tears down; that they hold in the real stacks is asserted by the
+unit tests. The differences a second plan shows only because of the emulator are listed (`EMULATOR_DRIFT`).
 """
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import shutil
+from pathlib import Path
 
 ENDPOINT_VARIABLE = "VIDEO_INGEST_EMULATOR_ENDPOINT"
 # moto's default account: nothing lives there; every stack assumes a role into its own account.
@@ -89,27 +89,102 @@ def admin_role(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/{ADMIN_ROLE}"
 
 
-@dataclass(frozen=True)
-class EmulatorSettings:
-    """Emulator mode: built by main.py (from ENDPOINT_VARIABLE) and passed to every stack; None: real AWS."""
-    url: str
+OVERRIDE = "emulator_override.tf.json"
+EXCLUSIONS = "emulator-exclusions.json"
 
-    def provider_settings(self) -> dict:
-        """Extra AwsProvider arguments (the provider's `endpoints` block as a plain dict)."""
-        return {"endpoints": [{service: self.url for service in SERVICES}], "s3_use_path_style": True,
-                "skip_credentials_validation": True, "skip_metadata_api_check": "true",
-                "skip_region_validation": True, "max_retries": 2, "insecure": True}
 
-    def backend_settings(self) -> dict:
-        url = self.url
-        return {"endpoints": {"s3": url, "dynamodb": url, "sts": url, "iam": url}, "use_path_style": True,
-                "skip_credentials_validation": True, "skip_metadata_api_check": True,
-                "skip_region_validation": True, "skip_requesting_account_id": True, "insecure": True}
+def provider_settings(url: str) -> dict:
+    """What every AwsProvider gets in the override (the provider's `endpoints` block as a plain dict)."""
+    return {"endpoints": [{service: url for service in SERVICES}], "s3_use_path_style": True,
+            "skip_credentials_validation": True, "skip_metadata_api_check": "true",
+            "skip_region_validation": True, "max_retries": 2, "insecure": True}
+
+
+def backend_settings(url: str) -> dict:
+    return {"endpoints": {"s3": url, "dynamodb": url, "sts": url, "iam": url}, "use_path_style": True,
+            "skip_credentials_validation": True, "skip_metadata_api_check": True,
+            "skip_region_validation": True, "skip_requesting_account_id": True, "insecure": True}
+
+
+def is_bootstrap(stack: str) -> bool:
+    """The stacks an account's administrator applies (the state account's, each account's bootstrap)."""
+    return stack == "state-backend" or stack.startswith("bootstrap-")
+
+
+def _provider_override(provider: dict, url: str, bootstrap: bool) -> dict:
+    entry = {"alias": provider["alias"]} if "alias" in provider else {}
+    entry |= provider_settings(url)
+    if bootstrap:
+        account = provider["allowed_account_ids"][0]
+        environment = provider["default_tags"][0]["tags"]["Environment"]
+        entry["assume_role"] = [{"role_arn": admin_role(account), "session_name": f"video-ingest-{environment}"}]
+    return entry
+
+
+def _protections_override(resources: dict) -> dict:
+    """Destroy protections lifted: prevent_destroy, deletion protection; buckets emptied on destroy."""
+    found: dict[str, dict] = {}
+    for rtype, bodies in resources.items():
+        for name, body in bodies.items():
+            lifted = {key: value for key, value in PROTECTIONS.items() if key in body}
+            if body.get("lifecycle", {}).get("prevent_destroy"):
+                lifted["lifecycle"] = {"prevent_destroy": False}
+            if rtype == "aws_s3_bucket":
+                lifted["force_destroy"] = True  # versioned buckets hold objects (state files, logs)
+            if lifted:
+                found.setdefault(rtype, {})[name] = lifted
+    return found
+
+
+def override(config: dict, stack: str, url: str) -> dict:
+    """The override file of one stack (its configuration as `transform` left it): endpoints, the bootstraps'
+    administrator role, the backend's endpoints, destroy protections lifted."""
+    result: dict = {"provider": {"aws": [_provider_override(provider, url, is_bootstrap(stack))
+                                         for provider in config.get("provider", {}).get("aws", [])]}}
+    backend = config.get("terraform", {}).get("backend", {})
+    if "s3" in backend:  # an override's backend block replaces the whole block: all of it, with the endpoints
+        result["terraform"] = {"backend": {"s3": {**backend["s3"], **backend_settings(url)}}}
+    if protections := _protections_override(config.get("resource", {})):
+        result["resource"] = protections
+    return result
+
+
+def drift_override(config: dict) -> tuple[dict, list[str]]:
+    """`ignore_changes` on the attributes whose differences are the emulator's (nested paths by their top-level
+    attribute; a resource's own ignore_changes kept: an override's argument replaces the original's), and the
+    `type.attribute`s ignored."""
+    by_type: dict[str, set[str]] = {}
+    for rtype, path in EMULATOR_DRIFT:
+        by_type.setdefault(rtype, set()).add(path.split(".")[0])
+    resources: dict[str, dict] = {}
+    for rtype, attributes in by_type.items():
+        for name, body in config.get("resource", {}).get(rtype, {}).items():
+            kept = set(body.get("lifecycle", {}).get("ignore_changes", []))
+            resources.setdefault(rtype, {})[name] = {"lifecycle": {"ignore_changes": sorted(kept | attributes)}}
+    ignored = sorted(f"{rtype}.{a}" for rtype in resources for a in by_type[rtype])
+    return ({"resource": resources} if resources else {}), ignored
+
+
+def emulate(out: Path, target: Path, url: str) -> dict[str, list[str]]:
+    """Every stack of the synth in `out` (a cdktf.out folder) into `target` (the same folder, or a new one):
+    its JSON with what the emulator cannot serve left out, and its override file beside it. Returns the
+    addresses left out per stack (also written to <target>/emulator-exclusions.json)."""
+    left_out = {}
+    if target != out:
+        shutil.copytree(out, target, dirs_exist_ok=True)
+    for stack_file in sorted(target.glob("stacks/*/cdk.tf.json")):
+        stack = stack_file.parent.name
+        config, removed = transform(json.loads(stack_file.read_text()))
+        stack_file.write_text(json.dumps(config, indent=2))
+        (stack_file.parent / OVERRIDE).write_text(json.dumps(override(config, stack, url), indent=2))
+        left_out[stack] = removed
+    (target / EXCLUSIONS).write_text(json.dumps(left_out, indent=2, sort_keys=True))
+    return left_out
 
 
 def transform(config: dict) -> tuple[dict, list[str]]:
-    """Leaves out the excluded types (and what references them), substitutes the substituted ones,
-    and lifts destroy protections. Returns the new configuration and the addresses left out."""
+    """Leaves out the excluded types (and what references them), substitutes the substituted ones, stands in
+    for what lives outside the stacks. Returns the new configuration and the addresses left out."""
     resources = config.get("resource", {})
     _stand_in_zones(resources)
     substituted = {(rtype, name) for rtype in SUBSTITUTED for name in resources.get(rtype, {})}
@@ -127,15 +202,6 @@ def transform(config: dict) -> tuple[dict, list[str]]:
         del resources[rtype][name]
         if not resources[rtype]:
             del resources[rtype]
-    for rtype, bodies in resources.items():
-        for body in bodies.values():
-            if "lifecycle" in body and body["lifecycle"].get("prevent_destroy"):
-                body["lifecycle"]["prevent_destroy"] = False
-            for key, value in PROTECTIONS.items():
-                if key in body:
-                    body[key] = value
-            if rtype == "aws_s3_bucket":
-                body["force_destroy"] = True  # versioned buckets hold objects (state files, logs)
     outputs = config.get("output", {})
     for name in [n for n, body in outputs.items() if _references(body) & removed]:
         del outputs[name]
