@@ -44,6 +44,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 
 from modules.naming import Naming
+from modules.aspects import rendered_at_synth
 from modules.policy import deny_insecure_transport, policy, service_trust, statement
 
 ABORT_MULTIPART_DAYS = 7
@@ -109,7 +110,7 @@ class SecureBucket(Construct):
                 bucket_key_enabled=bool(options.kms_key_arn))])
         self._statements = [deny_insecure_transport("s3", [self.arn, f"{self.arn}/*"]), *options.policy_statements]
         self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, provider=provider,
-                                     policy=policy(*self._statements))
+                                     policy=rendered_at_synth(lambda: policy(*self._statements)))
         if options.log_bucket:
             # After the target's policy: S3 refuses a logging target that does not yet admit log delivery.
             S3BucketLoggingA(self, "logging", bucket=self.bucket.id, provider=provider,
@@ -125,7 +126,6 @@ class SecureBucket(Construct):
     def add_policy_statements(self, *statements: dict) -> None:
         """For grants to resources created after the bucket (e.g. the CloudFront distribution)."""
         self._statements.extend(statements)
-        self.policy.policy = policy(*self._statements)
 
 
 def _lifecycle_rule(rule: LifecycleRule) -> S3BucketLifecycleConfigurationRule:

@@ -31,6 +31,7 @@ from constructs import Construct
 from modules import checkov
 from modules.limits import Pattern, Range
 from modules.naming import Naming
+from modules.aspects import rendered_at_synth
 from modules.policy import policy, service_trust, statement
 from modules.validation import FARGATE_CPU, IMAGE, LOG_RETENTION, PLACEHOLDER_IMAGE, check_fargate_size
 
@@ -129,11 +130,10 @@ class TaskRole:
         self._statements = [statement("XRaySegments", ["xray:GetSamplingRules", "xray:GetSamplingTargets",
                                                        "xray:PutTelemetryRecords", "xray:PutTraceSegments"], "*")]
         self._policy = IamRolePolicy(scope, f"{name}-task-policy", name="task", role=self.role.id,
-                                     policy=policy(*self._statements))
+                                     policy=rendered_at_synth(lambda: policy(*self._statements)))
 
     def add_to_policy(self, *statements: dict) -> None:
         self._statements.extend(statements)
-        self._policy.policy = policy(*self._statements)
 
 
 def placeholder_command(spec: ServiceSpec) -> tuple[str, ...]:

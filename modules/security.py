@@ -16,6 +16,7 @@ from constructs import Construct
 from modules import checkov
 from modules.limits import OneOf, Range
 from modules.naming import Naming
+from modules.aspects import rendered_at_synth
 from modules.policy import Grantee, ServiceGrant, account_trust, policy, statement
 from modules.validation import ACCOUNT_ID
 
@@ -63,12 +64,13 @@ class Security(Construct):
 
     def _key_in(self, id_: str, *, region: str, alias: str, description: str, provider=None) -> KmsKey:
         """A customer-managed key with yearly rotation in `region` (the DR region's replicas, us-east-1's edge logs)."""
+        extra: list[dict] = []  # the services' grants (grant_to_service), added until the policy renders at synth
         key = KmsKey(self, id_, provider=provider, description=description, enable_key_rotation=True,
                      rotation_period_in_days=365, deletion_window_in_days=self._config.key_deletion_window_days,
-                     policy=self._key_policy(region, []),
+                     policy=rendered_at_synth(lambda: self._key_policy(region, extra)),
                      lifecycle=TerraformResourceLifecycle(prevent_destroy=self._protect))
         KmsAlias(self, f"{id_}-alias", provider=provider, name=alias, target_key_id=key.key_id)
-        self._keys[id_] = (key, region, [])
+        self._keys[id_] = (key, region, extra)
         return key
 
     def grant_to_service(self, grant: ServiceGrant, *, dr: bool = False, edge: bool = False) -> None:
@@ -76,9 +78,7 @@ class Security(Construct):
         into the encrypted queue, CloudFront reading SSE-KMS videos, alarms into encrypted topics): on the
         environment key, and with `dr`/`edge` on the DR-region key (where there is one) and the us-east-1 key."""
         for key_id in (KEY, *((DR_KEY,) if dr and self.dr_key else ()), *((EDGE_KEY,) if edge else ())):
-            kms_key, region, extra = self._keys[key_id]
-            extra.append(grant.statement())
-            kms_key.policy = self._key_policy(region, extra)
+            self._keys[key_id][2].append(grant.statement())  # rendered with the key's policy, at synth
 
     def grant_encrypt_decrypt(self, grantee: Grantee) -> None:
         """Read and write what the environment key encrypts (buckets, queues): an IAM grant, which the key's

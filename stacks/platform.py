@@ -6,13 +6,13 @@ the layers before it. A module that owns a resource grants its use (`storage.gra
 """
 from __future__ import annotations
 
-from cdktf import TerraformOutput, TerraformStack
-from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf import Aspects, TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from constructs import Construct
 
 from environments.config import Environment, StateBackendConfig
 from modules.api import Api
+from modules.aspects import PermissionsBoundary
 from modules.backup import Backup
 from modules.cdn import Cdn
 from modules.compute import Compute, ServiceSpec
@@ -45,7 +45,7 @@ class PlatformStack(TerraformStack):
         self._edge()
         self._observability()
         self._outputs()
-        self._bound_every_role()
+        Aspects.of(self).add(PermissionsBoundary(self._naming.boundary_arn))
 
     def _providers_and_state(self, state: StateBackendConfig) -> None:
         env = self._env
@@ -186,10 +186,3 @@ class PlatformStack(TerraformStack):
         }
         for name, value in outputs.items():
             TerraformOutput(self, name, value=value)
-
-    def _bound_every_role(self) -> None:
-        """The deploy role may create roles only with the account's boundary (modules/identity.py): every role
-        carries it."""
-        for construct in self.node.find_all():
-            if isinstance(construct, IamRole):
-                construct.permissions_boundary = self._naming.boundary_arn
