@@ -93,7 +93,7 @@ def _optimized() -> None:
     way jsii switches them off (aws/jsii#3660); the kernel still checks every value it receives (aws/jsii#5165).
     The test suite keeps them: it synthesizes every stack in its own process, without -O, so a wrong type in
     this project's code fails there with jsii's message. Nothing the synth runs uses `assert` or `__debug__`
-    (tests/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O bytecode
+    (tests/structure/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O bytecode
     (tools/perf/bytecode.py)."""
     if not sys.flags.optimize and os.environ.get(TYPE_CHECKS_VARIABLE) != "1":
         os.execv(sys.executable, [sys.executable, "-O", *sys.orig_argv[1:]])

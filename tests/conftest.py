@@ -4,7 +4,7 @@ background as soon as the session starts and runs beside the in-process tests.
 
 On 2 cores that keeps both busy: this process runs the tests (one core, the GIL), the background jobs run their
 subprocesses, two at a time. `_start_background_jobs` submits only the jobs that the collected tests need
-(`pytest tests/test_config.py` starts none), in `BACKGROUND_JOBS` order: the plain synth first (it needs nothing
+(`pytest tests/config/test_config.py` starts none), in `BACKGROUND_JOBS` order: the plain synth first (it needs nothing
 else), the plans longest first, then `cdktf synth`, then checkov, which needs every plan. The tests that
 wait on a job run last (`pytest_collection_modifyitems`, otherwise in their usual order), so the in-process tests
 run while the jobs do.

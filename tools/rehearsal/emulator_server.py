@@ -3,7 +3,7 @@
 
     python -m tools.rehearsal.emulator_server --port 5000     # serves TLS only (self-signed), under gunicorn
 
-Each patch names the operation it fixes and why; tests/test_emulator.py tests each one.
+Each patch names the operation it fixes and why; tests/tools/rehearsal/test_emulator.py tests each one.
 """
 from __future__ import annotations
 

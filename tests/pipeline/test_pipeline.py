@@ -4,7 +4,7 @@ No separate `terraform validate` here (`make validate` still runs it): `terrafor
 configuration it plans before planning (the same checks, and a plan fails on any error `validate` reports),
 so a valid plan of every stack includes what validate would say. The one thing the plan's working copy drops
 is each provider's `allowed_account_ids` (tools/common/terraform.py: with no call to AWS there is no account to
-compare), and tests/test_foundation.py asserts its exact value in every stack; the working copy also has a
+compare), and tests/stacks/test_foundation.py asserts its exact value in every stack; the working copy also has a
 local backend instead of S3, which `validate` (run with -backend=false) never checked either.
 """
 from __future__ import annotations

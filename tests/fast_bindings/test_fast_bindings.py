@@ -13,7 +13,7 @@ import pytest
 
 import fast_bindings
 from tests.conftest import STACKS, subprocess_env
-from tests.test_synth import tree
+from tests.stacks.test_synth import tree
 
 
 def test_this_session_runs_on_the_lazy_path():

@@ -16,7 +16,7 @@ EXPECTED_ALARMS = {
 
 def alarms(stack: dict) -> dict[str, dict]:
     """Alarms that tell people, by name without the `video-ingest-<env>-` prefix (not the ones that drive
-    scaling policies: tests/test_ingest.py)."""
+    scaling policies: tests/modules/test_ingest.py)."""
     return {body["alarm_name"].split("-", 3)[3]: body for body in resources(stack, "aws_cloudwatch_metric_alarm").values()
             if not any("aws_appautoscaling_policy." in action for action in body["alarm_actions"])}
 
