@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test test-fast bench-tests bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -95,6 +95,12 @@ diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} an
 
 test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included (CACHE=0: run every tool)
 	$(if $(filter 0,$(CACHE)),VIDEO_INGEST_TEST_CACHE=0) $(PY) -m pytest -q
+
+test-fast: install ## the inner loop: every test but the slow ones (plans, checkov, plain synth, own kernels, moto)
+	$(PY) -m pytest -q -m "not slow"
+
+bench-tests: install ## how long `make test-fast` and `make test` (warm tool cache) take here
+	$(PY) -m tools.perf.suite_timings
 
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
 	$(PY) -m tools.rehearsal.e2e

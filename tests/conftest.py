@@ -45,8 +45,25 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(tool_cache.summary())
 
 
+# A test that waits on any of these (the real tools: plans, checkov, the plain synth, `cdktf synth`; moto with
+# the emulator's patches; synths of git commits) is `slow`; so are the modules and tests marked so.
+SLOW_FIXTURES = frozenset({*BACKGROUND_JOBS, "plans", "scans", "patched", "project_copy"})
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: runs the real tools (plans, checkov, plain synth, a kernel or synth "
+                                       "of its own); `make test-fast` (-m 'not slow') leaves them out")
+
+
+def pytest_collection_finish(session):
+    """The background jobs the selected tests need (after `-m` deselected the others)."""
+    session.config.stash[_NEEDED] = set().union(*(item.fixturenames for item in session.items))
+
+
 def pytest_collection_modifyitems(config, items):
-    config.stash[_NEEDED] = set().union(*(item.fixturenames for item in items))
+    for item in items:
+        if not SLOW_FIXTURES.isdisjoint(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: not set(BACKGROUND_JOBS).isdisjoint(item.fixturenames))  # stable
 
 

@@ -127,6 +127,7 @@ def test_node_hook_leaves_an_unknown_layout_alone_and_says_so(tmp_path):
     assert "layout not recognised" in result.stderr
 
 
+@pytest.mark.slow  # a jsii kernel of its own
 def test_submodule_map_matches_the_assembly():
     """jsii resolves on-demand types through this map: it must name every submodule the assembly has."""
     spec = find_spec(fast_bindings.PACKAGE)
@@ -192,6 +193,7 @@ def test_main_runs_itself_with_python_O_unless_type_checks_are_asked_for(monkeyp
     assert len(calls) == 1
 
 
+@pytest.mark.slow  # a jsii kernel of its own
 def test_the_direct_kernel_answers_each_request_before_the_next_as_jsii_does(tmp_path):
     """A kernel of its own (fast_bindings.kernel), through jsii's own send: the hello is read at start, the load of a
     missing assembly raises at once (jsii's error, at the line that asked), the next request is answered normally,

@@ -30,6 +30,7 @@ def previous_output(synth_dir, tmp_path) -> Path:
     return out
 
 
+@pytest.mark.slow  # a fresh `python main.py` per case
 @pytest.mark.parametrize("mutation, message", [
     (("dev.toml", 'vpc_cidr = "10.10.0.0/16"', 'vpc_cidr = "10.10.0.0/33"'),
      r"environments/dev.toml: network.vpc_cidr = '10.10.0.0/33': not a valid IPv4 CIDR"),
@@ -68,6 +69,7 @@ def test_bad_input_exits_non_zero_and_keeps_previous_output(previous_output, tmp
     assert not list(previous_output.parent.glob(".cdktf.out.*")), "staging directory left behind"
 
 
+@pytest.mark.slow  # a fresh `python main.py` per case
 def test_unknown_rds_class_fails_with_exit_2_one_line_and_keeps_previous_output(previous_output, tmp_path):
     from environments.config import ENVIRONMENTS_DIR
 

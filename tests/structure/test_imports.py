@@ -3,6 +3,7 @@ code (stacks/, modules/, environments/) imports no tool, and no module assigns t
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -11,6 +12,12 @@ PACKAGES = ("environments", "fast_bindings", "modules", "stacks", "tests", "tool
 PRODUCTION = ("environments", "modules", "stacks")
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+@functools.cache
 def project_modules(root: Path = ROOT) -> dict[str, Path]:
     """Dotted name -> file, for main.py and every module of the project's packages."""
     found = {"main": root / "main.py"}
@@ -43,7 +50,7 @@ def imported(tree: ast.Module, name: str, modules: dict[str, Path]) -> set[str]:
 
 
 def graph(modules: dict[str, Path]) -> dict[str, set[str]]:
-    return {name: imported(ast.parse(path.read_text(), str(path)), name, modules) for name, path in modules.items()}
+    return {name: imported(parsed(path), name, modules) for name, path in modules.items()}
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -121,5 +128,5 @@ def test_foreign_global_writes_are_found():
 def test_no_module_assigns_to_another_module_s_globals():
     modules = project_modules()
     writes = {name: found for name, path in modules.items()
-              if (found := foreign_global_writes(ast.parse(path.read_text(), str(path)), modules))}
+              if (found := foreign_global_writes(parsed(path), modules))}
     assert not writes, writes

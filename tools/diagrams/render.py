@@ -87,6 +87,47 @@ def caption(view: View, kinds: set[str], width: int = 110) -> str:
 RANKED = {"request", "upload", "replication", "protect", "data"}  # kinds whose direction orders the rows
 
 
+def _region_rows(region: str, nodes: dict[str, DrawnNode], edges: list[Edge], unit: dict[str, str]) -> dict[str, int]:
+    """The rows of one region's nodes, from 0 (see `rows`)."""
+    inside = {n.id: n for n in nodes.values() if n.region == region}
+    banded = {g for g in {n.group for n in inside.values() if n.group}
+              if sum(n.group == g for n in inside.values()) > 1}
+    flow = {i for i, n in inside.items() if n.group not in banded}
+    # where clients come in stays on top: a write from inside (the API presigning uploads) does not pull
+    # the uploads bucket below the API
+    pinned = {e.target for e in edges if e.source not in nodes}
+    incoming: dict[str, set[str]] = defaultdict(set)
+    for e in edges:
+        if e.kind in RANKED and e.source in flow and e.target in flow and unit[e.source] != unit[e.target] \
+                and not (e.kind == "data" and e.target in pinned):
+            incoming[unit[e.target]].add(unit[e.source])
+    ranked_units = set(incoming) | {s for sources in incoming.values() for s in sources}
+    depth: dict[str, int] = {}
+
+    def level(u: str, path: frozenset = frozenset()) -> int:
+        if u not in depth:
+            depth[u] = max((level(s, path | {u}) + 1 for s in incoming[u] if s not in path), default=0)
+        return depth[u]
+
+    local: dict[str, int] = {}
+    for node_id in sorted(flow):
+        if unit[node_id] in ranked_units or unit[node_id].startswith("tier:"):
+            local[node_id] = level(unit[node_id])
+    for node_id in sorted(flow - set(local)):  # untiered nodes of a VPC with its first tier
+        if inside[node_id].vpc:
+            tiers = [local[n] for n in local if inside[n].vpc == inside[node_id].vpc]
+            local[node_id] = min(tiers, default=0)
+    height = max(local.values(), default=-1) + 1 or 1
+    fill = lambda r: sum(1 for v in local.values() if v == r)
+    for node_id in sorted(flow - set(local)):  # no flows: the least filled row
+        local[node_id] = min(range(height), key=lambda r: (fill(r), r))
+    for index, group in enumerate(sorted(banded)):
+        for node_id, node in inside.items():
+            if node.group == group:
+                local[node_id] = height + index
+    return local
+
+
 def rows(view: View, edges: list[Edge]) -> dict[str, int]:
     """Top-to-bottom row of every node. The actors are the first row; then each region (edge, primary, DR)
     gets rows of its own, so regions are stacked and never beside each other. Inside a region a node sits
@@ -100,42 +141,7 @@ def rows(view: View, edges: list[Edge]) -> dict[str, int]:
     regions = sorted({n.region for n in nodes.values()},
                      key=lambda r: (REGION_ORDER.index(r) if r in REGION_ORDER else len(REGION_ORDER), r))
     for region in regions:
-        inside = {n.id: n for n in nodes.values() if n.region == region}
-        banded = {g for g in {n.group for n in inside.values() if n.group}
-                  if sum(n.group == g for n in inside.values()) > 1}
-        flow = {i for i, n in inside.items() if n.group not in banded}
-        # where clients come in stays on top: a write from inside (the API presigning uploads) does not pull
-        # the uploads bucket below the API
-        pinned = {e.target for e in edges if e.source not in nodes}
-        incoming: dict[str, set[str]] = defaultdict(set)
-        for e in edges:
-            if e.kind in RANKED and e.source in flow and e.target in flow and unit[e.source] != unit[e.target] \
-                    and not (e.kind == "data" and e.target in pinned):
-                incoming[unit[e.target]].add(unit[e.source])
-        ranked_units = set(incoming) | {s for sources in incoming.values() for s in sources}
-        depth: dict[str, int] = {}
-
-        def level(u: str, path: frozenset = frozenset()) -> int:
-            if u not in depth:
-                depth[u] = max((level(s, path | {u}) + 1 for s in incoming[u] if s not in path), default=0)
-            return depth[u]
-
-        local: dict[str, int] = {}
-        for node_id in sorted(flow):
-            if unit[node_id] in ranked_units or unit[node_id].startswith("tier:"):
-                local[node_id] = level(unit[node_id])
-        for node_id in sorted(flow - set(local)):  # untiered nodes of a VPC with its first tier
-            if inside[node_id].vpc:
-                tiers = [local[n] for n in local if inside[n].vpc == inside[node_id].vpc]
-                local[node_id] = min(tiers, default=0)
-        height = max(local.values(), default=-1) + 1 or 1
-        fill = lambda r: sum(1 for v in local.values() if v == r)
-        for node_id in sorted(flow - set(local)):  # no flows: the least filled row
-            local[node_id] = min(range(height), key=lambda r: (fill(r), r))
-        for index, group in enumerate(sorted(banded)):
-            for node_id, node in inside.items():
-                if node.group == group:
-                    local[node_id] = height + index
+        local = _region_rows(region, nodes, edges, unit)
         result.update({node_id: offset + row for node_id, row in local.items()})
         offset += max(local.values(), default=0) + 1
     for actor in [a for a in result if a not in nodes]:  # just above the first thing they reach
@@ -143,12 +149,12 @@ def rows(view: View, edges: list[Edge]) -> dict[str, int]:
     return result
 
 
-def render(view: View, target: Path, icon_size: int = 34) -> list[Path]:
-    """`<env>-architecture.svg` (icons embedded) and `.png` in target, drawn with the diagrams package."""
-    from diagrams import Cluster, Diagram, Edge as DEdge, Node as DNode
+FONT = "Helvetica"
 
-    nodes = view.nodes()
-    edges = view.edges()
+
+def _labels(view: View, nodes: dict[str, DrawnNode], edges: list[Edge]) -> tuple[dict[str, str], list[Edge]]:
+    """Each node's label, with access logs and a banded key's, secret's or role's readers folded in as lines,
+    and the edges still to draw."""
     labels = {node_id: node.label for node_id, node in nodes.items()}
     logs: dict[str, list[str]] = defaultdict(list)
     for edge in edges:  # access logs: a line in the log bucket's label instead of lines across the picture
@@ -164,89 +170,122 @@ def render(view: View, target: Path, icon_size: int = 34) -> list[Path]:
         member, other = (edge.source, edge.target) if edge.source in banded else (edge.target, edge.source)
         verb = "read by" if (edge.kind == "read") == (member == edge.source) else "writes to"
         labels[member] += f"\n{verb} {nodes[other].label.split(chr(10))[0].removesuffix(' (Fargate)')}"
-    drawn_edges = [e for e in edges if e.kind != "logs" and e not in notes]
-    row = rows(view, drawn_edges)
-    regions = sorted({n.region for n in nodes.values()},
-                     key=lambda r: (REGION_ORDER.index(r) if r in REGION_ORDER else len(REGION_ORDER), r))
+    return labels, [e for e in edges if e.kind != "logs" and e not in notes]
 
-    target.mkdir(parents=True, exist_ok=True)
-    stem = target / f"{view.env}-architecture"
-    font = "Helvetica"
-    drawn: dict[str, DNode] = {}
 
-    def cluster(label: str, cid: str, **attrs: str) -> Cluster:
-        box = Cluster(label, graph_attr={"fontname": font, "fontsize": "11", "margin": "8", "labelloc": "t",
+class _Drawing:
+    """The diagrams nodes placed so far, and how boxes and nodes are made."""
+
+    def __init__(self, labels: dict[str, str], icon_size: int) -> None:
+        self.labels, self.icon_size = labels, icon_size
+        self.drawn: dict = {}
+
+    def cluster(self, label: str, cid: str, **attrs: str):
+        from diagrams import Cluster
+
+        box = Cluster(label, graph_attr={"fontname": FONT, "fontsize": "11", "margin": "8", "labelloc": "t",
                                          "style": "rounded", **attrs})
         box.dot.name = f"cluster_{cid}"  # labels repeat across regions; names must not
         return box
 
-    def place(node_id: str, icon: str, label: str) -> None:
-        drawn[node_id] = DNode(html_label(icon_path(icon), label, icon_size), nodeid=node_id, shape="plain")
+    def place(self, node_id: str, icon: str, label: str) -> None:
+        from diagrams import Node as DNode
 
-    def place_all(members: Iterable[DrawnNode]) -> None:
+        self.drawn[node_id] = DNode(html_label(icon_path(icon), label, self.icon_size), nodeid=node_id,
+                                    shape="plain")
+
+    def place_all(self, members: Iterable[DrawnNode]) -> None:
         for node in sorted(members, key=lambda n: n.id):
-            place(node.id, node.icon, labels[node.id])
+            self.place(node.id, node.icon, self.labels[node.id])
 
+
+def _draw_vpc_by_id(view: View, drawing: _Drawing, inside: list[DrawnNode], vpc_id: str, vpc, role: str) -> None:
+    with drawing.cluster(RULES[vpc.type].label(view, vpc), f"vpc_{role}", bgcolor="#ffffff", pencolor="#2563eb"):
+        for tier, subnets in sorted(view.tiers(vpc_id).items(), key=lambda t: (
+                list(TIER_STYLE).index(t[0]) if t[0] in TIER_STYLE else len(TIER_STYLE), t[0])):
+            with drawing.cluster(f"{tier} subnets ×{len(subnets)}", f"tier_{role}_{tier}",
+                                 bgcolor=TIER_STYLE.get(tier, "#f8fafc"), pencolor="#cbd5e1"):
+                drawing.place_all(n for n in inside if n.vpc == vpc_id and n.tier == tier)
+        drawing.place_all(n for n in inside if n.vpc == vpc_id and not n.tier)
+
+
+def _draw_region(view: View, drawing: _Drawing, nodes: dict[str, DrawnNode], role: str, containers: dict) -> None:
+    inside = [n for n in nodes.values() if n.region == role]
+    with drawing.cluster(region_title(view, role), f"region_{role}", bgcolor=REGION_STYLE.get(role, "#f8fafc"),
+                         pencolor="#94a3b8", fontsize="13"):
+        for vpc_id in sorted({n.vpc for n in inside if n.vpc}):
+            _draw_vpc_by_id(view, drawing, inside, vpc_id, containers[vpc_id], role)
+        outside = [n for n in inside if not n.vpc]
+        groups = {g for g in {n.group for n in outside if n.group} if sum(n.group == g for n in outside) > 1}
+        for group in sorted(groups):
+            with drawing.cluster(GROUPS.get(group, group), f"group_{role}_{group}", bgcolor="#f8fafc",
+                                 pencolor="#cbd5e1", style="rounded,dashed"):
+                drawing.place_all(n for n in outside if n.group == group)
+        drawing.place_all(n for n in outside if n.group not in groups)
+
+
+def _rank_rows(dot, row: dict[str, int], nodes: dict[str, DrawnNode]) -> None:
+    """The rows: an invisible spine of points, one per row, each on the same rank as its row's nodes; siblings of
+    one type in one row keep their names' order (NAT a, b, c; the primary before its replica)."""
+    for index in range(max(row.values()) + 1):
+        members = [f"row{index}", *sorted(n for n, r in row.items() if r == index)]
+        dot.body.append(f'\t"row{index}" [shape=point style=invis width=0 height=0]\n')
+        if index:
+            dot.body.append(f'\t"row{index - 1}" -> "row{index}" [style=invis]\n')
+        dot.body.append("\t{rank=same; " + " ".join(f'"{n}"' for n in members) + "}\n")
+    siblings: dict[tuple, list[str]] = defaultdict(list)
+    for node_id, node in sorted(nodes.items()):
+        siblings[(node.icon, node.region, node.vpc, node.tier, node.group, row[node_id])].append(node_id)
+    for group_ in siblings.values():
+        for left, right in zip(group_, group_[1:]):
+            dot.body.append(f'\t"{left}" -> "{right}" [style=invis]\n')
+
+
+def _draw_edges(drawing: _Drawing, edges: list[Edge], nodes: dict[str, DrawnNode], row: dict[str, int]) -> None:
+    from diagrams import Edge as DEdge
+
+    for edge in edges:
+        _, colour, style, width, _ = KINDS[edge.kind]
+        attrs = {"color": colour, "style": style, "penwidth": width, "fontcolor": colour, "fontname": FONT,
+                 "fontsize": "11"}
+        if edge.kind == "protect":
+            attrs["arrowhead"] = "none"
+        if row[edge.source] >= row[edge.target]:
+            attrs["constraint"] = "false"  # along a row or upwards: drawn, but the rows stay as computed
+        # a long edge between regions runs beside a region: its label must not widen the picture
+        long = edge.source in nodes and edge.target in nodes and \
+            nodes[edge.source].region != nodes[edge.target].region and abs(row[edge.source] - row[edge.target]) > 1
+        attrs["xlabel" if long else "label"] = "\n".join(edge.labels)
+        drawing.drawn[edge.source] >> DEdge(**attrs) >> drawing.drawn[edge.target]
+
+
+def render(view: View, target: Path, icon_size: int = 34) -> list[Path]:
+    """`<env>-architecture.svg` (icons embedded) and `.png` in target, drawn with the diagrams package."""
+    from diagrams import Diagram
+
+    nodes, edges = view.nodes(), view.edges()
+    labels, drawn_edges = _labels(view, nodes, edges)
+    row = rows(view, drawn_edges)
+    regions = sorted({n.region for n in nodes.values()},
+                     key=lambda r: (REGION_ORDER.index(r) if r in REGION_ORDER else len(REGION_ORDER), r))
+    target.mkdir(parents=True, exist_ok=True)
+    stem = target / f"{view.env}-architecture"
+    drawing = _Drawing(labels, icon_size)
+    kinds = {e.kind for e in drawn_edges} | {e.kind for e in edges if e.kind == "logs"}
     with Diagram(filename=str(stem), outformat=["svg", "png"], show=False, direction="TB", curvestyle="curved",
-                 graph_attr={"fontname": font, "nodesep": "0.15", "ranksep": "0.2",
+                 graph_attr={"fontname": FONT, "nodesep": "0.15", "ranksep": "0.2",
                              "pad": "0.2", "splines": "spline", "newrank": "true", "labelloc": "b",
-                             "labeljust": "l", "fontsize": "13",
-                             "label": caption(view, {e.kind for e in drawn_edges} | {e.kind for e in edges
-                                                                                   if e.kind == "logs"})},
-                 node_attr={"fontname": font, "fontsize": "12", "shape": "plain", "fixedsize": "false",
+                             "labeljust": "l", "fontsize": "13", "label": caption(view, kinds)},
+                 node_attr={"fontname": FONT, "fontsize": "12", "shape": "plain", "fixedsize": "false",
                             "width": "0", "height": "0", "margin": "0"},
-                 edge_attr={"fontname": font, "fontsize": "11", "arrowsize": "0.6"}) as diagram:
+                 edge_attr={"fontname": FONT, "fontsize": "11", "arrowsize": "0.6"}) as diagram:
         for actor in sorted(a for a in row if a in ACTORS):
-            place(actor, *ACTORS[actor])
+            drawing.place(actor, *ACTORS[actor])
         containers = view.containers()
         for role in regions:
-            inside = [n for n in nodes.values() if n.region == role]
-            with cluster(region_title(view, role), f"region_{role}", bgcolor=REGION_STYLE.get(role, "#f8fafc"),
-                         pencolor="#94a3b8", fontsize="13"):
-                for vpc_id in sorted({n.vpc for n in inside if n.vpc}):
-                    vpc = containers[vpc_id]
-                    with cluster(RULES[vpc.type].label(view, vpc), f"vpc_{role}", bgcolor="#ffffff",
-                                 pencolor="#2563eb"):
-                        for tier, subnets in sorted(view.tiers(vpc_id).items(), key=lambda t: (
-                                list(TIER_STYLE).index(t[0]) if t[0] in TIER_STYLE else len(TIER_STYLE), t[0])):
-                            with cluster(f"{tier} subnets ×{len(subnets)}", f"tier_{role}_{tier}",
-                                         bgcolor=TIER_STYLE.get(tier, "#f8fafc"), pencolor="#cbd5e1"):
-                                place_all(n for n in inside if n.vpc == vpc_id and n.tier == tier)
-                        place_all(n for n in inside if n.vpc == vpc_id and not n.tier)
-                outside = [n for n in inside if not n.vpc]
-                groups = {g for g in {n.group for n in outside if n.group} if sum(n.group == g for n in outside) > 1}
-                for group in sorted(groups):
-                    with cluster(GROUPS.get(group, group), f"group_{role}_{group}", bgcolor="#f8fafc",
-                                 pencolor="#cbd5e1", style="rounded,dashed"):
-                        place_all(n for n in outside if n.group == group)
-                place_all(n for n in outside if n.group not in groups)
-        # the rows: an invisible spine of points, one per row, each on the same rank as its row's nodes
-        for index in range(max(row.values()) + 1):
-            members = [f"row{index}", *sorted(n for n, r in row.items() if r == index)]
-            diagram.dot.body.append(f'\t"row{index}" [shape=point style=invis width=0 height=0]\n')
-            if index:
-                diagram.dot.body.append(f'\t"row{index - 1}" -> "row{index}" [style=invis]\n')
-            diagram.dot.body.append("\t{rank=same; " + " ".join(f'"{n}"' for n in members) + "}\n")
-        # siblings of one type in one row keep their names' order (NAT a, b, c; the primary before its replica)
-        siblings: dict[tuple, list[str]] = defaultdict(list)
-        for node_id, node in sorted(nodes.items()):
-            siblings[(node.icon, node.region, node.vpc, node.tier, node.group, row[node_id])].append(node_id)
-        for group_ in siblings.values():
-            for left, right in zip(group_, group_[1:]):
-                diagram.dot.body.append(f'\t"{left}" -> "{right}" [style=invis]\n')
-        for edge in drawn_edges:
-            _, colour, style, width, _ = KINDS[edge.kind]
-            attrs = {"color": colour, "style": style, "penwidth": width, "fontcolor": colour, "fontname": font,
-                     "fontsize": "11"}
-            if edge.kind == "protect":
-                attrs["arrowhead"] = "none"
-            if row[edge.source] >= row[edge.target]:
-                attrs["constraint"] = "false"  # along a row or upwards: drawn, but the rows stay as computed
-            # a long edge between regions runs beside a region: its label must not widen the picture
-            long = edge.source in nodes and edge.target in nodes and \
-                nodes[edge.source].region != nodes[edge.target].region and abs(row[edge.source] - row[edge.target]) > 1
-            attrs["xlabel" if long else "label"] = "\n".join(edge.labels)
-            drawn[edge.source] >> DEdge(**attrs) >> drawn[edge.target]
+            _draw_region(view, drawing, nodes, role, containers)
+        _rank_rows(diagram.dot, row, nodes)
+        _draw_edges(drawing, drawn_edges, nodes, row)
     view.dot_source = diagram.dot.source
     svg = stem.with_suffix(".svg")
     svg.write_text(embed_icons(svg.read_text()))

@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Synth of all stacks (`python main.py`), {args.runs} runs each, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the end")
     print(f"jsii kernel on {node_runtime()}")
-    print(f"reference loop (tools.perf.bench.reference_seconds): {reference[0]:.2f} s before, {reference[1]:.2f} s after\n")
+    print(f"reference loop (tools.perf.bench.reference_seconds): {reference[0]:.2f} s before, "
+          f"{reference[1]:.2f} s after\n")
     print("| import path | median s | min s | max s | peak RSS python MiB | peak RSS node MiB | peak RSS tree MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     summary = {}

@@ -110,7 +110,7 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     # --skip-provider-lock: `terraform providers lock` asks the registry itself, ignoring the CLI config's
     # filesystem mirror, so it cannot run offline; the lock file `init` writes from the mirror is used.
     env = with_provider_log(env, WORK / f"{stack}-provider-cdktf.log")
-    # The app cdktf runs: the project's synth, then the emulator's overrides beside it (tools/rehearsal/emulated_app.py).
+    # The app cdktf runs: the project's synth, then the emulator's overrides beside it (emulated_app.py).
     app = f"{sys.executable} -m tools.rehearsal.emulated_app"
     cdktf = lambda verb: run([str(CDKTF), verb, stack, "--auto-approve", "--skip-provider-lock", "--app", app,
                               "--output", str(project / "cdktf.out")], ROOT, env, log)

@@ -438,29 +438,38 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _refuse(message: str):
+    from moto.sts.exceptions import STSClientError
+
+    return STSClientError("AccessDenied", message)
+
+
+def _existing_role(role_arn: str):
+    from moto.iam.models import iam_backends
+
+    try:
+        return iam_backends[role_arn.split(":")[4]]["aws"].get_role_by_arn(role_arn)
+    except Exception:
+        raise _refuse(f"role {role_arn} does not exist") from None
+
+
+def _admits(role, request) -> bool:
+    """The role's trust policy admits the request (tools/rehearsal/iam_evaluator.py)."""
+    from tools.rehearsal.iam_evaluator import evaluate
+
+    return evaluate(request, identity=None, resource_policy=role.assume_role_policy_document).allowed
+
+
 def _patch_sts_assume_role_checks() -> None:
     import base64
 
     from moto.iam.models import iam_backends
-    from moto.sts.exceptions import STSClientError
     from moto.sts.responses import TokenResponse
 
-    from tools.rehearsal.iam_evaluator import Request, evaluate
     from tools.rehearsal.emulator import ADMIN_ROLE
+    from tools.rehearsal.iam_evaluator import Request, evaluate
 
-    def refuse(message: str) -> STSClientError:
-        return STSClientError("AccessDenied", message)
-
-    def existing_role(role_arn: str):
-        account = role_arn.split(":")[4]
-        try:
-            return iam_backends[account]["aws"].get_role_by_arn(role_arn)
-        except Exception:
-            raise refuse(f"role {role_arn} does not exist") from None
-
-    def admits(role, request: Request) -> bool:
-        return evaluate(request, identity=None, resource_policy=role.assume_role_policy_document).allowed
-
+    refuse, existing_role, admits = _refuse, _existing_role, _admits
     assume_role, assume_role_with_web_identity = TokenResponse.assume_role, TokenResponse.assume_role_with_web_identity
 
     def checked_assume_role(self):
@@ -475,7 +484,8 @@ def _patch_sts_assume_role_checks() -> None:
         request = Request("sts:AssumeRole", role_arn, self.region, context={"aws:PrincipalArn": caller.role_arn},
                           principal=caller.role_arn)
         trusted = admits(role, request) or admits(role, Request(
-            request.action, role_arn, self.region, context=request.context, principal=f"arn:aws:iam::{caller_account}:root"))
+            request.action, role_arn, self.region, context=request.context,
+            principal=f"arn:aws:iam::{caller_account}:root"))
         if not trusted:
             raise refuse(f"{caller.role_arn} is not trusted by {role_arn}")
         own = existing_role(caller.role_arn).policies.values()

@@ -169,20 +169,29 @@ def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path,
         print(f"upgrade {stack}: {error}", file=sys.stderr)
     finally:
         if destroy and (stack_work / ".terraform").is_dir():
-            try:
-                result.destroyed = harness.destroy(stack_work, env)
-            except RuntimeError as error:
-                result.destroyed = Teardown.FAILED
-                print(f"upgrade {stack}: destroy: {error}", file=sys.stderr)
-    bootstrap = head_out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json"
-    if env.get(harness.RECORD_CALLS) and bootstrap.is_file():
-        from tools.rehearsal import permissions
-
-        report = permissions.check_stack(bootstrap, sorted(stack_work.glob("provider-*.log")))
-        (work / f"{stack}-upgrade-permissions.txt").write_text(permissions.summary(report) + "\n")
-        result.actions, result.denied = len(report.actions), report.denied + report.unknown
+            result.destroyed = _tear_down(stack, stack_work, env)
+    _check_calls(result, head_out, stack_work, work, env)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _tear_down(stack: str, stack_work: Path, env: dict[str, str]) -> Teardown:
+    try:
+        return harness.destroy(stack_work, env)
+    except RuntimeError as error:
+        print(f"upgrade {stack}: destroy: {error}", file=sys.stderr)
+        return Teardown.FAILED
+
+
+def _check_calls(result: UpgradeResult, head_out: Path, stack_work: Path, work: Path, env: dict[str, str]) -> None:
+    """The calls the provider made (when `env` records them), against the deploy role's policies."""
+    from tools.rehearsal import permissions
+
+    bootstrap = head_out / "stacks" / f"bootstrap-{result.stack}" / "cdk.tf.json"
+    if env.get(harness.RECORD_CALLS) and bootstrap.is_file():
+        report = permissions.check_stack(bootstrap, sorted(stack_work.glob("provider-*.log")))
+        (work / f"{result.stack}-upgrade-permissions.txt").write_text(permissions.summary(report) + "\n")
+        result.actions, result.denied = len(report.actions), report.denied + report.unknown
 
 
 def main(argv: list[str] | None = None) -> int:

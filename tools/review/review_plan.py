@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A pull request's plan against an environment's real state, read-only, for review.
 
-    python -m tools.review.review_plan dev [--state-role arn:aws:iam::<state account>:role/video-ingest-terraform-state-read-dev]
+    python -m tools.review.review_plan dev \
+        [--state-role arn:aws:iam::<state account>:role/video-ingest-terraform-state-read-dev]
 
 Runs with the credentials already in the environment (in CI: the environment's read-only plan role,
 `video-ingest-<env>-plan`, assumed by GitHub OIDC). In a working copy of cdktf.out/stacks/<env>

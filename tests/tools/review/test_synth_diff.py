@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import ENVIRONMENTS, ROOT, subprocess_env
 from tools.review.synth_diff import Change, Report, diff_stack, diff_trees, markdown
 
+
 VIDEO_BUCKET = "aws_s3_bucket.storage_videos_bucket_3CE3C090"
 RENAMED_BUCKET = "aws_s3_bucket.storage_video-store_bucket_B12F19CD"
 
