@@ -117,7 +117,7 @@ bootstrap: install ## state account, once, as its administrator: state bucket, l
 bootstrap-account: install ## ENV's account, once, as its administrator: GitHub OIDC, deploy and plan roles, boundary
 	$(CDKTF) deploy bootstrap-$(ENV)
 
-docs: install ## rewrite the README's config tables from the code
+docs: install ## rewrite the config tables of docs/configuration.md from the code
 	$(PY) -m tools.docs
 
 REGION = $(shell python3 -c "import tomllib; print(tomllib.load(open('environments/$(ENV).toml', 'rb'))['region'])")

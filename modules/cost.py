@@ -54,7 +54,7 @@ class Cost(Construct):
         if not config.anomaly_detection:
             return
         # One AWS-services (DIMENSIONAL/SERVICE) monitor per account: an existing one is subscribed to, not
-        # created again (AWS would refuse the create); README: how to import it instead.
+        # created again (AWS would refuse the create); docs/first-deploy.md: how to import it instead.
         monitor_arn = config.anomaly_monitor_arn
         if not monitor_arn:
             self.anomaly_monitor = CeAnomalyMonitor(self, "anomaly-monitor", name=naming.name("services"),

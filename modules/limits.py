@@ -4,7 +4,7 @@
 
 environments/config.py enforces every limit when it loads a file, with one line that names the file, the field,
 the value and what is allowed (`environments/dev.toml: database.backup_retention_days = 40: must be 0-35 days`);
-tools/docs.py shows each limit's `description` in the README's config tables (the "allowed" column). Rules
+tools/docs.py shows each limit's `description` in docs/configuration.md's tables (the "allowed" column). Rules
 between fields (transitions that must increase, min <= max) stay code, in the dataclass's `__post_init__`.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-LONG_LIST = 8  # longer lists of values are shortened in the README (messages list them all)
+LONG_LIST = 8  # longer lists of values are shortened in the docs' tables (messages list them all)
 
 
 class Limit:
@@ -26,7 +26,7 @@ class Limit:
 
     @property
     def brief(self) -> str:
-        """`description` as the README shows it."""
+        """`description` as the docs' tables show it."""
         return self.description
 
 

@@ -20,7 +20,7 @@ from modules.policy import Grantee, ServiceGrant, account_trust, policy, stateme
 from modules.validation import ACCOUNT_ID
 
 # The first value of an app secret: tasks that read it can start (ECS fails a task whose secret has no value),
-# and nothing in code, plan or state is the real one. README "Secrets": how operators put the real value.
+# and nothing in code, plan or state is the real one. docs/first-deploy.md "Secrets": how operators put the real value.
 SECRET_PLACEHOLDER = "placeholder: put the real value with `aws secretsmanager put-secret-value` (README: Secrets)"
 KEY, DR_KEY, EDGE_KEY = "key", "dr-key", "edge-key"  # construct ids of the environment's keys
 RECOVERY_WINDOW = OneOf((0, *range(7, 31)), text="0 (delete at once) or 7-30 days (Secrets Manager's recovery window)")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Keeps the README's config tables true: one table per module config dataclass, from the source.
+"""Keeps the config tables of docs/configuration.md true: one table per config dataclass, from the source.
 
-    python -m tools.docs          # rewrite the tables in README.md
-    python -m tools.docs --check  # exit 1 if README.md is stale (the test suite runs this)
+    python -m tools.docs          # rewrite the tables in docs/configuration.md
+    python -m tools.docs --check  # exit 1 if docs/configuration.md is stale (the test suite runs this)
 
 A table sits between `<!-- config:ClassName -->` and `<!-- /config -->`. Each row is
 a field: name, type, default, what is allowed (the limits declared on the field, modules/limits.py,
@@ -21,7 +21,7 @@ import typing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "configuration.md"
 MARKER = re.compile(r"(<!-- config:(\w+) -->\n)(.*?)(<!-- /config -->)", re.DOTALL)
 
 
@@ -84,7 +84,7 @@ def render(text: str) -> str:
     def replace(match: re.Match) -> str:
         name = match.group(2)
         if name not in classes:
-            raise SystemExit(f"README.md names {name}, which no module defines")
+            raise SystemExit(f"docs/configuration.md names {name}, which no module defines")
         return match.group(1) + table(classes[name]) + match.group(4)
 
     return MARKER.sub(replace, text)
@@ -97,14 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    current = README.read_text()
+    current = PAGE.read_text()
     fresh = render(current)
     if args.check:
         if fresh != current:
-            print("README.md config tables are stale: run `make docs`", file=sys.stderr)
+            print("docs/configuration.md: config tables are stale: run `make docs`", file=sys.stderr)
             return 1
         return 0
-    README.write_text(fresh)
+    PAGE.write_text(fresh)
     return 0
 
 
