@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import service_trust
 
@@ -28,10 +28,10 @@ RETENTION = Range(1, 36500, "days")
 @dataclass(frozen=True, kw_only=True)
 class BackupConfig:
     """Inputs. Every default is the prod-safe choice."""
-    enabled: bool = True                    # AWS Backup plan with a DR-region copy
-    schedule: Annotated[str, SCHEDULE] = "cron(0 * * * ? *)"  # hourly: the RPO of 1 hour, also from the DR copy
-    retention_days: Annotated[int, RETENTION] = 35     # in the primary vault
-    dr_retention_days: Annotated[int, RETENTION] = 35  # copies in the DR-region vault
+    enabled: Annotated[bool, Doc("AWS Backup plan with a DR-region copy")] = True
+    schedule: Annotated[str, SCHEDULE, Doc("hourly: the RPO of 1 hour, also from the DR copy")] = "cron(0 * * * ? *)"
+    retention_days: Annotated[int, RETENTION, Doc("in the primary vault")] = 35
+    dr_retention_days: Annotated[int, RETENTION, Doc("copies in the DR-region vault")] = 35
 
 
 class Backup(Construct):

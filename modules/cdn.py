@@ -34,7 +34,7 @@ from constructs import Construct
 from modules import checkov
 from modules.bucket import BucketOptions, SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
-from modules.limits import Check, OneOf, Pattern, Range
+from modules.limits import Check, Doc, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import ServiceGrant
 from modules.validation import DNS_NAME, LOG_RETENTION
@@ -64,16 +64,28 @@ COUNTRY = Pattern(r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code such as 'KP'")
 @dataclass(frozen=True, kw_only=True)
 class CdnConfig:
     """Inputs. Every default is the prod-safe choice."""
-    signing_public_key_pem: Annotated[str, PUBLIC_KEY]  # public key for signed URLs; the private key stays with the API
-    domain_name: Annotated[str, DOMAIN_NAME] = "cdn.video.example.com"  # viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge
-    certificate_arn: Annotated[str, CERTIFICATE_ARN] = ""  # an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id
-    price_class: Annotated[str, OneOf(PRICE_CLASSES)] = "PriceClass_All"  # edge locations used
-    waf_enabled: bool = True                      # CLOUDFRONT-scope web ACL (us-east-1)
-    waf_rate_limit: int = 2000                    # requests per 5 minutes per client IP
-    video_default_ttl_seconds: Annotated[int, Range(0, above=True)] = 86400  # edge cache TTL when the origin sends none; at most video_max_ttl_seconds
-    video_max_ttl_seconds: int = 31536000         # upper bound on any TTL
-    blocked_countries: tuple[Annotated[str, COUNTRY], ...] = ()  # ISO 3166-1 alpha-2 codes denied at the edge
-    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # edge WAF log retention
+    signing_public_key_pem: Annotated[
+        str, PUBLIC_KEY, Doc("public key for signed URLs; the private key stays with the API")
+    ]
+    domain_name: Annotated[
+        str, DOMAIN_NAME, Doc("viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge")
+    ] = "cdn.video.example.com"
+    certificate_arn: Annotated[
+        str,
+        CERTIFICATE_ARN,
+        Doc("an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id"),
+    ] = ""
+    price_class: Annotated[str, OneOf(PRICE_CLASSES), Doc("edge locations used")] = "PriceClass_All"
+    waf_enabled: Annotated[bool, Doc("CLOUDFRONT-scope web ACL (us-east-1)")] = True
+    waf_rate_limit: Annotated[int, Doc("requests per 5 minutes per client IP")] = 2000
+    video_default_ttl_seconds: Annotated[
+        int, Range(0, above=True), Doc("edge cache TTL when the origin sends none; at most video_max_ttl_seconds")
+    ] = 86400
+    video_max_ttl_seconds: Annotated[int, Doc("upper bound on any TTL")] = 31536000
+    blocked_countries: Annotated[
+        tuple[Annotated[str, COUNTRY], ...], Doc("ISO 3166-1 alpha-2 codes denied at the edge")
+    ] = ()
+    log_retention_days: Annotated[int, LOG_RETENTION, Doc("edge WAF log retention")] = 365
 
     def __post_init__(self) -> None:
         if self.video_default_ttl_seconds > self.video_max_ttl_seconds:

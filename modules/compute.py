@@ -29,7 +29,7 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import policy, service_trust, statement
 from modules.validation import FARGATE_CPU, IMAGE, LOG_RETENTION, PLACEHOLDER_IMAGE, check_fargate_size
@@ -44,18 +44,24 @@ HEALTH_PATH = Pattern(r"/\S*", "a path starting with '/'")
 @dataclass(frozen=True, kw_only=True)
 class ComputeConfig:
     """Inputs of the cluster and the API service. Every default is the prod-safe choice."""
-    cpu: Annotated[int, FARGATE_CPU] = 1024  # task CPU units (spec: dev 256, staging 512, prod 1024)
-    memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048); a size Fargate accepts with cpu
-    image: Annotated[str, IMAGE] = PLACEHOLDER_IMAGE  # API container image; default: a placeholder that serves the health check (README: Images)
-    health_check_path: Annotated[str, HEALTH_PATH] = "/health"  # API health endpoint: the container's check and the load balancer's target group
-    min_tasks: Annotated[int, TASKS] = 2   # autoscaling floor (spec: 1-10)
-    max_tasks: Annotated[int, TASKS] = 10  # autoscaling ceiling, at least min_tasks
-    cpu_target_percent: Annotated[int, TARGET_PERCENT] = 60     # target tracking on average CPU
-    memory_target_percent: Annotated[int, TARGET_PERCENT] = 70  # target tracking on average memory
-    on_demand_base: Annotated[int, Range(0)] = 1    # tasks always on FARGATE (on demand), at most min_tasks
-    on_demand_weight: Annotated[int, Range(0)] = 1  # share of tasks above the base on FARGATE
-    spot_weight: Annotated[int, Range(0)] = 0       # share of tasks above the base on FARGATE_SPOT (not both 0)
-    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # service log retention
+    cpu: Annotated[int, FARGATE_CPU, Doc("task CPU units (spec: dev 256, staging 512, prod 1024)")] = 1024
+    memory: Annotated[
+        int, Doc("task memory MiB (spec: dev 512, staging 1024, prod 2048); a size Fargate accepts with cpu")
+    ] = 2048
+    image: Annotated[
+        str, IMAGE, Doc("API container image; default: a placeholder that serves the health check (docs/first-deploy.md: Images)")
+    ] = PLACEHOLDER_IMAGE
+    health_check_path: Annotated[
+        str, HEALTH_PATH, Doc("API health endpoint: the container's check and the load balancer's target group")
+    ] = "/health"
+    min_tasks: Annotated[int, TASKS, Doc("autoscaling floor (spec: 1-10)")] = 2
+    max_tasks: Annotated[int, TASKS, Doc("autoscaling ceiling, at least min_tasks")] = 10
+    cpu_target_percent: Annotated[int, TARGET_PERCENT, Doc("target tracking on average CPU")] = 60
+    memory_target_percent: Annotated[int, TARGET_PERCENT, Doc("target tracking on average memory")] = 70
+    on_demand_base: Annotated[int, Range(0), Doc("tasks always on FARGATE (on demand), at most min_tasks")] = 1
+    on_demand_weight: Annotated[int, Range(0), Doc("share of tasks above the base on FARGATE")] = 1
+    spot_weight: Annotated[int, Range(0), Doc("share of tasks above the base on FARGATE_SPOT (not both 0)")] = 0
+    log_retention_days: Annotated[int, LOG_RETENTION, Doc("service log retention")] = 365
 
     def __post_init__(self) -> None:
         check_fargate_size(self.cpu, self.memory)

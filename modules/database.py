@@ -15,7 +15,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import OneOf, Pattern, Range
+from modules.limits import Doc, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import Grantee, service_trust, statement
 from modules.validation import POSTGRES_15_CLASS
@@ -33,22 +33,37 @@ WEEKLY_WINDOW = Pattern(r"[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d", "'ddd:hh:mm-dd
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """Inputs. Every default is the prod-safe choice (the prod values of the spec)."""
-    instance_class: Annotated[str, POSTGRES_15_CLASS] = "db.r6g.large"  # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large
-    engine_version: Annotated[str, ENGINE_VERSION] = ENGINE_MAJOR  # "15": latest 15.x, auto minor upgrades; or a pinned minor
-    allocated_storage_gb: Annotated[int, STORAGE_GB] = 50  # initial gp3 size
-    max_allocated_storage_gb: int = 500         # storage autoscaling ceiling: above allocated_storage_gb, at most 65536
-    multi_az: bool = True                       # standby in a second AZ
-    backup_retention_days: Annotated[int, Range(0, 35, "days")] = 30  # automated backups and point-in-time recovery window
-    deletion_protection: bool = True            # RDS refuses to delete the instance
-    read_replicas: Annotated[int, Range(0, 5)] = 0  # read replicas for read-heavy workloads (need backups)
-    backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR; needs backups)
-    backup_replication_retention_days: Annotated[int, Range(1, 35, "days")] = 7  # retention of the replicated backups
-    performance_insights_retention_days: Annotated[int, INSIGHTS_DAYS] = 7  # 7 is free
-    monitoring_interval_seconds: Annotated[int, MONITORING_INTERVAL] = 60  # enhanced monitoring granularity
-    backup_window: Annotated[str, DAILY_WINDOW] = "02:00-03:00"  # daily automated backup window
-    maintenance_window: Annotated[str, WEEKLY_WINDOW] = "sun:03:30-sun:04:30"  # weekly maintenance window
-    slow_query_ms: Annotated[int, Range(0)] = 500  # statements slower than this are logged
-    final_snapshot: bool = True                 # snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)
+    instance_class: Annotated[
+        str, POSTGRES_15_CLASS, Doc("spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large")
+    ] = "db.r6g.large"
+    engine_version: Annotated[
+        str, ENGINE_VERSION, Doc('"15": latest 15.x, auto minor upgrades; or a pinned minor')
+    ] = ENGINE_MAJOR
+    allocated_storage_gb: Annotated[int, STORAGE_GB, Doc("initial gp3 size")] = 50
+    max_allocated_storage_gb: Annotated[
+        int, Doc("storage autoscaling ceiling: above allocated_storage_gb, at most 65536")
+    ] = 500
+    multi_az: Annotated[bool, Doc("standby in a second AZ")] = True
+    backup_retention_days: Annotated[
+        int, Range(0, 35, "days"), Doc("automated backups and point-in-time recovery window")
+    ] = 30
+    deletion_protection: Annotated[bool, Doc("RDS refuses to delete the instance")] = True
+    read_replicas: Annotated[int, Range(0, 5), Doc("read replicas for read-heavy workloads (need backups)")] = 0
+    backup_replication: Annotated[
+        bool, Doc("copy automated backups to the DR region (cross-region PITR; needs backups)")
+    ] = True
+    backup_replication_retention_days: Annotated[
+        int, Range(1, 35, "days"), Doc("retention of the replicated backups")
+    ] = 7
+    performance_insights_retention_days: Annotated[int, INSIGHTS_DAYS, Doc("7 is free")] = 7
+    monitoring_interval_seconds: Annotated[int, MONITORING_INTERVAL, Doc("enhanced monitoring granularity")] = 60
+    backup_window: Annotated[str, DAILY_WINDOW, Doc("daily automated backup window")] = "02:00-03:00"
+    maintenance_window: Annotated[str, WEEKLY_WINDOW, Doc("weekly maintenance window")] = "sun:03:30-sun:04:30"
+    slow_query_ms: Annotated[int, Range(0), Doc("statements slower than this are logged")] = 500
+    final_snapshot: Annotated[
+        bool,
+        Doc("snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)"),
+    ] = True
 
     def __post_init__(self) -> None:
         if not self.allocated_storage_gb < self.max_allocated_storage_gb <= 65536:

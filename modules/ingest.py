@@ -41,7 +41,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedr
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import Grantee, ServiceGrant, deny_insecure_transport, policy, statement
 from modules.validation import FARGATE_CPU, IMAGE, PLACEHOLDER_IMAGE, check_fargate_size
@@ -58,20 +58,30 @@ AT_LEAST_A_DAY = Range(1, unit="days")
 @dataclass(frozen=True, kw_only=True)
 class IngestConfig:
     """Inputs. Every default is the prod-safe choice."""
-    cors_allowed_origins: tuple[Annotated[str, ORIGIN], ...] = ("https://video.example.com",)  # browser origins that may upload (at least one)
-    transfer_acceleration: bool = True      # S3 Transfer Acceleration for distant uploaders
-    abort_multipart_days: Annotated[int, AT_LEAST_A_DAY] = 1       # incomplete multipart uploads removed after this
-    raw_upload_retention_days: Annotated[int, AT_LEAST_A_DAY] = 7  # raw uploads deleted after processing had this long
-    visibility_timeout_seconds: Annotated[int, Range(0, 43200, "s")] = 900  # > the longest processing of one upload
-    max_receive_count: Annotated[int, Range(1, 1000)] = 5  # attempts before a message goes to the dead-letter queue
-    worker_cpu: Annotated[int, FARGATE_CPU] = 2048  # worker task CPU units
-    worker_memory: int = 4096               # worker task memory MiB (a size Fargate accepts with worker_cpu)
-    worker_image: Annotated[str, IMAGE] = PLACEHOLDER_IMAGE  # worker container image; default: a placeholder that stays up (README: Images)
-    min_workers: Annotated[int, Range(0, 100)] = 1  # 0 lets the service idle at zero tasks
-    max_workers: Annotated[int, Range(1, 100)] = 10  # autoscaling ceiling, at least min_workers
-    backlog_per_worker: Annotated[int, Range(1)] = 5  # target messages waiting per running worker
-    ecr_keep_images: Annotated[int, Range(1, 1000)] = 30  # images kept per repository
-    force_delete_images: bool = False       # dev: repositories can be destroyed with images in them
+    cors_allowed_origins: Annotated[
+        tuple[Annotated[str, ORIGIN], ...], Doc("browser origins that may upload (at least one)")
+    ] = ("https://video.example.com",)
+    transfer_acceleration: Annotated[bool, Doc("S3 Transfer Acceleration for distant uploaders")] = True
+    abort_multipart_days: Annotated[int, AT_LEAST_A_DAY, Doc("incomplete multipart uploads removed after this")] = 1
+    raw_upload_retention_days: Annotated[
+        int, AT_LEAST_A_DAY, Doc("raw uploads deleted after processing had this long")
+    ] = 7
+    visibility_timeout_seconds: Annotated[
+        int, Range(0, 43200, "s"), Doc("> the longest processing of one upload")
+    ] = 900
+    max_receive_count: Annotated[
+        int, Range(1, 1000), Doc("attempts before a message goes to the dead-letter queue")
+    ] = 5
+    worker_cpu: Annotated[int, FARGATE_CPU, Doc("worker task CPU units")] = 2048
+    worker_memory: Annotated[int, Doc("worker task memory MiB (a size Fargate accepts with worker_cpu)")] = 4096
+    worker_image: Annotated[
+        str, IMAGE, Doc("worker container image; default: a placeholder that stays up (docs/first-deploy.md: Images)")
+    ] = PLACEHOLDER_IMAGE
+    min_workers: Annotated[int, Range(0, 100), Doc("0 lets the service idle at zero tasks")] = 1
+    max_workers: Annotated[int, Range(1, 100), Doc("autoscaling ceiling, at least min_workers")] = 10
+    backlog_per_worker: Annotated[int, Range(1), Doc("target messages waiting per running worker")] = 5
+    ecr_keep_images: Annotated[int, Range(1, 1000), Doc("images kept per repository")] = 30
+    force_delete_images: Annotated[bool, Doc("dev: repositories can be destroyed with images in them")] = False
 
     def __post_init__(self) -> None:
         check_fargate_size(self.worker_cpu, self.worker_memory, "worker_cpu", "worker_memory")

@@ -14,7 +14,7 @@ from constructs import Construct
 from modules import checkov
 from modules.bucket import SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import statement
 from modules.waf import waf_logging, web_acl
@@ -36,13 +36,23 @@ WAF_RATE_LIMIT = Range(100, 2_000_000_000, "requests / 5 min")
 @dataclass(frozen=True, kw_only=True)
 class LoadBalancerConfig:
     """Inputs. Every default is the prod-safe choice."""
-    domain_name: Annotated[str, Pattern(DNS_NAME, "a DNS name such as 'api.example.com'")] = "api.video.example.com"  # name clients use; the certificate covers it
-    certificate_arn: Annotated[str, CERTIFICATE_ARN] = ""  # an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id
-    deletion_protection: bool = True            # the ALB refuses deletion
-    stickiness_seconds: Annotated[int, Range(1, 604800, "s")] = 3600  # lb_cookie duration for stateful upload sessions
-    waf_rate_limit: Annotated[int, WAF_RATE_LIMIT] = 2000  # requests per 5 minutes per client IP
-    waf_log_retention_days: Annotated[int, LOG_RETENTION] = 365  # WAF log retention
-    idle_timeout_seconds: Annotated[int, Range(1, 4000, "s")] = 60  # connection idle timeout
+    domain_name: Annotated[
+        str,
+        Pattern(DNS_NAME, "a DNS name such as 'api.example.com'"),
+        Doc("name clients use; the certificate covers it"),
+    ] = "api.video.example.com"
+    certificate_arn: Annotated[
+        str,
+        CERTIFICATE_ARN,
+        Doc("an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id"),
+    ] = ""
+    deletion_protection: Annotated[bool, Doc("the ALB refuses deletion")] = True
+    stickiness_seconds: Annotated[
+        int, Range(1, 604800, "s"), Doc("lb_cookie duration for stateful upload sessions")
+    ] = 3600
+    waf_rate_limit: Annotated[int, WAF_RATE_LIMIT, Doc("requests per 5 minutes per client IP")] = 2000
+    waf_log_retention_days: Annotated[int, LOG_RETENTION, Doc("WAF log retention")] = 365
+    idle_timeout_seconds: Annotated[int, Range(1, 4000, "s"), Doc("connection idle timeout")] = 60
 
 
 def alb_log_delivery_statements(region: str, bucket_name: str, account_id: str) -> list[dict]:

@@ -19,7 +19,7 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
-from modules.limits import Range
+from modules.limits import Doc, Range
 from modules.naming import Naming
 from modules.policy import ServiceGrant, deny_insecure_transport, policy, statement
 from modules.validation import EMAIL
@@ -36,23 +36,27 @@ COUNT = Range(1)
 @dataclass(frozen=True, kw_only=True)
 class MonitoringConfig:
     """Inputs: who is told, and when. Thresholds default to the spec's targets."""
-    alarm_emails: tuple[Annotated[str, EMAIL], ...] = ()  # subscribed to the alarm topics (confirm by e-mail)
-    ecs_cpu_high_percent: Annotated[int, PERCENT] = 80  # per service, 5 minutes
-    ecs_memory_high_percent: Annotated[int, PERCENT] = 80  # per service, 5 minutes
-    alb_5xx_per_minute: Annotated[int, COUNT] = 10  # target and ELB 5xx, each
-    alb_p95_latency_ms: Annotated[int, COUNT] = 200  # spec: API response time < 200 ms
-    api_5xx_per_minute: Annotated[int, COUNT] = 5  # API Gateway 5XXError
-    api_4xx_per_minute: Annotated[int, COUNT] = 100  # API Gateway 4XXError
-    api_p95_latency_ms: Annotated[int, COUNT] = 200  # spec: < 200 ms
-    rds_cpu_high_percent: Annotated[int, PERCENT] = 80  # primary instance
-    rds_free_storage_gb: Annotated[int, COUNT] = 10  # alarm below this free space
-    rds_max_connections: Annotated[int, COUNT] = 200  # alarm above this many connections
-    rds_replica_lag_seconds: Annotated[int, COUNT] = 60  # per read replica
-    cdn_5xx_rate_percent: Annotated[float, OPEN_PERCENT] = 1.0  # CloudFront 5xxErrorRate
-    cdn_cache_hit_min_percent: Annotated[float, OPEN_PERCENT] = 85.0  # spec: cache hit ratio > 85 %
-    queue_oldest_message_seconds: Annotated[int, COUNT] = 1800  # uploads waiting longer than this: workers are not keeping up
-    app_errors_per_5_minutes: Annotated[int, COUNT] = 10  # ERROR lines in the service logs
-    xray_sampling_rate: Annotated[float, Range(0, 1)] = 0.05  # share of requests traced after the first per second
+    alarm_emails: Annotated[
+        tuple[Annotated[str, EMAIL], ...], Doc("subscribed to the alarm topics (confirm by e-mail)")
+    ] = ()
+    ecs_cpu_high_percent: Annotated[int, PERCENT, Doc("per service, 5 minutes")] = 80
+    ecs_memory_high_percent: Annotated[int, PERCENT, Doc("per service, 5 minutes")] = 80
+    alb_5xx_per_minute: Annotated[int, COUNT, Doc("target and ELB 5xx, each")] = 10
+    alb_p95_latency_ms: Annotated[int, COUNT, Doc("spec: API response time < 200 ms")] = 200
+    api_5xx_per_minute: Annotated[int, COUNT, Doc("API Gateway 5XXError")] = 5
+    api_4xx_per_minute: Annotated[int, COUNT, Doc("API Gateway 4XXError")] = 100
+    api_p95_latency_ms: Annotated[int, COUNT, Doc("spec: < 200 ms")] = 200
+    rds_cpu_high_percent: Annotated[int, PERCENT, Doc("primary instance")] = 80
+    rds_free_storage_gb: Annotated[int, COUNT, Doc("alarm below this free space")] = 10
+    rds_max_connections: Annotated[int, COUNT, Doc("alarm above this many connections")] = 200
+    rds_replica_lag_seconds: Annotated[int, COUNT, Doc("per read replica")] = 60
+    cdn_5xx_rate_percent: Annotated[float, OPEN_PERCENT, Doc("CloudFront 5xxErrorRate")] = 1.0
+    cdn_cache_hit_min_percent: Annotated[float, OPEN_PERCENT, Doc("spec: cache hit ratio > 85 %")] = 85.0
+    queue_oldest_message_seconds: Annotated[
+        int, COUNT, Doc("uploads waiting longer than this: workers are not keeping up")
+    ] = 1800
+    app_errors_per_5_minutes: Annotated[int, COUNT, Doc("ERROR lines in the service logs")] = 10
+    xray_sampling_rate: Annotated[float, Range(0, 1), Doc("share of requests traced after the first per second")] = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from modules.bucket import (BucketOptions, LifecycleRule, Replication, SecureBucket, Transition,
                             access_log_options)
-from modules.limits import Range
+from modules.limits import Doc, Range
 from modules.naming import Naming
 
 PROCESSED_PREFIX = "processed/"  # where the workers write into the video bucket
@@ -19,15 +19,21 @@ from modules.policy import Grantee, statement
 @dataclass(frozen=True, kw_only=True)
 class StorageConfig:
     """Inputs. Every default is the prod-safe choice."""
-    ia_after_days: Annotated[int, Range(30, unit="days")] = 30  # Standard -> Standard-IA (S3 requires 30 days first)
-    glacier_after_days: int = 90           # -> Glacier Flexible Retrieval
-    deep_archive_after_days: int = 365     # -> Glacier Deep Archive
-    noncurrent_expire_days: Annotated[int, Range(1, unit="days")] = 90  # overwritten/deleted versions kept this long
-    abort_multipart_days: Annotated[int, Range(1, unit="days")] = 7     # incomplete multipart uploads removed after this
-    replication_enabled: bool = True       # cross-region replication to the DR region
-    replication_time_control: bool = True  # S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)
-    access_log_retention_days: Annotated[int, Range(1, unit="days")] = 365  # log bucket objects expire after this
-    force_destroy: bool = False            # only throwaway environments set this
+    ia_after_days: Annotated[
+        int, Range(30, unit="days"), Doc("Standard -> Standard-IA (S3 requires 30 days first)")
+    ] = 30
+    glacier_after_days: Annotated[int, Doc("-> Glacier Flexible Retrieval")] = 90
+    deep_archive_after_days: Annotated[int, Doc("-> Glacier Deep Archive")] = 365
+    noncurrent_expire_days: Annotated[
+        int, Range(1, unit="days"), Doc("overwritten/deleted versions kept this long")
+    ] = 90
+    abort_multipart_days: Annotated[
+        int, Range(1, unit="days"), Doc("incomplete multipart uploads removed after this")
+    ] = 7
+    replication_enabled: Annotated[bool, Doc("cross-region replication to the DR region")] = True
+    replication_time_control: Annotated[bool, Doc("S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)")] = True
+    access_log_retention_days: Annotated[int, Range(1, unit="days"), Doc("log bucket objects expire after this")] = 365
+    force_destroy: Annotated[bool, Doc("only throwaway environments set this")] = False
 
     def __post_init__(self) -> None:
         if not self.ia_after_days < self.glacier_after_days < self.deep_archive_after_days:
