@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test lint format bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -95,6 +95,15 @@ diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} an
 
 test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included (CACHE=0: run every tool)
 	$(if $(filter 0,$(CACHE)),VIDEO_INGEST_TEST_CACHE=0) $(PY) -m pytest -q
+
+lint: $(VENV)/.installed ## ruff check + ruff format --check (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The fixes first (they may leave lines to format), then the formatter; what no fix covers, `make lint` lists.
+format: $(VENV)/.installed ## ruff check --fix + ruff format over the tree
+	$(VENV)/bin/ruff check --fix --exit-zero --quiet .
+	$(VENV)/bin/ruff format .
 
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
 	$(PY) -m tools.e2e
