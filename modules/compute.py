@@ -264,8 +264,14 @@ class Compute(Construct):
                         predefined_metric_type=metric)))
 
     def _containers(self, spec: ServiceSpec, log_group: CloudwatchLogGroup) -> list[dict]:
-        logging = lambda prefix: {"logDriver": "awslogs", "options": {
+        return [self._app_container(spec, log_group), self._xray_container(log_group)]
+
+    def _logging(self, log_group: CloudwatchLogGroup, prefix: str) -> dict:
+        return {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group.name, "awslogs-region": self._naming.region, "awslogs-stream-prefix": prefix}}
+
+    def _app_container(self, spec: ServiceSpec, log_group: CloudwatchLogGroup) -> dict:
+        """The service's own container: hardened (uid 10001, read-only root, no capabilities), with a health check."""
         app = {
             "name": spec.name, "image": spec.image, "essential": True,
             "memoryReservation": spec.memory - XRAY_DAEMON_MEMORY,
@@ -275,7 +281,7 @@ class Compute(Construct):
             "environment": [{"name": k, "value": v} for k, v in sorted(
                 {**spec.environment, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}.items())],
             "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(spec.secrets.items())],
-            "logConfiguration": logging(spec.name),
+            "logConfiguration": self._logging(log_group, spec.name),
             "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
         }
         command = spec.command or (placeholder_command(spec) if spec.image == PLACEHOLDER_IMAGE else ())
@@ -289,10 +295,12 @@ class Compute(Construct):
         else:
             app["healthCheck"] = {"command": ["CMD-SHELL", "test -f /tmp/healthy || exit 1"],
                                   "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 60}
-        xray = {
+        return app
+
+    def _xray_container(self, log_group: CloudwatchLogGroup) -> dict:
+        return {
             "name": "xray-daemon", "image": XRAY_DAEMON_IMAGE, "essential": True, "memoryReservation": XRAY_DAEMON_MEMORY,
             "readonlyRootFilesystem": True, "user": "1337:1337", "privileged": False,
             "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
-            "logConfiguration": logging("xray"),
+            "logConfiguration": self._logging(log_group, "xray"),
         }
-        return [app, xray]

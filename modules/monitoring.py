@@ -214,8 +214,11 @@ class Monitoring(Construct):
     def _tasks_below_desired(self, w: Watched) -> None:
         for service in w.services:
             dims = {"ClusterName": w.cluster_name, "ServiceName": service}
-            metric = lambda id_, name: CloudwatchMetricAlarmMetricQuery(id=id_, metric=CloudwatchMetricAlarmMetricQueryMetric(
-                namespace="ECS/ContainerInsights", metric_name=name, dimensions=dims, period=60, stat="Average"))
+
+            def metric(id_: str, name: str, dims: dict[str, str] = dims) -> CloudwatchMetricAlarmMetricQuery:
+                return CloudwatchMetricAlarmMetricQuery(id=id_, metric=CloudwatchMetricAlarmMetricQueryMetric(
+                    namespace="ECS/ContainerInsights", metric_name=name, dimensions=dims, period=60, stat="Average"))
+
             self.alarms[f"{service}-tasks-below-desired"] = CloudwatchMetricAlarm(
                 self, f"{service}-tasks-below-desired", alarm_name=self._naming.name(service, "tasks-below-desired"),
                 alarm_description=f"{service}: fewer tasks running than desired for 5 minutes",

@@ -11,9 +11,9 @@ from modules.bucket import (BucketOptions, LifecycleRule, Replication, SecureBuc
                             access_log_options)
 from modules.limits import Doc, Range
 from modules.naming import Naming
+from modules.policy import Grantee, statement
 
 PROCESSED_PREFIX = "processed/"  # where the workers write into the video bucket
-from modules.policy import Grantee, statement
 
 
 @dataclass(frozen=True, kw_only=True)
