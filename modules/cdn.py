@@ -105,23 +105,41 @@ class Cdn(Construct):
         self._naming, self._config, self._edge_provider = naming, config, us_east_1_provider
         self.key_group = self._key_group()
         logs = self._log_bucket(access_log_bucket, force_destroy=force_destroy, protect=protect)
-        self.web_acl: Wafv2WebAcl | None = None
-        if config.waf_enabled:
-            self.web_acl = web_acl(self, "waf", name=naming.name("edge"), scope_name="CLOUDFRONT",
-                                   rate_limit=config.waf_rate_limit, provider=us_east_1_provider)
-            waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=self.web_acl.arn,
-                        kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
-                        environment=naming.environment, provider=us_east_1_provider)
-        certificate_arn, self.certificate_validation = config.certificate_arn, None
+        self.web_acl = self._edge_waf(kms_key_arn_us_east_1) if config.waf_enabled else None
+        certificate_arn = self._certificate_arn(dns)
+        origins = _origins(video_bucket_domain, replica_bucket_domain, alb_domain, origin_access_control_id)
+        self.distribution = self._distribution(origins, certificate_arn, logs, protect)
+        if dns.hosted_zone_id:
+            alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.distribution.domain_name,
+                          target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
+        self._reasons(naming, config, replica_bucket_domain)
+
+    def _edge_waf(self, kms_key_arn_us_east_1: str) -> Wafv2WebAcl:
+        """The CLOUDFRONT-scope web ACL (in us-east-1, as CloudFront requires) and its logging."""
+        naming, config, provider = self._naming, self._config, self._edge_provider
+        acl = web_acl(self, "waf", name=naming.name("edge"), scope_name="CLOUDFRONT",
+                      rate_limit=config.waf_rate_limit, provider=provider)
+        waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=acl.arn,
+                    kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
+                    environment=naming.environment, provider=provider)
+        return acl
+
+    def _certificate_arn(self, dns: DnsConfig) -> str:
+        """The configured certificate, or one requested and validated in the zone (`certificate_validation`)."""
+        certificate_arn, self.certificate_validation = self._config.certificate_arn, None
         if not certificate_arn:
             # CloudFront takes certificates from us-east-1; the validation record goes into the zone, and the
             # distribution (nothing stateful) waits until ACM has issued the certificate.
             _, self.certificate_validation = validated_certificate(
-                self, "certificate", domain_name=config.domain_name, dns=dns, provider=us_east_1_provider)
+                self, "certificate", domain_name=self._config.domain_name, dns=dns, provider=self._edge_provider)
             certificate_arn = self.certificate_validation.certificate_arn
-        origins, origin_groups, video_target = _origins(video_bucket_domain, replica_bucket_domain, alb_domain,
-                                                        origin_access_control_id)
-        self.distribution = CloudfrontDistribution(
+        return certificate_arn
+
+    def _distribution(self, origins: tuple, certificate_arn: str, logs: SecureBucket,
+                      protect: bool) -> CloudfrontDistribution:
+        naming, config = self._naming, self._config
+        origins, origin_groups, video_target = origins
+        return CloudfrontDistribution(
             self, "distribution", enabled=True, is_ipv6_enabled=True, comment=f"{naming.prefix} videos and API",
             price_class=config.price_class, http_version="http2and3", default_root_object="index.html",
             aliases=[config.domain_name], web_acl_id=self.web_acl.arn if self.web_acl else None,
@@ -137,10 +155,6 @@ class Cdn(Construct):
             # Standard logging writes through an ACL grant: the bucket must have left BucketOwnerEnforced.
             depends_on=[logs.policy, logs.ownership],
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
-        if dns.hosted_zone_id:
-            alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.distribution.domain_name,
-                          target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
-        self._reasons(naming, config, replica_bucket_domain)
 
     @property
     def video_key_grant(self) -> ServiceGrant:

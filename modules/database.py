@@ -90,10 +90,23 @@ class Database(Construct):
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
         self.parameter_group = self._parameter_group(config)
-        # kms_key_id is the primary's alone: a same-region replica is encrypted with its source's key, and AWS
-        # refuses the parameter there ("Your request does not require the KMS key parameter"); only a replica
-        # in another region names a key (of that region).
-        common = dict(
+        common = self._instance_settings(config, security_group_id, kms_key_arn)
+        self.instance = self._primary(config, subnet_group, kms_key_arn, protect, common)
+        self._single_az_reasons(self.instance, naming, config)
+        self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
+        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
+        self.replicas = self._replicas(config, common)
+        self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
+        if config.backup_replication:
+            self.backup_replication = DbInstanceAutomatedBackupsReplication(
+                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
+                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    def _instance_settings(self, config: DatabaseConfig, security_group_id: str, kms_key_arn: str) -> dict:
+        """What the primary and its replicas share. kms_key_id is the primary's alone: a same-region replica is
+        encrypted with its source's key, and AWS refuses the parameter there ("Your request does not require the
+        KMS key parameter"); only a replica in another region names a key (of that region)."""
+        return dict(
             instance_class=config.instance_class, storage_encrypted=True,
             storage_type="gp3", max_allocated_storage=config.max_allocated_storage_gb,
             vpc_security_group_ids=[security_group_id], parameter_group_name=self.parameter_group.name,
@@ -105,7 +118,10 @@ class Database(Construct):
             copy_tags_to_snapshot=True, ca_cert_identifier="rds-ca-rsa2048-g1",
             deletion_protection=config.deletion_protection, maintenance_window=config.maintenance_window,
         )
-        self.instance = DbInstance(
+
+    def _primary(self, config: DatabaseConfig, subnet_group: DbSubnetGroup, kms_key_arn: str, protect: bool,
+                 common: dict) -> DbInstance:
+        return DbInstance(
             self, "primary", identifier=self.identifier, engine="postgres", engine_version=config.engine_version,
             kms_key_id=kms_key_arn,
             allocated_storage=config.allocated_storage_gb, db_subnet_group_name=subnet_group.name,
@@ -117,15 +133,6 @@ class Database(Construct):
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect, ignore_changes=["engine_version"]
                                                  if config.engine_version == ENGINE_MAJOR else None),
             **common)
-        self._single_az_reasons(self.instance, naming, config)
-        self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
-        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
-        self.replicas = self._replicas(config, common)
-        self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
-        if config.backup_replication:
-            self.backup_replication = DbInstanceAutomatedBackupsReplication(
-                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
-                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
 
     def grant_connect(self, grantee: Grantee, *, user: str) -> None:
         """Log in as database `user` with an IAM auth token (no password)."""
