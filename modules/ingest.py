@@ -102,16 +102,24 @@ class Ingest(Construct):
                  log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
-        self.upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
+        self.upload_bucket = self._upload_bucket(log_bucket, force_destroy=force_destroy, protect=protect)
+        self._queues()
+        self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
+
+    def _upload_bucket(self, log_bucket: SecureBucket, *, force_destroy: bool, protect: bool) -> SecureBucket:
+        """The dedicated upload bucket: raw uploads expire, browsers may PUT parts, optionally accelerated."""
+        naming, config, kms_key_arn = self._naming, self._config, self._kms_key_arn
+        upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
             kms_key_arn=kms_key_arn, log_bucket=log_bucket, force_destroy=force_destroy, notifications=False,
             protect=protect,
             skips={"CKV_AWS_144": "Raw uploads are transient (deleted after "
                                   f"{config.raw_upload_retention_days} days); the processed copies in the video "
                                   "bucket are what is replicated."},
-            lifecycle=(LifecycleRule(id="raw-uploads", prefix=UPLOAD_PREFIX, expire_days=config.raw_upload_retention_days,
+            lifecycle=(LifecycleRule(id="raw-uploads", prefix=UPLOAD_PREFIX,
+                                     expire_days=config.raw_upload_retention_days,
                                      noncurrent_expire_days=1, abort_multipart_days=config.abort_multipart_days),
                        LifecycleRule(id="abort-incomplete-uploads", abort_multipart_days=config.abort_multipart_days))))
-        S3BucketCorsConfiguration(self, "cors", bucket=self.upload_bucket.bucket.id, cors_rule=[
+        S3BucketCorsConfiguration(self, "cors", bucket=upload_bucket.bucket.id, cors_rule=[
             S3BucketCorsConfigurationCorsRule(
                 id="browser-multipart-upload", allowed_methods=["PUT", "POST"],
                 allowed_origins=list(config.cors_allowed_origins),
@@ -121,9 +129,14 @@ class Ingest(Construct):
         if config.transfer_acceleration:
             # Only when on: a bucket never accelerated has no status to suspend (S3 reports none, so a
             # "Suspended" resource would differ on every plan); removing this resource suspends it.
-            S3BucketAccelerateConfiguration(self, "acceleration", bucket=self.upload_bucket.bucket.id,
+            S3BucketAccelerateConfiguration(self, "acceleration", bucket=upload_bucket.bucket.id,
                                             status="Enabled")
+        return upload_bucket
 
+    def _queues(self) -> None:
+        """The upload events' queue (KMS, dead letters after `max_receive_count`) and the bucket's notification,
+        admitted by the queue's policy for this bucket only."""
+        naming, config, kms_key_arn = self._naming, self._config, self._kms_key_arn
         self.dead_letter_queue = SqsQueue(
             self, "dead-letter-queue", name=naming.name("uploads-dlq"), message_retention_seconds=14 * 86400,
             kms_master_key_id=kms_key_arn, kms_data_key_reuse_period_seconds=300)
@@ -147,8 +160,6 @@ class Ingest(Construct):
             queue=[S3BucketNotificationQueue(id="completed-uploads", queue_arn=self.queue.arn,
                                              events=list(UPLOAD_EVENTS), filter_prefix=UPLOAD_PREFIX)],
             depends_on=[queue_policy])
-
-        self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
 
     @property
     def upload_events_grant(self) -> ServiceGrant:
