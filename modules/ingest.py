@@ -134,8 +134,7 @@ class Ingest(Construct):
         return upload_bucket
 
     def _queues(self) -> None:
-        """The upload events' queue (KMS, dead letters after `max_receive_count`) and the bucket's notification,
-        admitted by the queue's policy for this bucket only."""
+        """The upload events' queue (KMS, dead letters after `max_receive_count`) and the bucket's notification."""
         naming, config, kms_key_arn = self._naming, self._config, self._kms_key_arn
         self.dead_letter_queue = SqsQueue(
             self, "dead-letter-queue", name=naming.name("uploads-dlq"), message_retention_seconds=14 * 86400,
@@ -149,11 +148,15 @@ class Ingest(Construct):
         SqsQueueRedriveAllowPolicy(self, "dead-letter-redrive-allow", queue_url=self.dead_letter_queue.url,
                                    redrive_allow_policy=json.dumps({"redrivePermission": "byQueue",
                                                                     "sourceQueueArns": [self.queue.arn]}))
+        self._notify_queue()
+
+    def _notify_queue(self) -> None:
+        """Completed uploads under `uploads/` become messages; the queue's policy admits this bucket only."""
         queue_policy = SqsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=policy(
             statement("UploadBucketEvents", ["sqs:SendMessage"], [self.queue.arn],
                       principal={"Service": "s3.amazonaws.com"},
                       condition={"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn},
-                                 "StringEquals": {"aws:SourceAccount": naming.account_id}}),
+                                 "StringEquals": {"aws:SourceAccount": self._naming.account_id}}),
             deny_insecure_transport("sqs", [self.queue.arn])))
         self.notification = S3BucketNotification(
             self, "upload-events", bucket=self.upload_bucket.bucket.id, eventbridge=True,

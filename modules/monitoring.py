@@ -141,11 +141,12 @@ class Monitoring(Construct):
                                              dashboard_body=json.dumps(self._dashboard(specs), sort_keys=True))
 
     def _alarm_specs(self, w: Watched) -> list[AlarmSpec]:
+        """Every metric alarm, tier by tier (in this order: ids and resources follow it)."""
+        return [*self._compute_specs(w), *self._load_balancer_specs(w), *self._api_specs(w),
+                *self._database_specs(w), *self._cdn_specs(w), *self._ingest_specs(w)]
+
+    def _compute_specs(self, w: Watched) -> list[AlarmSpec]:
         c = self._config
-        alb = {"LoadBalancer": w.alb_arn_suffix}
-        api = {"ApiName": w.api_name, "Stage": w.api_stage}
-        db = {"DBInstanceIdentifier": w.db_identifier}
-        cdn = {"DistributionId": w.distribution_id, "Region": "Global"}
         specs = []
         for service in w.services:
             dims = {"ClusterName": w.cluster_name, "ServiceName": service}
@@ -155,7 +156,11 @@ class Monitoring(Construct):
                 AlarmSpec(f"{service}-memory-high", "compute",
                           f"{service}: average memory above {c.ecs_memory_high_percent} %",
                           "AWS/ECS", "MemoryUtilization", dims, c.ecs_memory_high_percent)]
-        specs += [
+        return specs
+
+    def _load_balancer_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, alb = self._config, {"LoadBalancer": w.alb_arn_suffix}
+        return [
             AlarmSpec("alb-5xx", "load balancer", f"ALB and targets: more than {c.alb_5xx_per_minute} 5xx a minute",
                       "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, c.alb_5xx_per_minute, statistic="Sum"),
             AlarmSpec("alb-elb-5xx", "load balancer", f"ALB itself: more than {c.alb_5xx_per_minute} 5xx a minute",
@@ -165,12 +170,22 @@ class Monitoring(Construct):
             AlarmSpec("alb-unhealthy-hosts", "load balancer", "Unhealthy API targets",
                       "AWS/ApplicationELB", "UnHealthyHostCount",
                       alb | {"TargetGroup": w.target_group_arn_suffix}, 0, statistic="Maximum", evaluation_periods=3),
+        ]
+
+    def _api_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, api = self._config, {"ApiName": w.api_name, "Stage": w.api_stage}
+        return [
             AlarmSpec("api-5xx", "api", f"API Gateway: more than {c.api_5xx_per_minute} 5xx a minute",
                       "AWS/ApiGateway", "5XXError", api, c.api_5xx_per_minute, statistic="Sum"),
             AlarmSpec("api-4xx", "api", f"API Gateway: more than {c.api_4xx_per_minute} 4xx a minute",
                       "AWS/ApiGateway", "4XXError", api, c.api_4xx_per_minute, statistic="Sum"),
             AlarmSpec("api-latency-p95", "api", f"API Gateway latency p95 above {c.api_p95_latency_ms} ms",
                       "AWS/ApiGateway", "Latency", api, c.api_p95_latency_ms, statistic="p95"),
+        ]
+
+    def _database_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, db = self._config, {"DBInstanceIdentifier": w.db_identifier}
+        return [
             AlarmSpec("db-cpu-high", "database", f"Database CPU above {c.rds_cpu_high_percent} %",
                       "AWS/RDS", "CPUUtilization", db, c.rds_cpu_high_percent),
             AlarmSpec("db-free-storage-low", "database", f"Database free storage below {c.rds_free_storage_gb} GB",
@@ -178,14 +193,25 @@ class Monitoring(Construct):
                       comparison="LessThanThreshold", statistic="Minimum"),
             AlarmSpec("db-connections-high", "database", f"More than {c.rds_max_connections} database connections",
                       "AWS/RDS", "DatabaseConnections", db, c.rds_max_connections, statistic="Maximum"),
-            *[AlarmSpec(f"{replica.removeprefix(self._naming.prefix + '-')}-lag", "database", f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
+            *[AlarmSpec(f"{replica.removeprefix(self._naming.prefix + '-')}-lag", "database",
+                        f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
                         "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, c.rds_replica_lag_seconds,
                         statistic="Maximum") for replica in w.replica_identifiers],
+        ]
+
+    def _cdn_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, cdn = self._config, {"DistributionId": w.distribution_id, "Region": "Global"}
+        return [
             AlarmSpec("cdn-5xx-rate", "cdn", f"CloudFront 5xx error rate above {c.cdn_5xx_rate_percent} %",
                       "AWS/CloudFront", "5xxErrorRate", cdn, c.cdn_5xx_rate_percent, edge=True),
             AlarmSpec("cdn-cache-hit-low", "cdn", f"CloudFront cache hit rate below {c.cdn_cache_hit_min_percent} %",
                       "AWS/CloudFront", "CacheHitRate", cdn, c.cdn_cache_hit_min_percent,
                       comparison="LessThanThreshold", period=300, evaluation_periods=6, edge=True),
+        ]
+
+    def _ingest_specs(self, w: Watched) -> list[AlarmSpec]:
+        c = self._config
+        return [
             AlarmSpec("uploads-oldest-message", "ingest",
                       f"An upload has waited more than {c.queue_oldest_message_seconds} s for a worker",
                       "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": w.queue_name},
@@ -194,7 +220,6 @@ class Monitoring(Construct):
                       "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": w.dead_letter_queue_name}, 0,
                       statistic="Maximum", evaluation_periods=1),
         ]
-        return specs
 
     def _alarm(self, spec: AlarmSpec) -> CloudwatchMetricAlarm:
         topic = self.edge_topic if spec.edge else self.topic

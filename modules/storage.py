@@ -70,30 +70,40 @@ class Storage(Construct):
             log_name, naming.account_id, retention_days=config.access_log_retention_days,
             extra_statements=tuple(log_delivery_statements(log_name)), force_destroy=config.force_destroy,
             protect=protect))
-        self.video_bucket = SecureBucket(self, "videos", name=naming.bucket("videos"), options=BucketOptions(
-            kms_key_arn=kms_key_arn, log_bucket=self.log_bucket, lifecycle=(video_lifecycle(config),),
-            force_destroy=config.force_destroy, protect=protect,
-            skips={} if config.replication_enabled else {"CKV_AWS_144": (
-                f"{naming.environment}: cross-region replication off by config; production config forbids it.")}))
+        self.video_bucket = self._video_bucket(config, protect)
         self.origin_access_control = CloudfrontOriginAccessControl(
             self, "origin-access-control", name=naming.name("videos"), description="CloudFront -> video bucket",
             origin_access_control_origin_type="s3", signing_behavior="always", signing_protocol="sigv4")
         self.replica_bucket: SecureBucket | None = None
         self.replication: Replication | None = None
         if config.replication_enabled:
-            dr_log_name = naming.bucket("logs", dr_region)
-            dr_logs = SecureBucket(self, "dr-logs", name=dr_log_name, provider=dr_provider, options=access_log_options(
-                dr_log_name, naming.account_id, retention_days=config.access_log_retention_days,
+            self._replicate(config, protect, dr_region, dr_provider, dr_kms_key_arn)
+
+    def _video_bucket(self, config: StorageConfig, protect: bool) -> SecureBucket:
+        naming = self._naming
+        return SecureBucket(self, "videos", name=naming.bucket("videos"), options=BucketOptions(
+            kms_key_arn=self._kms_key_arn, log_bucket=self.log_bucket, lifecycle=(video_lifecycle(config),),
+            force_destroy=config.force_destroy, protect=protect,
+            skips={} if config.replication_enabled else {"CKV_AWS_144": (
+                f"{naming.environment}: cross-region replication off by config; production config forbids it.")}))
+
+    def _replicate(self, config: StorageConfig, protect: bool, dr_region: str, dr_provider,
+                   dr_kms_key_arn: str | None) -> None:
+        """The replica bucket in the DR region (with its own access-log bucket) and the replication into it."""
+        naming = self._naming
+        dr_log_name = naming.bucket("logs", dr_region)
+        dr_logs = SecureBucket(self, "dr-logs", name=dr_log_name, provider=dr_provider, options=access_log_options(
+            dr_log_name, naming.account_id, retention_days=config.access_log_retention_days,
+            force_destroy=config.force_destroy, protect=protect))
+        self.replica_bucket = SecureBucket(
+            self, "videos-replica", name=naming.bucket("videos", dr_region), provider=dr_provider,
+            options=BucketOptions(
+                kms_key_arn=dr_kms_key_arn, log_bucket=dr_logs, lifecycle=(video_lifecycle(config),),
                 force_destroy=config.force_destroy, protect=protect))
-            self.replica_bucket = SecureBucket(
-                self, "videos-replica", name=naming.bucket("videos", dr_region), provider=dr_provider,
-                options=BucketOptions(
-                    kms_key_arn=dr_kms_key_arn, log_bucket=dr_logs, lifecycle=(video_lifecycle(config),),
-                    force_destroy=config.force_destroy, protect=protect))
-            self.replication = Replication(
-                self, "replication", naming=naming, source=self.video_bucket, source_key_arn=kms_key_arn,
-                replica=self.replica_bucket, replica_key_arn=dr_kms_key_arn,
-                time_control=config.replication_time_control)
+        self.replication = Replication(
+            self, "replication", naming=naming, source=self.video_bucket, source_key_arn=self._kms_key_arn,
+            replica=self.replica_bucket, replica_key_arn=dr_kms_key_arn,
+            time_control=config.replication_time_control)
 
     def grant_read_videos(self, grantee: Grantee) -> None:
         """Read any video; SSE-KMS objects need the key too (as AWS CDK's `bucket.grantRead`)."""
