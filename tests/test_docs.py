@@ -3,6 +3,7 @@ and the config tables of docs/configuration.md match the code."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -25,13 +26,23 @@ def test_readme_is_a_front_door():
     assert pages and [page for page in pages if f"](docs/{page})" not in text] == []
 
 
-def test_every_relative_link_in_the_docs_leads_to_a_file():
-    broken = []
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_relative_link_in_the_docs_leads_to_a_file_and_heading():
+    broken, checked = [], 0
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for target, _anchor in LINK.findall(page.read_text()):
-            if "://" not in target and not (page.parent / target).exists():
-                broken.append(f"{page.relative_to(ROOT)}: {target}")
-    assert broken == []
+        for target, anchor in LINK.findall(page.read_text()):
+            if "://" in target:
+                continue
+            linked = page.parent / target
+            checked += 1
+            if not linked.exists() or anchor and linked.suffix == ".md" and anchor[1:] not in _anchors(linked):
+                broken.append(f"{page.relative_to(ROOT)}: {target}{anchor}")
+    assert checked > 30 and broken == []
 
 
 def test_config_tables_match_the_code():
