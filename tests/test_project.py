@@ -2,6 +2,7 @@
 exact lock), ruff configured in one place and run the same way by make, CI and pre-commit."""
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 
@@ -48,3 +49,13 @@ def test_make_ci_and_pre_commit_run_the_venv_s_ruff():
     hooks = (ROOT / ".pre-commit-config.yaml").read_text()
     assert re.findall(r"^\s+- repo: (\S+)", hooks, re.M) == ["local"]  # no hook repository to fetch
     assert re.findall(r"entry: (\S+)", hooks) == [".venv/bin/ruff", ".venv/bin/ruff"]
+
+
+def test_no_function_in_environments_or_main_is_longer_than_60_lines():
+    """tests/test_structure.py checks stacks/ and modules/; the config loader and the entry point keep the same
+    limit."""
+    sources = [*sorted((ROOT / "environments").glob("*.py")), ROOT / "main.py"]
+    too_long = [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}" for path in sources
+                for node in ast.walk(ast.parse(path.read_text()))
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60]
+    assert len(sources) >= 3 and too_long == []
