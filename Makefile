@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test test-fast bench-tests bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test test-fast bench-tests lint format bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -102,6 +102,15 @@ test-fast: install ## the inner loop: every test but the slow ones (plans, check
 bench-tests: install ## how long `make test-fast` and `make test` (warm tool cache) take here
 	$(PY) -m tools.perf.suite_timings
 
+lint: $(VENV)/.installed ## ruff check + ruff format --check (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The fixes first (they may leave lines to format), then the formatter; what no fix covers, `make lint` lists.
+format: $(VENV)/.installed ## ruff check --fix + ruff format over the tree
+	$(VENV)/bin/ruff check --fix --exit-zero --quiet .
+	$(VENV)/bin/ruff format .
+
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
 	$(PY) -m tools.rehearsal.e2e
 
@@ -123,7 +132,7 @@ bootstrap: install ## state account, once, as its administrator: state bucket, l
 bootstrap-account: install ## ENV's account, once, as its administrator: GitHub OIDC, deploy and plan roles, boundary
 	$(CDKTF) deploy bootstrap-$(ENV)
 
-docs: install ## rewrite the README's config tables from the code
+docs: install ## rewrite the config tables of docs/configuration.md from the code
 	$(PY) -m tools.docs
 
 REGION = $(shell python3 -c "import tomllib; print(tomllib.load(open('environments/$(ENV).toml', 'rb'))['region'])")

@@ -34,7 +34,7 @@ from modules.database import DatabaseConfig
 from modules.dns import DnsConfig
 from modules.identity import IdentityConfig
 from modules.ingest import IngestConfig
-from modules.limits import Pattern, limits_of
+from modules.limits import Doc, Pattern, limits_of
 from modules.load_balancer import LoadBalancerConfig
 from modules.monitoring import MonitoringConfig
 from modules.network import NetworkConfig
@@ -62,13 +62,19 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class StateBackendConfig:
     """Where every environment keeps its Terraform state (environments/state_backend.toml)."""
-    account_id: Annotated[str, ACCOUNT_ID]  # account that owns the state bucket and lock table
-    region: Annotated[str, REGION]          # region of the state bucket and lock table
-    dr_region: Annotated[str, REGION]       # region of the state bucket's replica, not region
-    bucket: Annotated[str, BUCKET]          # S3 bucket for state, one key per environment
-    lock_table: Annotated[str, LOCK_TABLE]  # DynamoDB table with a `LockID` hash key
-    role_arn: Annotated[str, ROLE_ARN]      # state roles in account_id, one per environment: `<this>-<env>` reads and writes <env>/ only
-    read_role_arn: Annotated[str, ROLE_ARN]  # read-only state roles, `<this>-<env>`, for the environments' pull-request plans
+    account_id: Annotated[str, ACCOUNT_ID, Doc("account that owns the state bucket and lock table")]
+    region: Annotated[str, REGION, Doc("region of the state bucket and lock table")]
+    dr_region: Annotated[str, REGION, Doc("region of the state bucket's replica, not region")]
+    bucket: Annotated[str, BUCKET, Doc("S3 bucket for state, one key per environment")]
+    lock_table: Annotated[str, LOCK_TABLE, Doc("DynamoDB table with a `LockID` hash key")]
+    role_arn: Annotated[
+        str,
+        ROLE_ARN,
+        Doc("state roles in account_id, one per environment: `<this>-<env>` reads and writes <env>/ only"),
+    ]
+    read_role_arn: Annotated[
+        str, ROLE_ARN, Doc("read-only state roles, `<this>-<env>`, for the environments' pull-request plans")
+    ]
 
     def __post_init__(self) -> None:
         if self.dr_region == self.region:
@@ -99,26 +105,46 @@ class StateBackendConfig:
 @dataclass(frozen=True, kw_only=True)
 class Environment:
     """One deployable environment. Sections default to the prod-safe module defaults."""
-    name: Annotated[str, NAME]       # dev | staging | prod: used in names, tags and the state key
-    account_id: Annotated[str, ACCOUNT_ID]  # the only AWS account this environment may touch
-    region: Annotated[str, REGION]   # primary region
-    dr_region: Annotated[str, REGION]  # disaster-recovery region (replicas, backup vault), not region
-    availability_zones: tuple[str, ...]  # exactly three, in `region`
-    cdn: CdnConfig                   # [cdn] is required: it names the public key of the URL signers
-    identity: IdentityConfig         # [identity] is required: the repository whose CI deploys (account bootstrap)
-    production: bool = True          # production rules: multi-AZ, deletion protection, replication
-    dns: DnsConfig = field(default_factory=DnsConfig)
-    network: NetworkConfig = field(default_factory=NetworkConfig)
-    security: SecurityConfig = field(default_factory=SecurityConfig)
-    storage: StorageConfig = field(default_factory=StorageConfig)
-    database: DatabaseConfig = field(default_factory=DatabaseConfig)
-    compute: ComputeConfig = field(default_factory=ComputeConfig)
-    load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
-    ingest: IngestConfig = field(default_factory=IngestConfig)
-    api: ApiConfig = field(default_factory=ApiConfig)
-    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
-    cost: CostConfig = field(default_factory=CostConfig)
-    backup: BackupConfig = field(default_factory=BackupConfig)
+    name: Annotated[str, NAME, Doc("dev | staging | prod: used in names, tags and the state key")]
+    account_id: Annotated[str, ACCOUNT_ID, Doc("the only AWS account this environment may touch")]
+    region: Annotated[str, REGION, Doc("primary region")]
+    dr_region: Annotated[str, REGION, Doc("disaster-recovery region (replicas, backup vault), not region")]
+    availability_zones: Annotated[tuple[str, ...], Doc("exactly three, in `region`")]
+    cdn: Annotated[CdnConfig, Doc("[cdn] is required: it names the public key of the URL signers")]
+    identity: Annotated[
+        IdentityConfig, Doc("[identity] is required: the repository whose CI deploys (account bootstrap)")
+    ]
+    production: Annotated[bool, Doc("production rules: multi-AZ, deletion protection, replication")] = True
+    dns: Annotated[
+        DnsConfig, Doc("[dns]: the public Route 53 zone holding the environment's names")
+    ] = field(default_factory=DnsConfig)
+    network: Annotated[
+        NetworkConfig, Doc("[network]: VPC, subnets, NAT, flow logs")
+    ] = field(default_factory=NetworkConfig)
+    security: Annotated[
+        SecurityConfig, Doc("[security]: KMS keys, the operator role, secrets")
+    ] = field(default_factory=SecurityConfig)
+    storage: Annotated[
+        StorageConfig, Doc("[storage]: the video and log buckets, replication")
+    ] = field(default_factory=StorageConfig)
+    database: Annotated[DatabaseConfig, Doc("[database]: PostgreSQL on RDS")] = field(default_factory=DatabaseConfig)
+    compute: Annotated[
+        ComputeConfig, Doc("[compute]: the ECS cluster and the API service")
+    ] = field(default_factory=ComputeConfig)
+    load_balancer: Annotated[
+        LoadBalancerConfig, Doc("[load_balancer]: the ALB, its certificate and WAF")
+    ] = field(default_factory=LoadBalancerConfig)
+    ingest: Annotated[
+        IngestConfig, Doc("[ingest]: uploads, queue, worker service, ECR")
+    ] = field(default_factory=IngestConfig)
+    api: Annotated[ApiConfig, Doc("[api]: API Gateway, stage, usage plans")] = field(default_factory=ApiConfig)
+    monitoring: Annotated[
+        MonitoringConfig, Doc("[monitoring]: alarms, topics, dashboard, X-Ray")
+    ] = field(default_factory=MonitoringConfig)
+    cost: Annotated[CostConfig, Doc("[cost]: budget and cost anomaly alerts")] = field(default_factory=CostConfig)
+    backup: Annotated[
+        BackupConfig, Doc("[backup]: AWS Backup plan and DR-region vault")
+    ] = field(default_factory=BackupConfig)
 
     def __post_init__(self) -> None:
         if self.dr_region == self.region:

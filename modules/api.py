@@ -31,7 +31,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import OneOf, Pattern, Range
+from modules.limits import Doc, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import service_trust
 from modules.validation import LOG_RETENTION
@@ -48,23 +48,31 @@ ROUTES = {
 @dataclass(frozen=True, kw_only=True)
 class ApiClient:
     """One API consumer: its own key and usage plan."""
-    name: Annotated[str, Pattern(r"[a-z][a-z0-9-]{1,30}", "2-31 chars of a-z, 0-9, '-'")]  # client id: names its usage plan and API key
-    rate_limit: Annotated[float, Range(0, 10_000, "requests/s", above=True)] = 50.0  # steady requests per second
-    burst_limit: Annotated[int, Range(1, 5_000)] = 100  # bucket size for bursts
-    quota_per_day: Annotated[int, Range(1)] = 100_000   # requests per day
+    name: Annotated[
+        str,
+        Pattern(r"[a-z][a-z0-9-]{1,30}", "2-31 chars of a-z, 0-9, '-'"),
+        Doc("client id: names its usage plan and API key"),
+    ]
+    rate_limit: Annotated[float, Range(0, 10_000, "requests/s", above=True), Doc("steady requests per second")] = 50.0
+    burst_limit: Annotated[int, Range(1, 5_000), Doc("bucket size for bursts")] = 100
+    quota_per_day: Annotated[int, Range(1), Doc("requests per day")] = 100_000
 
 
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig:
     """Inputs. Every default is the prod-safe choice."""
-    stage_name: Annotated[str, Pattern(r"[A-Za-z0-9_]{1,128}", "1-128 chars of A-Z a-z 0-9 _")] = "v1"  # path prefix of the deployed API
-    iam_auth: bool = True                  # methods also require SigV4 (IAM) besides the API key
-    cache_size_gb: Annotated[str, OneOf(CACHE_SIZES)] = "0.5"  # stage cache cluster size
-    cache_ttl_seconds: Annotated[int, Range(0, 3600, "s")] = 300  # GET response cache TTL
-    stage_rate_limit: float = 500.0        # stage-wide default throttling
-    stage_burst_limit: int = 1000          # stage-wide burst bucket
-    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # access log retention
-    clients: tuple[ApiClient, ...] = (ApiClient(name="web"),)  # [[api.clients]]: one usage plan + key each
+    stage_name: Annotated[
+        str, Pattern(r"[A-Za-z0-9_]{1,128}", "1-128 chars of A-Z a-z 0-9 _"), Doc("path prefix of the deployed API")
+    ] = "v1"
+    iam_auth: Annotated[bool, Doc("methods also require SigV4 (IAM) besides the API key")] = True
+    cache_size_gb: Annotated[str, OneOf(CACHE_SIZES), Doc("stage cache cluster size")] = "0.5"
+    cache_ttl_seconds: Annotated[int, Range(0, 3600, "s"), Doc("GET response cache TTL")] = 300
+    stage_rate_limit: Annotated[float, Doc("stage-wide default throttling")] = 500.0
+    stage_burst_limit: Annotated[int, Doc("stage-wide burst bucket")] = 1000
+    log_retention_days: Annotated[int, LOG_RETENTION, Doc("access log retention")] = 365
+    clients: Annotated[
+        tuple[ApiClient, ...], Doc("[[api.clients]]: one usage plan + key each")
+    ] = (ApiClient(name="web"),)
 
     def __post_init__(self) -> None:
         names = [client.name for client in self.clients]

@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import service_trust
 
@@ -28,10 +28,10 @@ RETENTION = Range(1, 36500, "days")
 @dataclass(frozen=True, kw_only=True)
 class BackupConfig:
     """Inputs. Every default is the prod-safe choice."""
-    enabled: bool = True                    # AWS Backup plan with a DR-region copy
-    schedule: Annotated[str, SCHEDULE] = "cron(0 * * * ? *)"  # hourly: the RPO of 1 hour, also from the DR copy
-    retention_days: Annotated[int, RETENTION] = 35     # in the primary vault
-    dr_retention_days: Annotated[int, RETENTION] = 35  # copies in the DR-region vault
+    enabled: Annotated[bool, Doc("AWS Backup plan with a DR-region copy")] = True
+    schedule: Annotated[str, SCHEDULE, Doc("hourly: the RPO of 1 hour, also from the DR copy")] = "cron(0 * * * ? *)"
+    retention_days: Annotated[int, RETENTION, Doc("in the primary vault")] = 35
+    dr_retention_days: Annotated[int, RETENTION, Doc("copies in the DR-region vault")] = 35
 
 
 class Backup(Construct):
@@ -44,13 +44,21 @@ class Backup(Construct):
                                  force_destroy=not protect)
         self.dr_vault = BackupVault(self, "dr-vault", name=naming.name("backups-dr"), kms_key_arn=dr_kms_key_arn,
                                     force_destroy=not protect, provider=dr_provider)
-        self.plan = BackupPlan(self, "plan", name=naming.name("database"), rule=[BackupPlanRule(
+        self.plan = self._plan(naming, config)
+        self._select(naming, resource_arns)
+
+    def _plan(self, naming: Naming, config: BackupConfig) -> BackupPlan:
+        """Hourly into the vault, each recovery point copied to the DR-region vault."""
+        return BackupPlan(self, "plan", name=naming.name("database"), rule=[BackupPlanRule(
             rule_name="hourly-with-dr-copy", target_vault_name=self.vault.name, schedule=config.schedule,
             start_window=60, completion_window=180,
             lifecycle=BackupPlanRuleLifecycle(delete_after=config.retention_days),
             copy_action=[BackupPlanRuleCopyAction(
                 destination_vault_arn=self.dr_vault.arn,
                 lifecycle=BackupPlanRuleCopyActionLifecycle(delete_after=config.dr_retention_days))])])
+
+    def _select(self, naming: Naming, resource_arns: list[str]) -> None:
+        """The role AWS Backup runs as, and what the plan backs up."""
         role = IamRole(self, "role", name=naming.name("backup"), description="AWS Backup for the database",
                        assume_role_policy=service_trust("backup.amazonaws.com", source_account=naming.account_id))
         for suffix in ("Backup", "Restores"):

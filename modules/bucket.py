@@ -91,15 +91,27 @@ class SecureBucket(Construct):
         self.name, self.arn = self.bucket.bucket, self.bucket.arn
         for check_id, reason in options.skips.items():
             checkov.skip(self.bucket, check_id, reason)
+        self._block_public_access(options, provider)
+        self.versioning = S3BucketVersioningA(
+            self, "versioning", bucket=self.bucket.id, provider=provider,
+            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
+        self._encrypt(options, provider)
+        self._statements = [deny_insecure_transport("s3", [self.arn, f"{self.arn}/*"]), *options.policy_statements]
+        self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, provider=provider,
+                                     policy=rendered_at_synth(lambda: policy(*self._statements)))
+        self._log_notify_and_expire(name, options, provider)
+
+    def _block_public_access(self, options: BucketOptions, provider) -> None:
+        """Public access blocked; object ownership from the options."""
         S3BucketPublicAccessBlock(self, "public-access-block", bucket=self.bucket.id, provider=provider,
                                   block_public_acls=True, block_public_policy=True,
                                   ignore_public_acls=True, restrict_public_buckets=True)
         self.ownership = S3BucketOwnershipControls(
             self, "ownership", bucket=self.bucket.id, provider=provider,
             rule=S3BucketOwnershipControlsRule(object_ownership=options.object_ownership))
-        self.versioning = S3BucketVersioningA(
-            self, "versioning", bucket=self.bucket.id, provider=provider,
-            versioning_configuration=S3BucketVersioningVersioningConfiguration(status="Enabled"))
+
+    def _encrypt(self, options: BucketOptions, provider) -> None:
+        """SSE-KMS with the options' key (and an S3 bucket key), else SSE-S3."""
         by_default = (S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
             sse_algorithm="aws:kms", kms_master_key_id=options.kms_key_arn) if options.kms_key_arn else
             S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(sse_algorithm="AES256"))
@@ -108,9 +120,9 @@ class SecureBucket(Construct):
             rule=[S3BucketServerSideEncryptionConfigurationRuleA(
                 apply_server_side_encryption_by_default=by_default,
                 bucket_key_enabled=bool(options.kms_key_arn))])
-        self._statements = [deny_insecure_transport("s3", [self.arn, f"{self.arn}/*"]), *options.policy_statements]
-        self.policy = S3BucketPolicy(self, "policy", bucket=self.bucket.id, provider=provider,
-                                     policy=rendered_at_synth(lambda: policy(*self._statements)))
+
+    def _log_notify_and_expire(self, name: str, options: BucketOptions, provider) -> None:
+        """Access logging, EventBridge notifications and the lifecycle rules, as the options say."""
         if options.log_bucket:
             # After the target's policy: S3 refuses a logging target that does not yet admit log delivery.
             S3BucketLoggingA(self, "logging", bucket=self.bucket.id, provider=provider,
@@ -118,7 +130,8 @@ class SecureBucket(Construct):
                              depends_on=[options.log_bucket.policy])
         if options.notifications:
             S3BucketNotification(self, "notifications", bucket=self.bucket.id, eventbridge=True, provider=provider)
-        rules = options.lifecycle or (LifecycleRule(id="abort-incomplete-uploads", abort_multipart_days=ABORT_MULTIPART_DAYS),)
+        rules = options.lifecycle or (
+            LifecycleRule(id="abort-incomplete-uploads", abort_multipart_days=ABORT_MULTIPART_DAYS),)
         self.lifecycle = S3BucketLifecycleConfiguration(
             self, "lifecycle", bucket=self.bucket.id, provider=provider,
             rule=[_lifecycle_rule(rule) for rule in rules], depends_on=[self.versioning])
@@ -158,7 +171,8 @@ def access_log_options(name: str, account_id: str, *, extra_statements: tuple[di
         skips={
             "CKV_AWS_144": "Logs audit this region's buckets and stay in it; the replica region has its own.",
             "CKV_AWS_145": "S3 server access log and ALB log delivery support only SSE-S3 on the target, not SSE-KMS.",
-            "CKV2_AWS_62": "Log objects are read by tools in batches; per-object event notifications would only add cost.",
+            "CKV2_AWS_62": "Log objects are read by tools in batches; "
+                           "per-object event notifications would only add cost.",
         })
 
 
@@ -172,27 +186,7 @@ class Replication(Construct):
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, source: SecureBucket,
                  source_key_arn: str, replica: SecureBucket, replica_key_arn: str, time_control: bool) -> None:
         super().__init__(scope, id_)
-        self.role = IamRole(self, "role", name=naming.name(id_),
-                            description=f"S3 replication {source.node.id} -> {replica.node.id}",
-                            assume_role_policy=service_trust("s3.amazonaws.com", source_account=naming.account_id))
-        IamRolePolicy(self, "role-policy", name="replicate", role=self.role.id, policy=policy(
-            statement("ReadSource", ["s3:GetReplicationConfiguration", "s3:ListBucket"], [source.arn]),
-            statement("ReadSourceVersions", ["s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication",
-                                             "s3:GetObjectVersionTagging"], [f"{source.arn}/*"]),
-            statement("WriteReplica", ["s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags"],
-                      [f"{replica.arn}/*"]),
-            statement("DecryptSource", ["kms:Decrypt"], [source_key_arn]),
-            statement("EncryptReplica", ["kms:Encrypt", "kms:GenerateDataKey"], [replica_key_arn])))
-        destination = S3BucketReplicationConfigurationRuleDestination(
-            bucket=replica.arn, storage_class="STANDARD",
-            encryption_configuration=S3BucketReplicationConfigurationRuleDestinationEncryptionConfiguration(
-                replica_kms_key_id=replica_key_arn),
-            replication_time=S3BucketReplicationConfigurationRuleDestinationReplicationTime(
-                status="Enabled", time=S3BucketReplicationConfigurationRuleDestinationReplicationTimeTime(minutes=15))
-            if time_control else None,
-            metrics=S3BucketReplicationConfigurationRuleDestinationMetrics(
-                status="Enabled", event_threshold=S3BucketReplicationConfigurationRuleDestinationMetricsEventThreshold(
-                    minutes=15)) if time_control else None)
+        self.role = self._role(naming, id_, source, source_key_arn, replica, replica_key_arn)
         self.configuration = S3BucketReplicationConfigurationA(
             self, "configuration", bucket=source.bucket.id, role=self.role.arn,
             depends_on=[source.versioning, replica.versioning],
@@ -203,4 +197,35 @@ class Replication(Construct):
                 source_selection_criteria=S3BucketReplicationConfigurationRuleSourceSelectionCriteria(
                     sse_kms_encrypted_objects=S3BucketReplicationConfigurationRuleSourceSelectionCriteriaSseKmsEncryptedObjects(
                         status="Enabled")),
-                destination=destination)])
+                destination=_replica_destination(replica.arn, replica_key_arn, time_control))])
+
+    def _role(self, naming: Naming, id_: str, source: SecureBucket, source_key_arn: str, replica: SecureBucket,
+              replica_key_arn: str) -> IamRole:
+        """The role S3 replicates as: reads the source's versions, writes the replica, each key for its side."""
+        role = IamRole(self, "role", name=naming.name(id_),
+                            description=f"S3 replication {source.node.id} -> {replica.node.id}",
+                            assume_role_policy=service_trust("s3.amazonaws.com", source_account=naming.account_id))
+        IamRolePolicy(self, "role-policy", name="replicate", role=role.id, policy=policy(
+            statement("ReadSource", ["s3:GetReplicationConfiguration", "s3:ListBucket"], [source.arn]),
+            statement("ReadSourceVersions", ["s3:GetObjectVersionAcl", "s3:GetObjectVersionForReplication",
+                                             "s3:GetObjectVersionTagging"], [f"{source.arn}/*"]),
+            statement("WriteReplica", ["s3:ReplicateDelete", "s3:ReplicateObject", "s3:ReplicateTags"],
+                      [f"{replica.arn}/*"]),
+            statement("DecryptSource", ["kms:Decrypt"], [source_key_arn]),
+            statement("EncryptReplica", ["kms:Encrypt", "kms:GenerateDataKey"], [replica_key_arn])))
+        return role
+
+
+def _replica_destination(replica_arn: str, replica_key_arn: str,
+                         time_control: bool) -> S3BucketReplicationConfigurationRuleDestination:
+    """Re-encrypted with the replica key; with Replication Time Control and its metrics where asked for."""
+    return S3BucketReplicationConfigurationRuleDestination(
+        bucket=replica_arn, storage_class="STANDARD",
+        encryption_configuration=S3BucketReplicationConfigurationRuleDestinationEncryptionConfiguration(
+            replica_kms_key_id=replica_key_arn),
+        replication_time=S3BucketReplicationConfigurationRuleDestinationReplicationTime(
+            status="Enabled", time=S3BucketReplicationConfigurationRuleDestinationReplicationTimeTime(minutes=15))
+        if time_control else None,
+        metrics=S3BucketReplicationConfigurationRuleDestinationMetrics(
+            status="Enabled", event_threshold=S3BucketReplicationConfigurationRuleDestinationMetricsEventThreshold(
+                minutes=15)) if time_control else None)

@@ -34,7 +34,7 @@ from constructs import Construct
 from modules import checkov
 from modules.bucket import BucketOptions, SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
-from modules.limits import Check, OneOf, Pattern, Range
+from modules.limits import Check, Doc, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import ServiceGrant
 from modules.validation import DNS_NAME, LOG_RETENTION
@@ -64,16 +64,28 @@ COUNTRY = Pattern(r"[A-Z]{2}", "an ISO 3166-1 alpha-2 code such as 'KP'")
 @dataclass(frozen=True, kw_only=True)
 class CdnConfig:
     """Inputs. Every default is the prod-safe choice."""
-    signing_public_key_pem: Annotated[str, PUBLIC_KEY]  # public key for signed URLs; the private key stays with the API
-    domain_name: Annotated[str, DOMAIN_NAME] = "cdn.video.example.com"  # viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge
-    certificate_arn: Annotated[str, CERTIFICATE_ARN] = ""  # an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id
-    price_class: Annotated[str, OneOf(PRICE_CLASSES)] = "PriceClass_All"  # edge locations used
-    waf_enabled: bool = True                      # CLOUDFRONT-scope web ACL (us-east-1)
-    waf_rate_limit: int = 2000                    # requests per 5 minutes per client IP
-    video_default_ttl_seconds: Annotated[int, Range(0, above=True)] = 86400  # edge cache TTL when the origin sends none; at most video_max_ttl_seconds
-    video_max_ttl_seconds: int = 31536000         # upper bound on any TTL
-    blocked_countries: tuple[Annotated[str, COUNTRY], ...] = ()  # ISO 3166-1 alpha-2 codes denied at the edge
-    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # edge WAF log retention
+    signing_public_key_pem: Annotated[
+        str, PUBLIC_KEY, Doc("public key for signed URLs; the private key stays with the API")
+    ]
+    domain_name: Annotated[
+        str, DOMAIN_NAME, Doc("viewer-facing name, required: only a certificate of its own gives TLS 1.2+ at the edge")
+    ] = "cdn.video.example.com"
+    certificate_arn: Annotated[
+        str,
+        CERTIFICATE_ARN,
+        Doc("an issued ACM certificate in us-east-1; empty: request one, validated in dns.hosted_zone_id"),
+    ] = ""
+    price_class: Annotated[str, OneOf(PRICE_CLASSES), Doc("edge locations used")] = "PriceClass_All"
+    waf_enabled: Annotated[bool, Doc("CLOUDFRONT-scope web ACL (us-east-1)")] = True
+    waf_rate_limit: Annotated[int, Doc("requests per 5 minutes per client IP")] = 2000
+    video_default_ttl_seconds: Annotated[
+        int, Range(0, above=True), Doc("edge cache TTL when the origin sends none; at most video_max_ttl_seconds")
+    ] = 86400
+    video_max_ttl_seconds: Annotated[int, Doc("upper bound on any TTL")] = 31536000
+    blocked_countries: Annotated[
+        tuple[Annotated[str, COUNTRY], ...], Doc("ISO 3166-1 alpha-2 codes denied at the edge")
+    ] = ()
+    log_retention_days: Annotated[int, LOG_RETENTION, Doc("edge WAF log retention")] = 365
 
     def __post_init__(self) -> None:
         if self.video_default_ttl_seconds > self.video_max_ttl_seconds:
@@ -93,23 +105,41 @@ class Cdn(Construct):
         self._naming, self._config, self._edge_provider = naming, config, us_east_1_provider
         self.key_group = self._key_group()
         logs = self._log_bucket(access_log_bucket, force_destroy=force_destroy, protect=protect)
-        self.web_acl: Wafv2WebAcl | None = None
-        if config.waf_enabled:
-            self.web_acl = web_acl(self, "waf", name=naming.name("edge"), scope_name="CLOUDFRONT",
-                                   rate_limit=config.waf_rate_limit, provider=us_east_1_provider)
-            waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=self.web_acl.arn,
-                        kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
-                        environment=naming.environment, provider=us_east_1_provider)
-        certificate_arn, self.certificate_validation = config.certificate_arn, None
+        self.web_acl = self._edge_waf(kms_key_arn_us_east_1) if config.waf_enabled else None
+        certificate_arn = self._certificate_arn(dns)
+        origins = _origins(video_bucket_domain, replica_bucket_domain, alb_domain, origin_access_control_id)
+        self.distribution = self._distribution(origins, certificate_arn, logs, protect)
+        if dns.hosted_zone_id:
+            alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.distribution.domain_name,
+                          target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
+        self._reasons(naming, config, replica_bucket_domain)
+
+    def _edge_waf(self, kms_key_arn_us_east_1: str) -> Wafv2WebAcl:
+        """The CLOUDFRONT-scope web ACL (in us-east-1, as CloudFront requires) and its logging."""
+        naming, config, provider = self._naming, self._config, self._edge_provider
+        acl = web_acl(self, "waf", name=naming.name("edge"), scope_name="CLOUDFRONT",
+                      rate_limit=config.waf_rate_limit, provider=provider)
+        waf_logging(self, "waf", name=naming.name("edge"), web_acl_arn=acl.arn,
+                    kms_key_arn=kms_key_arn_us_east_1, retention_days=config.log_retention_days,
+                    environment=naming.environment, provider=provider)
+        return acl
+
+    def _certificate_arn(self, dns: DnsConfig) -> str:
+        """The configured certificate, or one requested and validated in the zone (`certificate_validation`)."""
+        certificate_arn, self.certificate_validation = self._config.certificate_arn, None
         if not certificate_arn:
             # CloudFront takes certificates from us-east-1; the validation record goes into the zone, and the
             # distribution (nothing stateful) waits until ACM has issued the certificate.
             _, self.certificate_validation = validated_certificate(
-                self, "certificate", domain_name=config.domain_name, dns=dns, provider=us_east_1_provider)
+                self, "certificate", domain_name=self._config.domain_name, dns=dns, provider=self._edge_provider)
             certificate_arn = self.certificate_validation.certificate_arn
-        origins, origin_groups, video_target = _origins(video_bucket_domain, replica_bucket_domain, alb_domain,
-                                                        origin_access_control_id)
-        self.distribution = CloudfrontDistribution(
+        return certificate_arn
+
+    def _distribution(self, origins: tuple, certificate_arn: str, logs: SecureBucket,
+                      protect: bool) -> CloudfrontDistribution:
+        naming, config = self._naming, self._config
+        origins, origin_groups, video_target = origins
+        return CloudfrontDistribution(
             self, "distribution", enabled=True, is_ipv6_enabled=True, comment=f"{naming.prefix} videos and API",
             price_class=config.price_class, http_version="http2and3", default_root_object="index.html",
             aliases=[config.domain_name], web_acl_id=self.web_acl.arn if self.web_acl else None,
@@ -125,10 +155,6 @@ class Cdn(Construct):
             # Standard logging writes through an ACL grant: the bucket must have left BucketOwnerEnforced.
             depends_on=[logs.policy, logs.ownership],
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect))
-        if dns.hosted_zone_id:
-            alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.distribution.domain_name,
-                          target_zone_id=self.distribution.hosted_zone_id, ipv6=True, evaluate_target_health=False)
-        self._reasons(naming, config, replica_bucket_domain)
 
     @property
     def video_key_grant(self) -> ServiceGrant:

@@ -29,7 +29,7 @@ from cdktf_cdktf_provider_aws.service_discovery_service import (
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.aspects import rendered_at_synth
 from modules.policy import policy, service_trust, statement
@@ -45,18 +45,24 @@ HEALTH_PATH = Pattern(r"/\S*", "a path starting with '/'")
 @dataclass(frozen=True, kw_only=True)
 class ComputeConfig:
     """Inputs of the cluster and the API service. Every default is the prod-safe choice."""
-    cpu: Annotated[int, FARGATE_CPU] = 1024  # task CPU units (spec: dev 256, staging 512, prod 1024)
-    memory: int = 2048                     # task memory MiB (spec: dev 512, staging 1024, prod 2048); a size Fargate accepts with cpu
-    image: Annotated[str, IMAGE] = PLACEHOLDER_IMAGE  # API container image; default: a placeholder that serves the health check (README: Images)
-    health_check_path: Annotated[str, HEALTH_PATH] = "/health"  # API health endpoint: the container's check and the load balancer's target group
-    min_tasks: Annotated[int, TASKS] = 2   # autoscaling floor (spec: 1-10)
-    max_tasks: Annotated[int, TASKS] = 10  # autoscaling ceiling, at least min_tasks
-    cpu_target_percent: Annotated[int, TARGET_PERCENT] = 60     # target tracking on average CPU
-    memory_target_percent: Annotated[int, TARGET_PERCENT] = 70  # target tracking on average memory
-    on_demand_base: Annotated[int, Range(0)] = 1    # tasks always on FARGATE (on demand), at most min_tasks
-    on_demand_weight: Annotated[int, Range(0)] = 1  # share of tasks above the base on FARGATE
-    spot_weight: Annotated[int, Range(0)] = 0       # share of tasks above the base on FARGATE_SPOT (not both 0)
-    log_retention_days: Annotated[int, LOG_RETENTION] = 365  # service log retention
+    cpu: Annotated[int, FARGATE_CPU, Doc("task CPU units (spec: dev 256, staging 512, prod 1024)")] = 1024
+    memory: Annotated[
+        int, Doc("task memory MiB (spec: dev 512, staging 1024, prod 2048); a size Fargate accepts with cpu")
+    ] = 2048
+    image: Annotated[
+        str, IMAGE, Doc("API container image; default: a placeholder that serves the health check (docs/first-deploy.md: Images)")
+    ] = PLACEHOLDER_IMAGE
+    health_check_path: Annotated[
+        str, HEALTH_PATH, Doc("API health endpoint: the container's check and the load balancer's target group")
+    ] = "/health"
+    min_tasks: Annotated[int, TASKS, Doc("autoscaling floor (spec: 1-10)")] = 2
+    max_tasks: Annotated[int, TASKS, Doc("autoscaling ceiling, at least min_tasks")] = 10
+    cpu_target_percent: Annotated[int, TARGET_PERCENT, Doc("target tracking on average CPU")] = 60
+    memory_target_percent: Annotated[int, TARGET_PERCENT, Doc("target tracking on average memory")] = 70
+    on_demand_base: Annotated[int, Range(0), Doc("tasks always on FARGATE (on demand), at most min_tasks")] = 1
+    on_demand_weight: Annotated[int, Range(0), Doc("share of tasks above the base on FARGATE")] = 1
+    spot_weight: Annotated[int, Range(0), Doc("share of tasks above the base on FARGATE_SPOT (not both 0)")] = 0
+    log_retention_days: Annotated[int, LOG_RETENTION, Doc("service log retention")] = 365
 
     def __post_init__(self) -> None:
         check_fargate_size(self.cpu, self.memory)
@@ -258,8 +264,14 @@ class Compute(Construct):
                         predefined_metric_type=metric)))
 
     def _containers(self, spec: ServiceSpec, log_group: CloudwatchLogGroup) -> list[dict]:
-        logging = lambda prefix: {"logDriver": "awslogs", "options": {
+        return [self._app_container(spec, log_group), self._xray_container(log_group)]
+
+    def _logging(self, log_group: CloudwatchLogGroup, prefix: str) -> dict:
+        return {"logDriver": "awslogs", "options": {
             "awslogs-group": log_group.name, "awslogs-region": self._naming.region, "awslogs-stream-prefix": prefix}}
+
+    def _app_container(self, spec: ServiceSpec, log_group: CloudwatchLogGroup) -> dict:
+        """The service's own container: hardened (uid 10001, read-only root, no capabilities), with a health check."""
         app = {
             "name": spec.name, "image": spec.image, "essential": True,
             "memoryReservation": spec.memory - XRAY_DAEMON_MEMORY,
@@ -269,7 +281,7 @@ class Compute(Construct):
             "environment": [{"name": k, "value": v} for k, v in sorted(
                 {**spec.environment, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}.items())],
             "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(spec.secrets.items())],
-            "logConfiguration": logging(spec.name),
+            "logConfiguration": self._logging(log_group, spec.name),
             "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
         }
         command = spec.command or (placeholder_command(spec) if spec.image == PLACEHOLDER_IMAGE else ())
@@ -283,10 +295,12 @@ class Compute(Construct):
         else:
             app["healthCheck"] = {"command": ["CMD-SHELL", "test -f /tmp/healthy || exit 1"],
                                   "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 60}
-        xray = {
+        return app
+
+    def _xray_container(self, log_group: CloudwatchLogGroup) -> dict:
+        return {
             "name": "xray-daemon", "image": XRAY_DAEMON_IMAGE, "essential": True, "memoryReservation": XRAY_DAEMON_MEMORY,
             "readonlyRootFilesystem": True, "user": "1337:1337", "privileged": False,
             "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
-            "logConfiguration": logging("xray"),
+            "logConfiguration": self._logging(log_group, "xray"),
         }
-        return [app, xray]

@@ -11,7 +11,7 @@ from cdktf_cdktf_provider_aws.ce_anomaly_subscription import (
     CeAnomalySubscriptionThresholdExpressionDimension)
 from constructs import Construct
 
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.validation import EMAIL
 
@@ -24,11 +24,22 @@ BUDGET_ALERTS = ((80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED"))
 @dataclass(frozen=True, kw_only=True)
 class CostConfig:
     """Inputs. Each environment lives in its own account, so the budget covers the whole account."""
-    monthly_budget_usd: Annotated[int, Range(1, unit="USD")] = 5000  # monthly cost budget of the account
-    anomaly_threshold_usd: Annotated[int, Range(1, unit="USD")] = 100  # alert on anomalies whose total impact reaches this
-    budget_emails: tuple[Annotated[str, EMAIL], ...] = ()  # also told directly, besides the alarm topic
-    anomaly_detection: bool = True          # Cost Anomaly Detection: a monitor of AWS services and an immediate alert subscription
-    anomaly_monitor_arn: Annotated[str, MONITOR_ARN] = ""  # AWS allows one AWS-services monitor per account: subscribe to this existing one instead of creating it (or import it: README)
+    monthly_budget_usd: Annotated[int, Range(1, unit="USD"), Doc("monthly cost budget of the account")] = 5000
+    anomaly_threshold_usd: Annotated[
+        int, Range(1, unit="USD"), Doc("alert on anomalies whose total impact reaches this")
+    ] = 100
+    budget_emails: Annotated[tuple[Annotated[str, EMAIL], ...], Doc("also told directly, besides the alarm topic")] = ()
+    anomaly_detection: Annotated[
+        bool, Doc("Cost Anomaly Detection: a monitor of AWS services and an immediate alert subscription")
+    ] = True
+    anomaly_monitor_arn: Annotated[
+        str,
+        MONITOR_ARN,
+        Doc(
+            "AWS allows one AWS-services monitor per account: subscribe to this existing one instead of creating it "
+            "(or import it: docs/first-deploy.md)"
+        ),
+    ] = ""
 
     def __post_init__(self) -> None:
         if self.anomaly_monitor_arn and not self.anomaly_detection:
@@ -54,7 +65,7 @@ class Cost(Construct):
         if not config.anomaly_detection:
             return
         # One AWS-services (DIMENSIONAL/SERVICE) monitor per account: an existing one is subscribed to, not
-        # created again (AWS would refuse the create); README: how to import it instead.
+        # created again (AWS would refuse the create); docs/first-deploy.md: how to import it instead.
         monitor_arn = config.anomaly_monitor_arn
         if not monitor_arn:
             self.anomaly_monitor = CeAnomalyMonitor(self, "anomaly-monitor", name=naming.name("services"),

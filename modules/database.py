@@ -15,7 +15,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import OneOf, Pattern, Range
+from modules.limits import Doc, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import Grantee, service_trust, statement
 from modules.validation import POSTGRES_15_CLASS
@@ -33,22 +33,37 @@ WEEKLY_WINDOW = Pattern(r"[a-z]{3}:\d\d:\d\d-[a-z]{3}:\d\d:\d\d", "'ddd:hh:mm-dd
 @dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """Inputs. Every default is the prod-safe choice (the prod values of the spec)."""
-    instance_class: Annotated[str, POSTGRES_15_CLASS] = "db.r6g.large"  # spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large
-    engine_version: Annotated[str, ENGINE_VERSION] = ENGINE_MAJOR  # "15": latest 15.x, auto minor upgrades; or a pinned minor
-    allocated_storage_gb: Annotated[int, STORAGE_GB] = 50  # initial gp3 size
-    max_allocated_storage_gb: int = 500         # storage autoscaling ceiling: above allocated_storage_gb, at most 65536
-    multi_az: bool = True                       # standby in a second AZ
-    backup_retention_days: Annotated[int, Range(0, 35, "days")] = 30  # automated backups and point-in-time recovery window
-    deletion_protection: bool = True            # RDS refuses to delete the instance
-    read_replicas: Annotated[int, Range(0, 5)] = 0  # read replicas for read-heavy workloads (need backups)
-    backup_replication: bool = True             # copy automated backups to the DR region (cross-region PITR; needs backups)
-    backup_replication_retention_days: Annotated[int, Range(1, 35, "days")] = 7  # retention of the replicated backups
-    performance_insights_retention_days: Annotated[int, INSIGHTS_DAYS] = 7  # 7 is free
-    monitoring_interval_seconds: Annotated[int, MONITORING_INTERVAL] = 60  # enhanced monitoring granularity
-    backup_window: Annotated[str, DAILY_WINDOW] = "02:00-03:00"  # daily automated backup window
-    maintenance_window: Annotated[str, WEEKLY_WINDOW] = "sun:03:30-sun:04:30"  # weekly maintenance window
-    slow_query_ms: Annotated[int, Range(0)] = 500  # statements slower than this are logged
-    final_snapshot: bool = True                 # snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)
+    instance_class: Annotated[
+        str, POSTGRES_15_CLASS, Doc("spec: dev db.t3.micro, staging db.t3.small, prod db.r6g.large")
+    ] = "db.r6g.large"
+    engine_version: Annotated[
+        str, ENGINE_VERSION, Doc('"15": latest 15.x, auto minor upgrades; or a pinned minor')
+    ] = ENGINE_MAJOR
+    allocated_storage_gb: Annotated[int, STORAGE_GB, Doc("initial gp3 size")] = 50
+    max_allocated_storage_gb: Annotated[
+        int, Doc("storage autoscaling ceiling: above allocated_storage_gb, at most 65536")
+    ] = 500
+    multi_az: Annotated[bool, Doc("standby in a second AZ")] = True
+    backup_retention_days: Annotated[
+        int, Range(0, 35, "days"), Doc("automated backups and point-in-time recovery window")
+    ] = 30
+    deletion_protection: Annotated[bool, Doc("RDS refuses to delete the instance")] = True
+    read_replicas: Annotated[int, Range(0, 5), Doc("read replicas for read-heavy workloads (need backups)")] = 0
+    backup_replication: Annotated[
+        bool, Doc("copy automated backups to the DR region (cross-region PITR; needs backups)")
+    ] = True
+    backup_replication_retention_days: Annotated[
+        int, Range(1, 35, "days"), Doc("retention of the replicated backups")
+    ] = 7
+    performance_insights_retention_days: Annotated[int, INSIGHTS_DAYS, Doc("7 is free")] = 7
+    monitoring_interval_seconds: Annotated[int, MONITORING_INTERVAL, Doc("enhanced monitoring granularity")] = 60
+    backup_window: Annotated[str, DAILY_WINDOW, Doc("daily automated backup window")] = "02:00-03:00"
+    maintenance_window: Annotated[str, WEEKLY_WINDOW, Doc("weekly maintenance window")] = "sun:03:30-sun:04:30"
+    slow_query_ms: Annotated[int, Range(0), Doc("statements slower than this are logged")] = 500
+    final_snapshot: Annotated[
+        bool,
+        Doc("snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)"),
+    ] = True
 
     def __post_init__(self) -> None:
         if not self.allocated_storage_gb < self.max_allocated_storage_gb <= 65536:
@@ -75,10 +90,23 @@ class Database(Construct):
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
         self.parameter_group = self._parameter_group(config)
-        # kms_key_id is the primary's alone: a same-region replica is encrypted with its source's key, and AWS
-        # refuses the parameter there ("Your request does not require the KMS key parameter"); only a replica
-        # in another region names a key (of that region).
-        common = dict(
+        common = self._instance_settings(config, security_group_id, kms_key_arn)
+        self.instance = self._primary(config, subnet_group, kms_key_arn, protect, common)
+        self._single_az_reasons(self.instance, naming, config)
+        self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
+        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
+        self.replicas = self._replicas(config, common)
+        self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
+        if config.backup_replication:
+            self.backup_replication = DbInstanceAutomatedBackupsReplication(
+                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
+                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
+
+    def _instance_settings(self, config: DatabaseConfig, security_group_id: str, kms_key_arn: str) -> dict:
+        """What the primary and its replicas share. kms_key_id is the primary's alone: a same-region replica is
+        encrypted with its source's key, and AWS refuses the parameter there ("Your request does not require the
+        KMS key parameter"); only a replica in another region names a key (of that region)."""
+        return dict(
             instance_class=config.instance_class, storage_encrypted=True,
             storage_type="gp3", max_allocated_storage=config.max_allocated_storage_gb,
             vpc_security_group_ids=[security_group_id], parameter_group_name=self.parameter_group.name,
@@ -90,7 +118,10 @@ class Database(Construct):
             copy_tags_to_snapshot=True, ca_cert_identifier="rds-ca-rsa2048-g1",
             deletion_protection=config.deletion_protection, maintenance_window=config.maintenance_window,
         )
-        self.instance = DbInstance(
+
+    def _primary(self, config: DatabaseConfig, subnet_group: DbSubnetGroup, kms_key_arn: str, protect: bool,
+                 common: dict) -> DbInstance:
+        return DbInstance(
             self, "primary", identifier=self.identifier, engine="postgres", engine_version=config.engine_version,
             kms_key_id=kms_key_arn,
             allocated_storage=config.allocated_storage_gb, db_subnet_group_name=subnet_group.name,
@@ -102,15 +133,6 @@ class Database(Construct):
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect, ignore_changes=["engine_version"]
                                                  if config.engine_version == ENGINE_MAJOR else None),
             **common)
-        self._single_az_reasons(self.instance, naming, config)
-        self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
-        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
-        self.replicas = self._replicas(config, common)
-        self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
-        if config.backup_replication:
-            self.backup_replication = DbInstanceAutomatedBackupsReplication(
-                self, "backup-replication", provider=dr_provider, source_db_instance_arn=self.instance.arn,
-                kms_key_id=dr_kms_key_arn, retention_period=config.backup_replication_retention_days)
 
     def grant_connect(self, grantee: Grantee, *, user: str) -> None:
         """Log in as database `user` with an IAM auth token (no password)."""

@@ -15,7 +15,7 @@ from cdktf_cdktf_provider_aws.acm_certificate_validation import AcmCertificateVa
 from cdktf_cdktf_provider_aws.route53_record import Route53Record, Route53RecordAlias
 from constructs import Construct
 
-from modules.limits import Pattern
+from modules.limits import Doc, Pattern
 from modules.validation import DNS_NAME
 
 ZONE_ID = Pattern(r"(Z[A-Z0-9]{1,31})?", "empty or a Route 53 hosted zone id such as 'Z0123456789ABCDEFGHIJ'")
@@ -30,8 +30,19 @@ class DnsConfig:
     """Where the API and CDN names live. With a zone, the stack writes the ACM validation records and the alias
     records itself; without one, both certificates must already be issued (`certificate_arn` of
     [load_balancer] and [cdn]) and the names are pointed at the outputs by whoever owns the DNS."""
-    hosted_zone_id: Annotated[str, ZONE_ID] = ""  # public Route 53 zone in this environment's account holding both names; empty: bring issued certificates
-    zone_name: Annotated[str, ZONE_NAME] = ""     # that zone's name, e.g. "dev.video.example.com": load_balancer.domain_name and cdn.domain_name must lie in it
+    hosted_zone_id: Annotated[
+        str,
+        ZONE_ID,
+        Doc("public Route 53 zone in this environment's account holding both names; empty: bring issued certificates"),
+    ] = ""
+    zone_name: Annotated[
+        str,
+        ZONE_NAME,
+        Doc(
+            'that zone\'s name, e.g. "dev.video.example.com": load_balancer.domain_name and cdn.domain_name must lie '
+            "in it"
+        ),
+    ] = ""
 
     def __post_init__(self) -> None:
         if bool(self.hosted_zone_id) != bool(self.zone_name):

@@ -24,7 +24,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import policy, statement, web_identity_trust
 
@@ -68,9 +68,15 @@ DATA_READS = ("apigateway:GET", "dynamodb:BatchGetItem", "dynamodb:GetItem", "dy
 @dataclass(frozen=True, kw_only=True)
 class IdentityConfig:
     """Inputs of the account bootstrap. Every default is the prod-safe choice."""
-    ci_repository: Annotated[str, REPOSITORY]  # GitHub "org/repo" whose workflows deploy this environment (required)
-    create_oidc_provider: bool = True     # false when the account already has GitHub's OIDC provider (one per account)
-    deploy_session_hours: Annotated[int, Range(1, 12, "hours")] = 3  # deploy role session: longer than the longest apply
+    ci_repository: Annotated[
+        str, REPOSITORY, Doc('GitHub "org/repo" whose workflows deploy this environment (required)')
+    ]
+    create_oidc_provider: Annotated[
+        bool, Doc("false when the account already has GitHub's OIDC provider (one per account)")
+    ] = True
+    deploy_session_hours: Annotated[
+        int, Range(1, 12, "hours"), Doc("deploy role session: longer than the longest apply")
+    ] = 3
 
 
 def deploy_regions(region: str, dr_region: str) -> list[str]:

@@ -19,8 +19,10 @@ from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification as Customized,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics as Metric,
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat as Stat,
-    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric as StatMetric,
-    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions as Dimension)
+    # the provider's generated names are longer than a line:
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric as StatMetric,  # noqa: E501
+    AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions as Dimension,  # noqa: E501
+)
 from cdktf_cdktf_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyStepScalingPolicyConfiguration as StepScaling,
     AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment as StepAdjustment)
@@ -41,7 +43,7 @@ from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedr
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import Grantee, ServiceGrant, deny_insecure_transport, policy, statement
 from modules.validation import FARGATE_CPU, IMAGE, PLACEHOLDER_IMAGE, check_fargate_size
@@ -58,20 +60,30 @@ AT_LEAST_A_DAY = Range(1, unit="days")
 @dataclass(frozen=True, kw_only=True)
 class IngestConfig:
     """Inputs. Every default is the prod-safe choice."""
-    cors_allowed_origins: tuple[Annotated[str, ORIGIN], ...] = ("https://video.example.com",)  # browser origins that may upload (at least one)
-    transfer_acceleration: bool = True      # S3 Transfer Acceleration for distant uploaders
-    abort_multipart_days: Annotated[int, AT_LEAST_A_DAY] = 1       # incomplete multipart uploads removed after this
-    raw_upload_retention_days: Annotated[int, AT_LEAST_A_DAY] = 7  # raw uploads deleted after processing had this long
-    visibility_timeout_seconds: Annotated[int, Range(0, 43200, "s")] = 900  # > the longest processing of one upload
-    max_receive_count: Annotated[int, Range(1, 1000)] = 5  # attempts before a message goes to the dead-letter queue
-    worker_cpu: Annotated[int, FARGATE_CPU] = 2048  # worker task CPU units
-    worker_memory: int = 4096               # worker task memory MiB (a size Fargate accepts with worker_cpu)
-    worker_image: Annotated[str, IMAGE] = PLACEHOLDER_IMAGE  # worker container image; default: a placeholder that stays up (README: Images)
-    min_workers: Annotated[int, Range(0, 100)] = 1  # 0 lets the service idle at zero tasks
-    max_workers: Annotated[int, Range(1, 100)] = 10  # autoscaling ceiling, at least min_workers
-    backlog_per_worker: Annotated[int, Range(1)] = 5  # target messages waiting per running worker
-    ecr_keep_images: Annotated[int, Range(1, 1000)] = 30  # images kept per repository
-    force_delete_images: bool = False       # dev: repositories can be destroyed with images in them
+    cors_allowed_origins: Annotated[
+        tuple[Annotated[str, ORIGIN], ...], Doc("browser origins that may upload (at least one)")
+    ] = ("https://video.example.com",)
+    transfer_acceleration: Annotated[bool, Doc("S3 Transfer Acceleration for distant uploaders")] = True
+    abort_multipart_days: Annotated[int, AT_LEAST_A_DAY, Doc("incomplete multipart uploads removed after this")] = 1
+    raw_upload_retention_days: Annotated[
+        int, AT_LEAST_A_DAY, Doc("raw uploads deleted after processing had this long")
+    ] = 7
+    visibility_timeout_seconds: Annotated[
+        int, Range(0, 43200, "s"), Doc("> the longest processing of one upload")
+    ] = 900
+    max_receive_count: Annotated[
+        int, Range(1, 1000), Doc("attempts before a message goes to the dead-letter queue")
+    ] = 5
+    worker_cpu: Annotated[int, FARGATE_CPU, Doc("worker task CPU units")] = 2048
+    worker_memory: Annotated[int, Doc("worker task memory MiB (a size Fargate accepts with worker_cpu)")] = 4096
+    worker_image: Annotated[
+        str, IMAGE, Doc("worker container image; default: a placeholder that stays up (docs/first-deploy.md: Images)")
+    ] = PLACEHOLDER_IMAGE
+    min_workers: Annotated[int, Range(0, 100), Doc("0 lets the service idle at zero tasks")] = 1
+    max_workers: Annotated[int, Range(1, 100), Doc("autoscaling ceiling, at least min_workers")] = 10
+    backlog_per_worker: Annotated[int, Range(1), Doc("target messages waiting per running worker")] = 5
+    ecr_keep_images: Annotated[int, Range(1, 1000), Doc("images kept per repository")] = 30
+    force_delete_images: Annotated[bool, Doc("dev: repositories can be destroyed with images in them")] = False
 
     def __post_init__(self) -> None:
         check_fargate_size(self.worker_cpu, self.worker_memory, "worker_cpu", "worker_memory")
@@ -90,16 +102,24 @@ class Ingest(Construct):
                  log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
-        self.upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
+        self.upload_bucket = self._upload_bucket(log_bucket, force_destroy=force_destroy, protect=protect)
+        self._queues()
+        self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
+
+    def _upload_bucket(self, log_bucket: SecureBucket, *, force_destroy: bool, protect: bool) -> SecureBucket:
+        """The dedicated upload bucket: raw uploads expire, browsers may PUT parts, optionally accelerated."""
+        naming, config, kms_key_arn = self._naming, self._config, self._kms_key_arn
+        upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
             kms_key_arn=kms_key_arn, log_bucket=log_bucket, force_destroy=force_destroy, notifications=False,
             protect=protect,
             skips={"CKV_AWS_144": "Raw uploads are transient (deleted after "
                                   f"{config.raw_upload_retention_days} days); the processed copies in the video "
                                   "bucket are what is replicated."},
-            lifecycle=(LifecycleRule(id="raw-uploads", prefix=UPLOAD_PREFIX, expire_days=config.raw_upload_retention_days,
+            lifecycle=(LifecycleRule(id="raw-uploads", prefix=UPLOAD_PREFIX,
+                                     expire_days=config.raw_upload_retention_days,
                                      noncurrent_expire_days=1, abort_multipart_days=config.abort_multipart_days),
                        LifecycleRule(id="abort-incomplete-uploads", abort_multipart_days=config.abort_multipart_days))))
-        S3BucketCorsConfiguration(self, "cors", bucket=self.upload_bucket.bucket.id, cors_rule=[
+        S3BucketCorsConfiguration(self, "cors", bucket=upload_bucket.bucket.id, cors_rule=[
             S3BucketCorsConfigurationCorsRule(
                 id="browser-multipart-upload", allowed_methods=["PUT", "POST"],
                 allowed_origins=list(config.cors_allowed_origins),
@@ -109,9 +129,13 @@ class Ingest(Construct):
         if config.transfer_acceleration:
             # Only when on: a bucket never accelerated has no status to suspend (S3 reports none, so a
             # "Suspended" resource would differ on every plan); removing this resource suspends it.
-            S3BucketAccelerateConfiguration(self, "acceleration", bucket=self.upload_bucket.bucket.id,
+            S3BucketAccelerateConfiguration(self, "acceleration", bucket=upload_bucket.bucket.id,
                                             status="Enabled")
+        return upload_bucket
 
+    def _queues(self) -> None:
+        """The upload events' queue (KMS, dead letters after `max_receive_count`) and the bucket's notification."""
+        naming, config, kms_key_arn = self._naming, self._config, self._kms_key_arn
         self.dead_letter_queue = SqsQueue(
             self, "dead-letter-queue", name=naming.name("uploads-dlq"), message_retention_seconds=14 * 86400,
             kms_master_key_id=kms_key_arn, kms_data_key_reuse_period_seconds=300)
@@ -124,19 +148,21 @@ class Ingest(Construct):
         SqsQueueRedriveAllowPolicy(self, "dead-letter-redrive-allow", queue_url=self.dead_letter_queue.url,
                                    redrive_allow_policy=json.dumps({"redrivePermission": "byQueue",
                                                                     "sourceQueueArns": [self.queue.arn]}))
+        self._notify_queue()
+
+    def _notify_queue(self) -> None:
+        """Completed uploads under `uploads/` become messages; the queue's policy admits this bucket only."""
         queue_policy = SqsQueuePolicy(self, "queue-policy", queue_url=self.queue.url, policy=policy(
             statement("UploadBucketEvents", ["sqs:SendMessage"], [self.queue.arn],
                       principal={"Service": "s3.amazonaws.com"},
                       condition={"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn},
-                                 "StringEquals": {"aws:SourceAccount": naming.account_id}}),
+                                 "StringEquals": {"aws:SourceAccount": self._naming.account_id}}),
             deny_insecure_transport("sqs", [self.queue.arn])))
         self.notification = S3BucketNotification(
             self, "upload-events", bucket=self.upload_bucket.bucket.id, eventbridge=True,
             queue=[S3BucketNotificationQueue(id="completed-uploads", queue_arn=self.queue.arn,
                                              events=list(UPLOAD_EVENTS), filter_prefix=UPLOAD_PREFIX)],
             depends_on=[queue_policy])
-
-        self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
 
     @property
     def upload_events_grant(self) -> ServiceGrant:

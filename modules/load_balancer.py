@@ -14,7 +14,7 @@ from constructs import Construct
 from modules import checkov
 from modules.bucket import SecureBucket
 from modules.dns import DnsConfig, alias_records, validated_certificate
-from modules.limits import Pattern, Range
+from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import statement
 from modules.waf import waf_logging, web_acl
@@ -36,13 +36,23 @@ WAF_RATE_LIMIT = Range(100, 2_000_000_000, "requests / 5 min")
 @dataclass(frozen=True, kw_only=True)
 class LoadBalancerConfig:
     """Inputs. Every default is the prod-safe choice."""
-    domain_name: Annotated[str, Pattern(DNS_NAME, "a DNS name such as 'api.example.com'")] = "api.video.example.com"  # name clients use; the certificate covers it
-    certificate_arn: Annotated[str, CERTIFICATE_ARN] = ""  # an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id
-    deletion_protection: bool = True            # the ALB refuses deletion
-    stickiness_seconds: Annotated[int, Range(1, 604800, "s")] = 3600  # lb_cookie duration for stateful upload sessions
-    waf_rate_limit: Annotated[int, WAF_RATE_LIMIT] = 2000  # requests per 5 minutes per client IP
-    waf_log_retention_days: Annotated[int, LOG_RETENTION] = 365  # WAF log retention
-    idle_timeout_seconds: Annotated[int, Range(1, 4000, "s")] = 60  # connection idle timeout
+    domain_name: Annotated[
+        str,
+        Pattern(DNS_NAME, "a DNS name such as 'api.example.com'"),
+        Doc("name clients use; the certificate covers it"),
+    ] = "api.video.example.com"
+    certificate_arn: Annotated[
+        str,
+        CERTIFICATE_ARN,
+        Doc("an issued ACM certificate in this region; empty: request one, validated in dns.hosted_zone_id"),
+    ] = ""
+    deletion_protection: Annotated[bool, Doc("the ALB refuses deletion")] = True
+    stickiness_seconds: Annotated[
+        int, Range(1, 604800, "s"), Doc("lb_cookie duration for stateful upload sessions")
+    ] = 3600
+    waf_rate_limit: Annotated[int, WAF_RATE_LIMIT, Doc("requests per 5 minutes per client IP")] = 2000
+    waf_log_retention_days: Annotated[int, LOG_RETENTION, Doc("WAF log retention")] = 365
+    idle_timeout_seconds: Annotated[int, Range(1, 4000, "s"), Doc("connection idle timeout")] = 60
 
 
 def alb_log_delivery_statements(region: str, bucket_name: str, account_id: str) -> list[dict]:
@@ -62,16 +72,7 @@ class LoadBalancer(Construct):
                  subnet_ids: list[str], security_group_id: str, vpc_id: str, app_port: int, health_check_path: str,
                  log_bucket: SecureBucket, kms_key_arn: str, dns: DnsConfig) -> None:
         super().__init__(scope, id_)
-        self.alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
-                      subnets=subnet_ids, security_groups=[security_group_id], drop_invalid_header_fields=True,
-                      enable_deletion_protection=config.deletion_protection, idle_timeout=config.idle_timeout_seconds,
-                      desync_mitigation_mode="strictest",
-                      access_logs=LbAccessLogs(bucket=log_bucket.name, prefix="alb", enabled=True),
-                      # ELB checks on create that the bucket policy admits its log delivery.
-                      depends_on=[log_bucket.policy])
-        if not config.deletion_protection:
-            checkov.skip(self.alb, "CKV_AWS_150", f"{naming.environment}: deletion protection off by config so the "
-                                                  "environment can be torn down; production keeps it on.")
+        self.alb = self._alb(naming, config, subnet_ids, security_group_id, log_bucket)
         self.target_group = LbTargetGroup(
             self, "api-targets", name=naming.name("api"), port=app_port, protocol="HTTP", target_type="ip",
             vpc_id=vpc_id, deregistration_delay="30",
@@ -79,6 +80,31 @@ class LoadBalancer(Construct):
                                                   interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
             stickiness=LbTargetGroupStickiness(type="lb_cookie", enabled=True,
                                                cookie_duration=config.stickiness_seconds))
+        certificate_arn = self._certificate_arn(config, dns)
+        self._listeners(certificate_arn)
+        self.web_acl = web_acl(self, "waf", name=naming.name("regional"), scope_name="REGIONAL",
+                               rate_limit=config.waf_rate_limit)
+        Wafv2WebAclAssociation(self, "waf-alb", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn)
+        waf_logging(self, "waf", name=naming.name("regional"), web_acl_arn=self.web_acl.arn, kms_key_arn=kms_key_arn,
+                    retention_days=config.waf_log_retention_days, environment=naming.environment)
+
+    def _alb(self, naming: Naming, config: LoadBalancerConfig, subnet_ids: list[str], security_group_id: str,
+             log_bucket: SecureBucket) -> Lb:
+        alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
+                      subnets=subnet_ids, security_groups=[security_group_id], drop_invalid_header_fields=True,
+                      enable_deletion_protection=config.deletion_protection, idle_timeout=config.idle_timeout_seconds,
+                      desync_mitigation_mode="strictest",
+                      access_logs=LbAccessLogs(bucket=log_bucket.name, prefix="alb", enabled=True),
+                      # ELB checks on create that the bucket policy admits its log delivery.
+                      depends_on=[log_bucket.policy])
+        if not config.deletion_protection:
+            checkov.skip(alb, "CKV_AWS_150", f"{naming.environment}: deletion protection off by config so the "
+                                             "environment can be torn down; production keeps it on.")
+        return alb
+
+    def _certificate_arn(self, config: LoadBalancerConfig, dns: DnsConfig) -> str:
+        """The configured certificate, or one requested and validated in the zone; the API name pointed at the
+        ALB where the zone is the stack's."""
         self.certificate_validation = None
         if config.certificate_arn:
             certificate_arn = config.certificate_arn
@@ -90,6 +116,10 @@ class LoadBalancer(Construct):
         if dns.hosted_zone_id:
             alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.alb.dns_name,
                           target_zone_id=self.alb.zone_id, ipv6=False, evaluate_target_health=True)
+        return certificate_arn
+
+    def _listeners(self, certificate_arn: str) -> None:
+        """HTTP redirects to HTTPS; HTTPS (TLS 1.3/1.2 policy) forwards to the API's targets."""
         LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
                    default_action=[LbListenerDefaultAction(type="redirect", redirect=LbListenerDefaultActionRedirect(
                        protocol="HTTPS", port="443", status_code="HTTP_301"))])
@@ -97,9 +127,3 @@ class LoadBalancer(Construct):
             self, "https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS", ssl_policy=TLS_POLICY,
             certificate_arn=certificate_arn,
             default_action=[LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)])
-
-        self.web_acl = web_acl(self, "waf", name=naming.name("regional"), scope_name="REGIONAL",
-                               rate_limit=config.waf_rate_limit)
-        Wafv2WebAclAssociation(self, "waf-alb", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn)
-        waf_logging(self, "waf", name=naming.name("regional"), web_acl_arn=self.web_acl.arn, kms_key_arn=kms_key_arn,
-                    retention_days=config.waf_log_retention_days, environment=naming.environment)

@@ -19,7 +19,7 @@ from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from cdktf_cdktf_provider_aws.xray_sampling_rule import XraySamplingRule
 from constructs import Construct
 
-from modules.limits import Range
+from modules.limits import Doc, Range
 from modules.naming import Naming
 from modules.policy import ServiceGrant, deny_insecure_transport, policy, statement
 from modules.validation import EMAIL
@@ -36,23 +36,27 @@ COUNT = Range(1)
 @dataclass(frozen=True, kw_only=True)
 class MonitoringConfig:
     """Inputs: who is told, and when. Thresholds default to the spec's targets."""
-    alarm_emails: tuple[Annotated[str, EMAIL], ...] = ()  # subscribed to the alarm topics (confirm by e-mail)
-    ecs_cpu_high_percent: Annotated[int, PERCENT] = 80  # per service, 5 minutes
-    ecs_memory_high_percent: Annotated[int, PERCENT] = 80  # per service, 5 minutes
-    alb_5xx_per_minute: Annotated[int, COUNT] = 10  # target and ELB 5xx, each
-    alb_p95_latency_ms: Annotated[int, COUNT] = 200  # spec: API response time < 200 ms
-    api_5xx_per_minute: Annotated[int, COUNT] = 5  # API Gateway 5XXError
-    api_4xx_per_minute: Annotated[int, COUNT] = 100  # API Gateway 4XXError
-    api_p95_latency_ms: Annotated[int, COUNT] = 200  # spec: < 200 ms
-    rds_cpu_high_percent: Annotated[int, PERCENT] = 80  # primary instance
-    rds_free_storage_gb: Annotated[int, COUNT] = 10  # alarm below this free space
-    rds_max_connections: Annotated[int, COUNT] = 200  # alarm above this many connections
-    rds_replica_lag_seconds: Annotated[int, COUNT] = 60  # per read replica
-    cdn_5xx_rate_percent: Annotated[float, OPEN_PERCENT] = 1.0  # CloudFront 5xxErrorRate
-    cdn_cache_hit_min_percent: Annotated[float, OPEN_PERCENT] = 85.0  # spec: cache hit ratio > 85 %
-    queue_oldest_message_seconds: Annotated[int, COUNT] = 1800  # uploads waiting longer than this: workers are not keeping up
-    app_errors_per_5_minutes: Annotated[int, COUNT] = 10  # ERROR lines in the service logs
-    xray_sampling_rate: Annotated[float, Range(0, 1)] = 0.05  # share of requests traced after the first per second
+    alarm_emails: Annotated[
+        tuple[Annotated[str, EMAIL], ...], Doc("subscribed to the alarm topics (confirm by e-mail)")
+    ] = ()
+    ecs_cpu_high_percent: Annotated[int, PERCENT, Doc("per service, 5 minutes")] = 80
+    ecs_memory_high_percent: Annotated[int, PERCENT, Doc("per service, 5 minutes")] = 80
+    alb_5xx_per_minute: Annotated[int, COUNT, Doc("target and ELB 5xx, each")] = 10
+    alb_p95_latency_ms: Annotated[int, COUNT, Doc("spec: API response time < 200 ms")] = 200
+    api_5xx_per_minute: Annotated[int, COUNT, Doc("API Gateway 5XXError")] = 5
+    api_4xx_per_minute: Annotated[int, COUNT, Doc("API Gateway 4XXError")] = 100
+    api_p95_latency_ms: Annotated[int, COUNT, Doc("spec: < 200 ms")] = 200
+    rds_cpu_high_percent: Annotated[int, PERCENT, Doc("primary instance")] = 80
+    rds_free_storage_gb: Annotated[int, COUNT, Doc("alarm below this free space")] = 10
+    rds_max_connections: Annotated[int, COUNT, Doc("alarm above this many connections")] = 200
+    rds_replica_lag_seconds: Annotated[int, COUNT, Doc("per read replica")] = 60
+    cdn_5xx_rate_percent: Annotated[float, OPEN_PERCENT, Doc("CloudFront 5xxErrorRate")] = 1.0
+    cdn_cache_hit_min_percent: Annotated[float, OPEN_PERCENT, Doc("spec: cache hit ratio > 85 %")] = 85.0
+    queue_oldest_message_seconds: Annotated[
+        int, COUNT, Doc("uploads waiting longer than this: workers are not keeping up")
+    ] = 1800
+    app_errors_per_5_minutes: Annotated[int, COUNT, Doc("ERROR lines in the service logs")] = 10
+    xray_sampling_rate: Annotated[float, Range(0, 1), Doc("share of requests traced after the first per second")] = 0.05
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,11 +141,12 @@ class Monitoring(Construct):
                                              dashboard_body=json.dumps(self._dashboard(specs), sort_keys=True))
 
     def _alarm_specs(self, w: Watched) -> list[AlarmSpec]:
+        """Every metric alarm, tier by tier (in this order: ids and resources follow it)."""
+        return [*self._compute_specs(w), *self._load_balancer_specs(w), *self._api_specs(w),
+                *self._database_specs(w), *self._cdn_specs(w), *self._ingest_specs(w)]
+
+    def _compute_specs(self, w: Watched) -> list[AlarmSpec]:
         c = self._config
-        alb = {"LoadBalancer": w.alb_arn_suffix}
-        api = {"ApiName": w.api_name, "Stage": w.api_stage}
-        db = {"DBInstanceIdentifier": w.db_identifier}
-        cdn = {"DistributionId": w.distribution_id, "Region": "Global"}
         specs = []
         for service in w.services:
             dims = {"ClusterName": w.cluster_name, "ServiceName": service}
@@ -151,7 +156,11 @@ class Monitoring(Construct):
                 AlarmSpec(f"{service}-memory-high", "compute",
                           f"{service}: average memory above {c.ecs_memory_high_percent} %",
                           "AWS/ECS", "MemoryUtilization", dims, c.ecs_memory_high_percent)]
-        specs += [
+        return specs
+
+    def _load_balancer_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, alb = self._config, {"LoadBalancer": w.alb_arn_suffix}
+        return [
             AlarmSpec("alb-5xx", "load balancer", f"ALB and targets: more than {c.alb_5xx_per_minute} 5xx a minute",
                       "AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, c.alb_5xx_per_minute, statistic="Sum"),
             AlarmSpec("alb-elb-5xx", "load balancer", f"ALB itself: more than {c.alb_5xx_per_minute} 5xx a minute",
@@ -161,12 +170,22 @@ class Monitoring(Construct):
             AlarmSpec("alb-unhealthy-hosts", "load balancer", "Unhealthy API targets",
                       "AWS/ApplicationELB", "UnHealthyHostCount",
                       alb | {"TargetGroup": w.target_group_arn_suffix}, 0, statistic="Maximum", evaluation_periods=3),
+        ]
+
+    def _api_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, api = self._config, {"ApiName": w.api_name, "Stage": w.api_stage}
+        return [
             AlarmSpec("api-5xx", "api", f"API Gateway: more than {c.api_5xx_per_minute} 5xx a minute",
                       "AWS/ApiGateway", "5XXError", api, c.api_5xx_per_minute, statistic="Sum"),
             AlarmSpec("api-4xx", "api", f"API Gateway: more than {c.api_4xx_per_minute} 4xx a minute",
                       "AWS/ApiGateway", "4XXError", api, c.api_4xx_per_minute, statistic="Sum"),
             AlarmSpec("api-latency-p95", "api", f"API Gateway latency p95 above {c.api_p95_latency_ms} ms",
                       "AWS/ApiGateway", "Latency", api, c.api_p95_latency_ms, statistic="p95"),
+        ]
+
+    def _database_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, db = self._config, {"DBInstanceIdentifier": w.db_identifier}
+        return [
             AlarmSpec("db-cpu-high", "database", f"Database CPU above {c.rds_cpu_high_percent} %",
                       "AWS/RDS", "CPUUtilization", db, c.rds_cpu_high_percent),
             AlarmSpec("db-free-storage-low", "database", f"Database free storage below {c.rds_free_storage_gb} GB",
@@ -174,14 +193,25 @@ class Monitoring(Construct):
                       comparison="LessThanThreshold", statistic="Minimum"),
             AlarmSpec("db-connections-high", "database", f"More than {c.rds_max_connections} database connections",
                       "AWS/RDS", "DatabaseConnections", db, c.rds_max_connections, statistic="Maximum"),
-            *[AlarmSpec(f"{replica.removeprefix(self._naming.prefix + '-')}-lag", "database", f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
+            *[AlarmSpec(f"{replica.removeprefix(self._naming.prefix + '-')}-lag", "database",
+                        f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
                         "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, c.rds_replica_lag_seconds,
                         statistic="Maximum") for replica in w.replica_identifiers],
+        ]
+
+    def _cdn_specs(self, w: Watched) -> list[AlarmSpec]:
+        c, cdn = self._config, {"DistributionId": w.distribution_id, "Region": "Global"}
+        return [
             AlarmSpec("cdn-5xx-rate", "cdn", f"CloudFront 5xx error rate above {c.cdn_5xx_rate_percent} %",
                       "AWS/CloudFront", "5xxErrorRate", cdn, c.cdn_5xx_rate_percent, edge=True),
             AlarmSpec("cdn-cache-hit-low", "cdn", f"CloudFront cache hit rate below {c.cdn_cache_hit_min_percent} %",
                       "AWS/CloudFront", "CacheHitRate", cdn, c.cdn_cache_hit_min_percent,
                       comparison="LessThanThreshold", period=300, evaluation_periods=6, edge=True),
+        ]
+
+    def _ingest_specs(self, w: Watched) -> list[AlarmSpec]:
+        c = self._config
+        return [
             AlarmSpec("uploads-oldest-message", "ingest",
                       f"An upload has waited more than {c.queue_oldest_message_seconds} s for a worker",
                       "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": w.queue_name},
@@ -190,7 +220,6 @@ class Monitoring(Construct):
                       "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": w.dead_letter_queue_name}, 0,
                       statistic="Maximum", evaluation_periods=1),
         ]
-        return specs
 
     def _alarm(self, spec: AlarmSpec) -> CloudwatchMetricAlarm:
         topic = self.edge_topic if spec.edge else self.topic
@@ -210,8 +239,11 @@ class Monitoring(Construct):
     def _tasks_below_desired(self, w: Watched) -> None:
         for service in w.services:
             dims = {"ClusterName": w.cluster_name, "ServiceName": service}
-            metric = lambda id_, name: CloudwatchMetricAlarmMetricQuery(id=id_, metric=CloudwatchMetricAlarmMetricQueryMetric(
-                namespace="ECS/ContainerInsights", metric_name=name, dimensions=dims, period=60, stat="Average"))
+
+            def metric(id_: str, name: str, dims: dict[str, str] = dims) -> CloudwatchMetricAlarmMetricQuery:
+                return CloudwatchMetricAlarmMetricQuery(id=id_, metric=CloudwatchMetricAlarmMetricQueryMetric(
+                    namespace="ECS/ContainerInsights", metric_name=name, dimensions=dims, period=60, stat="Average"))
+
             self.alarms[f"{service}-tasks-below-desired"] = CloudwatchMetricAlarm(
                 self, f"{service}-tasks-below-desired", alarm_name=self._naming.name(service, "tasks-below-desired"),
                 alarm_description=f"{service}: fewer tasks running than desired for 5 minutes",

@@ -33,7 +33,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import Check, OneOf
+from modules.limits import Check, Doc, OneOf
 from modules.naming import Naming
 from modules.policy import policy, service_trust, statement
 from modules.validation import LOG_RETENTION
@@ -65,10 +65,12 @@ VPC_CIDR = Check(_vpc_cidr_problem, "a private IPv4 /16 such as '10.20.0.0/16'")
 @dataclass(frozen=True, kw_only=True)
 class NetworkConfig:
     """Inputs. Every default is the prod-safe choice."""
-    vpc_cidr: Annotated[str, VPC_CIDR] = "10.0.0.0/16"  # tiers take /24s at offsets 0, 10 and 20
-    one_nat_gateway_per_az: bool = True    # false: one shared NAT gateway (dev: cheaper, not AZ-resilient)
-    flow_log_retention_days: Annotated[int, LOG_RETENTION] = 365  # CloudWatch retention of VPC flow logs
-    flow_log_traffic_type: Annotated[str, OneOf(("ALL", "ACCEPT", "REJECT"))] = "ALL"  # what the flow logs record
+    vpc_cidr: Annotated[str, VPC_CIDR, Doc("tiers take /24s at offsets 0, 10 and 20")] = "10.0.0.0/16"
+    one_nat_gateway_per_az: Annotated[
+        bool, Doc("false: one shared NAT gateway (dev: cheaper, not AZ-resilient)")
+    ] = True
+    flow_log_retention_days: Annotated[int, LOG_RETENTION, Doc("CloudWatch retention of VPC flow logs")] = 365
+    flow_log_traffic_type: Annotated[str, OneOf(("ALL", "ACCEPT", "REJECT")), Doc("what the flow logs record")] = "ALL"
 
 
 def subnet_cidrs(vpc_cidr: str, tier: str, count: int = 3) -> list[str]:

@@ -14,14 +14,14 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret_version import Secretsmanage
 from constructs import Construct
 
 from modules import checkov
-from modules.limits import OneOf, Range
+from modules.limits import Doc, OneOf, Range
 from modules.naming import Naming
 from modules.aspects import rendered_at_synth
 from modules.policy import Grantee, ServiceGrant, account_trust, policy, statement
 from modules.validation import ACCOUNT_ID
 
 # The first value of an app secret: tasks that read it can start (ECS fails a task whose secret has no value),
-# and nothing in code, plan or state is the real one. README "Secrets": how operators put the real value.
+# and nothing in code, plan or state is the real one. docs/first-deploy.md "Secrets": how operators put the real value.
 SECRET_PLACEHOLDER = "placeholder: put the real value with `aws secretsmanager put-secret-value` (README: Secrets)"
 KEY, DR_KEY, EDGE_KEY = "key", "dr-key", "edge-key"  # construct ids of the environment's keys
 RECOVERY_WINDOW = OneOf((0, *range(7, 31)), text="0 (delete at once) or 7-30 days (Secrets Manager's recovery window)")
@@ -30,10 +30,22 @@ RECOVERY_WINDOW = OneOf((0, *range(7, 31)), text="0 (delete at once) or 7-30 day
 @dataclass(frozen=True, kw_only=True)
 class SecurityConfig:
     """Inputs. Every default is the prod-safe choice."""
-    key_deletion_window_days: Annotated[int, Range(7, 30, "days")] = 30  # KMS waiting period before a scheduled key deletion
-    trusted_account_ids: tuple[Annotated[str, ACCOUNT_ID], ...] = ()   # accounts whose MFA-authenticated users may assume the operator role
-    max_session_hours: Annotated[int, Range(1, 12, "hours")] = 1       # operator role session length
-    secret_recovery_window_days: Annotated[int, RECOVERY_WINDOW] = 30  # a deleted secret can be restored this long; 0: deleted at once, so a re-created environment can reuse the name (not in production)
+    key_deletion_window_days: Annotated[
+        int, Range(7, 30, "days"), Doc("KMS waiting period before a scheduled key deletion")
+    ] = 30
+    trusted_account_ids: Annotated[
+        tuple[Annotated[str, ACCOUNT_ID], ...],
+        Doc("accounts whose MFA-authenticated users may assume the operator role"),
+    ] = ()
+    max_session_hours: Annotated[int, Range(1, 12, "hours"), Doc("operator role session length")] = 1
+    secret_recovery_window_days: Annotated[
+        int,
+        RECOVERY_WINDOW,
+        Doc(
+            "a deleted secret can be restored this long; 0: deleted at once, so a re-created environment can reuse the "
+            "name (not in production)"
+        ),
+    ] = 30
 
 
 class Security(Construct):

@@ -9,25 +9,31 @@ from constructs import Construct
 
 from modules.bucket import (BucketOptions, LifecycleRule, Replication, SecureBucket, Transition,
                             access_log_options)
-from modules.limits import Range
+from modules.limits import Doc, Range
 from modules.naming import Naming
+from modules.policy import Grantee, statement
 
 PROCESSED_PREFIX = "processed/"  # where the workers write into the video bucket
-from modules.policy import Grantee, statement
 
 
 @dataclass(frozen=True, kw_only=True)
 class StorageConfig:
     """Inputs. Every default is the prod-safe choice."""
-    ia_after_days: Annotated[int, Range(30, unit="days")] = 30  # Standard -> Standard-IA (S3 requires 30 days first)
-    glacier_after_days: int = 90           # -> Glacier Flexible Retrieval
-    deep_archive_after_days: int = 365     # -> Glacier Deep Archive
-    noncurrent_expire_days: Annotated[int, Range(1, unit="days")] = 90  # overwritten/deleted versions kept this long
-    abort_multipart_days: Annotated[int, Range(1, unit="days")] = 7     # incomplete multipart uploads removed after this
-    replication_enabled: bool = True       # cross-region replication to the DR region
-    replication_time_control: bool = True  # S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)
-    access_log_retention_days: Annotated[int, Range(1, unit="days")] = 365  # log bucket objects expire after this
-    force_destroy: bool = False            # only throwaway environments set this
+    ia_after_days: Annotated[
+        int, Range(30, unit="days"), Doc("Standard -> Standard-IA (S3 requires 30 days first)")
+    ] = 30
+    glacier_after_days: Annotated[int, Doc("-> Glacier Flexible Retrieval")] = 90
+    deep_archive_after_days: Annotated[int, Doc("-> Glacier Deep Archive")] = 365
+    noncurrent_expire_days: Annotated[
+        int, Range(1, unit="days"), Doc("overwritten/deleted versions kept this long")
+    ] = 90
+    abort_multipart_days: Annotated[
+        int, Range(1, unit="days"), Doc("incomplete multipart uploads removed after this")
+    ] = 7
+    replication_enabled: Annotated[bool, Doc("cross-region replication to the DR region")] = True
+    replication_time_control: Annotated[bool, Doc("S3 RTC: 15-minute replication SLA with metrics (RPO 1 h)")] = True
+    access_log_retention_days: Annotated[int, Range(1, unit="days"), Doc("log bucket objects expire after this")] = 365
+    force_destroy: Annotated[bool, Doc("only throwaway environments set this")] = False
 
     def __post_init__(self) -> None:
         if not self.ia_after_days < self.glacier_after_days < self.deep_archive_after_days:
@@ -64,30 +70,40 @@ class Storage(Construct):
             log_name, naming.account_id, retention_days=config.access_log_retention_days,
             extra_statements=tuple(log_delivery_statements(log_name)), force_destroy=config.force_destroy,
             protect=protect))
-        self.video_bucket = SecureBucket(self, "videos", name=naming.bucket("videos"), options=BucketOptions(
-            kms_key_arn=kms_key_arn, log_bucket=self.log_bucket, lifecycle=(video_lifecycle(config),),
-            force_destroy=config.force_destroy, protect=protect,
-            skips={} if config.replication_enabled else {"CKV_AWS_144": (
-                f"{naming.environment}: cross-region replication off by config; production config forbids it.")}))
+        self.video_bucket = self._video_bucket(config, protect)
         self.origin_access_control = CloudfrontOriginAccessControl(
             self, "origin-access-control", name=naming.name("videos"), description="CloudFront -> video bucket",
             origin_access_control_origin_type="s3", signing_behavior="always", signing_protocol="sigv4")
         self.replica_bucket: SecureBucket | None = None
         self.replication: Replication | None = None
         if config.replication_enabled:
-            dr_log_name = naming.bucket("logs", dr_region)
-            dr_logs = SecureBucket(self, "dr-logs", name=dr_log_name, provider=dr_provider, options=access_log_options(
-                dr_log_name, naming.account_id, retention_days=config.access_log_retention_days,
+            self._replicate(config, protect, dr_region, dr_provider, dr_kms_key_arn)
+
+    def _video_bucket(self, config: StorageConfig, protect: bool) -> SecureBucket:
+        naming = self._naming
+        return SecureBucket(self, "videos", name=naming.bucket("videos"), options=BucketOptions(
+            kms_key_arn=self._kms_key_arn, log_bucket=self.log_bucket, lifecycle=(video_lifecycle(config),),
+            force_destroy=config.force_destroy, protect=protect,
+            skips={} if config.replication_enabled else {"CKV_AWS_144": (
+                f"{naming.environment}: cross-region replication off by config; production config forbids it.")}))
+
+    def _replicate(self, config: StorageConfig, protect: bool, dr_region: str, dr_provider,
+                   dr_kms_key_arn: str | None) -> None:
+        """The replica bucket in the DR region (with its own access-log bucket) and the replication into it."""
+        naming = self._naming
+        dr_log_name = naming.bucket("logs", dr_region)
+        dr_logs = SecureBucket(self, "dr-logs", name=dr_log_name, provider=dr_provider, options=access_log_options(
+            dr_log_name, naming.account_id, retention_days=config.access_log_retention_days,
+            force_destroy=config.force_destroy, protect=protect))
+        self.replica_bucket = SecureBucket(
+            self, "videos-replica", name=naming.bucket("videos", dr_region), provider=dr_provider,
+            options=BucketOptions(
+                kms_key_arn=dr_kms_key_arn, log_bucket=dr_logs, lifecycle=(video_lifecycle(config),),
                 force_destroy=config.force_destroy, protect=protect))
-            self.replica_bucket = SecureBucket(
-                self, "videos-replica", name=naming.bucket("videos", dr_region), provider=dr_provider,
-                options=BucketOptions(
-                    kms_key_arn=dr_kms_key_arn, log_bucket=dr_logs, lifecycle=(video_lifecycle(config),),
-                    force_destroy=config.force_destroy, protect=protect))
-            self.replication = Replication(
-                self, "replication", naming=naming, source=self.video_bucket, source_key_arn=kms_key_arn,
-                replica=self.replica_bucket, replica_key_arn=dr_kms_key_arn,
-                time_control=config.replication_time_control)
+        self.replication = Replication(
+            self, "replication", naming=naming, source=self.video_bucket, source_key_arn=self._kms_key_arn,
+            replica=self.replica_bucket, replica_key_arn=dr_kms_key_arn,
+            time_control=config.replication_time_control)
 
     def grant_read_videos(self, grantee: Grantee) -> None:
         """Read any video; SSE-KMS objects need the key too (as AWS CDK's `bucket.grantRead`)."""

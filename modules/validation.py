@@ -42,7 +42,7 @@ def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_fie
 # Both services run this until their real images are pushed (the stack itself creates their ECR repositories, so
 # a first apply cannot name them yet): busybox runs as any uid, on a read-only root filesystem with only /tmp
 # writable, and modules/compute.py gives it a command that serves the health check on the app port (API) or
-# stays up (workers). README "Images".
+# stays up (workers). docs/first-deploy.md "Images".
 PLACEHOLDER_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
 
 

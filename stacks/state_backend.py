@@ -40,23 +40,7 @@ class StateBackendStack(TerraformStack):
                           environment="state", alias="dr")
 
         self.key = _state_key(self, "key", naming, alias=STATE_KEY_ALIAS, protect=True)
-        dr_key = _state_key(self, "dr-key", naming, alias=f"alias/{naming.project}-dr-key", protect=True, provider=dr)
-        log_bucket = SecureBucket(self, "access-logs", name=naming.bucket("access-logs"),
-                                  options=access_log_options(naming.bucket("access-logs"), naming.account_id))
-        dr_log_bucket = SecureBucket(self, "dr-access-logs", name=naming.bucket("access-logs", config.dr_region),
-                                     options=access_log_options(naming.bucket("access-logs", config.dr_region), naming.account_id),
-                                     provider=dr)
-        versions = LifecycleRule(id="expire-old-state-versions", noncurrent_expire_days=STATE_VERSIONS_KEPT_DAYS,
-                                 abort_multipart_days=1)
-        self.bucket = SecureBucket(self, "state", name=config.bucket, options=BucketOptions(
-            kms_key_arn=self.key.arn, log_bucket=log_bucket, lifecycle=(versions,), protect=True))
-        replica = SecureBucket(self, "state-replica", name=f"{config.bucket}-replica", provider=dr,
-                               options=BucketOptions(
-                                   kms_key_arn=dr_key.arn, log_bucket=dr_log_bucket, lifecycle=(versions,),
-                                   protect=True))
-        Replication(self, "state-replication", naming=naming, source=self.bucket, source_key_arn=self.key.arn,
-                    replica=replica, replica_key_arn=dr_key.arn, time_control=False)
-
+        self.bucket = self._state_bucket(config, naming, dr)
         self.lock_table = DynamodbTable(
             self, "lock-table", name=config.lock_table, billing_mode="PAY_PER_REQUEST", hash_key="LockID",
             attribute=[DynamodbTableAttribute(name="LockID", type="S")],
@@ -68,6 +52,26 @@ class StateBackendStack(TerraformStack):
         self._state_roles(config, environments)
         TerraformOutput(self, "state_bucket", value=self.bucket.name)
         TerraformOutput(self, "lock_table", value=self.lock_table.name)
+
+    def _state_bucket(self, config: StateBackendConfig, naming: Naming, dr) -> SecureBucket:
+        """The state bucket, replicated to the DR region (its own key there), each with an access-log bucket."""
+        dr_key = _state_key(self, "dr-key", naming, alias=f"alias/{naming.project}-dr-key", protect=True, provider=dr)
+        log_bucket = SecureBucket(self, "access-logs", name=naming.bucket("access-logs"),
+                                  options=access_log_options(naming.bucket("access-logs"), naming.account_id))
+        dr_log_name = naming.bucket("access-logs", config.dr_region)
+        dr_log_bucket = SecureBucket(self, "dr-access-logs", name=dr_log_name,
+                                     options=access_log_options(dr_log_name, naming.account_id), provider=dr)
+        versions = LifecycleRule(id="expire-old-state-versions", noncurrent_expire_days=STATE_VERSIONS_KEPT_DAYS,
+                                 abort_multipart_days=1)
+        bucket = SecureBucket(self, "state", name=config.bucket, options=BucketOptions(
+            kms_key_arn=self.key.arn, log_bucket=log_bucket, lifecycle=(versions,), protect=True))
+        replica = SecureBucket(self, "state-replica", name=f"{config.bucket}-replica", provider=dr,
+                               options=BucketOptions(
+                                   kms_key_arn=dr_key.arn, log_bucket=dr_log_bucket, lifecycle=(versions,),
+                                   protect=True))
+        Replication(self, "state-replication", naming=naming, source=bucket, source_key_arn=self.key.arn,
+                    replica=replica, replica_key_arn=dr_key.arn, time_control=False)
+        return bucket
 
     def _state_roles(self, config: StateBackendConfig, environments: Sequence[Naming]) -> None:
         """Per environment, the roles it reaches its state through: read/write for its deploy role, read-only

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -58,8 +59,10 @@ def project_copy(tmp_path_factory) -> Path:
 def _rename_video_bucket(project: Path, with_move: bool) -> None:
     storage = project / "modules" / "storage.py"
     source = (ROOT / "modules" / "storage.py").read_text()
-    renamed = source.replace('SecureBucket(self, "videos", name=', 'SecureBucket(self, "video-store", name=')
-    assert renamed != source
+    # By pattern, not exact text: the construct's call may be laid out on one line or, formatted, on several.
+    renamed, count = re.subn(r'SecureBucket\(\s*self,\s*"videos",', lambda match: match.group(0).replace(
+        '"videos"', '"video-store"'), source)
+    assert count == 1
     if with_move:  # the import, and the call as the last statement of Storage.__init__
         renamed = renamed.replace("from modules.naming import", "from modules.moves import moved_from\n"
                                                                "from modules.naming import", 1)
