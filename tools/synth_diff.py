@@ -252,8 +252,12 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
 
 
 def _settings(config: dict | None) -> dict:
+    """Everything besides resources that changes what Terraform runs: the `terraform` block (backend settings,
+    required_providers' versions and sources, required_version), the provider blocks (regions, assume_role,
+    default_tags, allowed_account_ids), module calls (source, version, inputs) and outputs."""
     config = config or {}
-    return {"backend": config.get("terraform", {}).get("backend"), "provider": config.get("provider"),
+    modules = {name: {k: v for k, v in body.items() if k != "//"} for name, body in config.get("module", {}).items()}
+    return {"terraform": config.get("terraform"), "provider": config.get("provider"), "module": modules or None,
             "output": config.get("output")}
 
 
@@ -331,7 +335,7 @@ def markdown(report: Report) -> str:
                 lines.append(f"- `{address}`{where(address)}")
                 lines += _change_lines(found)
         if s.settings:
-            lines += ["", "**Backend, providers, outputs:**"] + _change_lines(s.settings, indent="")
+            lines += ["", "**Terraform settings, providers, modules, outputs:**"] + _change_lines(s.settings, indent="")
     if all(s.empty for s in report.stacks):
         lines += ["", "No change to the synthesized stacks."]
     return "\n".join(lines) + "\n"
