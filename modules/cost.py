@@ -1,7 +1,7 @@
 """Cost controls: a monthly budget with 80 % / 100 % actual and 100 % forecast alerts, and anomaly detection."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from cdktf_cdktf_provider_aws.budgets_budget import BudgetsBudget, BudgetsBudgetNotification
@@ -11,6 +11,7 @@ from cdktf_cdktf_provider_aws.ce_anomaly_subscription import (
     CeAnomalySubscriptionThresholdExpressionDimension)
 from constructs import Construct
 
+from modules.cost_usage import CostUsage
 from modules.limits import Pattern, Range
 from modules.naming import Naming
 from modules.validation import EMAIL
@@ -29,6 +30,8 @@ class CostConfig:
     budget_emails: tuple[Annotated[str, EMAIL], ...] = ()  # also told directly, besides the alarm topic
     anomaly_detection: bool = True          # Cost Anomaly Detection: a monitor of AWS services and an immediate alert subscription
     anomaly_monitor_arn: Annotated[str, MONITOR_ARN] = ""  # AWS allows one AWS-services monitor per account: subscribe to this existing one instead of creating it (or import it: README)
+    review_threshold_usd: Annotated[int, Range(0, unit="USD")] = 50  # a change raising the monthly estimate by more is the review's verdict "cost up"
+    usage: CostUsage = field(default_factory=CostUsage)  # [cost.usage]: the estimate's usage assumptions (modules/cost_usage.py)
 
     def __post_init__(self) -> None:
         if self.anomaly_monitor_arn and not self.anomaly_detection:
