@@ -107,3 +107,15 @@ def test_a_real_state_plan_shows_attributes_and_the_attribute_forcing_a_replacem
     assert "`db_name`: `\"a\"` → `\"b\"`" in text and '"x"' not in text and '"y"' not in text
     assert "<details><summary>terraform plan: dev (real state, exit 2)</summary>" in text
     assert "**dev** (real-state plan):" in text
+
+
+def test_the_pull_request_workflow_builds_the_bundle_and_renders_it_with_this_renderer():
+    import yaml
+    jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())["jobs"]
+    runs = lambda job: " ".join(step.get("run", "") for step in jobs[job]["steps"])
+    assert "tools.review_local" in runs("synth-diff") and "--bundle review" in runs("synth-diff")
+    assert "python3 -m tools.review_render review" in runs("review")
+    assert "review/plan/$ENVIRONMENT.note" in runs("real-plan")
+    script = next(s for s in jobs["review"]["steps"] if "github-script" in s.get("uses", ""))["with"]["script"]
+    assert "c.body.includes(marker)" in script
+    assert "tools.review_security sarif build/scan" in runs("checks")
