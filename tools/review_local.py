@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tools import review_render
@@ -95,7 +96,9 @@ def costs(stacks: list[str], base_out: Path, head_out: Path, base_ref: str, bund
 
 
 def build_bundle(base_ref: str, base_out: Path, head_out: Path, bundle: Path, head_name: str, plan: bool,
-                 scan: bool = True) -> list[str]:
+                 scan: bool = True, phases: list[str] | None = None) -> list[str]:
+    phases = phases if phases is not None else []
+    mark = time.monotonic()
     shutil.rmtree(bundle, ignore_errors=True)
     bundle.mkdir(parents=True)
     _copy_tree(base_out, bundle / "base")
@@ -112,10 +115,15 @@ def build_bundle(base_ref: str, base_out: Path, head_out: Path, bundle: Path, he
                 (bundle / "scan" / f"{side}.json").write_text(json.dumps(results, indent=1))
         except RuntimeError as error:
             notes.append(f"checkov could not run: {str(error).splitlines()[0]}")
+        phases.append(f"checkov {time.monotonic() - mark:.1f} s")
     envs = [s for s in changed if s in ENVIRONMENTS]
+    mark = time.monotonic()
     costs(envs, base_out, head_out, base_ref, bundle)
+    phases.append(f"cost {time.monotonic() - mark:.1f} s")
     if plan:
+        mark = time.monotonic()
         real_plans(envs, head_out, bundle)
+        phases.append(f"real-state plans {time.monotonic() - mark:.1f} s")
     (bundle / "notes.txt").write_text("".join(f"{n}\n" for n in notes))
     return changed
 
@@ -132,19 +140,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle-only", action="store_true", help="write the bundle, do not render")
     args = parser.parse_args(argv)
     base = args.base or default_base()
+    phases: list[str] = []
     try:
-        base_out = base_synth(base)
-        if args.head_out:
-            head_out, head_name = args.head_out.resolve(), str(args.head_out)
-            head_out = head_out.parent if head_out.name == "stacks" else head_out
-        else:
-            head_out = synth(ROOT, WORK / "head.out", log=WORK / "head-synth.log")
-            dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
-            head_name = describe("HEAD") + dirty
+        # The base and the head synthesize side by side (two processes; the base only when not kept already).
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            base_job = pool.submit(base_synth, base)
+            if args.head_out:
+                head_out, head_name = args.head_out.resolve(), str(args.head_out)
+                head_out = head_out.parent if head_out.name == "stacks" else head_out
+            else:
+                head_out = synth(ROOT, WORK / "head.out", log=WORK / "head-synth.log")
+                dirty = " + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else ""
+                head_name = describe("HEAD") + dirty
+            base_out = base_job.result()
     except (RuntimeError, subprocess.CalledProcessError) as error:
         print(f"review: {error}", file=sys.stderr)
         return 1
-    changed = build_bundle(base, base_out, head_out, args.bundle, head_name, plan=not args.no_plan)
+    phases.append(f"synth {time.monotonic() - started:.1f} s")
+    changed = build_bundle(base, base_out, head_out, args.bundle, head_name, plan=not args.no_plan, phases=phases)
     if args.bundle_only:
         print(f"review: bundle {args.bundle} ({', '.join(changed) or 'no stack'} changed) in "
               f"{time.monotonic() - started:.1f} s", file=sys.stderr)
@@ -154,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text)
     print(text)
     print(f"review: {', '.join(changed) or 'no stack'} changed; comment in {args.out} "
-          f"({time.monotonic() - started:.1f} s)", file=sys.stderr)
+          f"({time.monotonic() - started:.1f} s: {', '.join(phases)})", file=sys.stderr)
     return code
 
 
