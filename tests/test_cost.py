@@ -75,3 +75,21 @@ def test_a_bad_usage_value_is_one_line_naming_file_field_and_value(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_environment("dev", tmp_path)
     assert str(error.value) == f"{tmp_path / 'dev.toml'}: cost.usage.nat_data_gb = -1.0: must be 0-1000000 GB"
+
+
+def test_make_cost_with_a_bad_value_prints_one_line_and_exits_2(synth_dir, tmp_path):
+    import shutil
+    shutil.copytree(ROOT / "environments", tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    dev = tmp_path / "dev.toml"
+    dev.write_text(dev.read_text().replace("\nalb_lcu = 1\n", "\nalb_lcu = \"many\"\n"))
+    result = _cost("dev", "--synth-out", str(synth_dir), "--config-dir", str(tmp_path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [f"{dev}: cost.usage.alb_lcu = 'many': must be a number, got string"]
+
+
+def test_the_budget_warning_starts_at_80_percent(stacks):
+    from tools.cost import report
+    est = estimate("dev", stacks["dev"], _usage())
+    assert report(est, est.total / 0.79)[1] is False
+    text, warn = report(est, est.total / 0.8)
+    assert warn and "80% of it — WARNING: at or above 80 %" in text

@@ -228,6 +228,9 @@ def spot_share(strategy: list[dict], tasks: int) -> float:
 
 def load_usage(env: str, directory: Path | None = None):
     """The environment's validated cost config (environments/config.py: ConfigError on a bad value)."""
+    import fast_bindings
+
+    fast_bindings.install()  # the config classes' modules import the AWS bindings: lazily, as the synth does
     from environments.config import ENVIRONMENTS_DIR, load_environment
     return load_environment(env, directory or ENVIRONMENTS_DIR).cost
 
@@ -262,11 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("env")
     parser.add_argument("--synth-out", type=Path, default=ROOT / "cdktf.out")
     parser.add_argument("--detail", action="store_true", help="every priced line")
+    parser.add_argument("--config-dir", type=Path, help="the environment files (default: environments/)")
     args = parser.parse_args(argv)
+    import fast_bindings
+
+    fast_bindings.install()
     from environments.config import ConfigError
     try:
-        cost = load_usage(args.env)
-    except ConfigError as error:
+        cost = load_usage(args.env, args.config_dir)
+    except ConfigError as error:  # one line naming file, field and value
         print(error, file=sys.stderr)
         return 2
     stack = args.synth_out / "stacks" / args.env / "cdk.tf.json"
