@@ -119,3 +119,13 @@ def test_the_pull_request_workflow_builds_the_bundle_and_renders_it_with_this_re
     script = next(s for s in jobs["review"]["steps"] if "github-script" in s.get("uses", ""))["with"]["script"]
     assert "c.body.includes(marker)" in script
     assert "tools.review_security sarif build/scan" in runs("checks")
+
+
+def test_a_provider_bump_shows_beside_a_real_state_plan(stacks):
+    head = copy.deepcopy(stacks)
+    head["dev"]["terraform"]["required_providers"]["aws"]["version"] = "5.101.0"
+    plan = {"resource_changes": []}
+    text, _ = render(Review("a", "b", stacks, head, plans={"dev": PlanPart("dev", "0", plan, "No changes.")}))
+    assert text.splitlines()[0].startswith(Verdict.CHANGES.text)
+    section = text.split("**dev** (real-state plan):")[1]
+    assert '`terraform.required_providers.aws.version`: `"5.100.0"` → `"5.101.0"`' in section

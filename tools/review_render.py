@@ -311,6 +311,9 @@ def render(review: Review) -> tuple[str, int]:
     for env, part in planned.items():
         lines, plan_losses = plan_section(part.plan)
         losses += [f"{env} (real state): {loss}" for loss in plan_losses]
+        settings = by_stack[env].settings if env in by_stack else []
+        if settings:  # a provider or backend change shows in no resource of the plan
+            lines += ["- Terraform settings, providers, modules (synth diff):", *_change_lines(settings)]
         sections[env] = lines
     for s in report.stacks:
         if s.stack not in planned and not s.empty:

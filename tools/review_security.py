@@ -58,6 +58,8 @@ def scan_sides(base: Path, head: Path, stacks: list[str], work: Path, jobs: int 
 
 
 def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: int = 2) -> list[dict]:
+    work = work.resolve()  # checkov runs in each stack's folder: every path it gets is absolute
+    entries = [(out.resolve(), stack, plan.resolve() if plan else None) for out, stack, plan in entries]
     results, todo = {}, []
     for index, (out, stack, plan) in enumerate(entries):
         config = (out / stack / "cdk.tf.json").read_bytes()

@@ -310,9 +310,13 @@ def markdown(report: Report) -> str:
         lines += ["> [!WARNING]", "> **Stateful resources would be lost** (exit 2):"]
         lines += [f"> - {stack.stack}: {loss}" for stack in report.stacks for loss in stack.losses]
         lines.append("")
-    lines += ["| stack | added | removed | moved | changed | settings |", "|---|---:|---:|---:|---:|---:|"]
+    # "renamed": new addresses of the same objects; how many of them a `moved` block covers (the plan moves
+    # their state) is said in the cell, so a count never reads as moves already done.
+    lines += ["| stack | added | removed | renamed | changed | settings |", "|---|---:|---:|---:|---:|---:|"]
     for s in report.stacks:
-        lines.append(f"| {s.stack} | {len(s.added)} | {len(s.removed)} | {len(s.moved)} | {len(s.changed)} | "
+        covered = sum(m.covered for m in s.moved)
+        renamed = f"{len(s.moved)} ({covered} with `moved`)" if s.moved else "0"
+        lines.append(f"| {s.stack} | {len(s.added)} | {len(s.removed)} | {renamed} | {len(s.changed)} | "
                      f"{len(s.settings)} |")
     for s in report.stacks:
         if s.empty:
@@ -320,7 +324,7 @@ def markdown(report: Report) -> str:
         lines += ["", f"#### {s.stack}"]
         where = lambda address: f" ({s.paths[address]})" if s.paths.get(address) else ""
         if s.moved:
-            lines += ["", "**Moved:**"]
+            lines += ["", "**Renamed** (`moved` block: Terraform moves the state; none: destroyed and re-created):"]
             for move in s.moved:
                 how = "`moved` block" if move.covered else "**no `moved` block: destroyed and re-created**"
                 lines.append(f"- `{move.source}` → `{move.target}`{where(move.target)} — {how}")
