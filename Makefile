@@ -87,7 +87,7 @@ plan-all: synth
 plan-summary: plan ## Markdown summary of ENV's plan; exit 2 if a stateful resource would go
 	$(PY) -m tools.plan_summary build/plan/$(ENV)/plan.json --title $(ENV) --out build/plan/$(ENV)/summary.md
 
-review: install ## the PR review comment, rendered here vs BASE (default: merge-base with main): stdout and build/review/comment.md
+review: install ## the PR review comment vs BASE (default: merge-base with main): stdout, build/review/comment.md
 	$(PY) -m tools.review_local $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
 
 cost: synth ## monthly cost estimate of ENV (default dev) per service, offline price table; warns at 80 % of the budget

@@ -33,7 +33,8 @@ def test_the_review_comment_shows_that_delta(stacks, synth_dev_with):
     from tools.review_render import Review, render
     per_zone = synth_dev_with("network", "one_nat_gateway_per_az = true", drop=("one_nat_gateway_per_az",))
     before, after = estimate("dev", stacks["dev"], _usage()), estimate("dev", per_zone, _usage())
-    costs = {"dev": {"base": before.as_json(), "head": after.as_json(), "threshold_usd": 50, "prices_date": PRICES_DATE}}
+    costs = {"dev": {"base": before.as_json(), "head": after.as_json(), "threshold_usd": 50,
+                     "prices_date": PRICES_DATE}}
     text, _ = render(Review("a", "b", stacks, dict(stacks, dev=per_zone), costs=costs))
     delta = after.total - before.total
     assert f"| dev | ${before.total:,.2f} | ${after.total:,.2f} | +${delta:,.2f} |" in text
@@ -42,7 +43,8 @@ def test_the_review_comment_shows_that_delta(stacks, synth_dev_with):
 
 
 def test_fargate_spot_share_follows_the_capacity_provider_strategy():
-    strategy = [{"base": 1, "capacity_provider": "FARGATE", "weight": 1}, {"capacity_provider": "FARGATE_SPOT", "weight": 3}]
+    strategy = [{"base": 1, "capacity_provider": "FARGATE", "weight": 1},
+                {"capacity_provider": "FARGATE_SPOT", "weight": 3}]
     assert spot_share(strategy, 1) == 0.0
     assert spot_share(strategy, 5) == pytest.approx(3 / 5)   # 1 base on demand, then 4 split 1:3
     assert spot_share([], 3) == 0.0
@@ -68,7 +70,8 @@ def test_make_cost_prints_services_total_date_and_budget(synth_dir):
 def test_a_bad_usage_value_is_one_line_naming_file_field_and_value(tmp_path):
     from environments.config import ConfigError, load_environment
     import shutil
-    shutil.copytree(ROOT / "environments", tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(ROOT / "environments", tmp_path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     dev = tmp_path / "dev.toml"
     assert "\nnat_data_gb = 100\n" in dev.read_text()
     dev.write_text(dev.read_text().replace("\nnat_data_gb = 100\n", "\nnat_data_gb = -1\n"))
@@ -79,7 +82,8 @@ def test_a_bad_usage_value_is_one_line_naming_file_field_and_value(tmp_path):
 
 def test_make_cost_with_a_bad_value_prints_one_line_and_exits_2(synth_dir, tmp_path):
     import shutil
-    shutil.copytree(ROOT / "environments", tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(ROOT / "environments", tmp_path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     dev = tmp_path / "dev.toml"
     dev.write_text(dev.read_text().replace("\nalb_lcu = 1\n", "\nalb_lcu = \"many\"\n"))
     result = _cost("dev", "--synth-out", str(synth_dir), "--config-dir", str(tmp_path))

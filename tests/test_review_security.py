@@ -51,7 +51,8 @@ def test_sarif_results_point_at_the_construct_and_its_python_source(iam_auth_off
     (auth,) = [r for r in results if r["ruleId"] == "CKV_AWS_161"]
     (location,) = auth["locations"]
     assert location["logicalLocations"][0]["fullyQualifiedName"] == "dev/database/primary"
-    uri, line = location["physicalLocation"]["artifactLocation"]["uri"], location["physicalLocation"]["region"]["startLine"]
+    physical = location["physicalLocation"]
+    uri, line = physical["artifactLocation"]["uri"], physical["region"]["startLine"]
     assert uri == "modules/database.py"
     assert '"primary"' in (ROOT / uri).read_text().splitlines()[line - 1]
 

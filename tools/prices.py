@@ -66,7 +66,8 @@ CHECKED = {
     "nat_gateway_gb": ["https://cloudburn.io/blog/aws-nat-gateway-pricing"],
     "alb_hour": ["https://cloud-horizons.com/blog/alb-the-line-item-nobody-watches/"],
     "alb_lcu_hour": ["https://cloud-horizons.com/blog/alb-the-line-item-nobody-watches/"],
-    "fargate_vcpu_hour": ["https://www.vantage.sh/blog/fargate-pricing", "https://www.wring.co/blog/aws-fargate-pricing-guide"],
+    "fargate_vcpu_hour": ["https://www.vantage.sh/blog/fargate-pricing",
+                          "https://www.wring.co/blog/aws-fargate-pricing-guide"],
     "fargate_gb_hour": ["https://www.vantage.sh/blog/fargate-pricing"],
 }
 

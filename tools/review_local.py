@@ -31,7 +31,8 @@ from tools.synth_diff import default_base, describe, git, synth, synth_ref
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "review"
 ENVIRONMENTS = ("dev", "staging", "prod")
-CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                        "AWS_CONTAINER_CREDENTIALS_FULL_URI")
 
 
 def touched(base: Path, head: Path) -> list[str]:

@@ -245,7 +245,8 @@ def plan_section(plan: dict) -> tuple[list[str], list[str]]:
             lines += _resource_lines(address, "", _plan_changes(rc))
         elif action == "replace":
             forced = ", ".join(f"`{'.'.join(map(str, p))}`" for p in rc["change"].get("replace_paths") or [])
-            lines += _resource_lines(address, "", _plan_changes(rc), f" **replaced**, forced by {forced or 'a dependency'}")
+            lines += _resource_lines(address, "", _plan_changes(rc),
+                                     f" **replaced**, forced by {forced or 'a dependency'}")
         elif action == "create":
             created.append(f"`{address}`")
         elif action == "destroy":

@@ -94,7 +94,8 @@ def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: in
             (folder / "result.json").write_text(json.dumps(_result(stack, folder), indent=1))
     for index, (out, stack, plan) in enumerate(entries):
         if index not in results:
-            key = _digest(stack.encode(), (out / stack / "cdk.tf.json").read_bytes(), plan.read_bytes() if plan else b"")
+            key = _digest(stack.encode(), (out / stack / "cdk.tf.json").read_bytes(),
+                          plan.read_bytes() if plan else b"")
             results[index] = json.loads((work / "cache" / key / "result.json").read_text())
     return [results[index] for index in range(len(entries))]
 
