@@ -129,3 +129,18 @@ def test_a_provider_bump_shows_beside_a_real_state_plan(stacks):
     assert text.splitlines()[0].startswith(Verdict.CHANGES.text)
     section = text.split("**dev** (real-state plan):")[1]
     assert '`terraform.required_providers.aws.version`: `"5.100.0"` → `"5.101.0"`' in section
+
+
+from tests.test_review import changed_plan  # noqa: E402,F401  (a real terraform plan: a forced replacement, a destroy)
+
+
+def test_a_real_terraform_plan_renders_the_replacement_with_its_forcing_attribute(changed_plan, stacks):  # noqa: F811
+    review = Review("a", "b", stacks, copy.deepcopy(stacks), plans={"staging": PlanPart("staging", "2", changed_plan)})
+    text, code = render(review)
+    assert code == 2 and text.splitlines()[0].startswith(Verdict.STATEFUL_LOSS.text)
+    assert "> - **staging (real state)**: 2 stateful resources destroyed or replaced: `aws_db_instance.database` " \
+           "(replace), `aws_s3_bucket.old_exports` (destroy)" in text
+    section = text.split("**staging** (real-state plan):")[1]
+    assert "- `aws_db_instance.database` **replaced**, forced by `db_name`" in section
+    assert '`db_name`: `"video_ingest"` → `"renamed"`' in section
+    assert "- **1 to destroy**: `aws_s3_bucket.old_exports`" in section
