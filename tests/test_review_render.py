@@ -39,6 +39,12 @@ def test_a_one_value_toml_change_opens_with_its_verdict_and_the_attribute(synth_
     assert len(lines) < 15, text
 
 
+def test_a_missing_bundle_is_no_review_never_no_change(tmp_path):
+    from tools.review_render import load
+    text, code = render(load(tmp_path))
+    assert code == 1 and text.startswith(":grey_question: **No review**") and "No change" not in text
+
+
 def test_no_change_is_its_own_verdict(stacks):
     text, _ = render(Review("a", "b", stacks, copy.deepcopy(stacks)))
     assert text.splitlines()[0] == Verdict.NO_CHANGE.text

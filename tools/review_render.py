@@ -299,6 +299,10 @@ def _money(value: float) -> str:
 
 
 def render(review: Review) -> tuple[str, int]:
+    if not review.head_stacks:  # the bundle's synth is missing: say so, never "no change"
+        text = (":grey_question: **No review**: the head's synthesized stacks are missing from the review bundle "
+                "(its job failed: see the workflow run).\n\n" + MARKER + "\n")
+        return text, 1
     report = diff_trees_from(review)
     by_stack = {s.stack: s for s in report.stacks}
     findings = scan_delta(review.scans)
