@@ -150,3 +150,14 @@ def test_a_real_terraform_plan_renders_the_replacement_with_its_forcing_attribut
     assert "- `aws_db_instance.database` **replaced**, forced by `db_name`" in section
     assert '`db_name`: `"video_ingest"` → `"renamed"`' in section
     assert "- **1 to destroy**: `aws_s3_bucket.old_exports`" in section
+
+
+def test_a_module_version_and_an_assume_role_change_are_in_the_diff(stacks):
+    head = copy.deepcopy(stacks)
+    base = copy.deepcopy(stacks)
+    base["dev"]["module"] = {"vpc": {"source": "terraform-aws-modules/vpc/aws", "version": "5.8.1", "//": {}}}
+    head["dev"]["module"] = {"vpc": {"source": "terraform-aws-modules/vpc/aws", "version": "5.9.0", "//": {}}}
+    head["dev"]["provider"]["aws"][0]["assume_role"] = [{"role_arn": "arn:aws:iam::111111111111:role/other"}]
+    text, _ = render(Review("a", "b", base, head))
+    assert '`module.vpc.version`: `"5.8.1"` → `"5.9.0"`' in text
+    assert '`provider.aws[0].assume_role`: (none) → `[{"role_arn": "arn:aws:iam::111111111111:role/other"}]`' in text
