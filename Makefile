@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test test-fast bench-tests lint format bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary review cost scan diagram test test-fast bench-tests lint format bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -86,6 +86,12 @@ plan-all: synth
 
 plan-summary: plan ## Markdown summary of ENV's plan; exit 2 if a stateful resource would go
 	$(PY) -m tools.review.plan_summary build/plan/$(ENV)/plan.json --title $(ENV) --out build/plan/$(ENV)/summary.md
+
+review: install ## the PR review comment vs BASE (default: merge-base with main): stdout, build/review/comment.md
+	$(PY) -m tools.review.review_local $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
+
+cost: synth ## monthly cost estimate of ENV (default dev) per service, offline price table; warns at 80 % of the budget
+	$(PY) -m tools.cost.cost $(ENV)
 
 scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every skip with its reason
 	$(PY) -m tools.scan.scan

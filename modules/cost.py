@@ -1,7 +1,7 @@
 """Cost controls: a monthly budget with 80 % / 100 % actual and 100 % forecast alerts, and anomaly detection."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from cdktf_cdktf_provider_aws.budgets_budget import BudgetsBudget, BudgetsBudgetNotification
@@ -19,6 +19,38 @@ MONITOR_ARN = Pattern(r"(arn:aws:ce::\d{12}:anomalymonitor/[0-9a-f-]{1,64})?",
                       "empty or a monitor ARN 'arn:aws:ce::<12 digits>:anomalymonitor/<id>'")
 # (threshold %, ACTUAL | FORECASTED): the spec's "budget alerts at 80% and 100%", plus a forecast warning.
 BUDGET_ALERTS = ((80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CostUsage:
+    """`[cost.usage]`: the monthly usage the estimate assumes (`make cost`, tools/cost/cost.py), which the synthesized
+    stack cannot say; the resources themselves (counts, sizes, classes) come from the stack. Every field has a
+    default (a small environment) and limits; a bad value is one line naming the file, the field and the value."""
+    nat_data_gb: Annotated[float, Range(0, 1_000_000, "GB"), Doc("GB through the NAT gateways, all together")] = 100.0
+    alb_lcu: Annotated[float, Range(0, 10_000, "LCU"), Doc("average load balancer capacity units per hour")] = 1.0
+    extra_api_tasks: Annotated[float, Range(0, 1_000, "tasks"), Doc("API tasks above min_tasks, on average")] = 0.0
+    worker_task_hours: Annotated[
+        float, Range(0, 1_000_000, "hours"), Doc("worker task-hours (they scale from 0)")
+    ] = 100.0
+    database_backup_gb: Annotated[
+        float, Range(0, 1_000_000, "GB"), Doc("backup storage beyond the allocated size")
+    ] = 0.0
+    cloudfront_data_gb: Annotated[float, Range(0, 10_000_000, "GB"), Doc("CDN data out to viewers")] = 100.0
+    cloudfront_requests_millions: Annotated[float, Range(0, 100_000, "million"), Doc("CDN HTTPS requests")] = 1.0
+    api_requests_millions: Annotated[float, Range(0, 100_000, "million"), Doc("API Gateway requests")] = 1.0
+    waf_requests_millions: Annotated[
+        float, Range(0, 100_000, "million"), Doc("requests inspected by each web ACL")
+    ] = 2.0
+    log_ingest_gb: Annotated[float, Range(0, 1_000_000, "GB"), Doc("CloudWatch Logs ingested")] = 5.0
+    log_storage_gb: Annotated[float, Range(0, 1_000_000, "GB"), Doc("CloudWatch Logs kept")] = 10.0
+    s3_standard_gb: Annotated[float, Range(0, 100_000_000, "GB"), Doc("videos and uploads in S3 Standard")] = 50.0
+    s3_standard_ia_gb: Annotated[float, Range(0, 100_000_000, "GB"), Doc("in Standard-IA (lifecycle)")] = 0.0
+    s3_glacier_ir_gb: Annotated[float, Range(0, 100_000_000, "GB"), Doc("in Glacier Instant Retrieval")] = 0.0
+    s3_deep_archive_gb: Annotated[float, Range(0, 100_000_000, "GB"), Doc("in Glacier Deep Archive")] = 0.0
+    config_items: Annotated[float, Range(0, 100_000_000, "items"), Doc("AWS Config items (where recorded)")] = 1000.0
+    cloudtrail_events_millions: Annotated[
+        float, Range(0, 100_000, "million"), Doc("events for GuardDuty/CloudTrail")
+    ] = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +72,14 @@ class CostConfig:
             "(or import it: docs/first-deploy.md)"
         ),
     ] = ""
+    review_threshold_usd: Annotated[
+        int,
+        Range(0, unit="USD"),
+        Doc("a change raising the monthly estimate by more is the review's verdict \"cost up\""),
+    ] = 50
+    usage: Annotated[
+        CostUsage, Doc("[cost.usage]: the usage assumptions of the estimate (`make cost`, docs/review.md)")
+    ] = field(default_factory=CostUsage)
 
     def __post_init__(self) -> None:
         if self.anomaly_monitor_arn and not self.anomaly_detection:

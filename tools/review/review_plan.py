@@ -64,7 +64,7 @@ def prepare(stack: str, state_role: str, out: Path = OUT, build: Path = BUILD,
         raise SystemExit(f"review-plan: --state-role must be a role ARN, got {state_role!r}")
     work = build / "review-plan" / stack
     work.mkdir(parents=True, exist_ok=True)
-    for stale in [*work.glob("*.tf.json"), work / "plan.json", work / "review.tfplan"]:
+    for stale in [*work.glob("*.tf.json"), work / "plan.json", work / "plan.txt", work / "review.tfplan"]:
         stale.unlink(missing_ok=True)
     config = json.loads((out / stack / "cdk.tf.json").read_text())
     if "s3" not in config.get("terraform", {}).get("backend", {}):
@@ -94,6 +94,8 @@ def review_plan(stack: str, state_role: str, out: Path = OUT, build: Path = BUIL
     terraform(["plan", "-input=false", "-lock=false", "-refresh=false", "-out=review.tfplan"], work)
     shown = terraform(["show", "-json", "review.tfplan"], work).stdout
     (work / "plan.json").write_text(shown)
+    # terraform's own text of the plan, for the review comment's collapsed block (tools.review.review_render).
+    (work / "plan.txt").write_text(terraform(["show", "review.tfplan"], work).stdout)
     summary = summarize(json.loads(shown), f"{stack} (real state)")
     return summary.markdown, summary.exit_code
 

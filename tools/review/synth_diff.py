@@ -249,8 +249,12 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
 
 
 def _settings(config: dict | None) -> dict:
+    """Everything besides resources that changes what Terraform runs: the `terraform` block (backend settings,
+    required_providers' versions and sources, required_version), the provider blocks (regions, assume_role,
+    default_tags, allowed_account_ids), module calls (source, version, inputs) and outputs."""
     config = config or {}
-    return {"backend": config.get("terraform", {}).get("backend"), "provider": config.get("provider"),
+    modules = {name: {k: v for k, v in body.items() if k != "//"} for name, body in config.get("module", {}).items()}
+    return {"terraform": config.get("terraform"), "provider": config.get("provider"), "module": modules or None,
             "output": config.get("output")}
 
 
@@ -303,9 +307,13 @@ def markdown(report: Report) -> str:
         lines += ["> [!WARNING]", "> **Stateful resources would be lost** (exit 2):"]
         lines += [f"> - {stack.stack}: {loss}" for stack in report.stacks for loss in stack.losses]
         lines.append("")
-    lines += ["| stack | added | removed | moved | changed | settings |", "|---|---:|---:|---:|---:|---:|"]
+    # "renamed": new addresses of the same objects; how many of them a `moved` block covers (the plan moves
+    # their state) is said in the cell, so a count never reads as moves already done.
+    lines += ["| stack | added | removed | renamed | changed | settings |", "|---|---:|---:|---:|---:|---:|"]
     for s in report.stacks:
-        lines.append(f"| {s.stack} | {len(s.added)} | {len(s.removed)} | {len(s.moved)} | {len(s.changed)} | "
+        covered = sum(m.covered for m in s.moved)
+        renamed = f"{len(s.moved)} ({covered} with `moved`)" if s.moved else "0"
+        lines.append(f"| {s.stack} | {len(s.added)} | {len(s.removed)} | {renamed} | {len(s.changed)} | "
                      f"{len(s.settings)} |")
     for s in report.stacks:
         if s.empty:
@@ -313,7 +321,7 @@ def markdown(report: Report) -> str:
         lines += ["", f"#### {s.stack}"]
         where = lambda address: f" ({s.paths[address]})" if s.paths.get(address) else ""
         if s.moved:
-            lines += ["", "**Moved:**"]
+            lines += ["", "**Renamed** (`moved` block: Terraform moves the state; none: destroyed and re-created):"]
             for move in s.moved:
                 how = "`moved` block" if move.covered else "**no `moved` block: destroyed and re-created**"
                 lines.append(f"- `{move.source}` → `{move.target}`{where(move.target)} — {how}")
@@ -328,7 +336,7 @@ def markdown(report: Report) -> str:
                 lines.append(f"- `{address}`{where(address)}")
                 lines += _change_lines(found)
         if s.settings:
-            lines += ["", "**Backend, providers, outputs:**"] + _change_lines(s.settings, indent="")
+            lines += ["", "**Terraform settings, providers, modules, outputs:**"] + _change_lines(s.settings, indent="")
     if all(s.empty for s in report.stacks):
         lines += ["", "No change to the synthesized stacks."]
     return "\n".join(lines) + "\n"

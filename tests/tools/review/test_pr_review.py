@@ -7,7 +7,6 @@ import subprocess
 import yaml
 
 from tests.conftest import ROOT
-from tools.review.review_comment import MARKER, comment
 from tools.review.review_plan import BACKEND_CONFIG, prepare
 from tools.common.terraform import TERRAFORM, terraform_env
 
@@ -38,27 +37,6 @@ def test_review_plan_drops_the_deploy_role_and_replaces_the_backends_state_role(
                             timeout=120)
     assert result.returncode == 1
     assert f"IAM Role ({STATE_READ_ROLE})" in " ".join((result.stdout + result.stderr).split())
-
-
-def test_review_comment_says_why_there_is_no_real_plan_and_blocks_on_a_loss(tmp_path):
-    (tmp_path / "dev.md").write_text("### Terraform plan: dev (real state)\n\nNo changes.\n")
-    (tmp_path / "dev.status").write_text("0\n")
-    (tmp_path / "staging.md").write_text("### staging\n\nNo real-state plan: set the repository variables …\n")
-    (tmp_path / "staging.status").write_text("skipped\n")
-    (tmp_path / "synth-diff.md").write_text("### Synth diff: `a` → `b`\n")
-    (tmp_path / "synth-diff.status").write_text("0\n")
-    text, code = comment(tmp_path, "0123456789abcdef")
-    assert code == 0 and text.startswith(MARKER + "\n## Review of 0123456")
-    assert "Plans against the real state of dev, then the synth diff" in text
-    assert "No real-state plan: set the repository variables" in text
-    assert "### prod\n\nNo real-state plan: its job did not report" in text
-    assert text.index("## Real-state plans") < text.index("## Synth diff") < text.index("### Synth diff: `a`")
-
-    (tmp_path / "dev.status").write_text("skipped\n")
-    (tmp_path / "synth-diff.status").write_text("2\n")
-    text, code = comment(tmp_path)
-    assert code == 2 and "Stateful resources would be lost" in text.splitlines()[1]
-    assert "the synth diff against the base branch is the review" in text
 
 
 def test_pull_request_workflow_plans_real_state_only_where_configured():

@@ -82,6 +82,6 @@ def test_forced_database_replacement_is_flagged_and_exits_non_zero(changed_plan,
 def test_workflows_pass_actionlint():
     actionlint = Path(sys.executable).parent / "actionlint"
     workflows = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml"))
-    assert len(workflows) == 3
+    assert len(workflows) == 4  # main, promote, pull-request, drift
     result = subprocess.run([str(actionlint), *workflows], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
