@@ -7,8 +7,11 @@ from typing import Annotated
 from cdktf_cdktf_provider_aws.budgets_budget import BudgetsBudget, BudgetsBudgetNotification
 from cdktf_cdktf_provider_aws.ce_anomaly_monitor import CeAnomalyMonitor
 from cdktf_cdktf_provider_aws.ce_anomaly_subscription import (
-    CeAnomalySubscription, CeAnomalySubscriptionSubscriber, CeAnomalySubscriptionThresholdExpression,
-    CeAnomalySubscriptionThresholdExpressionDimension)
+    CeAnomalySubscription,
+    CeAnomalySubscriptionSubscriber,
+    CeAnomalySubscriptionThresholdExpression,
+    CeAnomalySubscriptionThresholdExpressionDimension,
+)
 from constructs import Construct
 
 from modules.limits import Doc, Pattern, Range

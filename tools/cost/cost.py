@@ -185,7 +185,7 @@ def _databases(c: _Pricing) -> None:
 
 def _edge_and_api(c: _Pricing) -> None:
     usage = c.usage
-    for name, body in c.of("aws_cloudfront_distribution").items():
+    for name in c.of("aws_cloudfront_distribution"):
         c.add("CloudFront", f"{name}: data out (cost.usage.cloudfront_data_gb)", usage.cloudfront_data_gb,
               "cloudfront_gb", region="global")
         c.add("CloudFront", f"{name}: HTTPS requests (millions)", usage.cloudfront_requests_millions,

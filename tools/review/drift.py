@@ -79,8 +79,8 @@ def refreshing_plan(env: str, state_role: str, out: Path, build: Path) -> tuple[
     `terraform plan -detailed-exitcode` (0 clean, 2 changes, 1 failed)."""
     import subprocess
 
-    from tools.review import review_plan
     from tools.common.terraform import TERRAFORM, terraform_env
+    from tools.review import review_plan
 
     work = review_plan.prepare(env, state_role, out, build)
     review_plan.terraform(["init", "-input=false", "-reconfigure", f"-backend-config={review_plan.BACKEND_CONFIG}"],

@@ -27,8 +27,8 @@ import tomllib
 from pathlib import Path
 
 from modules.naming import PROJECT
-from tools.review.plan_summary import summarize
 from tools.common.terraform import BUILD, OUT, ROOT, TERRAFORM, terraform_env
+from tools.review.plan_summary import summarize
 
 BACKEND_CONFIG = "review.s3.tfbackend"
 

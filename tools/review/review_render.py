@@ -33,7 +33,7 @@ from pathlib import Path
 
 from tools.review import iam_diff
 from tools.review.plan_summary import EXIT_STATEFUL_LOSS, STATEFUL_TYPES, action_of
-from tools.review.synth_diff import Change, Move, StackDiff, _change_lines, _shown, changes, diff_trees, mask
+from tools.review.synth_diff import Change, StackDiff, _change_lines, _shown, changes, mask
 
 MARKER = "<!-- video-ingest-plan-summary -->"
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -88,7 +88,7 @@ def load(folder: Path) -> Review:
                     for p in sorted((folder / side).glob("stacks/*/cdk.tf.json"))} for side in ("base", "head")}
     plans = {}
     for env in ENVIRONMENTS:
-        read = lambda suffix: (folder / "plan" / f"{env}.{suffix}").read_text() \
+        read = lambda suffix, env=env: (folder / "plan" / f"{env}.{suffix}").read_text() \
             if (folder / "plan" / f"{env}.{suffix}").is_file() else ""
         part = PlanPart(env, read("status").strip(), json.loads(read("json")) if read("json") else None,
                         read("txt"), read("note").strip())
@@ -213,7 +213,8 @@ def _mark_unknown(after, unknown):
         merged = {k: _mark_unknown(after.get(k), unknown.get(k)) for k in set(after) | set(unknown)}
         return {k: v for k, v in merged.items() if v is not None or k in after}
     if isinstance(after, list) and isinstance(unknown, list):
-        return [_mark_unknown(a, u) for a, u in zip(after, unknown + [None] * (len(after) - len(unknown)))]
+        padded = unknown + [None] * (len(after) - len(unknown))
+        return [_mark_unknown(a, u) for a, u in zip(after, padded, strict=False)]
     return after
 
 

@@ -52,7 +52,7 @@ def scan_sides(base: Path, head: Path, stacks: list[str], work: Path, jobs: int 
     outs = {"base": base, "head": head}
     results = scan_many([(outs[side], stack, None) for side, stack in entries], work, jobs)
     found = {"base": [], "head": []}
-    for (side, _), result in zip(entries, results):
+    for (side, _), result in zip(entries, results, strict=False):
         found[side].append(result)
     return found
 
@@ -85,7 +85,7 @@ def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: in
                                text=True, env=dict(os.environ, **CHECKOV_ENV))
         if batch.returncode != 0:
             raise RuntimeError(f"checkov could not be started (exit {batch.returncode}): {batch.stderr[-2000:]}")
-        for (index, stack, folder, _), code in zip(todo, json.loads(batch.stdout)):
+        for (_index, stack, folder, _), code in zip(todo, json.loads(batch.stdout), strict=False):
             report = folder / "results_json.json"
             if code not in (0, 1) or not report.is_file():
                 log = folder / "checkov.log"

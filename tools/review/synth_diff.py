@@ -199,7 +199,7 @@ def changes(before, after, prefix: str = "") -> list[Change]:
         return [c for key in sorted(set(before) | set(after), key=str)
                 for c in changes(before.get(key), after.get(key), f"{prefix}.{key}" if prefix else str(key))]
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [c for i, (b, a) in enumerate(zip(before, after)) for c in changes(b, a, f"{prefix}[{i}]")]
+        return [c for i, (b, a) in enumerate(zip(before, after, strict=False)) for c in changes(b, a, f"{prefix}[{i}]")]
     return [] if before == after else [Change(prefix or "(value)", before, after)]
 
 
@@ -262,7 +262,8 @@ def diff_trees(base_out: Path, head_out: Path, base: str = "base", head: str = "
     """Compares two synth outputs (each a folder with stacks/<name>/cdk.tf.json)."""
     load = lambda out: {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("stacks/*/cdk.tf.json"))}
     base_stacks, head_stacks = load(base_out), load(head_out)
-    order = ["state-backend", *(f"{prefix}{env}" for env in ("dev", "staging", "prod") for prefix in ("bootstrap-", ""))]
+    environments = ("dev", "staging", "prod")
+    order = ["state-backend", *(f"{prefix}{env}" for env in environments for prefix in ("bootstrap-", ""))]
     names = sorted(set(base_stacks) | set(head_stacks), key=lambda n: (order.index(n) if n in order else 9, n))
     return Report(base, head, [diff_stack(n, base_stacks.get(n), head_stacks.get(n)) for n in names])
 
@@ -319,7 +320,7 @@ def markdown(report: Report) -> str:
         if s.empty:
             continue
         lines += ["", f"#### {s.stack}"]
-        where = lambda address: f" ({s.paths[address]})" if s.paths.get(address) else ""
+        where = lambda address, s=s: f" ({s.paths[address]})" if s.paths.get(address) else ""
         if s.moved:
             lines += ["", "**Renamed** (`moved` block: Terraform moves the state; none: destroyed and re-created):"]
             for move in s.moved:

@@ -69,8 +69,9 @@ def test_make_cost_prints_services_total_date_and_budget(synth_dir):
 
 
 def test_a_bad_usage_value_is_one_line_naming_file_field_and_value(tmp_path):
-    from environments.config import ConfigError, load_environment
     import shutil
+
+    from environments.config import ConfigError, load_environment
     shutil.copytree(ROOT / "environments", tmp_path, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     dev = tmp_path / "dev.toml"

@@ -7,8 +7,8 @@ import subprocess
 import yaml
 
 from tests.conftest import ROOT
-from tools.review.review_plan import BACKEND_CONFIG, prepare
 from tools.common.terraform import TERRAFORM, terraform_env
+from tools.review.review_plan import BACKEND_CONFIG, prepare
 
 STATE_READ_ROLE = "arn:aws:iam::000000000000:role/video-ingest-terraform-state-read-prod"
 
@@ -26,7 +26,8 @@ def test_review_plan_drops_the_deploy_role_and_replaces_the_backends_state_role(
     providers = config["provider"]["aws"]
     assert providers and all("assume_role" not in p and p["allowed_account_ids"] == ["333333333333"]
                              for p in providers)
-    assert config["terraform"]["backend"]["s3"]["assume_role"]["role_arn"].endswith("/video-ingest-terraform-state-prod")
+    backend_role = config["terraform"]["backend"]["s3"]["assume_role"]["role_arn"]
+    assert backend_role.endswith("/video-ingest-terraform-state-prod")
     # terraform takes the backend's assume_role from the -backend-config file: the role it tries is the read one
     # (the endpoints point at a closed local port, so nothing leaves this machine).
     env = terraform_env(AWS_ACCESS_KEY_ID="AKIAOFFLINEPLAN00000", AWS_SECRET_ACCESS_KEY="offline", AWS_MAX_ATTEMPTS="1",

@@ -10,8 +10,8 @@ import pytest
 
 from tests import tool_cache
 from tests.conftest import ROOT
-from tools.review.plan_summary import summarize
 from tools.common.terraform import run, terraform_env
+from tools.review.plan_summary import summarize
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAOFFLINEPLAN00000", "AWS_SECRET_ACCESS_KEY": "offline-plan-dummy-secret"}
 PROVIDER = {"region": "eu-west-1", "skip_credentials_validation": True, "skip_requesting_account_id": True,
@@ -49,7 +49,8 @@ def changed_plan(tmp_path_factory) -> dict:
                 "id": "db-ABCDEFGHIJKL", "identifier": "video-ingest-qa-db", "engine": "postgres",
                 "instance_class": "db.t3.micro", "allocated_storage": 20, "db_name": "video_ingest",
                 "username": "video_ingest_admin", "manage_master_user_password": True, "skip_final_snapshot": True}),
-            prior("aws_s3_bucket", "old_exports", 0, {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"}),
+            prior("aws_s3_bucket", "old_exports", 0,
+                  {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"}),
         ]}))
     env = terraform_env(**DUMMY_CREDENTIALS)
 

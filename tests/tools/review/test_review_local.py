@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from tests.conftest import subprocess_env
+
 # the fixture: the project as a one-commit repository
 from tests.tools.review.test_synth_diff import project_copy  # noqa: F401
 
