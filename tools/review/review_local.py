@@ -85,10 +85,7 @@ def real_plans(stacks: list[str], head_out: Path, bundle: Path) -> None:
 
 
 def costs(stacks: list[str], base_out: Path, head_out: Path, base_ref: str, bundle: Path) -> None:
-    try:
-        from tools.cost.cost import cost
-    except ImportError:  # pragma: no cover - the cost estimator is optional for the review
-        return
+    from tools.cost import cost  # not optional: an import that fails must fail the review, not drop its costs
     folder = bundle / "cost"
     folder.mkdir(parents=True, exist_ok=True)
     for env in stacks:
