@@ -71,7 +71,6 @@ class IngestConfig:
     max_workers: Annotated[int, Range(1, 100)] = 10  # autoscaling ceiling, at least min_workers
     backlog_per_worker: Annotated[int, Range(1)] = 5  # target messages waiting per running worker
     ecr_keep_images: Annotated[int, Range(1, 1000)] = 30  # images kept per repository
-    force_delete_images: bool = False       # dev: repositories can be destroyed with images in them
 
     def __post_init__(self) -> None:
         check_fargate_size(self.worker_cpu, self.worker_memory, "worker_cpu", "worker_memory")
@@ -90,6 +89,7 @@ class Ingest(Construct):
                  log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
+        self._disposable = force_destroy
         self.upload_bucket = SecureBucket(self, "uploads", name=naming.bucket("uploads"), options=BucketOptions(
             kms_key_arn=kms_key_arn, log_bucket=log_bucket, force_destroy=force_destroy, notifications=False,
             protect=protect,
@@ -215,7 +215,7 @@ class Ingest(Construct):
     def _repository(self, name: str, config: IngestConfig) -> EcrRepository:
         repository = EcrRepository(
             self, f"{name}-repository", name=self._naming.name(name), image_tag_mutability="IMMUTABLE",
-            force_delete=config.force_delete_images,
+            force_delete=self._disposable,  # disposable environments: destroyed with their images
             image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
             encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS",
                                                                            kms_key=self._kms_key_arn)])
