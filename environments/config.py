@@ -108,9 +108,9 @@ class Environment:
     identity: IdentityConfig         # [identity] is required: the repository whose CI deploys (account bootstrap)
     production: bool = True          # production rules: multi-AZ, deletion protection, replication
     # Every stateful resource is either protected or disposable, never neither (docs/first-deploy.md, "Destroy"):
-    # protected: prevent_destroy, deletion protection, a secret recovery window; disposable: buckets and image
-    # repositories emptied on destroy (force_destroy, force_delete), secrets deleted at once. Unset: = production.
-    protected: bool | None = None
+    # protected: prevent_destroy, deletion protection, a secret recovery window; disposable (false): buckets and
+    # image repositories emptied on destroy (force_destroy, force_delete), secrets deleted at once.
+    protected: bool = True
     dns: DnsConfig = field(default_factory=DnsConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
@@ -145,12 +145,15 @@ class Environment:
     @property
     def protects_stateful(self) -> bool:
         """The one rule: stateful resources refuse destroy (True) or are destroyed with what they hold (False)."""
-        return self.production if self.protected is None else self.protected
+        return self.protected
 
     def _check_protected_or_disposable(self) -> None:
         """The deletion protections config still names must agree with the rule: a disposable environment whose
         database or load balancer refuses deletion stops its destroy halfway; a protected one would lose them."""
         kind = "protected" if self.protects_stateful else "disposable"
+        if self.protects_stateful and not self.production and self.security.secret_recovery_window_days == 0:
+            raise ValueError("security.secret_recovery_window_days = 0: a protected environment (protected = true) "
+                             "requires a recovery window of 7-30 days")
         for name, value in (("database.deletion_protection", self.database.deletion_protection),
                             ("load_balancer.deletion_protection", self.load_balancer.deletion_protection)):
             if value != self.protects_stateful:

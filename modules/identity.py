@@ -41,7 +41,10 @@ BOUNDARY_SERVICES = (*PLATFORM_SERVICES, "rds-db", "tag")
 # Services the environment's roles are passed to (iam:PassRole) ...
 PASSED_TO_SERVICES = ("apigateway.amazonaws.com", "backup.amazonaws.com", "ecs-tasks.amazonaws.com",
                       "monitoring.rds.amazonaws.com", "s3.amazonaws.com", "vpc-flow-logs.amazonaws.com")
-# ... and the service-linked roles AWS creates on the caller's behalf on first use in a fresh account.
+# ... and the service-linked roles AWS creates on the caller's behalf on first use in a fresh account. Not AWS
+# Backup's AWSServiceRoleForBackup: AWS Backup creates it only when cross-account management or Amazon EFS
+# automatic backup is set up (AWS Backup developer guide, "Service-linked roles for AWS Backup"); this platform
+# backs up RDS and copies to another region of the same account, with its own service role (modules/backup.py).
 SERVICE_LINKED_ROLES = ("ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
                         "elasticloadbalancing.amazonaws.com", "ops.apigateway.amazonaws.com", "rds.amazonaws.com")
 # IAM writes that the role-scoped statements allow; denied on the bootstrap roles themselves.

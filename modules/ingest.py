@@ -38,6 +38,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
+from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
@@ -140,7 +141,11 @@ class Ingest(Construct):
 
     @property
     def upload_events_grant(self) -> ServiceGrant:
-        """S3 must encrypt the events it sends to the KMS-encrypted queue (for `Security.grant_to_service`)."""
+        """S3 must encrypt the events it sends to the KMS-encrypted queue (for `Security.grant_to_service`).
+        Kept conditioned on aws:SourceArn = the upload bucket: KMS evaluates the global keys aws:SourceArn and
+        aws:SourceAccount for requests an AWS service principal makes on a resource's behalf (AWS KMS developer
+        guide, "AWS global condition keys"; the confused-deputy guard AWS recommends), and S3 names the bucket
+        whose event it delivers, as the queue policy's own aws:SourceArn condition relies on."""
         return ServiceGrant("S3SendsUploadEvents", "s3.amazonaws.com", ("kms:Decrypt", "kms:GenerateDataKey"),
                             {"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn}})
 
@@ -216,6 +221,7 @@ class Ingest(Construct):
         repository = EcrRepository(
             self, f"{name}-repository", name=self._naming.name(name), image_tag_mutability="IMMUTABLE",
             force_delete=self._disposable,  # disposable environments: destroyed with their images
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=not self._disposable),
             image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
             encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS",
                                                                            kms_key=self._kms_key_arn)])

@@ -88,8 +88,8 @@ def test_state_is_encrypted_with_the_state_key(stacks):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_github_reaches_the_deploy_role_per_environment_and_the_plan_role_per_pull_request(stacks, env):
     bootstrap = stacks[f"bootstrap-{env}"]
-    for id_, subject in (("deploy-role", [f"repo:{REPOSITORY}:environment:{env}",
-                                          f"repo:{REPOSITORY}:environment:{env}-plan"]),
+    for id_, subject in (("deploy-role", f"repo:{REPOSITORY}:environment:{env}"),
+                         ("refresh-role", f"repo:{REPOSITORY}:environment:{env}-plan"),
                          ("plan-role", f"repo:{REPOSITORY}:pull_request")):
         statement = trust(role(bootstrap, id_))
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
