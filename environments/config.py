@@ -150,15 +150,15 @@ class Environment:
     def _check_protected_or_disposable(self) -> None:
         """The deletion protections config still names must agree with the rule: a disposable environment whose
         database or load balancer refuses deletion stops its destroy halfway; a protected one would lose them."""
-        kind = "protected" if self.protects_stateful else "disposable"
+        kind, rule = ("protected", "true") if self.protects_stateful else ("disposable", "false")
         if self.protects_stateful and not self.production and self.security.secret_recovery_window_days == 0:
             raise ValueError("security.secret_recovery_window_days = 0: a protected environment (protected = true) "
                              "requires a recovery window of 7-30 days")
         for name, value in (("database.deletion_protection", self.database.deletion_protection),
                             ("load_balancer.deletion_protection", self.load_balancer.deletion_protection)):
             if value != self.protects_stateful:
-                raise ValueError(f"{name} = {str(value).lower()}: a {kind} environment (protected = "
-                                 f"{str(self.protects_stateful).lower()}) requires {str(self.protects_stateful).lower()}")
+                raise ValueError(f"{name} = {str(value).lower()}: a {kind} environment (protected = {rule}) "
+                                 f"requires {rule}")
 
     def _check_names_and_certificates(self) -> None:
         """Every certificate is either issued already or validated by the stack in the zone: never one that

@@ -96,7 +96,7 @@ class Api(Construct):
             api_key_source="HEADER", lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
         methods = self._routes(backend_url)
         methods += cors(self, rest_api_id=self.rest_api.id, resources=self._resources, origin=cors_origin,
-                        routes=ROUTES)
+                        routes=ROUTES, request_validator_id=self._validator.id)
         fingerprint = hashlib.sha256(json.dumps(
             {"routes": ROUTES, "query": QUERY_PARAMETERS, "iam": config.iam_auth, "cors": cors_origin,
              "integration": "vpc-link"}, sort_keys=True).encode()).hexdigest()
@@ -115,9 +115,9 @@ class Api(Construct):
         """A resource per path, and per verb a method (API key, IAM by config, validated) with its HTTP proxy
         integration. Returns the methods and integrations (what a deployment waits for)."""
         config = self._config
-        validator = ApiGatewayRequestValidator(self, "request-validator", rest_api_id=self.rest_api.id,
-                                               name="body-and-parameters", validate_request_body=True,
-                                               validate_request_parameters=True)
+        validator = self._validator = ApiGatewayRequestValidator(
+            self, "request-validator", rest_api_id=self.rest_api.id, name="body-and-parameters",
+            validate_request_body=True, validate_request_parameters=True)
         resources, methods = {"": None}, []
         self._resources = resources
         for path, verbs in ROUTES.items():

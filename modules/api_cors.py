@@ -14,7 +14,6 @@ from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
 from cdktf_cdktf_provider_aws.api_gateway_method_response import ApiGatewayMethodResponse
 from constructs import Construct
 
-from modules import checkov
 
 # What a browser may send: the API key, SigV4's headers (Authorization, X-Amz-Date, X-Amz-Security-Token for
 # temporary credentials, X-Amz-Content-Sha256), and the body's type.
@@ -33,7 +32,8 @@ def cors_headers(origin: str, methods: tuple[str, ...] | None = None) -> dict[st
     return {name: f"'{value}'" for name, value in headers.items()}
 
 
-def cors(scope: Construct, *, rest_api_id: str, resources: dict, origin: str, routes: dict) -> list:
+def cors(scope: Construct, *, rest_api_id: str, resources: dict, origin: str, routes: dict,
+         request_validator_id: str) -> list:
     """OPTIONS on each resource of `resources` (path -> aws_api_gateway_resource; "" the root, skipped) and the
     gateway responses. Returns what the deployment must wait for."""
     created = []
@@ -42,11 +42,11 @@ def cors(scope: Construct, *, rest_api_id: str, resources: dict, origin: str, ro
             continue
         slug = path.replace("/", "-").replace("{", "").replace("}", "")
         headers = cors_headers(origin, (*routes[path], "OPTIONS"))
-        # A preflight carries no credentials (Fetch standard): it cannot require the API key or SigV4.
+        # A preflight carries no credentials (Fetch standard): it cannot require the API key or SigV4. The mock
+        # integration answers with headers only and reaches no backend.
         method = ApiGatewayMethod(scope, f"method-{slug}-options", rest_api_id=rest_api_id, resource_id=resource.id,
-                                  http_method="OPTIONS", authorization="NONE", api_key_required=False)
-        checkov.skip(method, "CKV2_AWS_70", "CORS preflight: browsers send OPTIONS without credentials; the mock "
-                                            "integration answers with headers only and reaches no backend.")
+                                  http_method="OPTIONS", authorization="NONE", api_key_required=False,
+                                  request_validator_id=request_validator_id)
         integration = ApiGatewayIntegration(scope, f"integration-{slug}-options", rest_api_id=rest_api_id,
                                             resource_id=resource.id, http_method=method.http_method, type="MOCK",
                                             request_templates={"application/json": json.dumps({"statusCode": 200})})

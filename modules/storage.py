@@ -66,7 +66,8 @@ class Storage(Construct):
     `grant_write_processed(role)`, and `grant_read_to_distribution(arn)` once the CDN exists."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: StorageConfig, kms_key_arn: str,
-                 protect: bool, force_destroy: bool, dr_region: str, dr_provider=None, dr_kms_key_arn: str | None = None,
+                 protect: bool, force_destroy: bool, dr_region: str, dr_provider=None,
+                 dr_kms_key_arn: str | None = None,
                  log_delivery_statements=lambda bucket_name: ()) -> None:
         super().__init__(scope, id_)
         self._naming, self._kms_key_arn = naming, kms_key_arn

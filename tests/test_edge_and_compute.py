@@ -13,8 +13,8 @@ TASK_BOUNDS = {"dev": (1, 3), "staging": (1, 10), "prod": (2, 10)}
 
 def containers(stack: dict, service: str) -> list[dict]:
     """The app and its X-Ray sidecar (the volume-init container: tests/test_platform_works.py)."""
-    return [c for c in json.loads(find_one(stack, "aws_ecs_task_definition", f"{service}-task")["container_definitions"])
-            if c["name"] != "volume-init"]
+    task = find_one(stack, "aws_ecs_task_definition", f"{service}-task")
+    return [c for c in json.loads(task["container_definitions"]) if c["name"] != "volume-init"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -406,7 +406,8 @@ def test_subscribing_to_an_existing_monitor_creates_none(synth_dev_with):
 def test_adopting_needs_the_monitor_arn():
     from environments.config import ConfigError, load_environment_text
 
-    text = (ROOT / "environments" / "dev.toml").read_text().replace("[cost]\n", "[cost]\nadopt_anomaly_monitor = true\n")
+    text = (ROOT / "environments" / "dev.toml").read_text().replace(
+        "[cost]\n", "[cost]\nadopt_anomaly_monitor = true\n")
     with pytest.raises(ConfigError, match=r"dev\.toml: cost\.adopt_anomaly_monitor = true: names no monitor"):
         load_environment_text(text, "environments/dev.toml")
 
