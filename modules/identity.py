@@ -156,7 +156,7 @@ def deploy_policies(naming: Naming, regions: list[str], state_role_arn: str) -> 
     """The deploy role's inline policies, by name."""
     account = naming.account_id
     roles = naming.role_arn("*")
-    bootstrap_roles = [naming.deploy_role_arn, naming.plan_role_arn, naming.role_arn("refresh")]
+    bootstrap_roles = [naming.deploy_role_arn, naming.plan_role_arn, naming.refresh_role_arn]
     return {
         "deploy-platform": policy(statement(
             "ManagePlatformServices", [f"{service}:*" for service in PLATFORM_SERVICES], "*",

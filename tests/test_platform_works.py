@@ -209,7 +209,8 @@ def test_a_bad_cors_origin_is_refused_naming_file_and_field():
 
     text = (ROOT / "environments" / "dev.toml").read_text().replace(
         "[api]\n", '[api]\ncors_allowed_origin = "https://x.example.com/path"\n', 1)
-    with pytest.raises(ConfigError, match=r"dev\.toml: api\.cors_allowed_origin = 'https://x\.example\.com/path'"):
+    with pytest.raises(ConfigError, match=r"dev\.toml: api\.cors_allowed_origin = 'https://x\.example\.com/path': "
+                                          r"must be empty or one https:// origin"):
         load_environment_text(text, "environments/dev.toml")
 
 
