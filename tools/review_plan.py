@@ -11,7 +11,7 @@ meant for deploys is not the reviewer's), so the plan reads AWS as the plan role
 with `-backend-config` replacing its `assume_role` (the environment's read/write state role) by its
 read-only one (default: `<read_role_arn>-<env>` of environments/state_backend.toml);
 then `terraform plan -lock=false -refresh=false` (a reviewer's plan takes no lock, writes nothing and reads
-no data; see below) and
+no data; see below; `--refresh`: the promotion's plan, as the refresh role, refreshes first) and
 tools.plan_summary on it: Markdown to stdout and `--out`, exit 2 when a stateful resource would be
 destroyed or replaced, 1 when terraform fails.
 """
