@@ -220,6 +220,34 @@ def _patch_api_gateway_cache_key_parameters() -> None:
     APIGatewayResponse.put_integration = put_integration_with_cache_keys
 
 
+def _patch_api_gateway_integration_connection_id() -> None:
+    from moto.apigateway import models
+    from moto.apigateway.responses import APIGatewayResponse
+
+    put_integration = APIGatewayResponse.put_integration
+    to_json = models.Integration.to_json
+
+    def put_integration_with_connection_id(self):
+        answer = put_integration(self)
+        connection_id = self._get_param("connectionId")
+        if connection_id is None:
+            return answer
+        parts = self.path.split("/")  # /restapis/<api>/resources/<resource>/methods/<method>/integration
+        integration = self.backend.get_integration(parts[2], parts[4], parts[6])
+        integration.connection_id = connection_id
+        status, headers, _ = answer
+        return status, headers, json.dumps(integration.to_json())
+
+    def with_connection_id(self):
+        answer = to_json(self)
+        if getattr(self, "connection_id", None):
+            answer["connectionId"] = self.connection_id
+        return answer
+
+    APIGatewayResponse.put_integration = put_integration_with_connection_id
+    models.Integration.to_json = with_connection_id
+
+
 def _patch_cloudfront_config_as_given() -> None:
     from moto.cloudfront import models
 
@@ -573,6 +601,11 @@ PATCHES: dict[str, Patch] = {patch.name: patch for patch in (
           "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter (one cache "
           "entry per video id) came back empty.",
           _patch_api_gateway_cache_key_parameters),
+    Patch("apigateway PutIntegration, GetIntegration: connectionId",
+          "moto keeps an integration's connectionType but drops its connectionId, so every private integration "
+          "(connection_type VPC_LINK through the API's VPC link) came back with an empty connection_id and the "
+          "second plan updated all of them. Kept and returned as given.",
+          _patch_api_gateway_integration_connection_id),
     Patch("cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod, "
           "CloudFrontDefaultCertificate",
           "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops each "
