@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools import data_path
 from tools.terraform import ROOT, terraform_env
 
 WORK = ROOT / "build" / "e2e"
@@ -58,6 +59,7 @@ class Result:
     destroyed: str = "-"
     lock: str = ""
     recreated: str = ""        # the environment applied again after its destroy (dev)
+    data_path: list = field(default_factory=list)  # tools/data_path.py checks, after apply, before destroy
     actions: int = 0           # distinct IAM actions the recorded calls needed
     denied: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -223,6 +225,7 @@ def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Resul
     if stack == LOCK_STACK:
         result.lock = race_for_the_lock(work, env, stack)
     if destroy:
+        result.data_path = data_path.rehearse(work / "cdk.tf.json", env)
         terraform(["destroy", "-input=false", "-auto-approve"], work, env)
         result.destroyed = "ok" if state_count(work, env) == 0 else "left resources"
     return work
@@ -242,6 +245,7 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
     result.replan_changes = second_plan(stack_dir, env, stack)
+    result.data_path = data_path.rehearse(stack_dir / "cdk.tf.json", env)
     cdktf("destroy")
     result.destroyed = "ok" if state_count(stack_dir, env) == 0 else "left resources"
     # A destroyed environment comes back under the same names (final snapshot, secrets, prefixed names).
@@ -369,7 +373,8 @@ def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: l
             check_permissions(stack, out, result)
         result.ok = result.replan_changes.startswith("0") and result.destroyed == "ok" and \
             result.lock in ("", "second plan blocked, state clean") and not result.denied and result.actions > 0 \
-            and not result.recreated.startswith("FAILED")
+            and not result.recreated.startswith("FAILED") and (stack == UPGRADE_STACK and base or
+                                                               data_path.passed(result.data_path))
     except RuntimeError as error:
         print(f"{stack}: {error}", file=sys.stderr)
     result.seconds = time.monotonic() - started
@@ -447,11 +452,13 @@ def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, 
 
 def report(results: list[Result]) -> str:
     lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race / re-create | "
-             "API actions checked | denied | seconds | result |", "|---|---|---:|---|---|---|---:|---:|---:|---|"]
+             "API actions checked | denied | data path | seconds | result |",
+             "|---|---|---:|---|---|---|---:|---:|---|---:|---|"]
     for r in results:
         checked = (str(r.actions), str(len(r.denied))) if r.actions or r.denied else ("-", "-")
         lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.replan_changes} | {r.destroyed} | "
-                     f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | {r.seconds:.0f} | "
+                     f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | {data_path.summary(r.data_path)} | "
+                     f"{r.seconds:.0f} | "
                      f"{'ok' if r.ok else 'FAILED'} |")
     left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
     if left_out:

@@ -91,6 +91,10 @@ PATCHES = {
         "admit the caller (evaluated by modules/policy.py; for web identity: the OIDC provider must exist and "
         "the token's aud/sub claims are the condition keys), and for AssumeRole the caller's own inline "
         "role policies must allow sts:AssumeRole on it, as AWS requires both sides of an assume.",
+    "s3 CompleteMultipartUpload: one event, ObjectCreated:CompleteMultipartUpload":
+        "moto stores the completed object through its PutObject path, which also sends ObjectCreated:Put, so "
+        "each multipart upload put two events on the queue; AWS sends only CompleteMultipartUpload "
+        "(tools/data_path.py checks the upload's event).",
     "acm RequestCertificate: KeyAlgorithm":
         "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces "
         "replacement, so every second plan would replace the certificates (and the listeners using them).",
@@ -141,10 +145,33 @@ def apply_patches() -> list[str]:
     _patch_sqs_compact_redrive_policy()
     _patch_backup_list_tags()
     _patch_sts_assume_role_checks()
+    _patch_s3_complete_multipart_event()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
     return list(PATCHES)
+
+
+def _patch_s3_complete_multipart_event() -> None:
+    from moto.s3 import models
+
+    put_object, complete = models.S3Backend.put_object, models.S3Backend.complete_multipart_upload
+    completing = threading.local()
+
+    def put_object_quiet_while_completing(self, *args, **kwargs):
+        if getattr(completing, "active", False):
+            kwargs["disable_notification"] = True
+        return put_object(self, *args, **kwargs)
+
+    def complete_with_its_own_event_only(self, *args, **kwargs):
+        completing.active = True
+        try:
+            return complete(self, *args, **kwargs)
+        finally:
+            completing.active = False
+
+    models.S3Backend.put_object = put_object_quiet_while_completing
+    models.S3Backend.complete_multipart_upload = complete_with_its_own_event_only
 
 
 def _patch_api_gateway_method_settings() -> None:
