@@ -47,7 +47,8 @@ def prepared_by_init(container: dict, everyone: dict[str, dict], volume: str, ui
         if dependency.get("condition") not in ("SUCCESS", "COMPLETE"):
             continue
         init = everyone.get(dependency.get("containerName"))
-        if not init or str(init.get("user", "")) not in ROOT_USERS:
+        # An essential container that exits stops the whole task: an init container is not essential.
+        if not init or str(init.get("user", "")) not in ROOT_USERS or init.get("essential", True) is not False:
             continue
         for mount in init.get("mountPoints") or []:
             if mount.get("sourceVolume") == volume and not truthy(mount.get("readOnly")):
