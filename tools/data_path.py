@@ -5,8 +5,9 @@ destroy): what a deploy that *completes* does not prove.
 For every S3 -> SQS notification of the stack (the upload bucket's `ObjectCreated` events on `uploads/` to the
 ingest queue), as the README's upload flow runs it:
 1. `event`: an object put under the notification's prefix produces its event on the queue (received, key checked);
-2. `multipart`: a multipart upload as a browser does it: the API's role starts it and presigns each part
-   (`UploadPart` URLs), the parts are PUT to those URLs over HTTPS (5 MiB, S3's minimum for every part but the
+2. `multipart`: a multipart upload as a browser does it: started and each part presigned (`UploadPart` URLs) as
+   the API does (here with the rehearsal's deploy session: no task runs in the emulator to sign with the API
+   task's role), the parts PUT to those URLs over HTTPS (5 MiB, S3's minimum for every part but the
    last, then 1 MiB), the upload is completed, the object reads back with the parts' size and a two-part ETag,
    and its `CompleteMultipartUpload` event arrives on the queue.
 What it wrote is deleted again (every version: a bucket without force_destroy must still destroy).
