@@ -107,9 +107,11 @@ class NoPublicPathAroundTheApi(Policy):
     def evaluate(self, config, rtype, name, body):
         names = alias_names(config, name)
         hosts = backend_hosts(config)
-        called = sorted(names & hosts) or (["its DNS name"] if any(
-            refers_to(i.get("uri"), "aws_lb", name) for i in config.of("aws_api_gateway_integration").values())
-            else [])
+        direct = [i.get("uri") for i in config.of("aws_api_gateway_integration").values()] + [
+            o.get("domain_name") for d in config.of("aws_cloudfront_distribution").values()
+            for o in blocks(d.get("origin"))]
+        called = sorted(names & hosts) or (["its DNS name"] if any(refers_to(v, "aws_lb", name) for v in direct)
+                                           else [])
         if not called:
             return []  # not a backend of the API: nothing to bypass
         if truthy(body.get("internal")):
