@@ -49,7 +49,9 @@ class LoadBalancerConfig:
     stickiness_seconds: Annotated[
         int, Range(1, 604800, "s"), Doc("lb_cookie duration for stateful upload sessions")
     ] = 3600
-    waf_rate_limit: Annotated[int, WAF_RATE_LIMIT, Doc("requests per 5 minutes per client IP (at the API stage, which sees it)")] = 2000
+    waf_rate_limit: Annotated[
+        int, WAF_RATE_LIMIT, Doc("requests per 5 minutes per client IP (at the API stage, which sees it)")
+    ] = 2000
     waf_log_retention_days: Annotated[int, LOG_RETENTION, Doc("WAF log retention")] = 365
     idle_timeout_seconds: Annotated[int, Range(1, 4000, "s"), Doc("connection idle timeout")] = 60
 

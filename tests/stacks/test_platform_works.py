@@ -259,7 +259,8 @@ def test_the_promotion_writes_only_from_the_reviewed_environment():
         else:
             assert job["environment"] == "${{ inputs.environment }}" and all("AWS_DEPLOY_ROLE_" in r for r in roles)
             run = "\n".join(step.get("run", "") for step in job["steps"])
-            assert "tools.review.same_plan" in run and run.index("tools.review.same_plan") < run.index("terraform apply")
+            same_plan = "tools.review.same_plan"
+            assert same_plan in run and run.index(same_plan) < run.index("terraform apply")
 
 
 def test_the_apply_refuses_a_plan_that_differs_from_the_reviewed_one(tmp_path):

@@ -68,6 +68,28 @@ def _patch_delete_marker_dispose() -> None:
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
 
 
+def _patch_s3_complete_multipart_event() -> None:
+    from moto.s3 import models
+
+    put_object, complete = models.S3Backend.put_object, models.S3Backend.complete_multipart_upload
+    completing = threading.local()
+
+    def put_object_quiet_while_completing(self, *args, **kwargs):
+        if getattr(completing, "active", False):
+            kwargs["disable_notification"] = True
+        return put_object(self, *args, **kwargs)
+
+    def complete_with_its_own_event_only(self, *args, **kwargs):
+        completing.active = True
+        try:
+            return complete(self, *args, **kwargs)
+        finally:
+            completing.active = False
+
+    models.S3Backend.put_object = put_object_quiet_while_completing
+    models.S3Backend.complete_multipart_upload = complete_with_its_own_event_only
+
+
 def _patch_api_gateway_method_settings() -> None:
     from moto.apigateway import models
 
@@ -653,6 +675,11 @@ PATCHES: dict[str, Patch] = {patch.name: patch for patch in (
           "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces replacement, "
           "so every second plan would replace the certificates (and the listeners using them).",
           _patch_acm_key_algorithm),
+    Patch("s3 CompleteMultipartUpload: one event, ObjectCreated:CompleteMultipartUpload",
+          "moto stores the completed object through its PutObject path, which also sends ObjectCreated:Put, so each "
+          "multipart upload put two events on the queue; AWS sends only CompleteMultipartUpload "
+          "(tools/rehearsal/data_path.py checks the upload's event).",
+          _patch_s3_complete_multipart_event),
 )}
 
 
