@@ -13,7 +13,7 @@ import pytest
 from tools.scan.policies import DIRECTORY as POLICIES
 from tools.scan.scan import CHECKOV_ENV, checkov_command, scan_all
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures" / "scan_policies"
 IDS = [f"CKV_VIDEO_{n}" for n in range(1, 8)]
 
