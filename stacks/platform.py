@@ -22,7 +22,7 @@ from modules.ingest import Ingest
 from modules.load_balancer import LoadBalancer, alb_log_delivery_statements
 from modules.monitoring import Monitoring, Watched
 from modules.naming import Naming
-from modules.network import Network
+from modules.network import POSTGRES_PORT, Network
 from modules.private_link import PrivateLink
 from modules.security import Security
 from modules.storage import Storage
@@ -122,10 +122,14 @@ class PlatformStack(TerraformStack):
             # ECS refuses a target group that no listener attaches to the load balancer yet, and fails every
             # task whose secret has no value.
             depends_on=(listener, self.security.secret_versions["cdn-signing-key"]),
+            # The app logs in as its own user with IAM auth tokens (grant_connect below), never with the RDS
+            # master secret: RDS rotates that every 7 days while ECS reads secrets only at task start, and the
+            # app would run as the master user (docs/first-deploy.md: the application's database user).
             environment={"ENVIRONMENT": env.name, "DATABASE_HOST": database.instance.address,
+                         "DATABASE_PORT": str(POSTGRES_PORT), "DATABASE_NAME": database.instance.db_name,
+                         "DATABASE_USER": APP_DATABASE_USER, "DATABASE_AUTH": "iam",
                          "VIDEO_BUCKET": storage.video_bucket.name, "UPLOAD_BUCKET": ingest.upload_bucket.name},
-            secrets={"DATABASE_CREDENTIALS": database.master_secret_arn, "CDN_SIGNING_KEY": signing_key.arn},
-            secret_arns=(database.master_secret_arn, signing_key.arn)))
+            secrets={"CDN_SIGNING_KEY": signing_key.arn}, secret_arns=(signing_key.arn,)))
         database.grant_connect(compute.task_roles["api"], user=APP_DATABASE_USER)
         storage.grant_read_videos(compute.task_roles["api"])
         ingest.grant_presign_uploads(compute.task_roles["api"])

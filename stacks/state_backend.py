@@ -56,11 +56,14 @@ class StateBackendStack(TerraformStack):
     def _state_bucket(self, config: StateBackendConfig, naming: Naming, dr) -> SecureBucket:
         """The state bucket, replicated to the DR region (its own key there), each with an access-log bucket."""
         dr_key = _state_key(self, "dr-key", naming, alias=f"alias/{naming.project}-dr-key", protect=True, provider=dr)
+        # Protected like the state they audit (CKV_VIDEO_7: protected or disposable, never neither): a log bucket
+        # always holds objects, so without force_destroy its destroy would stop halfway.
         log_bucket = SecureBucket(self, "access-logs", name=naming.bucket("access-logs"),
-                                  options=access_log_options(naming.bucket("access-logs"), naming.account_id))
+                                  options=access_log_options(naming.bucket("access-logs"), naming.account_id,
+                                                             protect=True))
         dr_log_name = naming.bucket("access-logs", config.dr_region)
-        dr_log_bucket = SecureBucket(self, "dr-access-logs", name=dr_log_name,
-                                     options=access_log_options(dr_log_name, naming.account_id), provider=dr)
+        dr_log_bucket = SecureBucket(self, "dr-access-logs", name=dr_log_name, provider=dr,
+                                     options=access_log_options(dr_log_name, naming.account_id, protect=True))
         versions = LifecycleRule(id="expire-old-state-versions", noncurrent_expire_days=STATE_VERSIONS_KEPT_DAYS,
                                  abort_multipart_days=1)
         bucket = SecureBucket(self, "state", name=config.bucket, options=BucketOptions(

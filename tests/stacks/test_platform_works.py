@@ -313,6 +313,22 @@ def test_the_key_lets_cloudwatch_logs_encrypt_every_group_of_the_region(stacks, 
     assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"].endswith(":log-group:*")
 
 
+# --- the API task never reads the database master secret ------------------------------------------------------
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_task_reads_the_database_master_secret_the_api_logs_in_as_its_own_user(stacks, env):
+    stack = stacks[env]
+    for name, task in resources(stack, "aws_ecs_task_definition").items():
+        for container in json.loads(task["container_definitions"]):
+            assert not [s for s in container.get("secrets", []) if "master_user_secret" in s["valueFrom"]], name
+    api = containers(stack, "api")[0]["api"]
+    environment = {e["name"]: e["value"] for e in api["environment"]}
+    assert environment["DATABASE_USER"] == "video_ingest_app" and environment["DATABASE_AUTH"] == "iam"
+    [(_, role_policy)] = [(n, b) for n, b in resources(stack, "aws_iam_role_policy").items() if "compute_api" in n
+                          and "rds-db:connect" in b["policy"]]
+    assert "dbuser:" in role_policy["policy"] and "/video_ingest_app" in role_policy["policy"]
+
+
 # --- 9. every stateful resource is protected or disposable -----------------------------------------------------
 
 def protected(body: dict) -> bool:
@@ -344,6 +360,11 @@ def test_every_stateful_resource_is_protected_or_disposable(stacks, env, protect
                 assert is_protected, f"{env}: {rtype}.{name} is not protected"
             else:
                 assert disposable(body) and not protected(body), f"{env}: {rtype}.{name} would stop a destroy"
+
+
+def test_the_state_backends_buckets_are_all_protected(stacks):
+    buckets = resources(stacks["state-backend"], "aws_s3_bucket")
+    assert len(buckets) == 4 and [name for name, body in buckets.items() if not protected(body)] == []
 
 
 def test_protection_is_one_config_rule():

@@ -21,7 +21,8 @@ IDS = [f"CKV_VIDEO_{n}" for n in range(1, 8)]
 CASES = {
     "public_path": ("CKV_VIDEO_1", {"alb"}, {"alb"}),
     "container_writes": ("CKV_VIDEO_2", {"api-task", "essential-init-task"}, {"api-task"}),
-    "served_storage": ("CKV_VIDEO_3", {"videos-lifecycle"}, {"videos-lifecycle", "originals-lifecycle"}),
+    "served_storage": ("CKV_VIDEO_3", {"videos-lifecycle", "mixed-lifecycle"},
+                       {"videos-lifecycle", "originals-lifecycle", "mixed-lifecycle"}),
     "api_cache_keys": ("CKV_VIDEO_4", {"cache-videos"}, {"cache-videos"}),
     "service_log_groups": ("CKV_VIDEO_5", {"db", "app"}, {"db", "app", "db-postgresql"}),
     "master_secret": ("CKV_VIDEO_6", {"api-task"}, {"api-task"}),

@@ -1,6 +1,8 @@
 """CKV_VIDEO_3: nothing CloudFront serves sits in an archive storage class (a GET of it is 403)."""
 from __future__ import annotations
 
+import json
+
 from checkov.common.models.enums import CheckCategories
 
 from video_policy_model import Config, Policy, blocks, refers_to
@@ -36,6 +38,46 @@ def served_prefixes(config: Config, bucket: str) -> list[tuple[str, str]]:
     return served
 
 
+def cloudfront_readable(config: Config, bucket: str) -> list[str] | None:
+    """The key prefixes the bucket policy lets CloudFront read (`s3:GetObject` allowed to the service principal,
+    the Resource's key part up to its first wildcard), or None when no bucket policy of `bucket` names CloudFront
+    (then every path a behaviour serves counts). Through OAC, CloudFront reads only what the policy allows: an
+    object outside these prefixes is never served (403 AccessDenied), whatever its storage class."""
+    readable, found = [], False
+    for policy in config.of("aws_s3_bucket_policy").values():
+        if not refers_to(policy.get("bucket"), "aws_s3_bucket", bucket):
+            continue
+        try:
+            document = json.loads(policy.get("policy")) if isinstance(policy.get("policy"), str) else None
+        except ValueError:
+            return None  # not readable here: count every served path
+        for statement in (document or {}).get("Statement", []):
+            principal = statement.get("Principal") or {}
+            services = principal.get("Service", []) if isinstance(principal, dict) else []
+            actions = statement.get("Action", [])
+            if statement.get("Effect") != "Allow" or "cloudfront.amazonaws.com" not in (
+                    [services] if isinstance(services, str) else services):
+                continue
+            if not {"s3:GetObject", "s3:*", "*"} & set([actions] if isinstance(actions, str) else actions):
+                continue
+            found = True
+            resources = statement.get("Resource", [])
+            for resource in [resources] if isinstance(resources, str) else resources:
+                _, slash, key = str(resource).partition(".arn}/")
+                readable.append(prefix_of(key) if slash else "")
+    return readable if found else None
+
+
+def readable_served(config: Config, bucket: str) -> list[tuple[str, str]]:
+    """`served_prefixes` narrowed to what the bucket policy lets CloudFront read (the longer of two overlapping
+    prefixes is their intersection)."""
+    served, readable = served_prefixes(config, bucket), cloudfront_readable(config, bucket)
+    if readable is None:
+        return served
+    return [(max(path, allowed, key=len), distribution) for path, distribution in served for allowed in readable
+            if overlaps(path, allowed)]
+
+
 def overlaps(rule_prefix: str, served: str) -> bool:
     return rule_prefix.startswith(served) or served.startswith(rule_prefix)
 
@@ -66,7 +108,7 @@ class ServedObjectsStayServeable(Policy):
         problems = []
         if rtype == "aws_s3_bucket_lifecycle_configuration":
             bucket = bucket_of(config, body.get("bucket"))
-            served = served_prefixes(config, bucket) if bucket else []
+            served = readable_served(config, bucket) if bucket else []
             for rule in blocks(body.get("rule")):
                 if rule.get("status") != "Enabled":
                     continue
@@ -85,7 +127,7 @@ class ServedObjectsStayServeable(Policy):
                 for destination in blocks(rule.get("destination")):
                     replica = bucket_of(config, destination.get("bucket"))
                     if replica and destination.get("storage_class") in ARCHIVE:
-                        for path, distribution in served_prefixes(config, replica):
+                        for path, distribution in readable_served(config, replica):
                             if overlaps(rule_prefix(rule), path):
                                 problems.append(f"rule {rule.get('id')} replicates into aws_s3_bucket.{replica} as "
                                                 f"{destination.get('storage_class')}; {distribution} serves "
