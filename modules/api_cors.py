@@ -14,7 +14,6 @@ from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
 from cdktf_cdktf_provider_aws.api_gateway_method_response import ApiGatewayMethodResponse
 from constructs import Construct
 
-
 # What a browser may send: the API key, SigV4's headers (Authorization, X-Amz-Date, X-Amz-Security-Token for
 # temporary credentials, X-Amz-Content-Sha256), and the body's type.
 ALLOWED_HEADERS = ("authorization", "content-type", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token",

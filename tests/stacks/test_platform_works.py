@@ -3,7 +3,6 @@ JSON. Each test names the finding it covers; each failed on the stacks before it
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -126,7 +125,7 @@ def test_served_videos_stay_in_tiers_that_answer_get(stacks, env):
         if lifecycle["bucket"].split(".")[1] not in buckets:
             continue
         rules = {rule["filter"][0]["prefix"]: rule for rule in lifecycle["rule"]}
-        classes = lambda prefix: {t["storage_class"] for t in rules[prefix].get("transition", [])}
+        classes = lambda prefix, rules=rules: {t["storage_class"] for t in rules[prefix].get("transition", [])}
         # Served: Instant Retrieval at most; the whole-bucket rule moves nothing; originals archive as the spec says.
         assert classes("processed/") == {"STANDARD_IA", "GLACIER_IR"}
         assert not classes("") and "DEEP_ARCHIVE" in classes("originals/") and "GLACIER" in classes("originals/")

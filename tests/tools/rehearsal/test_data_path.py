@@ -1,6 +1,6 @@
-"""tools/rehearsal/data_path.py against the rehearsal's own emulator (moto server on 127.0.0.1, tools.rehearsal.harness.Emulator):
-an object under the notification's prefix reaches the queue, a presigned multipart upload completes and reaches
-it, and a bucket whose notification is missing fails the event check."""
+"""tools/rehearsal/data_path.py against the rehearsal's own emulator (moto server on 127.0.0.1,
+tools.rehearsal.harness.Emulator): an object under the notification's prefix reaches the queue, a presigned
+multipart upload completes and reaches it, and a bucket whose notification is missing fails the event check."""
 from __future__ import annotations
 
 import json

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories
-
 from video_policy_model import Config, Policy, refers_to, truthy
 
 

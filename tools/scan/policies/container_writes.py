@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 
 from checkov.common.models.enums import CheckCategories
-
 from video_policy_model import Config, Policy, blocks, containers, refers_to, truthy
 
 ROOT_USERS = {"", "0", "root", "0:0", "root:root"}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories
-
 from video_policy_model import Policy, containers, references
 
 DATABASES = {"aws_db_instance", "aws_rds_cluster"}

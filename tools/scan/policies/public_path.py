@@ -4,7 +4,6 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from checkov.common.models.enums import CheckCategories
-
 from video_policy_model import Config, Policy, blocks, refers_to, truthy
 
 ANYWHERE = {"0.0.0.0/0", "::/0"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from checkov.common.models.enums import CheckCategories
-
 from video_policy_model import Config, Policy, blocks, refers_to
 
 ARCHIVE = {"GLACIER", "DEEP_ARCHIVE"}  # GLACIER_IR serves reads; these need a restore first

@@ -3,7 +3,6 @@ KMS and expiring."""
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories
-
 from video_policy_model import Config, Policy, depends_on, refers_to, render, truthy
 
 EXECUTION_LOGGING = {"INFO", "ERROR"}

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
@@ -79,11 +80,11 @@ class Config:
         return value
 
 
-def render(config: "Config", text: Any) -> str:
+def render(config: Config, text: Any) -> str:
     """`text` with each `${type.name.attr}` whose target is a literal replaced by it, blanks dropped."""
     def literal(match: re.Match) -> str:
         resolved = config.resolve(match.group(0))
-        return str(resolved) if resolved != match.group(0) else "${%s.%s%s}" % match.groups()
+        return str(resolved) if resolved != match.group(0) else "${{{}.{}{}}}".format(*match.groups())
     return REFERENCE.sub(literal, "".join(str(text).split()))
 
 
