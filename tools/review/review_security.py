@@ -26,7 +26,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tools.scan.scan import CHECKOV_ENV, SKIP_KEY, baseline, declared_skips
+from tools.scan.scan import CHECKOV_ENV, POLICIES, SKIP_KEY, baseline, declared_skips
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV_VERSION_KEY = "checkov-terraform_json-v1"
@@ -57,13 +57,18 @@ def scan_sides(base: Path, head: Path, stacks: list[str], work: Path, jobs: int 
     return found
 
 
+def _policies() -> bytes:
+    """The custom policies checkov loads, by content: a changed policy is a new scan, never a cached one."""
+    return b"".join(path.name.encode() + path.read_bytes() for path in sorted(POLICIES.glob("*.py")))
+
+
 def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: int = 2) -> list[dict]:
     work = work.resolve()  # checkov runs in each stack's folder: every path it gets is absolute
     entries = [(out.resolve(), stack, plan.resolve() if plan else None) for out, stack, plan in entries]
     results, todo = {}, []
     for index, (out, stack, plan) in enumerate(entries):
         config = (out / stack / "cdk.tf.json").read_bytes()
-        key = _digest(stack.encode(), config, plan.read_bytes() if plan else b"")
+        key = _digest(stack.encode(), config, plan.read_bytes() if plan else b"", _policies())
         folder = work / "cache" / key
         if (folder / "result.json").is_file():
             results[index] = json.loads((folder / "result.json").read_text())
@@ -76,6 +81,7 @@ def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: in
         (folder / "baseline.json").write_text(json.dumps(baseline(declared_skips(stack, out)), indent=2))
         argv = ["--skip-download", "--framework", "terraform_json", *(["terraform_plan"] if plan else []),
                 "-f", str(folder / "cdk.tf.json"), *(["-f", str(plan)] if plan else []),
+                "--external-checks-dir", str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*), as tools.scan
                 "--baseline", str(folder / "baseline.json"), "--output-baseline-as-skipped",
                 "--compact", "-o", "json", "-o", "sarif", "--output-file-path", str(folder)]
         todo.append((index, stack, folder, {"argv": argv, "cwd": str(folder)}))
@@ -95,7 +101,7 @@ def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: in
     for index, (out, stack, plan) in enumerate(entries):
         if index not in results:
             key = _digest(stack.encode(), (out / stack / "cdk.tf.json").read_bytes(),
-                          plan.read_bytes() if plan else b"")
+                          plan.read_bytes() if plan else b"", _policies())
             results[index] = json.loads((work / "cache" / key / "result.json").read_text())
     return [results[index] for index in range(len(entries))]
 
