@@ -31,6 +31,7 @@ from modules.cdn import CdnConfig
 from modules.compute import ComputeConfig
 from modules.cost import CostConfig
 from modules.database import DatabaseConfig
+from modules.database_proxy import DatabaseProxyConfig
 from modules.dns import DnsConfig
 from modules.identity import IdentityConfig
 from modules.ingest import IngestConfig
@@ -112,6 +113,7 @@ class Environment:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    database_proxy: DatabaseProxyConfig = field(default_factory=DatabaseProxyConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)

@@ -48,6 +48,10 @@ class MonitoringConfig:
     rds_free_storage_gb: Annotated[int, COUNT] = 10  # alarm below this free space
     rds_max_connections: Annotated[int, COUNT] = 200  # alarm above this many connections
     rds_replica_lag_seconds: Annotated[int, COUNT] = 60  # per read replica
+    proxy_client_connections: Annotated[int, COUNT] = 1000  # RDS Proxy: alarm above this many client connections
+    proxy_database_connections: Annotated[int, COUNT] = 180  # RDS Proxy: alarm above this many pooled connections to the primary
+    proxy_borrow_latency_ms: Annotated[int, COUNT] = 100  # RDS Proxy: average wait for a pooled connection
+    proxy_query_latency_ms: Annotated[int, COUNT] = 200  # RDS Proxy: average database response (spec: < 200 ms)
     cdn_5xx_rate_percent: Annotated[float, OPEN_PERCENT] = 1.0  # CloudFront 5xxErrorRate
     cdn_cache_hit_min_percent: Annotated[float, OPEN_PERCENT] = 85.0  # spec: cache hit ratio > 85 %
     queue_oldest_message_seconds: Annotated[int, COUNT] = 1800  # uploads waiting longer than this: workers are not keeping up
@@ -70,6 +74,7 @@ class Watched:
     queue_name: str
     dead_letter_queue_name: str
     log_groups: dict[str, str] = field(default_factory=dict)  # service -> log group name
+    proxy_name: str = ""                           # the RDS Proxy ("": none)
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class Monitoring(Construct):
             *[AlarmSpec(f"{replica.removeprefix(self._naming.prefix + '-')}-lag", "database", f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
                         "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, c.rds_replica_lag_seconds,
                         statistic="Maximum") for replica in w.replica_identifiers],
+            *self._proxy_alarm_specs(w.proxy_name),
             AlarmSpec("cdn-5xx-rate", "cdn", f"CloudFront 5xx error rate above {c.cdn_5xx_rate_percent} %",
                       "AWS/CloudFront", "5xxErrorRate", cdn, c.cdn_5xx_rate_percent, edge=True),
             AlarmSpec("cdn-cache-hit-low", "cdn", f"CloudFront cache hit rate below {c.cdn_cache_hit_min_percent} %",
@@ -191,6 +197,31 @@ class Monitoring(Construct):
                       statistic="Maximum", evaluation_periods=1),
         ]
         return specs
+
+    def _proxy_alarm_specs(self, proxy_name: str) -> list[AlarmSpec]:
+        """RDS Proxy metrics are published per proxy node: Sum adds the nodes up, Average and Minimum compare them.
+        Latencies are in microseconds."""
+        if not proxy_name:
+            return []
+        c, proxy = self._config, {"ProxyName": proxy_name}
+        return [
+            AlarmSpec("db-proxy-unavailable", "database", "RDS Proxy: the primary unavailable to the proxy's pool",
+                      "AWS/RDS", "AvailabilityPercentage",
+                      proxy | {"TargetGroup": "default", "TargetRole": "READ_WRITE"}, 100,
+                      comparison="LessThanThreshold", statistic="Minimum", evaluation_periods=3),
+            AlarmSpec("db-proxy-client-connections-high", "database",
+                      f"RDS Proxy: more than {c.proxy_client_connections} client connections",
+                      "AWS/RDS", "ClientConnections", proxy, c.proxy_client_connections, statistic="Sum"),
+            AlarmSpec("db-proxy-database-connections-high", "database",
+                      f"RDS Proxy: more than {c.proxy_database_connections} connections to the primary",
+                      "AWS/RDS", "DatabaseConnections", proxy, c.proxy_database_connections, statistic="Sum"),
+            AlarmSpec("db-proxy-borrow-latency-high", "database",
+                      f"RDS Proxy: clients wait more than {c.proxy_borrow_latency_ms} ms for a pooled connection",
+                      "AWS/RDS", "DatabaseConnectionsBorrowLatency", proxy, c.proxy_borrow_latency_ms * 1000),
+            AlarmSpec("db-proxy-query-latency-high", "database",
+                      f"RDS Proxy: database responses slower than {c.proxy_query_latency_ms} ms on average",
+                      "AWS/RDS", "QueryDatabaseResponseLatency", proxy, c.proxy_query_latency_ms * 1000),
+        ]
 
     def _alarm(self, spec: AlarmSpec) -> CloudwatchMetricAlarm:
         topic = self.edge_topic if spec.edge else self.topic
