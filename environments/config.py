@@ -28,6 +28,7 @@ from typing import Annotated
 from modules.api import ApiConfig
 from modules.backup import BackupConfig
 from modules.cdn import CdnConfig
+from modules.compliance import ComplianceConfig
 from modules.compute import ComputeConfig
 from modules.cost import CostConfig
 from modules.database import DatabaseConfig
@@ -121,6 +122,7 @@ class Environment:
     monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     backup: BackupConfig = field(default_factory=BackupConfig)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)  # account-wide (account bootstrap)
 
     def __post_init__(self) -> None:
         if self.dr_region == self.region:
@@ -179,6 +181,9 @@ class Environment:
         if self.security.secret_recovery_window_days == 0:
             raise ValueError("security.secret_recovery_window_days = 0: a production environment requires a "
                              "recovery window of 7-30 days")
+        if self.compliance.created("cloudtrail") and self.compliance.trail_retention_days < 365:
+            raise ValueError(f"compliance.trail_retention_days = {self.compliance.trail_retention_days}: "
+                             "a production environment requires at least 365 days (a year of audit trail)")
         if self.database.backup_retention_days < 7:
             raise ValueError(f"database.backup_retention_days = {self.database.backup_retention_days}: "
                              "a production environment requires at least 7 days")

@@ -24,8 +24,9 @@ from modules.naming import Naming
 from modules.policy import ServiceGrant, deny_insecure_transport, policy, statement
 from modules.validation import EMAIL
 
-# Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection.
-PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com")
+# Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection, EventBridge
+# (GuardDuty findings, modules/compliance.py).
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com", "events.amazonaws.com")
 
 
 PERCENT = Range(1, 100, "%")

@@ -15,6 +15,7 @@ from environments.config import Environment, StateBackendConfig
 from modules.api import Api
 from modules.backup import Backup
 from modules.cdn import Cdn
+from modules.compliance import guardduty_findings_rule
 from modules.compute import Compute, ServiceSpec
 from modules.cost import Cost
 from modules.database import Database
@@ -200,6 +201,8 @@ class PlatformStack(TerraformStack):
             distribution_id=self.cdn.distribution.id, queue_name=ingest.queue.name,
             dead_letter_queue_name=ingest.dead_letter_queue.name,
             log_groups={name: group.name for name, group in compute.log_groups.items()}))
+        # Account-wide findings, to this environment's alarm topic (the account bootstrap runs before it exists).
+        guardduty_findings_rule(self.monitoring, naming, self.monitoring.topic.arn)
         Cost(self, "cost", naming=naming, config=env.cost, topic_arn=self.monitoring.topic.arn,
              edge_topic_arn=self.monitoring.edge_topic.arn)
         if env.backup.enabled:
