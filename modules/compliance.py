@@ -119,6 +119,10 @@ class Compliance(Construct):
         if config.created("guardduty"):
             self.detector = GuarddutyDetector(self, "guardduty", enable=True,
                                               finding_publishing_frequency="FIFTEEN_MINUTES")
+            checkov.skip(self.detector, "CKV2_AWS_3", "Organization-wide auto-enable (aws_guardduty_organization_"
+                                                     "configuration) belongs to the delegated administrator's account; "
+                                                     "this account runs its own detector, or adopts the organization's "
+                                                     "(compliance.guardduty = 'organization').")
             # Uploads arrive from the internet: S3 data events of every bucket are analysed.
             GuarddutyDetectorFeature(self, "guardduty-s3", detector_id=self.detector.id, name="S3_DATA_EVENTS",
                                      status="ENABLED")
