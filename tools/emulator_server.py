@@ -78,6 +78,10 @@ PATCHES = {
     "rds CreateDBInstanceReadReplica: MultiAZ and BackupRetentionPeriod":
         "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back "
         "multi-AZ with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
+    "securityhub UpdateSecurityHubConfiguration":
+        "not implemented (500, retried until the apply is cancelled): the provider calls it after EnableSecurityHub "
+        "to set auto_enable_controls and control_finding_generator; the values are kept and DescribeHub returns "
+        "them (moto always answers true and SECURITY_CONTROL).",
     "backup ListTags":
         "moto reads the ARN from the path's second-to-last segment (`/tags/<arn>/`); the provider sends "
         "`/tags/<arn>`, so every vault and plan seemed untagged.",
@@ -140,6 +144,7 @@ def apply_patches() -> list[str]:
     _patch_rds_default_ca()
     _patch_sqs_compact_redrive_policy()
     _patch_backup_list_tags()
+    _patch_securityhub_configuration()
     _patch_sts_assume_role_checks()
     access_control.IAMPolicyStatement.is_action_permitted = deny_applies_only_when_its_condition_matches
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
@@ -403,6 +408,29 @@ def _patch_backup_list_tags() -> None:
         return json.dumps({"Tags": self.backup_backend.list_tags(resource_arn=resource_arn)})
 
     BackupResponse.list_tags = list_tags
+
+
+def _patch_securityhub_configuration() -> None:
+    from moto.securityhub.models import SecurityHubBackend
+    from moto.securityhub.responses import SecurityHubResponse
+
+    describe_hub = SecurityHubBackend.describe_hub
+
+    def update_security_hub_configuration(self) -> str:
+        params = json.loads(self.body) if self.body else {}
+        backend = self.securityhub_backend
+        backend.describe_hub()  # InvalidAccessException when Security Hub is not enabled, as in AWS
+        settings = getattr(backend, "hub_configuration", {})
+        settings.update({key: params[key] for key in ("AutoEnableControls", "ControlFindingGenerator")
+                         if key in params})
+        backend.hub_configuration = settings
+        return json.dumps({})
+
+    def described_as_configured(self, hub_arn=None):
+        return {**describe_hub(self, hub_arn), **getattr(self, "hub_configuration", {})}
+
+    SecurityHubResponse.update_security_hub_configuration = update_security_hub_configuration
+    SecurityHubBackend.describe_hub = described_as_configured
 
 
 class ReplayRetries:
