@@ -222,3 +222,21 @@ def test_bad_pool_setting_exits_2_and_keeps_the_previous_output(tmp_path):
     assert result.stderr.splitlines()[0] == (f"error: {dev}: database_proxy.max_connections_percent = 101: "
                                              "must be 1-100 %")
     assert "Traceback" not in result.stderr and (out / "keep").read_text() == "previous"
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_proxy_role_carries_the_boundary_and_the_boundary_allows_what_it_needs(stacks, env):
+    stack = stacks[env]
+    role_name = proxy(stack)[1]["role_arn"].split(".")[1]
+    role = resources(stack, "aws_iam_role")[role_name]
+    account = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}[env]
+    assert role["permissions_boundary"] == f"arn:aws:iam::{account}:policy/video-ingest-{env}-boundary"
+    boundary = json.loads(find_one(stacks[f"bootstrap-{env}"], "aws_iam_policy", "boundary")["policy"])
+    secret = f"arn:aws:secretsmanager:eu-west-1:{account}:secret:video-ingest-{env}/database-app-user-AbCdEf"
+    for action, resource, context in (
+            ("secretsmanager:GetSecretValue", secret, {}),
+            ("kms:Decrypt", f"arn:aws:kms:eu-west-1:{account}:key/1",
+             {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"})):
+        request = Request(action, resource, "eu-west-1", account=account, context=context)
+        allow_all = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        assert evaluate(request, identity=allow_all, boundary=boundary), action
