@@ -43,7 +43,7 @@ from modules.limits import OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import policy, service_trust, statement
 
-ACCOUNT, ORGANIZATION = "account", "organization"
+ACCOUNT, ORGANIZATION = "account", "organization"  # the field defaults spell "account" out (README tables)
 MODE = OneOf((ACCOUNT, ORGANIZATION), text="'account' (this stack creates it) or 'organization' (provided by the "
                                            "organization: this stack creates nothing)")
 ACCOUNT_OR_EMPTY = Pattern(r"(\d{12})?", "a 12-digit AWS account id (or '' when the control is the account's)")
@@ -72,16 +72,16 @@ ADOPTION = {"cloudtrail": "organization_trail_arn", "aws_config": "config_aggreg
 @dataclass(frozen=True, kw_only=True)
 class ComplianceConfig:
     """Inputs of the account's controls ([compliance], account bootstrap). 'organization' adopts one."""
-    cloudtrail: Annotated[str, MODE] = ACCOUNT  # multi-region trail, validated, KMS-encrypted, its own bucket
+    cloudtrail: Annotated[str, MODE] = "account"  # multi-region trail, validated, KMS-encrypted, its own bucket
     organization_trail_arn: Annotated[str, TRAIL_ARN_OR_EMPTY] = ""  # required with cloudtrail = "organization": the organization trail that logs this account
     trail_retention_days: Annotated[int, Range(1, 3650, "days")] = 2557  # trail objects expire after this (S3 lifecycle days; 2557: 7 years)
-    aws_config: Annotated[str, MODE] = ACCOUNT  # recorder, delivery channel, managed rules
+    aws_config: Annotated[str, MODE] = "account"  # recorder, delivery channel, managed rules
     config_aggregator_account_id: Annotated[str, ACCOUNT_OR_EMPTY] = ""  # required with aws_config = "organization": the account that aggregates the organization's Config
-    guardduty: Annotated[str, MODE] = ACCOUNT  # detector with S3 protection
+    guardduty: Annotated[str, MODE] = "account"  # detector with S3 protection
     guardduty_administrator_account_id: Annotated[str, ACCOUNT_OR_EMPTY] = ""  # required with guardduty = "organization": GuardDuty's delegated administrator
-    security_hub: Annotated[str, MODE] = ACCOUNT  # Security Hub with AWS Foundational Security Best Practices
+    security_hub: Annotated[str, MODE] = "account"  # Security Hub with AWS Foundational Security Best Practices
     security_hub_administrator_account_id: Annotated[str, ACCOUNT_OR_EMPTY] = ""  # required with security_hub = "organization": Security Hub's delegated administrator
-    compute_optimizer: Annotated[str, MODE] = ACCOUNT  # right-sizing recommendations (enrollment)
+    compute_optimizer: Annotated[str, MODE] = "account"  # right-sizing recommendations (enrollment)
     compute_optimizer_management_account_id: Annotated[str, ACCOUNT_OR_EMPTY] = ""  # required with compute_optimizer = "organization": the management account that enrolled the organization
 
     def __post_init__(self) -> None:
