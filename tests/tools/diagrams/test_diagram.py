@@ -84,11 +84,12 @@ def test_prod_shows_both_flows_end_to_end(views):
     api, worker = node(view, "aws_ecs_service", "api"), node(view, "aws_ecs_service", "worker")
     videos, uploads = node(view, "aws_s3_bucket", "videos_bucket"), node(view, "aws_s3_bucket", "uploads")
     queue, dead_letters = node(view, "aws_sqs_queue", "ingest_queue"), node(view, "aws_sqs_queue", "dead-letter")
-    database = node(view, "aws_db_instance", "primary")
-    # requests: viewer -> CloudFront -> S3 / ALB -> ECS -> RDS, and API clients -> API Gateway -> ALB
+    database, proxy = node(view, "aws_db_instance", "primary"), node(view, "aws_db_proxy")
+    # requests: viewer -> CloudFront -> S3 / ALB -> ECS -> RDS Proxy -> RDS, and API clients -> API Gateway -> ALB
     assert {("viewers", cdn, "request"), (cdn, videos, "request"), (cdn, alb, "request"),
             ("clients", api_gateway, "request"), (api_gateway, alb, "request"), (alb, api, "request"),
-            (api, database, "request")} <= edges
+            (api, proxy, "request"), (proxy, database, "request")} <= edges
+    assert (api, database, "request") not in edges  # the primary only through the proxy
     # uploads: client -> S3 -> SQS -> workers -> S3
     assert {("clients", uploads, "upload"), (uploads, queue, "upload"), (queue, worker, "upload"),
             (queue, dead_letters, "upload"), (uploads, worker, "read"), (worker, videos, "data")} <= edges
@@ -139,7 +140,8 @@ def rendered(synth_dir, tmp_path_factory):
     result = subprocess.run([sys.executable, "-c", code, "prod", "--out", str(synth_dir / "stacks"),
                              "--target", str(target)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("prod: 37 nodes; "), result.stdout  # the deploy role moved to bootstrap-prod
+    # the deploy role moved to bootstrap-prod; the RDS Proxy, its secret and its log group joined
+    assert result.stdout.startswith("prod: 40 nodes; "), result.stdout
     return target
 
 

@@ -430,6 +430,23 @@ def test_patched_backup_lists_the_tags_of_a_vault(patched):
         assert json.loads(response.list_tags())["Tags"] == {"Project": "video-ingest"}
 
 
+def test_patched_securityhub_keeps_its_configuration(patched):
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    with mock_aws():
+        hub = boto3.client("securityhub", region_name="eu-west-1")
+        with pytest.raises(ClientError, match="InvalidAccessException"):
+            hub.update_security_hub_configuration(AutoEnableControls=False)
+        hub.enable_security_hub(EnableDefaultStandards=False)
+        hub.update_security_hub_configuration(AutoEnableControls=False, ControlFindingGenerator="STANDARD_CONTROL")
+        described = hub.describe_hub()
+        assert (described["AutoEnableControls"], described["ControlFindingGenerator"]) == (False, "STANDARD_CONTROL")
+        hub.update_security_hub_configuration(AutoEnableControls=True)
+        assert hub.describe_hub()["AutoEnableControls"] is True
+
+
 def _call(app, method: str = "POST", invocation: str | None = "id-1", attempt: int = 1):
     environ = {"REQUEST_METHOD": method, "PATH_INFO": "/", "HTTP_AMZ_SDK_REQUEST": f"attempt={attempt}; max=3"}
     if invocation:
