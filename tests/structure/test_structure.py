@@ -23,7 +23,7 @@ def test_no_function_in_stacks_or_modules_is_longer_than_60_lines():
 
 
 def test_nothing_in_stacks_or_modules_reads_the_process_environment():
-    """Emulator mode and everything else a stack depends on arrive as arguments (main.py reads the environment)."""
+    """Everything a stack depends on arrives as arguments (main.py reads the environment)."""
     readers = [f"{path.relative_to(ROOT)}:{node.lineno}" for path, tree in parsed() for node in ast.walk(tree)
                if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
                or isinstance(node, ast.alias) and node.name in ("environ", "getenv")]

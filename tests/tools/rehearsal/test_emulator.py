@@ -1,4 +1,4 @@
-"""Emulator mode and the emulator's patches: what the rehearsal changes, and that each patch works."""
+"""The rehearsal's emulator overrides and the emulator's patches: what the rehearsal changes, each patch tested."""
 from __future__ import annotations
 
 import json
