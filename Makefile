@@ -63,9 +63,11 @@ node_modules/.installed: package.json package-lock.json $(VENV)/node-version
 	  --nodedir="$$(dirname "$$(dirname "$$(readlink -f $(VENV)/bin/node)")")"
 	touch $@
 
-system-packages: ## Graphviz for `make diagram` (Debian package; sudo when not root)
+system-packages: ## Graphviz for `make diagram`, busybox for the container test (Debian packages; sudo when not root)
 	@command -v dot >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null \
 	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null; }; }
+	@command -v busybox >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q busybox >/dev/null \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q busybox >/dev/null; }; }
 
 install: $(VENV)/.optimized node_modules/.installed system-packages ## venv with pinned deps and Node 24, the project's cdktf-cli, Graphviz
 

@@ -117,6 +117,12 @@ class Environment:
         IdentityConfig, Doc("[identity] is required: the repository whose CI deploys (account bootstrap)")
     ]
     production: Annotated[bool, Doc("production rules: multi-AZ, deletion protection, replication")] = True
+    # Every stateful resource is either protected or disposable, never neither (docs/first-deploy.md, "Destroy"):
+    # protected: prevent_destroy, deletion protection, a secret recovery window; disposable (false): buckets and
+    # image repositories emptied on destroy (force_destroy, force_delete), secrets deleted at once.
+    protected: Annotated[
+        bool, Doc("stateful resources refuse destroy (true) or are destroyed with what they hold (false)")
+    ] = True
     dns: Annotated[
         DnsConfig, Doc("[dns]: the public Route 53 zone holding the environment's names")
     ] = field(default_factory=DnsConfig)
@@ -170,6 +176,25 @@ class Environment:
                              f"account_id {self.account_id}")
         if self.production:
             self._check_production()
+        self._check_protected_or_disposable()
+
+    @property
+    def protects_stateful(self) -> bool:
+        """The one rule: stateful resources refuse destroy (True) or are destroyed with what they hold (False)."""
+        return self.protected
+
+    def _check_protected_or_disposable(self) -> None:
+        """The deletion protections config still names must agree with the rule: a disposable environment whose
+        database or load balancer refuses deletion stops its destroy halfway; a protected one would lose them."""
+        kind, rule = ("protected", "true") if self.protects_stateful else ("disposable", "false")
+        if self.protects_stateful and not self.production and self.security.secret_recovery_window_days == 0:
+            raise ValueError("security.secret_recovery_window_days = 0: a protected environment (protected = true) "
+                             "requires a recovery window of 7-30 days")
+        for name, value in (("database.deletion_protection", self.database.deletion_protection),
+                            ("load_balancer.deletion_protection", self.load_balancer.deletion_protection)):
+            if value != self.protects_stateful:
+                raise ValueError(f"{name} = {str(value).lower()}: a {kind} environment (protected = {rule}) "
+                                 f"requires {rule}")
 
     def _check_names_and_certificates(self) -> None:
         """Every certificate is either issued already or validated by the stack in the zone: never one that
@@ -196,7 +221,7 @@ class Environment:
             ("database.multi_az", self.database.multi_az, True),
             ("database.deletion_protection", self.database.deletion_protection, True),
             ("storage.replication_enabled", self.storage.replication_enabled, True),
-            ("storage.force_destroy", self.storage.force_destroy, False),
+            ("protected", self.protects_stateful, True),
             ("load_balancer.deletion_protection", self.load_balancer.deletion_protection, True),
             ("cdn.waf_enabled", self.cdn.waf_enabled, True),
             ("database.backup_replication", self.database.backup_replication, True),
@@ -208,7 +233,7 @@ class Environment:
             if value != required:
                 raise ValueError(f"{name} = {str(value).lower()}: a production environment requires "
                                  f"{str(required).lower()}")
-        if self.security.secret_recovery_window_days == 0:
+        if self.security.secret_recovery_window_days == 0:  # (only used where stateful resources are protected)
             raise ValueError("security.secret_recovery_window_days = 0: a production environment requires a "
                              "recovery window of 7-30 days")
         if self.compliance.created("cloudtrail") and self.compliance.trail_retention_days < 365:

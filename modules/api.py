@@ -31,10 +31,14 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from constructs import Construct
 
 from modules import checkov
+from modules.api_cors import cors
 from modules.limits import Doc, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import service_trust
 from modules.validation import LOG_RETENTION
+
+CORS_ORIGIN = Pattern(r"(https://[a-z0-9.-]+(:\d+)?|http://localhost(:\d+)?)?",
+                      "empty or one https:// origin (or http://localhost), no path")
 
 CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
 # (path, parent path, path parameter) -> methods. The metadata API; uploads only get a presigned URL here.
@@ -43,6 +47,11 @@ ROUTES = {
     "videos/{id}": ("GET", "PUT", "DELETE"),
     "uploads": ("POST",),          # returns presigned multipart URLs; the bytes go straight to S3
 }
+# The query string of the collection GET: each parameter is declared on the method and is part of the cache key
+# (an undeclared one reaches the backend but not the key: the backend must ignore it).
+QUERY_PARAMETERS = {"videos": ("cursor", "limit", "order", "status")}
+# Cached GETs also key on the caller's API key: one client's cached answer never goes to another client.
+CALLER_KEY = "method.request.header.x-api-key"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +78,10 @@ class ApiConfig:
     cache_ttl_seconds: Annotated[int, Range(0, 3600, "s"), Doc("GET response cache TTL")] = 300
     stage_rate_limit: Annotated[float, Doc("stage-wide default throttling")] = 500.0
     stage_burst_limit: Annotated[int, Doc("stage-wide burst bucket")] = 1000
-    log_retention_days: Annotated[int, LOG_RETENTION, Doc("access log retention")] = 365
+    log_retention_days: Annotated[int, LOG_RETENTION, Doc("access and execution log retention")] = 365
+    cors_allowed_origin: Annotated[
+        str, CORS_ORIGIN, Doc("the browser origin CORS admits; empty: the site's own (ingest.cors_allowed_origins[0])")
+    ] = ""
     clients: Annotated[
         tuple[ApiClient, ...], Doc("[[api.clients]]: one usage plan + key each")
     ] = (ApiClient(name="web"),)
@@ -84,16 +96,20 @@ class Api(Construct):
     """Exposes `rest_api`, `stage`, `cached_paths`, `usage_plans` and `api_keys` by client name."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ApiConfig, backend_url: str,
-                 kms_key_arn: str, web_acl_arn: str) -> None:
+                 kms_key_arn: str, web_acl_arn: str, vpc_link_id: str, cors_origin: str) -> None:
         super().__init__(scope, id_)
-        self._naming, self._config = naming, config
+        self._naming, self._config, self._vpc_link_id = naming, config, vpc_link_id
+        self.log_groups: dict[str, CloudwatchLogGroup] = {}
         self.rest_api = ApiGatewayRestApi(
             self, "rest-api", name=naming.name("api"), description="Video metadata API",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
             api_key_source="HEADER", lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
         methods = self._routes(backend_url)
+        methods += cors(self, rest_api_id=self.rest_api.id, resources=self._resources, origin=cors_origin,
+                        routes=ROUTES, request_validator_id=self._validator.id)
         fingerprint = hashlib.sha256(json.dumps(
-            {"routes": ROUTES, "iam": config.iam_auth}, sort_keys=True).encode()).hexdigest()
+            {"routes": ROUTES, "query": QUERY_PARAMETERS, "iam": config.iam_auth, "cors": cors_origin,
+             "integration": "vpc-link"}, sort_keys=True).encode()).hexdigest()
         deployment = ApiGatewayDeployment(
             self, "deployment", rest_api_id=self.rest_api.id, description="managed by cdktf",
             triggers={"routes": fingerprint}, depends_on=methods,
@@ -109,10 +125,11 @@ class Api(Construct):
         """A resource per path, and per verb a method (API key, IAM by config, validated) with its HTTP proxy
         integration. Returns the methods and integrations (what a deployment waits for)."""
         config = self._config
-        validator = ApiGatewayRequestValidator(self, "request-validator", rest_api_id=self.rest_api.id,
-                                               name="body-and-parameters", validate_request_body=True,
-                                               validate_request_parameters=True)
+        validator = self._validator = ApiGatewayRequestValidator(
+            self, "request-validator", rest_api_id=self.rest_api.id, name="body-and-parameters",
+            validate_request_body=True, validate_request_parameters=True)
         resources, methods = {"": None}, []
+        self._resources = resources
         for path, verbs in ROUTES.items():
             parent, _, part = path.rpartition("/")
             resource = ApiGatewayResource(self, f"resource-{_slug(path)}", rest_api_id=self.rest_api.id,
@@ -121,11 +138,14 @@ class Api(Construct):
             resources[path] = resource
             params = re.findall(r"\{(\w+)\}", path)
             for verb in verbs:
+                query = QUERY_PARAMETERS.get(path, ()) if verb == "GET" else ()
                 method = ApiGatewayMethod(
                     self, f"method-{_slug(path)}-{verb.lower()}", rest_api_id=self.rest_api.id,
                     resource_id=resource.id, http_method=verb, api_key_required=True,
                     authorization="AWS_IAM" if config.iam_auth else "NONE", request_validator_id=validator.id,
-                    request_parameters={f"method.request.path.{p}": True for p in params} or None)
+                    request_parameters={**{f"method.request.path.{p}": True for p in params},
+                                        **{f"method.request.querystring.{q}": False for q in query},
+                                        **({CALLER_KEY: True} if verb == "GET" else {})} or None)
                 if not config.iam_auth:
                     checkov.skip(method, "CKV2_AWS_70", f"{self._naming.environment}: IAM authorization off by "
                                                         "config; every method still requires an API key.")
@@ -133,25 +153,37 @@ class Api(Construct):
                     self, f"integration-{_slug(path)}-{verb.lower()}", rest_api_id=self.rest_api.id,
                     resource_id=resource.id, http_method=method.http_method, type="HTTP_PROXY",
                     integration_http_method=verb, uri=f"{backend_url}/{path}", timeout_milliseconds=29000,
-                    request_parameters={f"integration.request.path.{p}": f"method.request.path.{p}" for p in params}
-                    or None,
-                    cache_key_parameters=[f"method.request.path.{p}" for p in params] or None)
+                    # Privately: through the VPC link to the internal load balancers (modules/private_link.py).
+                    connection_type="VPC_LINK", connection_id=self._vpc_link_id,
+                    request_parameters={**{f"integration.request.path.{p}": f"method.request.path.{p}" for p in params},
+                                        **{f"integration.request.querystring.{q}": f"method.request.querystring.{q}"
+                                           for q in query}} or None,
+                    cache_key_parameters=[*(f"method.request.path.{p}" for p in params),
+                                          *(f"method.request.querystring.{q}" for q in query),
+                                          *((CALLER_KEY,) if verb == "GET" else ())] or None)
                 methods += [method, integration]
         return methods
 
     def _stage(self, deployment: ApiGatewayDeployment, kms_key_arn: str) -> ApiGatewayStage:
         naming, config = self._naming, self._config
         # Account-level: lets API Gateway write execution logs to CloudWatch (one per account and region).
+        # The trust AWS documents for this role (API Gateway developer guide, "Set up CloudWatch logging";
+        # the AWS::ApiGateway::Account example) names the service and no condition: API Gateway's docs list no
+        # aws:SourceAccount for this account-wide assume, and UpdateAccount refuses a role it cannot assume
+        # ("The role ARN does not have required permissions"). The role can only write logs of this account.
         logs_role = IamRole(self, "cloudwatch-role", name=naming.name("apigateway-logs"),
                             description="API Gateway execution logging",
-                            assume_role_policy=service_trust("apigateway.amazonaws.com",
-                                                             source_account=naming.account_id))
-        IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=logs_role.name, policy_arn=(
+                            assume_role_policy=service_trust("apigateway.amazonaws.com"))
+        policy_attachment = IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=logs_role.name, policy_arn=(
             "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
-        account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=logs_role.arn)
-        access_logs = CloudwatchLogGroup(self, "access-logs", name=naming.log_group("apigateway", "access"),
-                                         kms_key_id=kms_key_arn, retention_in_days=config.log_retention_days)
-        checkov.short_log_retention(access_logs, config.log_retention_days, naming.environment)
+        # Log groups the service would otherwise create itself, unencrypted and kept forever: declared first,
+        # with the key and the retention, and the producers ordered after them.
+        welcome = self._log_group("welcome-logs", "/aws/apigateway/welcome", kms_key_arn)
+        account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=logs_role.arn,
+                                    depends_on=[welcome, policy_attachment])
+        access_logs = self._log_group("access-logs", naming.log_group("apigateway", "access"), kms_key_arn)
+        execution_logs = self._log_group(
+            "execution-logs", f"API-Gateway-Execution-Logs_{self.rest_api.id}/{config.stage_name}", kms_key_arn)
         certificate = ApiGatewayClientCertificate(self, "client-certificate",
                                                   description="Lets the backend verify calls come from API Gateway")
         return ApiGatewayStage(
@@ -165,7 +197,14 @@ class Api(Construct):
                 "resourcePath": "$context.resourcePath", "status": "$context.status",
                 "latencyMs": "$context.responseLatency", "integrationLatencyMs": "$context.integrationLatency"},
                 sort_keys=True)),
-            depends_on=[account])
+            depends_on=[account, execution_logs])
+
+    def _log_group(self, id_: str, name: str, kms_key_arn: str) -> CloudwatchLogGroup:
+        group = CloudwatchLogGroup(self, id_, name=name, kms_key_id=kms_key_arn,
+                                   retention_in_days=self._config.log_retention_days)
+        checkov.short_log_retention(group, self._config.log_retention_days, self._naming.environment)
+        self.log_groups[id_] = group
+        return group
 
     def _method_settings(self) -> list[str]:
         """Every method: metrics, INFO logs, throttling; caching off except on the GET methods. Returns the
@@ -183,11 +222,11 @@ class Api(Construct):
         for path in cached:
             ApiGatewayMethodSettings(
                 self, f"cache-{_slug(path)}", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name,
-                method_path=f"{path}/GET", settings=settings(
+                method_path=method_path(path, "GET"), settings=settings(
                     caching_enabled=True, cache_ttl_in_seconds=config.cache_ttl_seconds,
                     require_authorization_for_cache_control=True,
                     unauthorized_cache_control_header_strategy="FAIL_WITH_403"))
-        return [f"{path}/GET" for path in cached]
+        return [method_path(path, "GET") for path in cached]
 
     def _usage_plan(self, client: ApiClient) -> None:
         naming = self._naming
@@ -203,6 +242,14 @@ class Api(Construct):
         ApiGatewayUsagePlanKey(self, f"plan-key-{client.name}", key_id=key.id, key_type="API_KEY",
                                usage_plan_id=plan.id)
         self.usage_plans[client.name], self.api_keys[client.name] = plan, key
+
+
+def method_path(path: str, verb: str) -> str:
+    """A method settings key as AWS reads it: the resource path with every '/' (the leading one too) escaped as
+    '~1' (JSON pointer), then '/VERB'. The provider passes method_path through unchanged, so an unescaped
+    `videos/{id}/GET` names no method and its settings never apply (hashicorp/terraform-provider-aws#9738: for
+    /some/api/endpoint, `aws apigateway get-stage` lists `~1some~1api~1endpoint/POST`, the method_path that works)."""
+    return f"{('/' + path).replace('/', '~1')}/{verb}"
 
 
 def _slug(path: str) -> str:

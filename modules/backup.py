@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_aws.backup_selection import BackupSelection
 from cdktf_cdktf_provider_aws.backup_vault import BackupVault
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules.limits import Doc, Pattern, Range
@@ -40,10 +41,12 @@ class Backup(Construct):
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: BackupConfig, resource_arns: list[str],
                  kms_key_arn: str, dr_kms_key_arn: str, dr_provider, protect: bool) -> None:
         super().__init__(scope, id_)
+        # Protected (prevent_destroy) or disposable (force_destroy: its recovery points go with it), never neither.
+        keep = TerraformResourceLifecycle(prevent_destroy=protect)
         self.vault = BackupVault(self, "vault", name=naming.name("backups"), kms_key_arn=kms_key_arn,
-                                 force_destroy=not protect)
+                                 force_destroy=not protect, lifecycle=keep)
         self.dr_vault = BackupVault(self, "dr-vault", name=naming.name("backups-dr"), kms_key_arn=dr_kms_key_arn,
-                                    force_destroy=not protect, provider=dr_provider)
+                                    force_destroy=not protect, provider=dr_provider, lifecycle=keep)
         self.plan = self._plan(naming, config)
         self._select(naming, resource_arns)
 

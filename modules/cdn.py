@@ -1,5 +1,8 @@
-"""CDN: one CloudFront distribution: videos from S3 (OAC, signed URLs, failover to the DR replica)
-and the API/app from the ALB (HTTPS only, never cached)."""
+"""CDN: one CloudFront distribution: videos from S3 (OAC, signed URLs, failover to the DR replica).
+
+The API is not behind it: the load balancer is internal and reachable only through API Gateway (its keys,
+SigV4, usage plans, throttling; docs/request-paths.md), which browsers call directly (CORS, modules/api_cors.py).
+An `/api/*` behaviour to the ALB would be a path around all of that."""
 from __future__ import annotations
 
 import re
@@ -14,8 +17,8 @@ from cdktf_cdktf_provider_aws.cloudfront_cache_policy import (
     CloudfrontCachePolicyParametersInCacheKeyAndForwardedToOriginQueryStringsConfig as QueryStrings)
 from cdktf_cdktf_provider_aws.cloudfront_distribution import (
     CloudfrontDistribution, CloudfrontDistributionDefaultCacheBehavior, CloudfrontDistributionLoggingConfig,
-    CloudfrontDistributionOrderedCacheBehavior, CloudfrontDistributionOrigin,
-    CloudfrontDistributionOriginCustomOriginConfig, CloudfrontDistributionOriginGroup,
+    CloudfrontDistributionOrigin,
+    CloudfrontDistributionOriginGroup,
     CloudfrontDistributionOriginGroupFailoverCriteria, CloudfrontDistributionOriginGroupMember,
     CloudfrontDistributionRestrictions, CloudfrontDistributionRestrictionsGeoRestriction,
     CloudfrontDistributionViewerCertificate)
@@ -40,11 +43,8 @@ from modules.policy import ServiceGrant
 from modules.validation import DNS_NAME, LOG_RETENTION
 from modules.waf import waf_logging, web_acl
 
-# AWS managed policies (ids are fixed by AWS): no caching; forward everything but Host to the origin.
-CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
-S3_ORIGIN, S3_REPLICA_ORIGIN, VIDEO_ORIGIN_GROUP, ALB_ORIGIN = "videos", "videos-dr", "videos-with-failover", "api"
+S3_ORIGIN, S3_REPLICA_ORIGIN, VIDEO_ORIGIN_GROUP = "videos", "videos-dr", "videos-with-failover"
 
 
 def _domain_problem(name: str) -> str | None:
@@ -98,7 +98,7 @@ class Cdn(Construct):
     certificate), and `video_key_grant` (what CloudFront needs on the keys of the video buckets)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: CdnConfig, video_bucket_domain: str,
-                 origin_access_control_id: str, alb_domain: str, kms_key_arn_us_east_1: str, protect: bool,
+                 origin_access_control_id: str, kms_key_arn_us_east_1: str, protect: bool,
                  access_log_bucket: SecureBucket, dns: DnsConfig, replica_bucket_domain: str | None = None,
                  us_east_1_provider=None, force_destroy: bool = False) -> None:
         super().__init__(scope, id_)
@@ -107,7 +107,7 @@ class Cdn(Construct):
         logs = self._log_bucket(access_log_bucket, force_destroy=force_destroy, protect=protect)
         self.web_acl = self._edge_waf(kms_key_arn_us_east_1) if config.waf_enabled else None
         certificate_arn = self._certificate_arn(dns)
-        origins = _origins(video_bucket_domain, replica_bucket_domain, alb_domain, origin_access_control_id)
+        origins = _origins(video_bucket_domain, replica_bucket_domain, origin_access_control_id)
         self.distribution = self._distribution(origins, certificate_arn, logs, protect)
         if dns.hosted_zone_id:
             alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.distribution.domain_name,
@@ -177,7 +177,7 @@ class Cdn(Construct):
         return CloudfrontKeyGroup(self, "key-group", name=self._naming.name("signers"), items=[public_key.id])
 
     def _behaviours(self, video_target: str) -> dict:
-        """Videos (default: signed URLs, long cache) and `/api/*` (to the ALB, never cached)."""
+        """Videos: signed URLs, long cache."""
         naming, config = self._naming, self._config
         video_cache = CloudfrontCachePolicy(
             self, "video-cache", name=naming.name("video"), comment="Large media: long TTLs, no cookies/headers",
@@ -200,12 +200,7 @@ class Cdn(Construct):
                 target_origin_id=video_target, viewer_protocol_policy="redirect-to-https",
                 allowed_methods=["GET", "HEAD", "OPTIONS"], cached_methods=["GET", "HEAD"], compress=True,
                 cache_policy_id=video_cache.id, response_headers_policy_id=headers.id,
-                trusted_key_groups=[self.key_group.id]),
-            ordered_cache_behavior=[CloudfrontDistributionOrderedCacheBehavior(
-                path_pattern="/api/*", target_origin_id=ALB_ORIGIN, viewer_protocol_policy="https-only",
-                allowed_methods=["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
-                cached_methods=["GET", "HEAD"], compress=True, cache_policy_id=CACHING_DISABLED,
-                origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST, response_headers_policy_id=headers.id)])
+                trusted_key_groups=[self.key_group.id]))
 
     def _log_bucket(self, access_log_bucket: SecureBucket, *, force_destroy: bool, protect: bool) -> SecureBucket:
         logs = SecureBucket(self, "logs", name=self._naming.bucket("cdn-logs"), options=BucketOptions(
@@ -235,17 +230,12 @@ class Cdn(Construct):
                                                        "the ALB and API keep their regional WAF.")
 
 
-def _origins(video_bucket_domain: str, replica_bucket_domain: str | None, alb_domain: str,
+def _origins(video_bucket_domain: str, replica_bucket_domain: str | None,
              origin_access_control_id: str) -> tuple[list, list | None, str]:
-    """The video bucket (through OAC) and the ALB; with a DR replica, a group that fails over to it. Returns
-    the origins, the origin groups and the origin id videos are read from."""
+    """The video bucket (through OAC); with a DR replica, a group that fails over to it. Returns the origins,
+    the origin groups and the origin id videos are read from."""
     origins = [CloudfrontDistributionOrigin(origin_id=S3_ORIGIN, domain_name=video_bucket_domain,
-                                            origin_access_control_id=origin_access_control_id),
-               CloudfrontDistributionOrigin(
-                   origin_id=ALB_ORIGIN, domain_name=alb_domain,
-                   custom_origin_config=CloudfrontDistributionOriginCustomOriginConfig(
-                       http_port=80, https_port=443, origin_protocol_policy="https-only",
-                       origin_ssl_protocols=["TLSv1.2"], origin_read_timeout=30))]
+                                            origin_access_control_id=origin_access_control_id)]
     if not replica_bucket_domain:
         return origins, None, S3_ORIGIN
     origins.append(CloudfrontDistributionOrigin(origin_id=S3_REPLICA_ORIGIN, domain_name=replica_bucket_domain,

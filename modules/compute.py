@@ -37,6 +37,16 @@ from modules.validation import FARGATE_CPU, IMAGE, LOG_RETENTION, PLACEHOLDER_IM
 
 XRAY_DAEMON_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 XRAY_DAEMON_MEMORY = 64  # MiB reserved for the sidecar inside the task
+APP_USER = "10001:10001"  # uid:gid the application container runs as
+# The task's scratch volume. Fargate creates a task volume with no host path as a bind mount on the task's
+# ephemeral storage, owned by root with mode 0755 unless the image declares the path as a VOLUME (the busybox
+# placeholder does not; AWS: "Bind mounts" in the ECS developer guide): the app user cannot write it. A
+# non-essential init container, run as root, hands it to APP_USER before the app starts (dependsOn SUCCESS).
+# It keeps Docker's default capabilities (CHOWN among them): Fargate can add none but SYS_PTRACE, so it cannot
+# drop ALL and add CHOWN back.
+SCRATCH_VOLUME, SCRATCH_PATH = "tmp", "/tmp"
+VOLUME_INIT = "volume-init"
+VOLUME_INIT_MEMORY = 16  # MiB reserved for the init container (it exits within a second)
 TASKS = Range(1, 100)
 TARGET_PERCENT = Range(10, 95, "%")
 HEALTH_PATH = Pattern(r"/\S*", "a path starting with '/'")
@@ -155,6 +165,22 @@ def placeholder_command(spec: ServiceSpec) -> tuple[str, ...]:
     return ("sh", "-c", script)
 
 
+def volume_init_command() -> tuple[str, ...]:
+    """What the init container runs as root: the scratch volume becomes the app user's (mode 0700)."""
+    return ("sh", "-c", f"chown {APP_USER} {SCRATCH_PATH} && chmod 0700 {SCRATCH_PATH}")
+
+
+def volume_init(log_configuration: dict) -> dict:
+    """The non-essential init container: root (uid 0) with a read-only root filesystem, only the scratch volume
+    mounted; it exits 0 once the volume is the app user's, and the app container waits for that (SUCCESS)."""
+    return {
+        "name": VOLUME_INIT, "image": PLACEHOLDER_IMAGE, "essential": False, "memoryReservation": VOLUME_INIT_MEMORY,
+        "readonlyRootFilesystem": True, "user": "0:0", "privileged": False,
+        "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
+        "command": list(volume_init_command()), "logConfiguration": log_configuration,
+    }
+
+
 class Compute(Construct):
     """Exposes `cluster`, `capacity_providers`, `namespace`, and per service `services`, `task_roles` (grantees),
     `log_groups`, `scaling_targets`; `service(spec)` adds a Fargate service and returns it."""
@@ -163,8 +189,15 @@ class Compute(Construct):
                  kms_key_arn: str) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
+        # Container Insights writes its performance events to a group it would create itself, unencrypted:
+        # declared first, with the key and the retention.
+        insights_logs = CloudwatchLogGroup(
+            self, "container-insights-logs", name=f"/aws/ecs/containerinsights/{naming.name('cluster')}/performance",
+            kms_key_id=kms_key_arn, retention_in_days=config.log_retention_days)
+        checkov.short_log_retention(insights_logs, config.log_retention_days, naming.environment)
         self.cluster = EcsCluster(self, "cluster", name=naming.name("cluster"),
-                                  setting=[EcsClusterSetting(name="containerInsights", value="enabled")])
+                                  setting=[EcsClusterSetting(name="containerInsights", value="enabled")],
+                                  depends_on=[insights_logs])
         self.capacity_providers = EcsClusterCapacityProviders(
             self, "capacity-providers", cluster_name=self.cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"],
             default_capacity_provider_strategy=[EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
@@ -191,7 +224,7 @@ class Compute(Construct):
             network_mode="awsvpc", requires_compatibilities=["FARGATE"],
             execution_role_arn=self._execution_role(spec, log_group).arn, task_role_arn=self.task_roles[name].arn,
             runtime_platform=EcsTaskDefinitionRuntimePlatform(operating_system_family="LINUX", cpu_architecture="X86_64"),
-            volume=[EcsTaskDefinitionVolume(name="tmp")],
+            volume=[EcsTaskDefinitionVolume(name=SCRATCH_VOLUME)],
             container_definitions=json.dumps(self._containers(spec, log_group), sort_keys=True))
         service = self._ecs_service(spec, task)
         self.services[name] = service
@@ -264,7 +297,8 @@ class Compute(Construct):
                         predefined_metric_type=metric)))
 
     def _containers(self, spec: ServiceSpec, log_group: CloudwatchLogGroup) -> list[dict]:
-        return [self._app_container(spec, log_group), self._xray_container(log_group)]
+        return [self._app_container(spec, log_group), self._xray_container(log_group),
+                volume_init(self._logging(log_group, VOLUME_INIT))]
 
     def _logging(self, log_group: CloudwatchLogGroup, prefix: str) -> dict:
         return {"logDriver": "awslogs", "options": {
@@ -274,15 +308,16 @@ class Compute(Construct):
         """The service's own container: hardened (uid 10001, read-only root, no capabilities), with a health check."""
         app = {
             "name": spec.name, "image": spec.image, "essential": True,
-            "memoryReservation": spec.memory - XRAY_DAEMON_MEMORY,
-            "readonlyRootFilesystem": True, "user": "10001:10001", "privileged": False,
+            "memoryReservation": spec.memory - XRAY_DAEMON_MEMORY - VOLUME_INIT_MEMORY,
+            "readonlyRootFilesystem": True, "user": APP_USER, "privileged": False,
             "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
-            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+            "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
             "environment": [{"name": k, "value": v} for k, v in sorted(
                 {**spec.environment, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}.items())],
             "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(spec.secrets.items())],
             "logConfiguration": self._logging(log_group, spec.name),
-            "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
+            "dependsOn": [{"containerName": "xray-daemon", "condition": "START"},
+                          {"containerName": VOLUME_INIT, "condition": "SUCCESS"}],
         }
         command = spec.command or (placeholder_command(spec) if spec.image == PLACEHOLDER_IMAGE else ())
         if command:

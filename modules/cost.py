@@ -36,12 +36,22 @@ class CostConfig:
         str,
         MONITOR_ARN,
         Doc(
-            "AWS allows one AWS-services monitor per account: subscribe to this existing one instead of creating it "
-            "(or import it: docs/first-deploy.md)"
+            "AWS allows one AWS-services monitor per account: an existing one (e.g. the Default-Services-Monitor "
+            "enabling Cost Explorer creates), subscribed to instead of creating one"
         ),
     ] = ""
+    adopt_anomaly_monitor: Annotated[
+        bool,
+        Doc(
+            "with anomaly_monitor_arn: import that monitor and manage it (renamed to this environment's name) "
+            "instead of only subscribing to it"
+        ),
+    ] = False
 
     def __post_init__(self) -> None:
+        if self.adopt_anomaly_monitor and not self.anomaly_monitor_arn:
+            raise ValueError("adopt_anomaly_monitor = true: names no monitor; set anomaly_monitor_arn to the "
+                             "existing monitor's ARN (docs/first-deploy.md, Cost Explorer)")
         if self.anomaly_monitor_arn and not self.anomaly_detection:
             raise ValueError(f"anomaly_monitor_arn = {self.anomaly_monitor_arn!r}: set, but anomaly_detection = "
                              "false subscribes nothing to it; remove one of them")
@@ -66,10 +76,16 @@ class Cost(Construct):
             return
         # One AWS-services (DIMENSIONAL/SERVICE) monitor per account: an existing one is subscribed to, not
         # created again (AWS would refuse the create); docs/first-deploy.md: how to import it instead.
+        # Enabling Cost Explorer in a new account creates AWS's own Default-Services-Monitor (that type), so the
+        # create below fails there: adopt it (import and manage) or subscribe to it (docs/first-deploy.md).
         monitor_arn = config.anomaly_monitor_arn
-        if not monitor_arn:
+        if not monitor_arn or config.adopt_anomaly_monitor:
             self.anomaly_monitor = CeAnomalyMonitor(self, "anomaly-monitor", name=naming.name("services"),
                                                     monitor_type="DIMENSIONAL", monitor_dimension="SERVICE")
+            if config.adopt_anomaly_monitor:
+                # An import block: the first apply takes the existing monitor into state (renaming it), later
+                # ones find it there. Its type and dimension are the default monitor's, so nothing is replaced.
+                self.anomaly_monitor.import_from(config.anomaly_monitor_arn)
             monitor_arn = self.anomaly_monitor.arn
         # Cost Explorer is a us-east-1 service: its SNS subscriber is the us-east-1 alarm topic.
         self.anomaly_subscription = CeAnomalySubscription(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from cdktf import DataResource, TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
 from cdktf_cdktf_provider_aws.db_instance_automated_backups_replication import DbInstanceAutomatedBackupsReplication
 from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
@@ -18,7 +19,11 @@ from modules import checkov
 from modules.limits import Doc, OneOf, Pattern, Range
 from modules.naming import Naming
 from modules.policy import Grantee, service_trust, statement
-from modules.validation import POSTGRES_15_CLASS
+from modules.validation import LOG_RETENTION, POSTGRES_15_CLASS
+
+LOG_EXPORTS = ("postgresql", "upgrade")
+# Enhanced monitoring writes every instance's OS metrics to this one group of the account and region.
+ENHANCED_MONITORING_LOG_GROUP = "RDSOSMetrics"
 
 ENGINE_MAJOR = "15"
 # Limits of the fields below (modules/limits.py).
@@ -64,6 +69,9 @@ class DatabaseConfig:
         bool,
         Doc("snapshot on delete, named uniquely per instance; false: none (an environment torn down and re-created)"),
     ] = True
+    log_retention_days: Annotated[
+        int, LOG_RETENTION, Doc("the exported PostgreSQL logs and enhanced monitoring")
+    ] = 365
 
     def __post_init__(self) -> None:
         if not self.allocated_storage_gb < self.max_allocated_storage_gb <= 65536:
@@ -89,17 +97,21 @@ class Database(Construct):
                  replica_security_group_id: str | None = None) -> None:
         super().__init__(scope, id_)
         self._replica_security_group_id = replica_security_group_id or security_group_id
-        self._naming = naming
+        self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
         self.identifier = naming.database_identifier
+        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
+        # RDS creates the groups it exports to (and enhanced monitoring's) itself, unencrypted and never expiring:
+        # each is declared first, with the key and the retention, and the instances wait for them.
+        self.log_groups: dict[str, CloudwatchLogGroup] = {}
+        monitoring_logs = self._log_group("enhanced-monitoring-logs", ENHANCED_MONITORING_LOG_GROUP)
         subnet_group = DbSubnetGroup(self, "subnet-group", name=naming.name("db"), subnet_ids=subnet_ids,
                                      description="Database subnets (no route to the internet)")
         self.parameter_group = self._parameter_group(config)
         common = self._instance_settings(config, security_group_id, kms_key_arn)
-        self.instance = self._primary(config, subnet_group, kms_key_arn, protect, common)
+        self.instance = self._primary(config, subnet_group, kms_key_arn, protect, common, monitoring_logs)
         self._single_az_reasons(self.instance, naming, config)
         self.master_secret_arn = self.instance.master_user_secret.get(0).secret_arn
-        self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
-        self.replicas = self._replicas(config, common)
+        self.replicas = self._replicas(config, {**common, "depends_on": [monitoring_logs]})
         self.backup_replication: DbInstanceAutomatedBackupsReplication | None = None
         if config.backup_replication:
             self.backup_replication = DbInstanceAutomatedBackupsReplication(
@@ -118,13 +130,13 @@ class Database(Construct):
             performance_insights_enabled=True, performance_insights_kms_key_id=kms_key_arn,
             performance_insights_retention_period=config.performance_insights_retention_days,
             monitoring_interval=config.monitoring_interval_seconds, monitoring_role_arn=self._monitoring_role().arn,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"], auto_minor_version_upgrade=True,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS), auto_minor_version_upgrade=True,
             copy_tags_to_snapshot=True, ca_cert_identifier="rds-ca-rsa2048-g1",
             deletion_protection=config.deletion_protection, maintenance_window=config.maintenance_window,
         )
 
     def _primary(self, config: DatabaseConfig, subnet_group: DbSubnetGroup, kms_key_arn: str, protect: bool,
-                 common: dict) -> DbInstance:
+                 common: dict, monitoring_logs: CloudwatchLogGroup) -> DbInstance:
         return DbInstance(
             self, "primary", identifier=self.identifier, engine="postgres", engine_version=config.engine_version,
             kms_key_id=kms_key_arn,
@@ -134,9 +146,21 @@ class Database(Construct):
             manage_master_user_password=True, master_user_secret_kms_key_id=kms_key_arn,
             backup_retention_period=config.backup_retention_days, backup_window=config.backup_window,
             delete_automated_backups=False, **self._final_snapshot(config),
+            depends_on=[monitoring_logs, *self._export_log_groups(self.identifier, "primary")],
             lifecycle=TerraformResourceLifecycle(prevent_destroy=protect, ignore_changes=["engine_version"]
                                                  if config.engine_version == ENGINE_MAJOR else None),
             **common)
+
+    def _log_group(self, id_: str, name: str) -> CloudwatchLogGroup:
+        group = CloudwatchLogGroup(self, id_, name=name, kms_key_id=self._kms_key_arn,
+                                   retention_in_days=self._config.log_retention_days)
+        checkov.short_log_retention(group, self._config.log_retention_days, self._naming.environment)
+        self.log_groups[id_] = group
+        return group
+
+    def _export_log_groups(self, identifier: str, id_: str) -> list[CloudwatchLogGroup]:
+        """`/aws/rds/instance/<id>/<log>`: where RDS publishes each exported log of one instance."""
+        return [self._log_group(f"{id_}-{log}-logs", f"/aws/rds/instance/{identifier}/{log}") for log in LOG_EXPORTS]
 
     def grant_connect(self, grantee: Grantee, *, user: str) -> None:
         """Log in as database `user` with an IAM auth token (no password)."""
@@ -176,9 +200,11 @@ class Database(Construct):
     def _replicas(self, config: DatabaseConfig, common: dict) -> list[DbInstance]:
         # Replicas inherit engine, credentials and encryption from the source: setting
         # manage_master_user_password/username on them is what breaks terraform-aws-rds (#512).
+        depends_on = common.pop("depends_on")
         replicas = [DbInstance(
             self, f"replica-{i + 1}", identifier=identifier, replicate_source_db=self.instance.identifier,
             multi_az=False, skip_final_snapshot=True, backup_retention_period=0,
+            depends_on=[*depends_on, *self._export_log_groups(identifier, f"replica-{i + 1}")],
             **(common | {"vpc_security_group_ids": [self._replica_security_group_id]}))
             for i, identifier in enumerate(self.replica_identifiers)]
         for replica in replicas:

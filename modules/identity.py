@@ -42,7 +42,10 @@ BOUNDARY_SERVICES = (*PLATFORM_SERVICES, "rds-db", "tag")
 # Services the environment's roles are passed to (iam:PassRole) ...
 PASSED_TO_SERVICES = ("apigateway.amazonaws.com", "backup.amazonaws.com", "ecs-tasks.amazonaws.com",
                       "monitoring.rds.amazonaws.com", "s3.amazonaws.com", "vpc-flow-logs.amazonaws.com")
-# ... and the service-linked roles AWS creates on the caller's behalf on first use in a fresh account.
+# ... and the service-linked roles AWS creates on the caller's behalf on first use in a fresh account. Not AWS
+# Backup's AWSServiceRoleForBackup: AWS Backup creates it only when cross-account management or Amazon EFS
+# automatic backup is set up (AWS Backup developer guide, "Service-linked roles for AWS Backup"); this platform
+# backs up RDS and copies to another region of the same account, with its own service role (modules/backup.py).
 SERVICE_LINKED_ROLES = ("ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com",
                         "elasticloadbalancing.amazonaws.com", "ops.apigateway.amazonaws.com", "rds.amazonaws.com")
 # IAM writes that the role-scoped statements allow; denied on the bootstrap roles themselves.
@@ -85,7 +88,7 @@ def deploy_regions(region: str, dr_region: str) -> list[str]:
 
 
 class Identity(Construct):
-    """Exposes `deploy_role`, `plan_role`, `boundary`, `oidc_provider_arn`; ids are a contract."""
+    """Exposes `deploy_role`, `plan_role`, `refresh_role`, `boundary`, `oidc_provider_arn`; ids are a contract."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: IdentityConfig, dr_region: str,
                  state_role_arn: str, state_read_role_arn: str) -> None:
@@ -103,10 +106,12 @@ class Identity(Construct):
                                   policy=boundary_policy(naming, regions))
         for check, reason in BOUNDARY_SKIPS.items():
             checkov.skip(self.boundary, check, reason)
-        # promote.yml plans in GitHub environment `<env>-plan` (no reviewers) and applies in `<env>` (reviewers).
+        # The role that writes is reachable only from jobs of the GitHub environment `<env>`, the one with
+        # required reviewers: its OIDC subject is `repo:<org/repo>:environment:<env>` whatever the branch, and
+        # GitHub issues it only once the reviewers approved the job. `<env>-plan` (no reviewers; any branch may
+        # name it) gets the refresh role below, which reads and never writes (docs/identities.md).
         self.deploy_role = self._github_role(
-            "deploy-role", "deploy", [f"repo:{config.ci_repository}:environment:{naming.environment}{suffix}"
-                                      for suffix in ("", "-plan")],
+            "deploy-role", "deploy", [f"repo:{config.ci_repository}:environment:{naming.environment}"],
             "CI: terraform plan/apply of this environment only", config.deploy_session_hours)
         for name, document in deploy_policies(naming, regions, state_role_arn).items():
             IamRolePolicy(self, f"deploy-{name}", name=name, role=self.deploy_role.id, policy=document)
@@ -117,6 +122,17 @@ class Identity(Construct):
         IamRolePolicyAttachment(self, "plan-read-only", role=self.plan_role.name,
                                 policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
         IamRolePolicy(self, "plan-policy", name="plan", role=self.plan_role.id, policy=plan_policy(state_read_role_arn))
+
+        # promote.yml's plan job: a refreshing plan against real state, for the reviewers of `<env>`. It reads
+        # what a refresh reads (API Gateway, the environment's placeholder secret versions) and writes nothing:
+        # ReadOnlyAccess, the read-only state role, -lock=false.
+        self.refresh_role = self._github_role(
+            "refresh-role", "refresh", [f"repo:{config.ci_repository}:environment:{naming.environment}-plan"],
+            "CI: the promotion's refreshing plan (read-only, no lock) for the reviewers", 1)
+        IamRolePolicyAttachment(self, "refresh-read-only", role=self.refresh_role.name,
+                                policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        IamRolePolicy(self, "refresh-policy", name="refresh", role=self.refresh_role.id,
+                      policy=refresh_policy(naming, state_read_role_arn))
 
     def _github_role(self, id_: str, purpose: str, subjects: list[str], description: str, hours: int) -> IamRole:
         """A role GitHub Actions jobs reach by web identity: exact audience and subject, no wildcards."""
@@ -147,7 +163,7 @@ def deploy_policies(naming: Naming, regions: list[str], state_role_arn: str) -> 
     """The deploy role's inline policies, by name."""
     account = naming.account_id
     roles = naming.role_arn("*")
-    bootstrap_roles = [naming.deploy_role_arn, naming.plan_role_arn]
+    bootstrap_roles = [naming.deploy_role_arn, naming.plan_role_arn, naming.refresh_role_arn]
     return {
         "deploy-platform": policy(statement(
             "ManagePlatformServices", [f"{service}:*" for service in PLATFORM_SERVICES], "*",
@@ -172,6 +188,21 @@ def deploy_policies(naming: Naming, regions: list[str], state_role_arn: str) -> 
         # Cross-account: the state role's trust admits this role, and this role may assume it.
         "deploy-state": policy(statement("ReachState", ["sts:AssumeRole"], [state_role_arn])),
     }
+
+
+# What a refresh of the environment's state reads beyond configuration: every API Gateway resource is read with
+# apigateway:GET (one action for configuration and API key values alike), and a secret version by its value.
+REFRESH_READS = ("apigateway:GET", "secretsmanager:GetSecretValue")
+
+
+def refresh_policy(naming: Naming, state_read_role_arn: str) -> str:
+    return policy(
+        statement("ReachStateReadOnly", ["sts:AssumeRole"], [state_read_role_arn]),
+        statement("ReadEnvironmentSecretVersions", ["secretsmanager:GetSecretValue"],
+                  [naming.arn("secretsmanager", f"secret:{naming.secret('*')}")]),
+        statement("NeverReadOtherData", [a for a in DATA_READS if a not in REFRESH_READS], "*", effect="Deny"),
+        # Read-only, whatever a managed policy may grow into.
+        statement("NeverWrite", ROLE_WRITES + POLICY_WRITES, "*", effect="Deny"))
 
 
 def plan_policy(state_read_role_arn: str) -> str:

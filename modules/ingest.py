@@ -40,6 +40,7 @@ from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from cdktf_cdktf_provider_aws.sqs_queue import SqsQueue
 from cdktf_cdktf_provider_aws.sqs_queue_policy import SqsQueuePolicy
 from cdktf_cdktf_provider_aws.sqs_queue_redrive_allow_policy import SqsQueueRedriveAllowPolicy
+from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules.bucket import BucketOptions, LifecycleRule, SecureBucket
@@ -83,7 +84,6 @@ class IngestConfig:
     max_workers: Annotated[int, Range(1, 100), Doc("autoscaling ceiling, at least min_workers")] = 10
     backlog_per_worker: Annotated[int, Range(1), Doc("target messages waiting per running worker")] = 5
     ecr_keep_images: Annotated[int, Range(1, 1000), Doc("images kept per repository")] = 30
-    force_delete_images: Annotated[bool, Doc("dev: repositories can be destroyed with images in them")] = False
 
     def __post_init__(self) -> None:
         check_fargate_size(self.worker_cpu, self.worker_memory, "worker_cpu", "worker_memory")
@@ -102,6 +102,7 @@ class Ingest(Construct):
                  log_bucket: SecureBucket, force_destroy: bool, protect: bool) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
+        self._disposable = force_destroy
         self.upload_bucket = self._upload_bucket(log_bucket, force_destroy=force_destroy, protect=protect)
         self._queues()
         self.repositories = {name: self._repository(name, config) for name in REPOSITORIES}
@@ -166,7 +167,11 @@ class Ingest(Construct):
 
     @property
     def upload_events_grant(self) -> ServiceGrant:
-        """S3 must encrypt the events it sends to the KMS-encrypted queue (for `Security.grant_to_service`)."""
+        """S3 must encrypt the events it sends to the KMS-encrypted queue (for `Security.grant_to_service`).
+        Kept conditioned on aws:SourceArn = the upload bucket: KMS evaluates the global keys aws:SourceArn and
+        aws:SourceAccount for requests an AWS service principal makes on a resource's behalf (AWS KMS developer
+        guide, "AWS global condition keys"; the confused-deputy guard AWS recommends), and S3 names the bucket
+        whose event it delivers, as the queue policy's own aws:SourceArn condition relies on."""
         return ServiceGrant("S3SendsUploadEvents", "s3.amazonaws.com", ("kms:Decrypt", "kms:GenerateDataKey"),
                             {"ArnEquals": {"aws:SourceArn": self.upload_bucket.arn}})
 
@@ -241,7 +246,8 @@ class Ingest(Construct):
     def _repository(self, name: str, config: IngestConfig) -> EcrRepository:
         repository = EcrRepository(
             self, f"{name}-repository", name=self._naming.name(name), image_tag_mutability="IMMUTABLE",
-            force_delete=config.force_delete_images,
+            force_delete=self._disposable,  # disposable environments: destroyed with their images
+            lifecycle=TerraformResourceLifecycle(prevent_destroy=not self._disposable),
             image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
             encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS",
                                                                            kms_key=self._kms_key_arn)])

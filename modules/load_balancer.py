@@ -1,19 +1,18 @@
-"""Load balancer: internet-facing ALB, HTTPS only (HTTP redirects), ACM certificate, WAFv2 in front."""
+"""Load balancer: an internal ALB, HTTPS only, ACM certificate; reached only through API Gateway's VPC link
+(modules/private_link.py). Its regional WAFv2 web ACL is the API stage's (where the client IP is seen)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
 from cdktf_cdktf_provider_aws.lb import Lb, LbAccessLogs
-from cdktf_cdktf_provider_aws.lb_listener import (LbListener, LbListenerDefaultAction,
-                                                  LbListenerDefaultActionRedirect)
+from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck, LbTargetGroupStickiness
-from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
 from constructs import Construct
 
 from modules import checkov
 from modules.bucket import SecureBucket
-from modules.dns import DnsConfig, alias_records, validated_certificate
+from modules.dns import DnsConfig, validated_certificate
 from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import statement
@@ -50,7 +49,9 @@ class LoadBalancerConfig:
     stickiness_seconds: Annotated[
         int, Range(1, 604800, "s"), Doc("lb_cookie duration for stateful upload sessions")
     ] = 3600
-    waf_rate_limit: Annotated[int, WAF_RATE_LIMIT, Doc("requests per 5 minutes per client IP")] = 2000
+    waf_rate_limit: Annotated[
+        int, WAF_RATE_LIMIT, Doc("requests per 5 minutes per client IP (at the API stage, which sees it)")
+    ] = 2000
     waf_log_retention_days: Annotated[int, LOG_RETENTION, Doc("WAF log retention")] = 365
     idle_timeout_seconds: Annotated[int, Range(1, 4000, "s"), Doc("connection idle timeout")] = 60
 
@@ -82,15 +83,20 @@ class LoadBalancer(Construct):
                                                cookie_duration=config.stickiness_seconds))
         certificate_arn = self._certificate_arn(config, dns)
         self._listeners(certificate_arn)
+        # The regional web ACL (managed rules, per-client-IP rate limit) is associated with the API stage only
+        # (modules/api.py): every request that reaches this ALB came through the stage and was inspected there,
+        # and here it would arrive from the network load balancer's addresses, so a per-IP limit would count
+        # all clients as one.
         self.web_acl = web_acl(self, "waf", name=naming.name("regional"), scope_name="REGIONAL",
                                rate_limit=config.waf_rate_limit)
-        Wafv2WebAclAssociation(self, "waf-alb", resource_arn=self.alb.arn, web_acl_arn=self.web_acl.arn)
         waf_logging(self, "waf", name=naming.name("regional"), web_acl_arn=self.web_acl.arn, kms_key_arn=kms_key_arn,
                     retention_days=config.waf_log_retention_days, environment=naming.environment)
 
     def _alb(self, naming: Naming, config: LoadBalancerConfig, subnet_ids: list[str], security_group_id: str,
              log_bucket: SecureBucket) -> Lb:
-        alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=False,
+        # Internal: no public address. API Gateway reaches it through the VPC link's network load balancer; a
+        # public ALB would let anyone skip the API's keys, SigV4, usage plans and throttling.
+        alb = Lb(self, "alb", name=naming.name("alb"), load_balancer_type="application", internal=True,
                       subnets=subnet_ids, security_groups=[security_group_id], drop_invalid_header_fields=True,
                       enable_deletion_protection=config.deletion_protection, idle_timeout=config.idle_timeout_seconds,
                       desync_mitigation_mode="strictest",
@@ -103,8 +109,7 @@ class LoadBalancer(Construct):
         return alb
 
     def _certificate_arn(self, config: LoadBalancerConfig, dns: DnsConfig) -> str:
-        """The configured certificate, or one requested and validated in the zone; the API name pointed at the
-        ALB where the zone is the stack's."""
+        """The configured certificate, or one requested and validated in the zone."""
         self.certificate_validation = None
         if config.certificate_arn:
             certificate_arn = config.certificate_arn
@@ -113,16 +118,12 @@ class LoadBalancer(Construct):
             _, self.certificate_validation = validated_certificate(self, "certificate", domain_name=config.domain_name,
                                                                    dns=dns)
             certificate_arn = self.certificate_validation.certificate_arn
-        if dns.hosted_zone_id:
-            alias_records(self, "alias", name=config.domain_name, dns=dns, target_name=self.alb.dns_name,
-                          target_zone_id=self.alb.zone_id, ipv6=False, evaluate_target_health=True)
         return certificate_arn
 
     def _listeners(self, certificate_arn: str) -> None:
-        """HTTP redirects to HTTPS; HTTPS (TLS 1.3/1.2 policy) forwards to the API's targets."""
-        LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
-                   default_action=[LbListenerDefaultAction(type="redirect", redirect=LbListenerDefaultActionRedirect(
-                       protocol="HTTPS", port="443", status_code="HTTP_301"))])
+        """HTTPS (TLS 1.3/1.2 policy) forwards to the API's targets.
+        No alias record and no port 80: the name exists for the certificate API Gateway verifies (the
+        integrations' URI host); nobody resolves it, the VPC link connects to the network load balancer."""
         self.https_listener = LbListener(
             self, "https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS", ssl_policy=TLS_POLICY,
             certificate_arn=certificate_arn,

@@ -91,6 +91,11 @@ class Naming:
         return self.role_arn("plan")
 
     @property
+    def refresh_role_arn(self) -> str:
+        """Read-only role of the promotion's refreshing plan (created by the account bootstrap)."""
+        return self.role_arn("refresh")
+
+    @property
     def boundary_arn(self) -> str:
         """Permissions boundary every role the deploy role creates must carry."""
         return f"arn:aws:iam::{self.account_id}:policy/{self.name('boundary')}"

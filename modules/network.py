@@ -147,9 +147,13 @@ class Network(Construct):
         role = IamRole(self, "flow-logs-role", name=n.name("vpc-flow-logs"), description="VPC flow logs delivery",
                        assume_role_policy=service_trust("vpc-flow-logs.amazonaws.com",
                                                         source_account=n.account_id))
-        IamRolePolicy(self, "flow-logs-policy", name="deliver", role=role.id, policy=policy(statement(
-            "DeliverToOwnGroup", ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
-            [self.flow_log_group.arn, f"{self.flow_log_group.arn}:*"])))
+        # AWS's documented flow-logs role policy ("IAM role for publishing flow logs to CloudWatch Logs") also
+        # lists logs:DescribeLogGroups: the service looks its destination group up. That action has no
+        # resource-level scoping to one group (it lists), so it is granted on the account's log groups.
+        IamRolePolicy(self, "flow-logs-policy", name="deliver", role=role.id, policy=policy(
+            statement("DeliverToOwnGroup", ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+                      [self.flow_log_group.arn, f"{self.flow_log_group.arn}:*"]),
+            statement("FindOwnGroup", ["logs:DescribeLogGroups"], [n.arn("logs", "log-group:*")])))
         FlowLog(self, "flow-log", vpc_id=self.vpc.id, traffic_type=config.flow_log_traffic_type,
                 log_destination_type="cloud-watch-logs", log_destination=self.flow_log_group.arn,
                 iam_role_arn=role.arn, max_aggregation_interval=60)
@@ -160,8 +164,12 @@ class Network(Construct):
         public = [(100, False, "tcp", ANYWHERE, 443, 443), (110, False, "tcp", ANYWHERE, 80, 80),
                   (120, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
                   (100, True, "-1", ANYWHERE, 0, 0)]
+        # The load balancers are internal, in the private tier (modules/private_link.py): NLB -> ALB on 443,
+        # ALB -> tasks on the app port, all between the private subnets.
         private_rules = [*[(100 + i, False, "tcp", cidr, app_port, app_port)  # load balancer -> tasks
-                           for i, cidr in enumerate(self.cidrs["public"])],
+                           for i, cidr in enumerate(private)],
+                         *[(120 + i, False, "tcp", cidr, 443, 443)  # network load balancer -> application one
+                           for i, cidr in enumerate(private)],
                          (110, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
                          (100, True, "-1", ANYWHERE, 0, 0)]
         database_rules = [*[(100 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(private)],
@@ -191,7 +199,7 @@ class Network(Construct):
             return SecurityGroup(self, id_, name=n.name(id_), description=description, vpc_id=self.vpc.id,
                                  tags={"Name": n.name(id_)})
 
-        self.alb_sg = group("alb-sg", "Load balancer: HTTPS (and HTTP redirect) from the internet")
+        self.alb_sg = group("alb-sg", "Internal load balancer: HTTPS from the API's network load balancer")
         self.app_sg = group("app-sg", "API service tasks: from the load balancer only")
         self.worker_sg = group("worker-sg", "Processing workers: no inbound")
         self.proxy_sg = group("proxy-sg", "RDS Proxy: PostgreSQL from the API service and workers only")
@@ -206,14 +214,13 @@ class Network(Construct):
         self._group_rules(app_port)
 
     def _group_rules(self, app_port: int) -> None:
-        """Who may reach whom: internet -> ALB -> API tasks; API tasks and workers -> proxy -> primary."""
-        for port in (443, 80):
-            rule = VpcSecurityGroupIngressRule(
-                self, f"alb-in-{port}", security_group_id=self.alb_sg.id, cidr_ipv4=ANYWHERE, ip_protocol="tcp",
-                from_port=port, to_port=port, description=f"Clients on {port} from the internet")
-            if port == 80:
-                checkov.skip(rule, "CKV_AWS_260", "Port 80 only answers with a 301 redirect to HTTPS (listener "
-                                                  "action); no content is ever served over HTTP.")
+        """Who may reach whom: the VPC link's NLB -> ALB -> API tasks; API tasks and workers -> proxy -> primary."""
+        # Nothing from the internet: API Gateway reaches the ALB only through its VPC link, whose network load
+        # balancer (no security group of its own, nodes in the private subnets) connects from those subnets.
+        for i, cidr in enumerate(self.cidrs["private"]):
+            VpcSecurityGroupIngressRule(
+                self, f"alb-in-443-private-{i}", security_group_id=self.alb_sg.id, cidr_ipv4=cidr, ip_protocol="tcp",
+                from_port=443, to_port=443, description="The VPC link's network load balancer (private subnets)")
         self._allow(self.alb_sg, self.app_sg, app_port, "alb-to-app", "Load balancer to API tasks")
         for source, id_ in ((self.app_sg, "app"), (self.worker_sg, "worker")):
             self._allow(source, self.proxy_sg, POSTGRES_PORT, f"{id_}-to-proxy", f"{id_} tasks to the RDS Proxy")

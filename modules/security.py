@@ -113,7 +113,11 @@ class Security(Construct):
         depend on it), which Terraform writes once and never compares again."""
         secret = SecretsmanagerSecret(self, id_, name=self._naming.secret(id_), description=description,
                                       kms_key_id=self.key_arn,
-                                      recovery_window_in_days=self._config.secret_recovery_window_days)
+                                      # Disposable: deleted at once, so a re-created environment can reuse
+                                      # the fixed name (a scheduled deletion holds it for the window).
+                                      recovery_window_in_days=self._config.secret_recovery_window_days
+                                      if self._protect else 0,
+                                      lifecycle=TerraformResourceLifecycle(prevent_destroy=self._protect))
         checkov.skip(secret, "CKV2_AWS_57", rotation_reason)
         # The resource tracks its own version id: the real value, a later version, never enters state or a plan.
         self.secret_versions[id_] = SecretsmanagerSecretVersion(

@@ -41,4 +41,5 @@ class AccountBootstrapStack(TerraformStack):
         # What the repository's variables need: AWS_DEPLOY_ROLE_<ENV> and AWS_PLAN_ROLE_<ENV>.
         TerraformOutput(self, "deploy_role_arn", value=identity.deploy_role.arn)
         TerraformOutput(self, "plan_role_arn", value=identity.plan_role.arn)
+        TerraformOutput(self, "refresh_role_arn", value=identity.refresh_role.arn)  # AWS_REFRESH_ROLE_<ENV>
         TerraformOutput(self, "permissions_boundary_arn", value=identity.boundary.arn)

@@ -24,7 +24,8 @@ from modules.ingest import Ingest
 from modules.load_balancer import LoadBalancer, alb_log_delivery_statements
 from modules.monitoring import Monitoring, Watched
 from modules.naming import Naming
-from modules.network import Network
+from modules.network import POSTGRES_PORT, Network
+from modules.private_link import PrivateLink
 from modules.security import Security
 from modules.storage import Storage
 from stacks.providers import aws_provider, s3_backend
@@ -36,14 +37,17 @@ APP_DATABASE_USER = "video_ingest_app"  # the API logs in to the proxy with IAM 
 # password, which the proxy's login as APP_DATABASE_USER needs, so reads are a user of their own
 # (docs/database-access.md).
 APP_READ_DATABASE_USER = "video_ingest_reader"
-DATABASE_NAME = "video_ingest"
+DATABASE_NAME = "video_ingest"  # modules/database.py db_name, by name: the task names no instance, only the proxy
 
 
 class PlatformStack(TerraformStack):
     def __init__(self, scope: Construct, id_: str, *, env: Environment, state: StateBackendConfig) -> None:
         super().__init__(scope, id_)
         self._env, self._naming = env, Naming(env.name, env.account_id, env.region)
-        self._protect = env.production  # prevent_destroy on stateful resources; dev stays easy to tear down
+        # One rule for every stateful resource (environments/config.py, `protected`): protected from destroy, or
+        # disposable (destroyed with what it holds); never neither.
+        self._protect = env.protects_stateful
+        self._disposable = not self._protect
         self._dr: AwsProvider | None = None  # only where something lives in the DR region
         self._providers_and_state(state)
         self._security()
@@ -83,7 +87,8 @@ class PlatformStack(TerraformStack):
                                availability_zones=env.availability_zones, kms_key_arn=security.key_arn,
                                app_port=APP_PORT, read_replicas=env.database.read_replicas > 0)
         self.storage = Storage(self, "storage", naming=naming, config=env.storage, kms_key_arn=security.key_arn,
-                               protect=protect, dr_region=env.dr_region, dr_provider=self._dr,
+                               protect=protect, force_destroy=self._disposable, dr_region=env.dr_region,
+                               dr_provider=self._dr,
                                dr_kms_key_arn=security.dr_key_arn,
                                log_delivery_statements=lambda bucket: alb_log_delivery_statements(
                                    env.region, bucket, env.account_id))
@@ -95,7 +100,7 @@ class PlatformStack(TerraformStack):
                                  if self.network.replica_sg else None)
         self._database_proxy()
         self.ingest = Ingest(self, "ingest", naming=naming, config=env.ingest, kms_key_arn=security.key_arn,
-                             log_bucket=self.storage.log_bucket, force_destroy=env.storage.force_destroy,
+                             log_bucket=self.storage.log_bucket, force_destroy=self._disposable,
                              protect=protect)
         security.grant_to_service(self.ingest.upload_events_grant)
 
@@ -115,11 +120,17 @@ class PlatformStack(TerraformStack):
     def _services(self) -> None:
         """The API behind the load balancer and the workers on the upload queue, each with its grants."""
         env, network = self._env, self.network
+        # Internal, in the private subnets: API Gateway's VPC link is the only way in (docs/request-paths.md).
         self.load_balancer = LoadBalancer(
-            self, "load-balancer", naming=self._naming, config=env.load_balancer, subnet_ids=network.public_subnet_ids,
+            self, "load-balancer", naming=self._naming, config=env.load_balancer, subnet_ids=network.private_subnet_ids,
             security_group_id=network.alb_sg.id, vpc_id=network.vpc.id, app_port=APP_PORT,
             health_check_path=env.compute.health_check_path, log_bucket=self.storage.log_bucket,
             kms_key_arn=self.security.key_arn, dns=env.dns)
+        self.private_link = PrivateLink(
+            self, "private-link", naming=self._naming, subnet_ids=network.private_subnet_ids, vpc_id=network.vpc.id,
+            alb_arn=self.load_balancer.alb.arn, alb_listener=self.load_balancer.https_listener,
+            health_check_path=env.compute.health_check_path,
+            deletion_protection=env.load_balancer.deletion_protection)
         self.compute = Compute(self, "compute", naming=self._naming, config=env.compute, vpc_id=network.vpc.id,
                                kms_key_arn=self.security.key_arn)
         self._api_service()
@@ -134,6 +145,9 @@ class PlatformStack(TerraformStack):
             # ECS refuses a target group that no listener attaches to the load balancer yet, and fails every
             # task whose secret has no value.
             depends_on=(listener, self.security.secret_versions["cdn-signing-key"]),
+            # The app logs in as its own user with IAM auth tokens through the RDS Proxy, never with the RDS master
+            # secret: RDS rotates that every 7 days while ECS reads secrets only at task start, and the app would run
+            # as the master user (docs/database-access.md).
             environment={"ENVIRONMENT": env.name, **self._database_environment(),
                          "VIDEO_BUCKET": storage.video_bucket.name, "UPLOAD_BUCKET": ingest.upload_bucket.name},
             secrets={"CDN_SIGNING_KEY": signing_key.arn}, secret_arns=(signing_key.arn,)))
@@ -147,8 +161,9 @@ class PlatformStack(TerraformStack):
         """Where the API connects (IAM auth tokens, TLS): writes through the proxy, reads on the replicas (or
         the proxy without any). Never an instance address, never a password."""
         replicas = self.database.replicas
-        return {"DATABASE_HOST": self.database_proxy.proxy.endpoint, "DATABASE_PORT": "5432",
+        return {"DATABASE_HOST": self.database_proxy.proxy.endpoint, "DATABASE_PORT": str(POSTGRES_PORT),
                 "DATABASE_NAME": DATABASE_NAME, "DATABASE_USER": APP_DATABASE_USER,
+                "DATABASE_AUTH": "iam",
                 "DATABASE_READ_HOSTS": ",".join(r.address for r in replicas) if replicas
                 else self.database_proxy.proxy.endpoint,
                 "DATABASE_READ_USER": APP_READ_DATABASE_USER if replicas else APP_DATABASE_USER}
@@ -170,15 +185,17 @@ class PlatformStack(TerraformStack):
         """API Gateway in front of the load balancer; CloudFront in front of the videos and the API."""
         env, naming, storage = self._env, self._naming, self.storage
         self.api = Api(self, "api", naming=naming, config=env.api, backend_url=f"https://{env.load_balancer.domain_name}",
-                       kms_key_arn=self.security.key_arn, web_acl_arn=self.load_balancer.web_acl.arn)
+                       kms_key_arn=self.security.key_arn, web_acl_arn=self.load_balancer.web_acl.arn,
+                       vpc_link_id=self.private_link.vpc_link.id,
+                       cors_origin=env.api.cors_allowed_origin or env.ingest.cors_allowed_origins[0])
         self.cdn = Cdn(self, "cdn", naming=naming, config=env.cdn,
                        video_bucket_domain=storage.video_bucket.bucket.bucket_regional_domain_name,
                        replica_bucket_domain=storage.replica_bucket.bucket.bucket_regional_domain_name
                        if storage.replica_bucket else None,
                        origin_access_control_id=storage.origin_access_control.id,
-                       alb_domain=env.load_balancer.domain_name, protect=self._protect,
+                       protect=self._protect,
                        us_east_1_provider=self._edge_provider, access_log_bucket=storage.log_bucket, dns=env.dns,
-                       kms_key_arn_us_east_1=self.security.edge_key.arn, force_destroy=env.storage.force_destroy)
+                       kms_key_arn_us_east_1=self.security.edge_key.arn, force_destroy=self._disposable)
         storage.grant_read_to_distribution(self.cdn.distribution.arn)
         self.security.grant_to_service(self.cdn.video_key_grant, dr=True)
 

@@ -56,11 +56,14 @@ class StateBackendStack(TerraformStack):
     def _state_bucket(self, config: StateBackendConfig, naming: Naming, dr) -> SecureBucket:
         """The state bucket, replicated to the DR region (its own key there), each with an access-log bucket."""
         dr_key = _state_key(self, "dr-key", naming, alias=f"alias/{naming.project}-dr-key", protect=True, provider=dr)
+        # Protected like the state they audit (CKV_VIDEO_7: protected or disposable, never neither): a log bucket
+        # always holds objects, so without force_destroy its destroy would stop halfway.
         log_bucket = SecureBucket(self, "access-logs", name=naming.bucket("access-logs"),
-                                  options=access_log_options(naming.bucket("access-logs"), naming.account_id))
+                                  options=access_log_options(naming.bucket("access-logs"), naming.account_id,
+                                                             protect=True))
         dr_log_name = naming.bucket("access-logs", config.dr_region)
-        dr_log_bucket = SecureBucket(self, "dr-access-logs", name=dr_log_name,
-                                     options=access_log_options(dr_log_name, naming.account_id), provider=dr)
+        dr_log_bucket = SecureBucket(self, "dr-access-logs", name=dr_log_name, provider=dr,
+                                     options=access_log_options(dr_log_name, naming.account_id, protect=True))
         versions = LifecycleRule(id="expire-old-state-versions", noncurrent_expire_days=STATE_VERSIONS_KEPT_DAYS,
                                  abort_multipart_days=1)
         bucket = SecureBucket(self, "state", name=config.bucket, options=BucketOptions(
@@ -75,14 +78,15 @@ class StateBackendStack(TerraformStack):
 
     def _state_roles(self, config: StateBackendConfig, environments: Sequence[Naming]) -> None:
         """Per environment, the roles it reaches its state through: read/write for its deploy role, read-only
-        for its plan role, each limited to the environment's own state (`<env>/` objects, lock items) so a
+        for its plan and refresh roles (the pull request's plan, the promotion's refreshing plan), each limited to the environment's own state (`<env>/` objects, lock items) so a
         compromised dev pipeline cannot touch prod's state. Both principals exist before any environment
         apply: the account bootstrap creates them."""
         for env in environments:
             self._state_role(env, config.role_arn_for(env.environment), env.deploy_role_arn, write=True)
-            self._state_role(env, config.read_role_arn_for(env.environment), env.plan_role_arn, write=False)
+            self._state_role(env, config.read_role_arn_for(env.environment),
+                             [env.plan_role_arn, env.refresh_role_arn], write=False)
 
-    def _state_role(self, env: Naming, role_arn: str, principal: str, *, write: bool) -> None:
+    def _state_role(self, env: Naming, role_arn: str, principal: str | list[str], *, write: bool) -> None:
         bucket, table = self.bucket.arn, self.lock_table.arn
         objects = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"] if write else ["s3:GetObject"]
         # Lock items are `<bucket>/<env>/terraform.tfstate` (and its `-md5` digest, which a plan reads).
@@ -94,7 +98,8 @@ class StateBackendStack(TerraformStack):
                        # Exactly this role of the environment's account, not every principal there.
                        assume_role_policy=account_trust([env.account_id], sid="EnvironmentRole", condition={
                            "ArnEquals": {"aws:PrincipalArn": principal}}))
-        checkov.skip(role, "CKV_AWS_61", f"Trusts {env.environment}'s account only for {principal} "
+        who = principal if isinstance(principal, str) else " and ".join(principal)
+        checkov.skip(role, "CKV_AWS_61", f"Trusts {env.environment}'s account only for {who} "
                                          "(aws:PrincipalArn condition), whose own policy must also allow it.")
         IamRolePolicy(self, f"{name}-policy", name="state", role=role.id, policy=policy(
             # Listing shows keys, not contents; `terraform init` lists the workspace prefix.

@@ -77,3 +77,16 @@ def test_a_scan_is_keyed_by_the_files_it_reads_not_where_they_are(cache):
     assert checkov.reuse(commands[2]) is None
     kept = sorted(os.listdir(tool_cache.CACHE / "checkov" / a))
     assert kept == ["cdk.tf.json", "meta.json", "plan.json", "results_json.json"], kept
+
+
+def test_a_scan_is_keyed_by_the_custom_policies_it_loads(cache):
+    policies = cache / "policies"
+    policies.mkdir()
+    (policies / "check.py").write_text("check = 1\n")
+    work = cache / "dev"
+    work.mkdir()
+    command = {"cwd": str(work), "argv": ["--external-checks-dir", str(policies), "--output-file-path", str(work)]}
+    checkov = tool_cache.CheckovCache()
+    before = checkov.key(command)
+    (policies / "check.py").write_text("check = 2\n")
+    assert checkov.key(command) != before

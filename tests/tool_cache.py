@@ -111,6 +111,8 @@ class CheckovCache:
 
     def key(self, command: dict) -> str:
         inputs = [Path(arg) for arg in command["argv"] if arg.startswith("/") and Path(arg).is_file()]
+        inputs += [p for arg in command["argv"] if arg.startswith("/") and Path(arg).is_dir()  # custom policies
+                   for p in Path(arg).rglob("*.py")]
         argv = [Path(arg).name if arg.startswith("/") else arg for arg in command["argv"]]
         return digest("checkov", self.version, json.dumps(argv), *file_parts(inputs))
 

@@ -76,8 +76,10 @@ def test_security_groups_admit_only_the_next_tier(stacks, env):
     stack = stacks[env]
     ingress = list(resources(stack, "aws_vpc_security_group_ingress_rule").values())
     from_internet = sorted(r["from_port"] for r in ingress if r.get("cidr_ipv4") == "0.0.0.0/0")
-    assert from_internet == [80, 443]
+    assert from_internet == []  # the load balancers are internal (docs/request-paths.md)
     assert all("alb-sg" in r["security_group_id"] for r in ingress if r.get("cidr_ipv4"))
+    assert sorted(r["cidr_ipv4"] for r in ingress if r.get("cidr_ipv4")) == sorted(
+        b["cidr_block"] for n, b in resources(stack, "aws_subnet").items() if "private" in n)
     groups = {name.split("_")[1]: name for name in resources(stack, "aws_security_group")}
     app_in = [r for r in ingress if groups["app-sg"] in r["security_group_id"]]
     assert [(r["from_port"], groups["alb-sg"] in r["referenced_security_group_id"]) for r in app_in] == [(8080, True)]
@@ -135,16 +137,17 @@ def test_gateway_endpoints_for_s3_and_dynamodb(stacks, env):
 # --- storage ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_video_bucket_tiers_to_deep_archive(stacks, env):
+def test_video_bucket_tiers_originals_to_deep_archive_and_served_videos_to_instant_retrieval(stacks, env):
     stack = stacks[env]
     videos = bucket_id(stack, "videos")
     [lifecycle] = by_ref(stack, "aws_s3_bucket_lifecycle_configuration", "bucket", videos)
-    [rule] = lifecycle["rule"]
-    assert [(t["days"], t["storage_class"]) for t in rule["transition"]] == [
-        (30, "STANDARD_IA"), (90, "GLACIER"), (365, "DEEP_ARCHIVE")]
+    rules = {rule["filter"][0]["prefix"]: rule for rule in lifecycle["rule"]}
+    transitions = lambda prefix: [(t["days"], t["storage_class"]) for t in rules[prefix]["transition"]]
+    assert transitions("originals/") == [(30, "STANDARD_IA"), (90, "GLACIER"), (365, "DEEP_ARCHIVE")]
+    assert transitions("processed/") == [(30, "STANDARD_IA"), (90, "GLACIER_IR")]
+    rule = rules[""]
     assert rule["noncurrent_version_expiration"][0]["noncurrent_days"] == 90
     assert rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"] == 7
-    assert rule["filter"] == [{"prefix": ""}]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -319,10 +322,8 @@ def test_app_secrets_are_kms_encrypted_in_secrets_manager(stacks, env):
     secrets = resources(stacks[env], "aws_secretsmanager_secret").values()
     assert sorted(s["name"] for s in secrets) == [f"video-ingest-{env}/cdn-signing-key",
                                                   f"video-ingest-{env}/database-app-user"]
+    # Disposable environments (dev, staging) are destroyed and re-created under the same names: their secrets go
+    # at once (a name in its recovery window cannot be reused); prod's can be restored for 30 days.
     for secret in secrets:
         assert secret["kms_key_id"].startswith("${aws_kms_key.security_key")
-        assert secret["recovery_window_in_days"] == (0 if env == "dev" else 30)
-    secret = find_one(stacks[env], "aws_secretsmanager_secret", "cdn-signing-key")
-    # dev is destroyed and re-created under the same names: its secrets go at once (a name in its recovery
-    # window cannot be reused); elsewhere a deleted secret can be restored for 30 days.
-    assert secret["recovery_window_in_days"] == (0 if env == "dev" else 30)
+        assert secret["recovery_window_in_days"] == (30 if env == "prod" else 0)

@@ -48,13 +48,15 @@ def test_every_assumed_role_is_created_by_a_stack_applied_before_it(stacks):
 def test_each_environment_reaches_only_its_own_state_through_roles_that_exist_before_it(stacks, env):
     created = created_roles(stacks)
     state = stacks["state-backend"]
-    for purpose, suffix in (("deploy", ""), ("plan", "-read")):
+    for purposes, suffix in ((("deploy",), ""), (("plan", "refresh"), "-read")):
         name = f"video-ingest-terraform-state{suffix}-{env}"
         statement = trust(resources(state, "aws_iam_role")[name])
-        principal = f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-{purpose}"
-        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": principal}}
+        principals = [f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-{purpose}" for purpose in purposes]
+        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": principals[0] if len(principals) == 1
+                                                        else principals}}
         assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNTS[env]}:root"]}
-        assert created[principal] == f"bootstrap-{env}"  # exists before the environment's first apply
+        for principal in principals:
+            assert created[principal] == f"bootstrap-{env}"  # exists before the environment's first apply
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -88,8 +90,8 @@ def test_state_is_encrypted_with_the_state_key(stacks):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_github_reaches_the_deploy_role_per_environment_and_the_plan_role_per_pull_request(stacks, env):
     bootstrap = stacks[f"bootstrap-{env}"]
-    for id_, subject in (("deploy-role", [f"repo:{REPOSITORY}:environment:{env}",
-                                          f"repo:{REPOSITORY}:environment:{env}-plan"]),
+    for id_, subject in (("deploy-role", f"repo:{REPOSITORY}:environment:{env}"),
+                         ("refresh-role", f"repo:{REPOSITORY}:environment:{env}-plan"),
                          ("plan-role", f"repo:{REPOSITORY}:pull_request")):
         statement = trust(role(bootstrap, id_))
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"

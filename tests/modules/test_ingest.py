@@ -148,7 +148,8 @@ def test_worker_reads_only_uploads_and_writes_only_processed(stacks, env):
     assert not allowed(policy, "s3:GetObject", f"{uploads}/other/clip.mp4")
     assert not allowed(policy, "s3:GetObject", f"{videos}/processed/clip.mp4")
     assert allowed(policy, "s3:PutObject", f"{videos}/processed/clip.mp4")
-    assert not allowed(policy, "s3:PutObject", f"{videos}/originals/clip.mp4")
+    assert allowed(policy, "s3:PutObject", f"{videos}/originals/clip.mp4")  # kept, never served
+    assert not allowed(policy, "s3:PutObject", f"{videos}/other/clip.mp4")
     assert not allowed(policy, "s3:PutObject", f"{uploads}/uploads/clip.mp4")
     assert not allowed(policy, "s3:DeleteObject", f"{videos}/processed/clip.mp4")
     assert allowed(policy, "sqs:ReceiveMessage", queue_ref(stack))

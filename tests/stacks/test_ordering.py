@@ -80,7 +80,8 @@ def test_api_service_waits_for_the_listener_that_attaches_its_target_group(stack
     """ECS refuses a service whose target group no load balancer uses yet ("The target group ... does not
     have an associated load balancer"); the HTTPS listener is what attaches it."""
     stack = stacks[env]
-    [https] = [f"aws_lb_listener.{n}" for n, b in resources(stack, "aws_lb_listener").items() if b["port"] == 443]
+    [https] = [f"aws_lb_listener.{n}" for n, b in resources(stack, "aws_lb_listener").items()
+               if b["protocol"] == "HTTPS"]
     assert https in upstream(graph(stack), address(stack, "aws_ecs_service", "api-service"))
 
 
@@ -189,17 +190,17 @@ def test_every_certificate_is_validated_by_its_record_in_the_zone(stacks, env):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_api_and_cdn_names_point_at_the_load_balancer_and_the_distribution(stacks, env):
+def test_the_cdn_name_points_at_the_distribution_and_no_name_at_a_load_balancer(stacks, env):
+    """The load balancers are internal: API Gateway reaches them through its VPC link, and no public name points
+    at them (docs/request-paths.md)."""
     from environments.config import load_environment
 
     config = load_environment(env)
     stack = stacks[env]
     aliases = {(r["name"], r["type"]): r["alias"] for r in resources(stack, "aws_route53_record").values()
                if "alias" in r and r["zone_id"] == config.dns.hosted_zone_id}
-    alb, distribution = address(stack, "aws_lb"), address(stack, "aws_cloudfront_distribution")
+    distribution = address(stack, "aws_cloudfront_distribution")
     assert aliases == {
-        (config.load_balancer.domain_name, "A"): {"name": f"${{{alb}.dns_name}}", "zone_id": f"${{{alb}.zone_id}}",
-                                                  "evaluate_target_health": True},
         **{(config.cdn.domain_name, kind): {"name": f"${{{distribution}.domain_name}}",
                                             "zone_id": f"${{{distribution}.hosted_zone_id}}",
                                             "evaluate_target_health": False} for kind in ("A", "AAAA")}}
@@ -212,7 +213,7 @@ def test_issued_certificates_need_no_zone_and_no_validation(synth_dev_with):
                            drop=("hosted_zone_id", "zone_name"))
     for rtype in ("aws_acm_certificate", "aws_acm_certificate_validation", "aws_route53_record"):
         assert not resources(stack, rtype), rtype
-    [https] = [v for v in resources(stack, "aws_lb_listener").values() if v["port"] == 443]
+    [https] = [v for v in resources(stack, "aws_lb_listener").values() if v["protocol"] == "HTTPS"]
     assert https["certificate_arn"] == alb
     assert find_one(stack, "aws_cloudfront_distribution")["viewer_certificate"] == {
         "acm_certificate_arn": cdn, "minimum_protocol_version": "TLSv1.2_2021", "ssl_support_method": "sni-only"}

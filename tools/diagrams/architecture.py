@@ -158,6 +158,12 @@ class View:
         users = [u for u in users if not (isinstance(RULES.get(u[0]), Part) and RULES[u[0]].parent == res.type)]
         users.sort(key=lambda u: (rule.users.index(u[0]) if rule.users else 0, u))
         found = first(o for o in map(self.owner, users) if o is not None)
+        if found is None and rule.waited_for_by:
+            # Declared only to be there first (a log group a service would create itself): its producer waits
+            # for it (depends_on) and names it nowhere.
+            waiting = sorted(key for key, other in self.resources.items() if other.type in rule.waited_for_by
+                             and f"{res.type}.{res.name}" in other.body.get("depends_on", []))
+            found = first(o for o in map(self.owner, waiting) if o is not None)
         if found is None and rule.otherwise is not None:
             return self.node_id(res, rule.otherwise)
         return found

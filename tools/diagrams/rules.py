@@ -37,6 +37,7 @@ class Part:
 class UsedBy:
     users: tuple[str, ...] = ()                # types whose references make it theirs, in preference order
     otherwise: Node | None = None              # drawn like this when nothing uses it
+    waited_for_by: tuple[str, ...] = ()        # else: types whose depends_on names it make it theirs
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ def alb_label(view: "View", res: "Res") -> str:
     listeners = sorted((p for p in view.parts_of(res) if p.type == "aws_lb_listener"), key=lambda p: p.get("port"))
     ports = ", ".join(f":{p.get('port')}" + (" → 301" if first(a.get("type") for a in p.get("default_action", []))
                                              == "redirect" else "") for p in listeners)
-    return f"ALB\n{ports}" if ports else "ALB"
+    kind = "NLB" if res.get("load_balancer_type") == "network" else "ALB"
+    kind += " (internal)" if res.get("internal") else ""
+    return f"{kind}\n{ports}" if ports else kind
 
 
 def distribution_label(view: "View", res: "Res") -> str:
@@ -258,7 +261,9 @@ RULES: dict[str, Rule] = {
     "aws_api_gateway_rest_api": Node("network.APIGateway", api_label),
     **{f"aws_api_gateway_{kind}": Part("aws_api_gateway_rest_api", via=("rest_api_id",))
        for kind in ("deployment", "integration", "method", "method_settings", "request_validator", "resource",
-                    "stage")},
+                    "stage", "method_response", "integration_response", "gateway_response")},
+    # The REST API's VPC link is the network load balancer's way in: drawn with it.
+    "aws_api_gateway_vpc_link": Part("aws_lb", via=("target_arns",)),
     "aws_api_gateway_usage_plan": Part("aws_api_gateway_rest_api", via=("api_stages",)),
     "aws_api_gateway_usage_plan_key": Part("aws_api_gateway_usage_plan", via=("usage_plan_id",)),
     "aws_api_gateway_api_key": UsedBy(("aws_api_gateway_usage_plan_key",)),
@@ -280,6 +285,7 @@ RULES: dict[str, Rule] = {
     "aws_lb": Node("network.ElbApplicationLoadBalancer", alb_label),
     "aws_lb_listener": Part("aws_lb"),
     "aws_lb_target_group": UsedBy(("aws_lb_listener",)),
+    "aws_lb_target_group_attachment": Part("aws_lb_target_group", via=("target_group_arn",)),
     # compute
     "aws_ecs_service": Node("compute.Fargate", service_label),
     "aws_ecs_cluster": UsedBy(("aws_ecs_service",)),
@@ -298,7 +304,7 @@ RULES: dict[str, Rule] = {
     "aws_db_subnet_group": UsedBy(("aws_db_instance",)),
     "aws_db_parameter_group": UsedBy(("aws_db_instance",)),
     "aws_db_instance_automated_backups_replication": Node("database.RDS", backups_replication_label),
-    "aws_db_proxy": Node("database.RDS", fixed("RDS Proxy\nTLS, IAM auth, pooled")),
+    "aws_db_proxy": Node("database.RDS", fixed("RDS Proxy\nTLS, IAM auth")),
     "aws_db_proxy_default_target_group": Part("aws_db_proxy", via=("db_proxy_name",)),
     "aws_db_proxy_target": Part("aws_db_proxy", via=("db_proxy_name",)),
     "aws_dynamodb_table": Node("database.DynamodbTable", named("DynamoDB\n{name}")),
@@ -318,9 +324,8 @@ RULES: dict[str, Rule] = {
     # monitoring and cost
     "aws_cloudwatch_log_group": UsedBy(("aws_ecs_task_definition", "aws_api_gateway_stage", "aws_flow_log",
                                         "aws_wafv2_web_acl_logging_configuration"),
-                                       # a group a service writes by name (the RDS Proxy's), declared first
-                                       otherwise=Node("management.Cloudwatch", named("logs\n{name}"),
-                                                      group="monitoring")),
+                                       waited_for_by=("aws_db_instance", "aws_api_gateway_stage",
+                                                      "aws_api_gateway_account", "aws_ecs_cluster", "aws_db_proxy")),
     "aws_cloudwatch_log_metric_filter": Part("aws_cloudwatch_log_group"),
     "aws_cloudwatch_metric_alarm": Node("management.CloudwatchAlarm", alarms_label, group="monitoring",
                                         aggregate=True),
@@ -467,10 +472,13 @@ FLOWS: dict[tuple[str, str, str], Flow | Ignore] = {
     # requests
     ("aws_cloudfront_distribution", "origin", "aws_s3_bucket"): Flow("request", origin_label),
     ("aws_cloudfront_distribution", "origin", "aws_acm_certificate"): Flow("request", origin_label),
-    ("aws_api_gateway_integration", "uri", "aws_acm_certificate"): Flow("request", "HTTP proxy"),
+    # The URI names the ALB's certificate (API Gateway verifies it); the request goes through the VPC link.
+    ("aws_api_gateway_integration", "uri", "aws_acm_certificate"): Ignore("the host API Gateway verifies TLS for"),
+    ("aws_api_gateway_integration", "connection_id", "aws_api_gateway_vpc_link"): Flow("request", "VPC link"),
+    ("aws_lb_target_group_attachment", "target_id", "aws_lb"): Flow("request", "TCP :443"),
     ("aws_ecs_service", "load_balancer", "aws_lb_target_group"): Flow("request", service_target_label, reverse=True),
-    ("aws_ecs_task_definition", "container_definitions", "aws_db_instance"): Flow("request", "SQL reads, IAM auth"),
-    ("aws_ecs_task_definition", "container_definitions", "aws_db_proxy"): Flow("request", "SQL, IAM auth, TLS"),
+    ("aws_ecs_task_definition", "container_definitions", "aws_db_instance"): Flow("request", "SQL reads, IAM"),
+    ("aws_ecs_task_definition", "container_definitions", "aws_db_proxy"): Flow("request", "SQL, IAM, TLS"),
     ("aws_db_proxy_target", "db_instance_identifier", "aws_db_instance"): Flow("request", "pooled connections"),
     ("aws_db_proxy", "auth", "aws_secretsmanager_secret"): Flow("read", "the app user's password", reverse=True),
     # uploads and their events

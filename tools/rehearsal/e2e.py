@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.common.terraform import ROOT
-from tools.rehearsal import upgrade
+from tools.rehearsal import data_path, upgrade
 from tools.rehearsal.emulator import ENDPOINT_VARIABLE
 from tools.rehearsal.harness import (
     CDKTF,
@@ -76,6 +76,7 @@ class Result:
     destroyed: Teardown = Teardown.NOT_RUN
     lock: LockRace | None = None     # the race for the state lock (prod)
     recreated: Recreate | None = None  # the environment applied again after its destroy (dev)
+    data_path: list = field(default_factory=list)  # tools/rehearsal/data_path.py checks, after apply, before destroy
     actions: int = 0           # distinct IAM actions the recorded calls needed
     denied: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -88,8 +89,10 @@ class Result:
         done = not self.error and self.second_plan.clean and self.destroyed is Teardown.OK
         if not self.calls_checked:
             return done
+        # The upgrade rehearsal (tools/rehearsal/upgrade.py) applies and destroys on its own: no data-path checks.
+        data_path_ok = self.path.startswith("upgrade") or data_path.passed(self.data_path)
         return done and (self.lock is None or self.lock.ok) and (self.recreated is None or self.recreated.ok) \
-            and not self.denied and self.actions > 0
+            and not self.denied and self.actions > 0 and data_path_ok
 
 
 def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Result, tear_down: bool) -> Path:
@@ -98,6 +101,7 @@ def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Resul
     if stack == LOCK_STACK:
         result.lock = race_for_the_lock(work, env, stack)
     if tear_down:
+        result.data_path = data_path.rehearse(work / "cdk.tf.json", env)
         result.destroyed = destroy(work, env)
     return work
 
@@ -118,6 +122,7 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
     result.second_plan = second_plan(stack_dir, env, stack, WORK)
+    result.data_path = data_path.rehearse(stack_dir / "cdk.tf.json", env)
     cdktf("destroy")
     result.destroyed = Teardown.OK if state_count(stack_dir, env) == 0 else Teardown.LEFT_RESOURCES
     # A destroyed environment comes back under the same names (final snapshot, secrets, prefixed names).
@@ -281,11 +286,14 @@ def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, 
 
 def report(results: list[Result]) -> str:
     lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race / re-create | "
-             "API actions checked | denied | seconds | result |", "|---|---|---:|---|---|---|---:|---:|---:|---|"]
+             "API actions checked | denied | data path | seconds | result |",
+             "|---|---|---:|---|---|---|---:|---:|---|---:|---|"]
     for r in results:
         checked = (str(r.actions), str(len(r.denied))) if r.actions or r.denied else ("-", "-")
         lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.second_plan} | {r.destroyed} | "
-                     f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | {r.seconds:.0f} | "
+                     f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | "
+                     f"{data_path.summary(r.data_path)} | "
+                     f"{r.seconds:.0f} | "
                      f"{verdict(r.ok)} |")
     left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
     if left_out:

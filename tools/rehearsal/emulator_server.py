@@ -68,6 +68,28 @@ def _patch_delete_marker_dispose() -> None:
     s3_models.FakeDeleteMarker.dispose = lambda self, garbage=False: None  # nothing to release
 
 
+def _patch_s3_complete_multipart_event() -> None:
+    from moto.s3 import models
+
+    put_object, complete = models.S3Backend.put_object, models.S3Backend.complete_multipart_upload
+    completing = threading.local()
+
+    def put_object_quiet_while_completing(self, *args, **kwargs):
+        if getattr(completing, "active", False):
+            kwargs["disable_notification"] = True
+        return put_object(self, *args, **kwargs)
+
+    def complete_with_its_own_event_only(self, *args, **kwargs):
+        completing.active = True
+        try:
+            return complete(self, *args, **kwargs)
+        finally:
+            completing.active = False
+
+    models.S3Backend.put_object = put_object_quiet_while_completing
+    models.S3Backend.complete_multipart_upload = complete_with_its_own_event_only
+
+
 def _patch_api_gateway_method_settings() -> None:
     from moto.apigateway import models
 
@@ -218,6 +240,34 @@ def _patch_api_gateway_cache_key_parameters() -> None:
         return status, headers, json.dumps(integration.to_json())
 
     APIGatewayResponse.put_integration = put_integration_with_cache_keys
+
+
+def _patch_api_gateway_integration_connection_id() -> None:
+    from moto.apigateway import models
+    from moto.apigateway.responses import APIGatewayResponse
+
+    put_integration = APIGatewayResponse.put_integration
+    to_json = models.Integration.to_json
+
+    def put_integration_with_connection_id(self):
+        answer = put_integration(self)
+        connection_id = self._get_param("connectionId")
+        if connection_id is None:
+            return answer
+        parts = self.path.split("/")  # /restapis/<api>/resources/<resource>/methods/<method>/integration
+        integration = self.backend.get_integration(parts[2], parts[4], parts[6])
+        integration.connection_id = connection_id
+        status, headers, _ = answer
+        return status, headers, json.dumps(integration.to_json())
+
+    def with_connection_id(self):
+        answer = to_json(self)
+        if getattr(self, "connection_id", None):
+            answer["connectionId"] = self.connection_id
+        return answer
+
+    APIGatewayResponse.put_integration = put_integration_with_connection_id
+    models.Integration.to_json = with_connection_id
 
 
 def _patch_cloudfront_config_as_given() -> None:
@@ -596,6 +646,11 @@ PATCHES: dict[str, Patch] = {patch.name: patch for patch in (
           "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter (one cache "
           "entry per video id) came back empty.",
           _patch_api_gateway_cache_key_parameters),
+    Patch("apigateway PutIntegration, GetIntegration: connectionId",
+          "moto keeps an integration's connectionType but drops its connectionId, so every private integration "
+          "(connection_type VPC_LINK through the API's VPC link) came back with an empty connection_id and the "
+          "second plan updated all of them. Kept and returned as given.",
+          _patch_api_gateway_integration_connection_id),
     Patch("cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod, "
           "CloudFrontDefaultCertificate",
           "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops each "
@@ -648,6 +703,11 @@ PATCHES: dict[str, Patch] = {patch.name: patch for patch in (
           "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces replacement, "
           "so every second plan would replace the certificates (and the listeners using them).",
           _patch_acm_key_algorithm),
+    Patch("s3 CompleteMultipartUpload: one event, ObjectCreated:CompleteMultipartUpload",
+          "moto stores the completed object through its PutObject path, which also sends ObjectCreated:Put, so each "
+          "multipart upload put two events on the queue; AWS sends only CompleteMultipartUpload "
+          "(tools/rehearsal/data_path.py checks the upload's event).",
+          _patch_s3_complete_multipart_event),
 )}
 
 

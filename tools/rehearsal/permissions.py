@@ -83,6 +83,17 @@ REQUIRED_ALONGSIDE = {
     "cloudfront:UpdateDistribution": ("s3:GetBucketAcl", "s3:PutBucketAcl"),
     # IAM user guide, "Permissions required to tag IAM entities": creating a role with tags.
     "iam:CreateRole": ("iam:TagRole",),
+    # API Gateway developer guide, "Grant permissions for API Gateway to create a VPC link": the caller of
+    # CreateVpcLink / DeleteVpcLink also manages the NLB's VPC endpoint service (keyed by operation: every API
+    # Gateway write is apigateway:POST or DELETE).
+    "apigateway:CreateVpcLink": ("elasticloadbalancing:DescribeLoadBalancers",
+                                 "ec2:CreateVpcEndpointServiceConfiguration",
+                                 "ec2:DeleteVpcEndpointServiceConfigurations",
+                                 "ec2:DescribeVpcEndpointServiceConfigurations",
+                                 "ec2:ModifyVpcEndpointServicePermissions"),
+    "apigateway:DeleteVpcLink": ("elasticloadbalancing:DescribeLoadBalancers",
+                                 "ec2:DeleteVpcEndpointServiceConfigurations",
+                                 "ec2:DescribeVpcEndpointServiceConfigurations"),
     # RDS user guide, "AWS KMS key management": encrypting with a customer managed key.
     "rds:CreateDBInstance": ("kms:CreateGrant", "kms:DescribeKey"),
     "rds:CreateDBInstanceReadReplica": ("kms:CreateGrant", "kms:DescribeKey"),
@@ -232,7 +243,8 @@ class Account:
         because = f"{call.service} {call.operation} in {call.region}"
         needed = [Required(action, resource, region, tuple(sorted(context.items())), because)]
         # PassRole and service-linked roles are added below with the role and service they concern.
-        alongside = (dependent_actions(action, call.body) | set(REQUIRED_ALONGSIDE.get(action, ()))) - HANDLED_BELOW
+        alongside = (dependent_actions(action, call.body) | set(REQUIRED_ALONGSIDE.get(action, ()))
+                     | set(REQUIRED_ALONGSIDE.get(f"{prefix}:{call.operation}", ()))) - HANDLED_BELOW
         for other in sorted(alongside):
             other_prefix = other.split(":")[0]
             # On the call's own resource when it is the same service's; otherwise not known from the call.

@@ -12,7 +12,7 @@ meant for deploys is not the reviewer's), so the plan reads AWS as the plan role
 with `-backend-config` replacing its `assume_role` (the environment's read/write state role) by its
 read-only one (default: `<read_role_arn>-<env>` of environments/state_backend.toml);
 then `terraform plan -lock=false -refresh=false` (a reviewer's plan takes no lock, writes nothing and reads
-no data; see below) and
+no data; see below; `--refresh`: the promotion's plan, as the refresh role, refreshes first) and
 tools.review.plan_summary on it: Markdown to stdout and `--out`, exit 2 when a stateful resource would be
 destroyed or replaced, 1 when terraform fails.
 """
@@ -85,13 +85,16 @@ def terraform(args: list[str], work: Path) -> subprocess.CompletedProcess:
     return result
 
 
-def review_plan(stack: str, state_role: str, out: Path = OUT, build: Path = BUILD) -> tuple[str, int]:
+def review_plan(stack: str, state_role: str, out: Path = OUT, build: Path = BUILD,
+                refresh: bool = False) -> tuple[str, int]:
     work = prepare(stack, state_role, out, build)
     terraform(["init", "-input=false", "-reconfigure", f"-backend-config={BACKEND_CONFIG}"], work)
-    # No refresh: it would read the placeholder secret version and API key values, which the plan role is
-    # denied (modules/identity.py DATA_READS). The plan shows what this change does to the last applied
-    # state; drift shows in the promotion's plan, which refreshes as the deploy role.
-    terraform(["plan", "-input=false", "-lock=false", "-refresh=false", "-out=review.tfplan"], work)
+    # A pull request's plan does not refresh: it would read the placeholder secret version and API key values,
+    # which the plan role is denied (modules/identity.py DATA_READS); it shows what this change does to the last
+    # applied state. `refresh` (the promotion's plan, as the refresh role that may read them and writes
+    # nothing) shows drift too.
+    terraform(["plan", "-input=false", "-lock=false", *(() if refresh else ("-refresh=false",)),
+               "-out=review.tfplan"], work)
     shown = terraform(["show", "-json", "review.tfplan"], work).stdout
     (work / "plan.json").write_text(shown)
     summary = summarize(json.loads(shown), f"{stack} (real state)")
@@ -104,12 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-role", help="read-only state role in the state account (default: "
                                              "<read_role_arn>-<env> of environments/state_backend.toml)")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--refresh", action="store_true", help="refresh first (the promotion's plan, as the "
+                                                                "environment's refresh role)")
     parser.add_argument("--synth-out", type=Path, default=OUT, help="folder of synthesized stacks")
     args = parser.parse_args(argv)
     if shutil.which(TERRAFORM) is None:
         raise SystemExit("review-plan: terraform is not on PATH")
     try:
-        markdown, code = review_plan(args.stack, args.state_role or default_state_role(args.stack), args.synth_out)
+        markdown, code = review_plan(args.stack, args.state_role or default_state_role(args.stack), args.synth_out,
+                                     refresh=args.refresh)
     except RuntimeError as error:
         print(f"review-plan: {error}", file=sys.stderr)
         return 1

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.common.terraform import BUILD, OUT, ROOT, stacks
+from tools.scan.policies import DIRECTORY as POLICIES
 
 SKIP_KEY = "checkov_skip"
 # Read when checkov is imported: no mapping download, warnings and worse only.
@@ -98,6 +99,7 @@ def checkov_command(stack: str, out: Path = OUT, build: Path = BUILD) -> dict:
     (work / "baseline.json").write_text(json.dumps(baseline(declared_skips(stack, out)), indent=2))
     argv = ["--skip-download", "--framework", "terraform_plan", "terraform_json",
             "-f", str(plan_json), "-f", str(out / stack / "cdk.tf.json"),
+            "--external-checks-dir", str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*)
             "--baseline", str(work / "baseline.json"), "--output-baseline-as-skipped",
             "--compact", "-o", "json", "-o", "sarif", "-o", "junitxml", "--output-file-path", str(work)]
     # Run outside the repository: checkov silently reads a .checkov.yaml in its working directory.

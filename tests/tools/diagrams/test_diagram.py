@@ -79,16 +79,18 @@ def test_prod_labels_come_from_the_synthesized_values(views):
 def test_prod_shows_both_flows_end_to_end(views):
     view = views["prod"]
     edges = flows(view)
-    cdn, alb, api_gateway = (node(view, "aws_cloudfront_distribution"), node(view, "aws_lb"),
-                             node(view, "aws_api_gateway_rest_api"))
+    cdn, alb, nlb, api_gateway = (node(view, "aws_cloudfront_distribution"), node(view, "aws_lb", "alb"),
+                                  node(view, "aws_lb", "nlb"), node(view, "aws_api_gateway_rest_api"))
     api, worker = node(view, "aws_ecs_service", "api"), node(view, "aws_ecs_service", "worker")
     videos, uploads = node(view, "aws_s3_bucket", "videos_bucket"), node(view, "aws_s3_bucket", "uploads")
     queue, dead_letters = node(view, "aws_sqs_queue", "ingest_queue"), node(view, "aws_sqs_queue", "dead-letter")
     database, proxy = node(view, "aws_db_instance", "primary"), node(view, "aws_db_proxy")
-    # requests: viewer -> CloudFront -> S3 / ALB -> ECS -> RDS Proxy -> RDS, and API clients -> API Gateway -> ALB
-    assert {("viewers", cdn, "request"), (cdn, videos, "request"), (cdn, alb, "request"),
-            ("clients", api_gateway, "request"), (api_gateway, alb, "request"), (alb, api, "request"),
-            (api, proxy, "request"), (proxy, database, "request")} <= edges
+    # requests: viewer -> CloudFront -> S3, and API clients -> API Gateway -> VPC link (NLB) -> ALB -> ECS
+    # -> RDS Proxy -> RDS
+    assert {("viewers", cdn, "request"), (cdn, videos, "request"),
+            ("clients", api_gateway, "request"), (api_gateway, nlb, "request"), (nlb, alb, "request"),
+            (alb, api, "request"), (api, proxy, "request"), (proxy, database, "request")} <= edges
+    assert (cdn, alb, "request") not in edges and (api_gateway, alb, "request") not in edges  # no way around
     assert (api, database, "request") not in edges  # the primary only through the proxy
     # uploads: client -> S3 -> SQS -> workers -> S3
     assert {("clients", uploads, "upload"), (uploads, queue, "upload"), (queue, worker, "upload"),
@@ -104,7 +106,7 @@ def test_prod_shows_both_flows_end_to_end(views):
     assert {n.region for n in view.nodes().values()} == {"edge", "primary", "DR"}
     assert view.regions == {"primary": "eu-west-1", "DR": "eu-central-1", "edge": "us-east-1"}
     assert view.nodes()[cdn].region == "edge" and view.nodes()[replica].region == "DR"
-    assert {view.nodes()[n].tier for n in (alb, api, worker, database)} == {"public", "private", "database"}
+    assert {view.nodes()[n].tier for n in (alb, nlb, api, worker, database)} == {"private", "database"}
 
 
 def test_environments_differ_where_they_differ(views):
@@ -140,7 +142,8 @@ def rendered(synth_dir, tmp_path_factory):
     result = subprocess.run([sys.executable, "-c", code, "prod", "--out", str(synth_dir / "stacks"),
                              "--target", str(target)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    # the deploy role moved to bootstrap-prod; the RDS Proxy, its secret and its log group joined
+    # 38: the deploy role moved to bootstrap-prod; the VPC link's network load balancer joined (issue 24);
+    # then the RDS Proxy (its log group a part of it) and the app user's secret
     assert result.stdout.startswith("prod: 40 nodes; "), result.stdout
     return target
 
