@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary review cost scan diagram test test-fast bench-tests lint format bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary review cost capacity-report scan diagram test test-fast bench-tests lint format bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -94,6 +94,9 @@ review: install ## the PR review comment vs BASE (default: merge-base with main)
 
 cost: synth ## monthly cost estimate of ENV (default dev) per service, offline price table; warns at 80 % of the budget
 	$(PY) -m tools.cost.cost $(ENV)
+
+capacity-report: synth ## ENV's always-on resources, sizes, hours a month, reservation / Savings Plan candidates (a report)
+	$(PY) -m tools.review.capacity_report $(ENV)
 
 scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every skip with its reason
 	$(PY) -m tools.scan.scan

@@ -28,9 +28,11 @@ from typing import Annotated
 from modules.api import ApiConfig
 from modules.backup import BackupConfig
 from modules.cdn import CdnConfig
+from modules.compliance import ComplianceConfig
 from modules.compute import ComputeConfig
 from modules.cost import CostConfig
 from modules.database import DatabaseConfig
+from modules.database_proxy import DatabaseProxyConfig
 from modules.dns import DnsConfig
 from modules.identity import IdentityConfig
 from modules.ingest import IngestConfig
@@ -134,6 +136,9 @@ class Environment:
         StorageConfig, Doc("[storage]: the video and log buckets, replication")
     ] = field(default_factory=StorageConfig)
     database: Annotated[DatabaseConfig, Doc("[database]: PostgreSQL on RDS")] = field(default_factory=DatabaseConfig)
+    database_proxy: Annotated[
+        DatabaseProxyConfig, Doc("[database_proxy]: RDS Proxy in front of the primary (pooling, TLS, IAM auth)")
+    ] = field(default_factory=DatabaseProxyConfig)
     compute: Annotated[
         ComputeConfig, Doc("[compute]: the ECS cluster and the API service")
     ] = field(default_factory=ComputeConfig)
@@ -151,6 +156,9 @@ class Environment:
     backup: Annotated[
         BackupConfig, Doc("[backup]: AWS Backup plan and DR-region vault")
     ] = field(default_factory=BackupConfig)
+    compliance: Annotated[
+        ComplianceConfig, Doc("[compliance]: account-wide SOC 2 / GDPR controls (account bootstrap)")
+    ] = field(default_factory=ComplianceConfig)
 
     def __post_init__(self) -> None:
         if self.dr_region == self.region:
@@ -228,6 +236,9 @@ class Environment:
         if self.security.secret_recovery_window_days == 0:  # (only used where stateful resources are protected)
             raise ValueError("security.secret_recovery_window_days = 0: a production environment requires a "
                              "recovery window of 7-30 days")
+        if self.compliance.created("cloudtrail") and self.compliance.trail_retention_days < 365:
+            raise ValueError(f"compliance.trail_retention_days = {self.compliance.trail_retention_days}: "
+                             "a production environment requires at least 365 days (a year of audit trail)")
         if self.database.backup_retention_days < 7:
             raise ValueError(f"database.backup_retention_days = {self.database.backup_retention_days}: "
                              "a production environment requires at least 7 days")

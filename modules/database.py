@@ -87,12 +87,16 @@ class DatabaseConfig:
 
 class Database(Construct):
     """Exposes `instance`, `replicas` and their `replica_identifiers`, `master_secret_arn` (RDS-managed, rotated),
-    `identifier`, `parameter_group`, `backup_replication` (None when off); `grant_connect(role, user)`."""
+    `identifier`, `parameter_group`, `backup_replication` (None when off); `grant_connect(role, user)`,
+    `grant_connect_replicas(role, user)`. The app reaches the primary through the RDS Proxy only
+    (modules/database_proxy.py); `replica_security_group_id` admits the app's reads to the replicas."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: DatabaseConfig,
                  subnet_ids: list[str], security_group_id: str, kms_key_arn: str, protect: bool,
-                 dr_provider=None, dr_kms_key_arn: str | None = None) -> None:
+                 dr_provider=None, dr_kms_key_arn: str | None = None,
+                 replica_security_group_id: str | None = None) -> None:
         super().__init__(scope, id_)
+        self._replica_security_group_id = replica_security_group_id or security_group_id
         self._naming, self._config, self._kms_key_arn = naming, config, kms_key_arn
         self.identifier = naming.database_identifier
         self.replica_identifiers = tuple(naming.replica_identifier(i + 1) for i in range(config.read_replicas))
@@ -163,6 +167,12 @@ class Database(Construct):
         grantee.add_to_policy(statement("ConnectWithIamAuth", ["rds-db:connect"], [
             self._naming.arn("rds-db", f"dbuser:{self.instance.resource_id}/{user}")]))
 
+    def grant_connect_replicas(self, grantee: Grantee, *, user: str) -> None:
+        """Log in to every read replica as database `user` with an IAM auth token (none without replicas)."""
+        if self.replicas:
+            grantee.add_to_policy(statement("ConnectToReplicasWithIamAuth", ["rds-db:connect"], [
+                self._naming.arn("rds-db", f"dbuser:{replica.resource_id}/{user}") for replica in self.replicas]))
+
     def _parameter_group(self, config: DatabaseConfig) -> DbParameterGroup:
         # Replaced (family, description) before the old group is released by the instance (RDS refuses to delete
         # a group in use), so the new one needs a name of its own: group names are unique per region.
@@ -194,7 +204,8 @@ class Database(Construct):
         replicas = [DbInstance(
             self, f"replica-{i + 1}", identifier=identifier, replicate_source_db=self.instance.identifier,
             multi_az=False, skip_final_snapshot=True, backup_retention_period=0,
-            depends_on=[*depends_on, *self._export_log_groups(identifier, f"replica-{i + 1}")], **common)
+            depends_on=[*depends_on, *self._export_log_groups(identifier, f"replica-{i + 1}")],
+            **(common | {"vpc_security_group_ids": [self._replica_security_group_id]}))
             for i, identifier in enumerate(self.replica_identifiers)]
         for replica in replicas:
             checkov.skip(replica, "CKV_AWS_157", "Read replica: availability comes from the Multi-AZ primary and "

@@ -24,6 +24,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from constructs import Construct
 
 from modules import checkov
+from modules.database_proxy import PROXY_ROLE
 from modules.limits import Doc, Pattern, Range
 from modules.naming import Naming
 from modules.policy import policy, statement, web_identity_trust
@@ -175,6 +176,9 @@ def deploy_policies(naming: Naming, regions: list[str], state_role_arn: str) -> 
             statement("RoleUpkeep", ROLE_UPKEEP, [roles]),
             statement("PassRolesToPlatformServices", ["iam:PassRole"], [roles],
                       condition={"StringEquals": {"iam:PassedToService": list(PASSED_TO_SERVICES)}}),
+            # RDS Proxy's role only (modules/database_proxy.py): rds.amazonaws.com is passed no other.
+            statement("PassProxyRoleToRds", ["iam:PassRole"], [naming.role_arn(PROXY_ROLE)],
+                      condition={"StringEquals": {"iam:PassedToService": "rds.amazonaws.com"}}),
             statement("ServiceLinkedRolesOnFirstUse", ["iam:CreateServiceLinkedRole"],
                       [f"arn:aws:iam::{account}:role/aws-service-role/*"],
                       condition={"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}}),

@@ -24,8 +24,9 @@ from modules.naming import Naming
 from modules.policy import ServiceGrant, deny_insecure_transport, policy, statement
 from modules.validation import EMAIL
 
-# Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection.
-PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com")
+# Services that publish to the alarm topics: CloudWatch alarms, Budgets, Cost Anomaly Detection, EventBridge
+# (GuardDuty findings, modules/compliance.py).
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com", "events.amazonaws.com")
 
 
 PERCENT = Range(1, 100, "%")
@@ -50,6 +51,16 @@ class MonitoringConfig:
     rds_free_storage_gb: Annotated[int, COUNT, Doc("alarm below this free space")] = 10
     rds_max_connections: Annotated[int, COUNT, Doc("alarm above this many connections")] = 200
     rds_replica_lag_seconds: Annotated[int, COUNT, Doc("per read replica")] = 60
+    proxy_client_connections: Annotated[
+        int, COUNT, Doc("RDS Proxy: alarm above this many client connections")
+    ] = 1000
+    proxy_database_connections: Annotated[
+        int, COUNT, Doc("RDS Proxy: alarm above this many pooled connections to the primary")
+    ] = 180
+    proxy_borrow_latency_ms: Annotated[int, COUNT, Doc("RDS Proxy: average wait for a pooled connection")] = 100
+    proxy_query_latency_ms: Annotated[
+        int, COUNT, Doc("RDS Proxy: average database response (spec: < 200 ms)")
+    ] = 200
     cdn_5xx_rate_percent: Annotated[float, OPEN_PERCENT, Doc("CloudFront 5xxErrorRate")] = 1.0
     cdn_cache_hit_min_percent: Annotated[float, OPEN_PERCENT, Doc("spec: cache hit ratio > 85 %")] = 85.0
     queue_oldest_message_seconds: Annotated[
@@ -74,6 +85,7 @@ class Watched:
     queue_name: str
     dead_letter_queue_name: str
     log_groups: dict[str, str] = field(default_factory=dict)  # service -> log group name
+    proxy_name: str = ""                           # the RDS Proxy ("": none)
 
 
 @dataclass(frozen=True)
@@ -197,6 +209,7 @@ class Monitoring(Construct):
                         f"{replica}: replica lag above {c.rds_replica_lag_seconds} s",
                         "AWS/RDS", "ReplicaLag", {"DBInstanceIdentifier": replica}, c.rds_replica_lag_seconds,
                         statistic="Maximum") for replica in w.replica_identifiers],
+            *self._proxy_alarm_specs(w.proxy_name),
         ]
 
     def _cdn_specs(self, w: Watched) -> list[AlarmSpec]:
@@ -219,6 +232,31 @@ class Monitoring(Construct):
             AlarmSpec("uploads-dead-letters", "ingest", "Uploads that failed processing reached the dead-letter queue",
                       "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": w.dead_letter_queue_name}, 0,
                       statistic="Maximum", evaluation_periods=1),
+        ]
+
+    def _proxy_alarm_specs(self, proxy_name: str) -> list[AlarmSpec]:
+        """RDS Proxy metrics are published per proxy node: Sum adds the nodes up, Average and Minimum compare them.
+        Latencies are in microseconds."""
+        if not proxy_name:
+            return []
+        c, proxy = self._config, {"ProxyName": proxy_name}
+        return [
+            AlarmSpec("db-proxy-unavailable", "database", "RDS Proxy: the primary unavailable to the proxy's pool",
+                      "AWS/RDS", "AvailabilityPercentage",
+                      proxy | {"TargetGroup": "default", "TargetRole": "READ_WRITE"}, 100,
+                      comparison="LessThanThreshold", statistic="Minimum", evaluation_periods=3),
+            AlarmSpec("db-proxy-client-connections-high", "database",
+                      f"RDS Proxy: more than {c.proxy_client_connections} client connections",
+                      "AWS/RDS", "ClientConnections", proxy, c.proxy_client_connections, statistic="Sum"),
+            AlarmSpec("db-proxy-database-connections-high", "database",
+                      f"RDS Proxy: more than {c.proxy_database_connections} connections to the primary",
+                      "AWS/RDS", "DatabaseConnections", proxy, c.proxy_database_connections, statistic="Sum"),
+            AlarmSpec("db-proxy-borrow-latency-high", "database",
+                      f"RDS Proxy: clients wait more than {c.proxy_borrow_latency_ms} ms for a pooled connection",
+                      "AWS/RDS", "DatabaseConnectionsBorrowLatency", proxy, c.proxy_borrow_latency_ms * 1000),
+            AlarmSpec("db-proxy-query-latency-high", "database",
+                      f"RDS Proxy: database responses slower than {c.proxy_query_latency_ms} ms on average",
+                      "AWS/RDS", "QueryDatabaseResponseLatency", proxy, c.proxy_query_latency_ms * 1000),
         ]
 
     def _alarm(self, spec: AlarmSpec) -> CloudwatchMetricAlarm:

@@ -1,4 +1,5 @@
-"""Per-account bootstrap: the identities an environment is deployed and reviewed through.
+"""Per-account bootstrap: the identities an environment is deployed and reviewed through, and the account's
+SOC 2 / GDPR controls (modules/compliance.py; each adoptable from the organization, docs/compliance.md).
 
 An administrator of the environment's account applies it once, before the environment's first
 apply (`make bootstrap-account ENV=…`). Its state stays local, at the project root
@@ -11,6 +12,7 @@ from cdktf import LocalBackend, TerraformOutput, TerraformStack
 from constructs import Construct
 
 from environments.config import Environment, StateBackendConfig
+from modules.compliance import Compliance
 from modules.identity import Identity
 from modules.naming import Naming
 from stacks.providers import aws_provider
@@ -28,6 +30,14 @@ class AccountBootstrapStack(TerraformStack):
         identity = Identity(self, "identity", naming=Naming(env.name, env.account_id, env.region),
                             config=env.identity, dr_region=env.dr_region, state_role_arn=state.role_arn_for(env.name),
                             state_read_role_arn=state.read_role_arn_for(env.name))
+        # Account-wide controls, applied by the administrator: the deploy role can neither create nor stop them.
+        compliance = Compliance(self, "compliance", naming=Naming(env.name, env.account_id, env.region),
+                                config=env.compliance, key_deletion_window_days=env.security.key_deletion_window_days,
+                                disposable=not env.production)
+        if compliance.trail:
+            TerraformOutput(self, "audit_trail_arn", value=compliance.trail.arn)
+        if compliance.trail_bucket:
+            TerraformOutput(self, "audit_bucket", value=compliance.trail_bucket.name)
         # What the repository's variables need: AWS_DEPLOY_ROLE_<ENV> and AWS_PLAN_ROLE_<ENV>.
         TerraformOutput(self, "deploy_role_arn", value=identity.deploy_role.arn)
         TerraformOutput(self, "plan_role_arn", value=identity.plan_role.arn)

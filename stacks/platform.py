@@ -15,9 +15,11 @@ from modules.api import Api
 from modules.aspects import PermissionsBoundary
 from modules.backup import Backup
 from modules.cdn import Cdn
+from modules.compliance import guardduty_findings_rule
 from modules.compute import Compute, ServiceSpec
 from modules.cost import Cost
 from modules.database import Database
+from modules.database_proxy import DatabaseProxy
 from modules.ingest import Ingest
 from modules.load_balancer import LoadBalancer, alb_log_delivery_statements
 from modules.monitoring import Monitoring, Watched
@@ -30,7 +32,12 @@ from stacks.providers import aws_provider, s3_backend
 
 APP_PORT = 8080
 EDGE_REGION = "us-east-1"  # CloudFront certificates and CLOUDFRONT-scope WAF live here
-APP_DATABASE_USER = "video_ingest_app"  # the API logs in with IAM auth tokens as this user
+APP_DATABASE_USER = "video_ingest_app"  # the API logs in to the proxy with IAM auth tokens as this user
+# The API's reads on the replicas (IAM auth, direct): a PostgreSQL user granted rds_iam cannot log in with a
+# password, which the proxy's login as APP_DATABASE_USER needs, so reads are a user of their own
+# (docs/database-access.md).
+APP_READ_DATABASE_USER = "video_ingest_reader"
+DATABASE_NAME = "video_ingest"  # modules/database.py db_name, by name: the task names no instance, only the proxy
 
 
 class PlatformStack(TerraformStack):
@@ -78,7 +85,7 @@ class PlatformStack(TerraformStack):
         env, naming, security, protect = self._env, self._naming, self.security, self._protect
         self.network = Network(self, "network", naming=naming, config=env.network,
                                availability_zones=env.availability_zones, kms_key_arn=security.key_arn,
-                               app_port=APP_PORT)
+                               app_port=APP_PORT, read_replicas=env.database.read_replicas > 0)
         self.storage = Storage(self, "storage", naming=naming, config=env.storage, kms_key_arn=security.key_arn,
                                protect=protect, force_destroy=self._disposable, dr_region=env.dr_region,
                                dr_provider=self._dr,
@@ -88,11 +95,27 @@ class PlatformStack(TerraformStack):
         self.database = Database(self, "database", naming=naming, config=env.database,
                                  subnet_ids=self.network.database_subnet_ids, security_group_id=self.network.db_sg.id,
                                  kms_key_arn=security.key_arn, protect=protect, dr_provider=self._dr,
-                                 dr_kms_key_arn=security.dr_key_arn)
+                                 dr_kms_key_arn=security.dr_key_arn,
+                                 replica_security_group_id=self.network.replica_sg.id
+                                 if self.network.replica_sg else None)
+        self._database_proxy()
         self.ingest = Ingest(self, "ingest", naming=naming, config=env.ingest, kms_key_arn=security.key_arn,
                              log_bucket=self.storage.log_bucket, force_destroy=self._disposable,
                              protect=protect)
         security.grant_to_service(self.ingest.upload_events_grant)
+
+    def _database_proxy(self) -> None:
+        """The pool in front of the primary: the only way the app reaches it (modules/database_proxy.py)."""
+        self.app_user_secret = self.security.app_secret(
+            "database-app-user", description=f"PostgreSQL user {APP_DATABASE_USER} for the RDS Proxy: JSON "
+                                             '{"username": ..., "password": ...} (docs/database-access.md)',
+            rotation_reason="Read by the RDS Proxy alone; rotated by an operator with ALTER USER and "
+                            "put-secret-value (docs/database-access.md): no task holds it.")
+        self.database_proxy = DatabaseProxy(
+            self, "database-proxy", naming=self._naming, config=self._env.database_proxy,
+            instance_identifier=self.database.instance.identifier, secret=self.app_user_secret,
+            subnet_ids=self.network.database_subnet_ids, security_group_id=self.network.proxy_sg.id,
+            kms_key_arn=self.security.key_arn, depends_on=[self.security.secret_versions["database-app-user"]])
 
     def _services(self) -> None:
         """The API behind the load balancer and the workers on the upload queue, each with its grants."""
@@ -122,18 +145,28 @@ class PlatformStack(TerraformStack):
             # ECS refuses a target group that no listener attaches to the load balancer yet, and fails every
             # task whose secret has no value.
             depends_on=(listener, self.security.secret_versions["cdn-signing-key"]),
-            # The app logs in as its own user with IAM auth tokens (grant_connect below), never with the RDS
-            # master secret: RDS rotates that every 7 days while ECS reads secrets only at task start, and the
-            # app would run as the master user (docs/first-deploy.md: the application's database user).
-            environment={"ENVIRONMENT": env.name, "DATABASE_HOST": database.instance.address,
-                         "DATABASE_PORT": str(POSTGRES_PORT), "DATABASE_NAME": database.instance.db_name,
-                         "DATABASE_USER": APP_DATABASE_USER, "DATABASE_AUTH": "iam",
+            # The app logs in as its own user with IAM auth tokens through the RDS Proxy, never with the RDS master
+            # secret: RDS rotates that every 7 days while ECS reads secrets only at task start, and the app would run
+            # as the master user (docs/database-access.md).
+            environment={"ENVIRONMENT": env.name, **self._database_environment(),
                          "VIDEO_BUCKET": storage.video_bucket.name, "UPLOAD_BUCKET": ingest.upload_bucket.name},
             secrets={"CDN_SIGNING_KEY": signing_key.arn}, secret_arns=(signing_key.arn,)))
-        database.grant_connect(compute.task_roles["api"], user=APP_DATABASE_USER)
+        self.database_proxy.grant_connect(compute.task_roles["api"], user=APP_DATABASE_USER)
+        database.grant_connect_replicas(compute.task_roles["api"], user=APP_READ_DATABASE_USER)
         storage.grant_read_videos(compute.task_roles["api"])
         ingest.grant_presign_uploads(compute.task_roles["api"])
         compute.scale_on_utilization("api")
+
+    def _database_environment(self) -> dict[str, str]:
+        """Where the API connects (IAM auth tokens, TLS): writes through the proxy, reads on the replicas (or
+        the proxy without any). Never an instance address, never a password."""
+        replicas = self.database.replicas
+        return {"DATABASE_HOST": self.database_proxy.proxy.endpoint, "DATABASE_PORT": str(POSTGRES_PORT),
+                "DATABASE_NAME": DATABASE_NAME, "DATABASE_USER": APP_DATABASE_USER,
+                "DATABASE_AUTH": "iam",
+                "DATABASE_READ_HOSTS": ",".join(r.address for r in replicas) if replicas
+                else self.database_proxy.proxy.endpoint,
+                "DATABASE_READ_USER": APP_READ_DATABASE_USER if replicas else APP_DATABASE_USER}
 
     def _worker_service(self) -> None:
         env, storage, ingest, compute = self._env, self.storage, self.ingest, self.compute
@@ -179,9 +212,12 @@ class PlatformStack(TerraformStack):
             alb_arn_suffix=load_balancer.alb.arn_suffix, target_group_arn_suffix=load_balancer.target_group.arn_suffix,
             api_name=self.api.rest_api.name, api_stage=self.api.stage.stage_name,
             db_identifier=self.database.identifier, replica_identifiers=self.database.replica_identifiers,
+            proxy_name=self.database_proxy.proxy.name,
             distribution_id=self.cdn.distribution.id, queue_name=ingest.queue.name,
             dead_letter_queue_name=ingest.dead_letter_queue.name,
             log_groups={name: group.name for name, group in compute.log_groups.items()}))
+        # Account-wide findings, to this environment's alarm topic (the account bootstrap runs before it exists).
+        guardduty_findings_rule(self.monitoring, naming, self.monitoring.topic.arn)
         Cost(self, "cost", naming=naming, config=env.cost, topic_arn=self.monitoring.topic.arn,
              edge_topic_arn=self.monitoring.edge_topic.arn)
         if env.backup.enabled:
@@ -195,6 +231,8 @@ class PlatformStack(TerraformStack):
             "vpc_id": network.vpc.id, "video_bucket": storage.video_bucket.name,
             "upload_bucket": ingest.upload_bucket.name, "upload_queue_url": ingest.queue.url,
             "database_endpoint": database.instance.endpoint, "database_secret_arn": database.master_secret_arn,
+            "database_proxy_endpoint": self.database_proxy.proxy.endpoint,
+            "database_app_user_secret_arn": self.app_user_secret.arn,
             "database_parameter_group": database.parameter_group.name,
             "alb_dns_name": self.load_balancer.alb.dns_name, "api_invoke_url": self.api.stage.invoke_url,
             "cdn_domain_name": self.cdn.distribution.domain_name, "kms_key_arn": self.security.key_arn,

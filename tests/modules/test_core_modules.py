@@ -84,8 +84,12 @@ def test_security_groups_admit_only_the_next_tier(stacks, env):
     app_in = [r for r in ingress if groups["app-sg"] in r["security_group_id"]]
     assert [(r["from_port"], groups["alb-sg"] in r["referenced_security_group_id"]) for r in app_in] == [(8080, True)]
     db_in = [r for r in ingress if groups["db-sg"] in r["security_group_id"]]
-    assert sorted(r["from_port"] for r in db_in) == [5432, 5432]
-    assert {r["referenced_security_group_id"].split(".")[1] for r in db_in} == {groups["app-sg"], groups["worker-sg"]}
+    assert [(r["from_port"], r["referenced_security_group_id"].split(".")[1]) for r in db_in] == [
+        (5432, groups["proxy-sg"])]  # the primary: from the RDS Proxy only
+    proxy_in = [r for r in ingress if groups["proxy-sg"] in r["security_group_id"]]
+    assert sorted(r["from_port"] for r in proxy_in) == [5432, 5432]
+    assert {r["referenced_security_group_id"].split(".")[1] for r in proxy_in} == {
+        groups["app-sg"], groups["worker-sg"]}
     default_sg = find_one(stack, "aws_default_security_group")
     assert "ingress" not in default_sg and "egress" not in default_sg
 
@@ -315,9 +319,11 @@ def test_prod_operator_role_trusts_the_identity_account(stacks):
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_app_secrets_are_kms_encrypted_in_secrets_manager(stacks, env):
-    secret = find_one(stacks[env], "aws_secretsmanager_secret")
-    assert secret["name"] == f"video-ingest-{env}/cdn-signing-key"
-    assert secret["kms_key_id"].startswith("${aws_kms_key.security_key")
+    secrets = resources(stacks[env], "aws_secretsmanager_secret").values()
+    assert sorted(s["name"] for s in secrets) == [f"video-ingest-{env}/cdn-signing-key",
+                                                  f"video-ingest-{env}/database-app-user"]
     # Disposable environments (dev, staging) are destroyed and re-created under the same names: their secrets go
     # at once (a name in its recovery window cannot be reused); prod's can be restored for 30 days.
-    assert secret["recovery_window_in_days"] == (30 if env == "prod" else 0)
+    for secret in secrets:
+        assert secret["kms_key_id"].startswith("${aws_kms_key.security_key")
+        assert secret["recovery_window_in_days"] == (30 if env == "prod" else 0)

@@ -30,7 +30,7 @@ def test_api_container_is_hardened_and_traced(stacks, env):
     assert app["readonlyRootFilesystem"] is True and app["user"] == "10001:10001" and app["privileged"] is False
     assert app["healthCheck"]["command"][1].endswith("http://127.0.0.1:8080/health || exit 1")
     assert app["logConfiguration"]["logDriver"] == "awslogs"
-    assert {s["name"] for s in app["secrets"]} == {"CDN_SIGNING_KEY"}  # the database: IAM auth, own user
+    assert {s["name"] for s in app["secrets"]} == {"CDN_SIGNING_KEY"}  # never the database master secret
     assert not [e for e in app["environment"] if "PASSWORD" in e["name"] or "SECRET" in e["name"]]
     assert xray["name"] == "xray-daemon" and xray["image"].startswith("public.ecr.aws/xray/aws-xray-daemon:")
     log_group = find_one(stacks[env], "aws_cloudwatch_log_group", "api-logs")

@@ -11,7 +11,9 @@ EXPECTED_ALARMS = {
     "api-cpu-high", "api-memory-high", "worker-cpu-high", "worker-memory-high", "api-tasks-below-desired",
     "worker-tasks-below-desired", "alb-5xx", "alb-elb-5xx", "alb-latency-p95", "alb-unhealthy-hosts", "api-5xx",
     "api-4xx", "api-latency-p95", "db-cpu-high", "db-free-storage-low", "db-connections-high", "cdn-5xx-rate",
-    "cdn-cache-hit-low", "uploads-oldest-message", "uploads-dead-letters", "api-app-errors", "worker-app-errors"}
+    "cdn-cache-hit-low", "uploads-oldest-message", "uploads-dead-letters", "api-app-errors", "worker-app-errors",
+    "db-proxy-unavailable", "db-proxy-client-connections-high", "db-proxy-database-connections-high",
+    "db-proxy-borrow-latency-high", "db-proxy-query-latency-high"}
 
 
 def alarms(stack: dict) -> dict[str, dict]:

@@ -137,7 +137,7 @@ def test_every_secret_a_task_reads_has_a_version_before_its_service_starts(stack
                 [(version, body)] = versions.items()
                 assert version in waits_for, (service, version)
                 assert body["secret_string"] and body["lifecycle"]["ignore_changes"] == ["secret_string"]
-    assert read == 1  # the API's CDN signing key (its database login is an IAM auth token, no secret)
+    assert read == 1  # the API's CDN signing key (the database: IAM auth tokens through the proxy, no secret)
 
 
 # Resources that hold data: nothing of these may wait for the distribution or for a certificate to be issued.

@@ -304,6 +304,9 @@ RULES: dict[str, Rule] = {
     "aws_db_subnet_group": UsedBy(("aws_db_instance",)),
     "aws_db_parameter_group": UsedBy(("aws_db_instance",)),
     "aws_db_instance_automated_backups_replication": Node("database.RDS", backups_replication_label),
+    "aws_db_proxy": Node("database.RDS", fixed("RDS Proxy\nTLS, IAM auth")),
+    "aws_db_proxy_default_target_group": Part("aws_db_proxy", via=("db_proxy_name",)),
+    "aws_db_proxy_target": Part("aws_db_proxy", via=("db_proxy_name",)),
     "aws_dynamodb_table": Node("database.DynamodbTable", named("DynamoDB\n{name}")),
     "aws_sqs_queue": Node("integration.SimpleQueueServiceSqsQueue", queue_label),
     "aws_sqs_queue_policy": Part("aws_sqs_queue", via=("queue_url",)),
@@ -322,7 +325,7 @@ RULES: dict[str, Rule] = {
     "aws_cloudwatch_log_group": UsedBy(("aws_ecs_task_definition", "aws_api_gateway_stage", "aws_flow_log",
                                         "aws_wafv2_web_acl_logging_configuration"),
                                        waited_for_by=("aws_db_instance", "aws_api_gateway_stage",
-                                                      "aws_api_gateway_account", "aws_ecs_cluster")),
+                                                      "aws_api_gateway_account", "aws_ecs_cluster", "aws_db_proxy")),
     "aws_cloudwatch_log_metric_filter": Part("aws_cloudwatch_log_group"),
     "aws_cloudwatch_metric_alarm": Node("management.CloudwatchAlarm", alarms_label, group="monitoring",
                                         aggregate=True),
@@ -340,6 +343,14 @@ RULES: dict[str, Rule] = {
     # Only in the account bootstraps (bootstrap-<env>), which have no view: the identities CI deploys through.
     "aws_iam_openid_connect_provider": Hidden("the account bootstrap's GitHub OIDC provider (README: Identities)"),
     "aws_iam_policy": Hidden("the account bootstrap's permissions boundary, carried by every role shown"),
+    # The account's SOC 2 / GDPR controls (modules/compliance.py), also only in the account bootstraps.
+    **{rtype: Hidden("the account bootstrap's compliance controls (docs/compliance.md)") for rtype in (
+        "aws_cloudtrail", "aws_config_configuration_recorder", "aws_config_configuration_recorder_status",
+        "aws_config_delivery_channel", "aws_config_config_rule", "aws_guardduty_detector",
+        "aws_guardduty_detector_feature", "aws_securityhub_account", "aws_securityhub_standards_subscription",
+        "aws_computeoptimizer_enrollment_status")},
+    "aws_cloudwatch_event_rule": Hidden("GuardDuty findings to the alarm topic (an EventBridge rule)"),
+    "aws_cloudwatch_event_target": Hidden("GuardDuty findings to the alarm topic (an EventBridge rule)"),
 }
 
 GROUPS = {"monitoring": "alarms · cost", "security": "keys · secrets · images · roles"}
@@ -466,7 +477,10 @@ FLOWS: dict[tuple[str, str, str], Flow | Ignore] = {
     ("aws_api_gateway_integration", "connection_id", "aws_api_gateway_vpc_link"): Flow("request", "VPC link"),
     ("aws_lb_target_group_attachment", "target_id", "aws_lb"): Flow("request", "TCP :443"),
     ("aws_ecs_service", "load_balancer", "aws_lb_target_group"): Flow("request", service_target_label, reverse=True),
-    ("aws_ecs_task_definition", "container_definitions", "aws_db_instance"): Flow("request", "SQL, IAM auth"),
+    ("aws_ecs_task_definition", "container_definitions", "aws_db_instance"): Flow("request", "SQL reads, IAM"),
+    ("aws_ecs_task_definition", "container_definitions", "aws_db_proxy"): Flow("request", "SQL, IAM, TLS"),
+    ("aws_db_proxy_target", "db_instance_identifier", "aws_db_instance"): Flow("request", "pooled connections"),
+    ("aws_db_proxy", "auth", "aws_secretsmanager_secret"): Flow("read", "the app user's password", reverse=True),
     # uploads and their events
     ("aws_s3_bucket_notification", "queue", "aws_sqs_queue"): Flow("upload", notification_label),
     ("aws_sqs_queue", "redrive_policy", "aws_sqs_queue"): Flow("upload", redrive_label),

@@ -23,9 +23,10 @@ from pathlib import Path
 ENDPOINT_VARIABLE = "VIDEO_INGEST_EMULATOR_ENDPOINT"
 # moto's default account: nothing lives there; every stack assumes a role into its own account.
 EMULATOR_ACCOUNT = "123456789012"
-SERVICES = ("acm", "apigateway", "applicationautoscaling", "backup", "budgets", "ce", "cloudfront", "cloudwatch",
-            "dynamodb", "ec2", "ecr", "ecs", "elbv2", "iam", "kms", "logs", "rds", "route53", "s3", "secretsmanager",
-            "servicediscovery", "sns", "sqs", "sts", "wafv2", "xray")
+SERVICES = ("acm", "apigateway", "applicationautoscaling", "backup", "budgets", "ce", "cloudfront", "cloudtrail",
+            "cloudwatch", "configservice", "dynamodb", "ec2", "ecr", "ecs", "elbv2", "events", "guardduty", "iam",
+            "kms", "logs", "rds", "route53", "s3", "secretsmanager", "securityhub", "servicediscovery", "sns", "sqs",
+            "sts", "wafv2", "xray")
 # Resource types moto 5.2.5 cannot serve (probed: create or delete unimplemented, or a call that breaks
 # the refresh of the whole state). Resources that reference them are left out too (printed by the rehearsal).
 EXCLUDED = {
@@ -39,6 +40,9 @@ EXCLUDED = {
     "aws_db_instance_automated_backups_replication": "moto: StartDBInstanceAutomatedBackupsReplication "
                                                      "is not implemented",
     "aws_backup_selection": "moto: CreateBackupSelection is not implemented (500); the plan and both vaults stay",
+    "aws_securityhub_standards_subscription": "moto: BatchEnableStandards and GetEnabledStandards are not "
+                                              "implemented; Security Hub itself is enabled",
+    "aws_computeoptimizer_enrollment_status": "moto: Compute Optimizer is not implemented",
 }
 # Types moto cannot create either, but whose users must stay: references to them are replaced by
 # an AWS-managed equivalent, or the referencing attribute is dropped (None).

@@ -389,6 +389,29 @@ def _patch_backup_list_tags() -> None:
     BackupResponse.list_tags = list_tags
 
 
+def _patch_securityhub_configuration() -> None:
+    from moto.securityhub.models import SecurityHubBackend
+    from moto.securityhub.responses import SecurityHubResponse
+
+    describe_hub = SecurityHubBackend.describe_hub
+
+    def update_security_hub_configuration(self) -> str:
+        params = json.loads(self.body) if self.body else {}
+        backend = self.securityhub_backend
+        backend.describe_hub()  # InvalidAccessException when Security Hub is not enabled, as in AWS
+        settings = getattr(backend, "hub_configuration", {})
+        settings.update({key: params[key] for key in ("AutoEnableControls", "ControlFindingGenerator")
+                         if key in params})
+        backend.hub_configuration = settings
+        return json.dumps({})
+
+    def described_as_configured(self, hub_arn=None):
+        return {**describe_hub(self, hub_arn), **getattr(self, "hub_configuration", {})}
+
+    SecurityHubResponse.update_security_hub_configuration = update_security_hub_configuration
+    SecurityHubBackend.describe_hub = described_as_configured
+
+
 class ReplayRetries:
     """WSGI middleware: a retried request gets the answer its first attempt got, instead of running twice.
 
@@ -655,6 +678,11 @@ PATCHES: dict[str, Patch] = {patch.name: patch for patch in (
           "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back multi-AZ "
           "with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
           _patch_rds_replica_defaults),
+    Patch("securityhub UpdateSecurityHubConfiguration",
+          "not implemented (500, retried until the apply is cancelled): the provider calls it after EnableSecurityHub "
+          "to set auto_enable_controls and control_finding_generator; the values are kept and DescribeHub returns "
+          "them (moto always answers true and SECURITY_CONTROL).",
+          _patch_securityhub_configuration),
     Patch("backup ListTags",
           "moto reads the ARN from the path's second-to-last segment (`/tags/<arn>/`); the provider sends "
           "`/tags/<arn>`, so every vault and plan seemed untagged.",

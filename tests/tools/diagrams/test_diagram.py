@@ -84,12 +84,14 @@ def test_prod_shows_both_flows_end_to_end(views):
     api, worker = node(view, "aws_ecs_service", "api"), node(view, "aws_ecs_service", "worker")
     videos, uploads = node(view, "aws_s3_bucket", "videos_bucket"), node(view, "aws_s3_bucket", "uploads")
     queue, dead_letters = node(view, "aws_sqs_queue", "ingest_queue"), node(view, "aws_sqs_queue", "dead-letter")
-    database = node(view, "aws_db_instance", "primary")
-    # requests: viewer -> CloudFront -> S3, and API clients -> API Gateway -> VPC link (NLB) -> ALB -> ECS -> RDS
+    database, proxy = node(view, "aws_db_instance", "primary"), node(view, "aws_db_proxy")
+    # requests: viewer -> CloudFront -> S3, and API clients -> API Gateway -> VPC link (NLB) -> ALB -> ECS
+    # -> RDS Proxy -> RDS
     assert {("viewers", cdn, "request"), (cdn, videos, "request"),
             ("clients", api_gateway, "request"), (api_gateway, nlb, "request"), (nlb, alb, "request"),
-            (alb, api, "request"), (api, database, "request")} <= edges
+            (alb, api, "request"), (api, proxy, "request"), (proxy, database, "request")} <= edges
     assert (cdn, alb, "request") not in edges and (api_gateway, alb, "request") not in edges  # no way around
+    assert (api, database, "request") not in edges  # the primary only through the proxy
     # uploads: client -> S3 -> SQS -> workers -> S3
     assert {("clients", uploads, "upload"), (uploads, queue, "upload"), (queue, worker, "upload"),
             (queue, dead_letters, "upload"), (uploads, worker, "read"), (worker, videos, "data")} <= edges
@@ -140,8 +142,9 @@ def rendered(synth_dir, tmp_path_factory):
     result = subprocess.run([sys.executable, "-c", code, "prod", "--out", str(synth_dir / "stacks"),
                              "--target", str(target)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    # 38: the deploy role moved to bootstrap-prod; the VPC link's network load balancer joined (issue 24)
-    assert result.stdout.startswith("prod: 38 nodes; "), result.stdout
+    # 38: the deploy role moved to bootstrap-prod; the VPC link's network load balancer joined (issue 24);
+    # then the RDS Proxy (its log group a part of it) and the app user's secret
+    assert result.stdout.startswith("prod: 40 nodes; "), result.stdout
     return target
 
 
