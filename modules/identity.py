@@ -200,6 +200,14 @@ def refresh_policy(naming: Naming, state_read_role_arn: str) -> str:
         statement("ReachStateReadOnly", ["sts:AssumeRole"], [state_read_role_arn]),
         statement("ReadEnvironmentSecretVersions", ["secretsmanager:GetSecretValue"],
                   [naming.arn("secretsmanager", f"secret:{naming.secret('*')}")]),
+        # The secrets are encrypted with the environment's key, whose policy delegates to IAM; ReadOnlyAccess has
+        # no kms:Decrypt. The key is created by the environment stack after this one, so its id is unknown here:
+        # kms:ResourceAliases matches the aliases associated with the key, whatever the request names (a Decrypt
+        # names no key at all, the ciphertext does, so kms:RequestAlias would never be present). Only through
+        # Secrets Manager in the environment's region (kms:ViaService).
+        statement("DecryptEnvironmentSecretsViaSecretsManager", ["kms:Decrypt"], [naming.arn("kms", "key/*")],
+                  condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{naming.region}.amazonaws.com"},
+                             "ForAnyValue:StringEquals": {"kms:ResourceAliases": naming.key_alias()}}),
         statement("NeverReadOtherData", [a for a in DATA_READS if a not in REFRESH_READS], "*", effect="Deny"),
         # Read-only, whatever a managed policy may grow into.
         statement("NeverWrite", ROLE_WRITES + POLICY_WRITES, "*", effect="Deny"))

@@ -50,7 +50,11 @@ from modules.policy import Grantee, ServiceGrant, deny_insecure_transport, polic
 from modules.validation import FARGATE_CPU, IMAGE, PLACEHOLDER_IMAGE, check_fargate_size
 
 UPLOAD_PREFIX = "uploads/"
-UPLOAD_EVENTS = ("s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put")
+# Every way an object is created under uploads/: Put (single PUT), CompleteMultipartUpload (the documented
+# browser flow), Post (a presigned POST form, which the CORS rule's POST admits) and Copy (a copy into uploads/
+# is a new upload to process like any other; nothing of the platform copies into this bucket). S3 names one
+# event type per creating API, so listing only Put and CompleteMultipartUpload dropped POST uploads silently.
+UPLOAD_EVENTS = ("s3:ObjectCreated:*",)
 REPOSITORIES = ("api", "worker")
 
 

@@ -80,8 +80,9 @@ def subnet_cidrs(vpc_cidr: str, tier: str, count: int = 3) -> list[str]:
 
 
 class Network(Construct):
-    """Exposes `vpc`, subnet ids per tier, and the security groups `alb_sg`, `app_sg`, `worker_sg`, `proxy_sg` (RDS
-    Proxy), `db_sg` (the primary: from the proxy only), `replica_sg` (read replicas: from the API; None without)."""
+    """Exposes `vpc`, subnet ids per tier, and the security groups `nlb_sg`, `alb_sg`, `app_sg`, `worker_sg`,
+    `proxy_sg` (RDS Proxy), `db_sg` (the primary: from the proxy only), `replica_sg` (read replicas: from the API;
+    None without)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: NetworkConfig,
                  availability_zones: tuple[str, ...], kms_key_arn: str, app_port: int,
@@ -200,6 +201,7 @@ class Network(Construct):
                                  tags={"Name": n.name(id_)})
 
         self.alb_sg = group("alb-sg", "Internal load balancer: HTTPS from the API's network load balancer")
+        self.nlb_sg = group("nlb-sg", "VPC link's network load balancer: PrivateLink only, HTTPS to the ALB")
         self.app_sg = group("app-sg", "API service tasks: from the load balancer only")
         self.worker_sg = group("worker-sg", "Processing workers: no inbound")
         self.proxy_sg = group("proxy-sg", "RDS Proxy: PostgreSQL from the API service and workers only")
@@ -215,12 +217,13 @@ class Network(Construct):
 
     def _group_rules(self, app_port: int) -> None:
         """Who may reach whom: the VPC link's NLB -> ALB -> API tasks; API tasks and workers -> proxy -> primary."""
-        # Nothing from the internet: API Gateway reaches the ALB only through its VPC link, whose network load
-        # balancer (no security group of its own, nodes in the private subnets) connects from those subnets.
-        for i, cidr in enumerate(self.cidrs["private"]):
-            VpcSecurityGroupIngressRule(
-                self, f"alb-in-443-private-{i}", security_group_id=self.alb_sg.id, cidr_ipv4=cidr, ip_protocol="tcp",
-                from_port=443, to_port=443, description="The VPC link's network load balancer (private subnets)")
+        # Nothing from the internet, nor from inside the VPC: API Gateway reaches the ALB only through its VPC
+        # link, whose network load balancer has a group of its own with no inbound rule (PrivateLink traffic is
+        # not evaluated against it: modules/private_link.py), and the ALB admits 443 from that group only, not
+        # from the private subnets where the tasks run. NLB health checks are subject to the NLB group's
+        # outbound rules, not its inbound ones (ELB guide, "Update the security groups for your Network Load
+        # Balancer"), so this one egress carries both the forwarded traffic and the health checks.
+        self._allow(self.nlb_sg, self.alb_sg, 443, "nlb-to-alb", "VPC link's network load balancer to the ALB")
         self._allow(self.alb_sg, self.app_sg, app_port, "alb-to-app", "Load balancer to API tasks")
         for source, id_ in ((self.app_sg, "app"), (self.worker_sg, "worker")):
             self._allow(source, self.proxy_sg, POSTGRES_PORT, f"{id_}-to-proxy", f"{id_} tasks to the RDS Proxy")

@@ -25,13 +25,18 @@ class PrivateLink(Construct):
     """Exposes `nlb`, `target_group` and `vpc_link` (the API's integrations connect through it)."""
 
     def __init__(self, scope: Construct, id_: str, *, naming: Naming, subnet_ids: list[str], vpc_id: str,
-                 alb_arn: str, alb_listener, health_check_path: str, deletion_protection: bool) -> None:
+                 alb_arn: str, alb_listener, health_check_path: str, deletion_protection: bool,
+                 security_group_id: str) -> None:
         super().__init__(scope, id_)
-        # No security group: PrivateLink traffic from the VPC link arrives from the NLB's own nodes, and the
-        # ALB's group admits 443 from the private subnets those nodes live in (modules/network.py).
+        # A security group from the start: an NLB created without one can never get one (ELB guide, "Update the
+        # security groups for your Network Load Balancer"). The group has no inbound rule and inbound rules are
+        # not enforced on PrivateLink traffic ("off"), so the VPC link's traffic passes and nothing else in the
+        # VPC can reach the listener; its one egress is 443 to the ALB's group, which admits only this group
+        # (modules/network.py), so nothing in the VPC reaches the ALB around API Gateway's authentication.
         self.nlb = Lb(self, "nlb", name=naming.name("nlb"), load_balancer_type="network", internal=True,
                       subnets=subnet_ids, enable_cross_zone_load_balancing=True,
-                      enable_deletion_protection=deletion_protection)
+                      enable_deletion_protection=deletion_protection, security_groups=[security_group_id],
+                      enforce_security_group_inbound_rules_on_private_link_traffic="off")
         checkov.skip(self.nlb, "CKV_AWS_91", "NLB access logs exist only for TLS listeners; this one passes TCP "
                                              "through to the ALB, whose access logs record every request.")
         if not deletion_protection:

@@ -130,7 +130,7 @@ class PlatformStack(TerraformStack):
             self, "private-link", naming=self._naming, subnet_ids=network.private_subnet_ids, vpc_id=network.vpc.id,
             alb_arn=self.load_balancer.alb.arn, alb_listener=self.load_balancer.https_listener,
             health_check_path=env.compute.health_check_path,
-            deletion_protection=env.load_balancer.deletion_protection)
+            deletion_protection=env.load_balancer.deletion_protection, security_group_id=network.nlb_sg.id)
         self.compute = Compute(self, "compute", naming=self._naming, config=env.compute, vpc_id=network.vpc.id,
                                kms_key_arn=self.security.key_arn)
         self._api_service()

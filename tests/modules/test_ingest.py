@@ -50,7 +50,7 @@ def test_completed_uploads_notify_the_queue_with_a_prefix_filter(stacks, env):
     notification = of_bucket(stack, "aws_s3_bucket_notification", upload_bucket(stack))
     [queue] = notification["queue"]
     assert queue["queue_arn"].startswith("${aws_sqs_queue.ingest_queue_")
-    assert queue["events"] == ["s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put"]
+    assert queue["events"] == ["s3:ObjectCreated:*"]
     assert queue["filter_prefix"] == "uploads/"
     assert notification["depends_on"] == [next(f"aws_sqs_queue_policy.{k}" for k in resources(stack, "aws_sqs_queue_policy"))]
 

@@ -232,7 +232,8 @@ def test_the_deploy_role_trusts_only_the_reviewed_environment(stacks, env):
     [policy] = [p for p in resources(stack, "aws_iam_role_policy").values() if p["name"] == "refresh"]
     allowed = {a for s in json.loads(policy["policy"])["Statement"] if s["Effect"] == "Allow"
                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert allowed == {"sts:AssumeRole", "secretsmanager:GetSecretValue"}
+    # kms:Decrypt: the secrets' key, via Secrets Manager only (tests/modules/test_review_findings.py).
+    assert allowed == {"sts:AssumeRole", "secretsmanager:GetSecretValue", "kms:Decrypt"}
     [assume] = [s for s in json.loads(policy["policy"])["Statement"] if s.get("Action") in ("sts:AssumeRole",
                                                                                             ["sts:AssumeRole"])]
     assert str(assume["Resource"]).endswith(f"video-ingest-terraform-state-read-{env}") or "read" in str(

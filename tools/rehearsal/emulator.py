@@ -77,6 +77,9 @@ EMULATOR_DRIFT = {
     ("aws_kms_key", "rotation_period_in_days"):
         "moto's EnableKeyRotation ignores RotationPeriodInDays and GetKeyRotationStatus does not return it",
     ("aws_cloudfront_public_key", "comment"): "moto's CreatePublicKey drops Comment",
+    ("aws_lb", "enforce_security_group_inbound_rules_on_private_link_traffic"):
+        "moto 5.2.5's SetSecurityGroups ignores EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic and "
+        "DescribeLoadBalancers does not return it",
 }
 PROTECTIONS = {"deletion_protection": False, "enable_deletion_protection": False,
                "deletion_protection_enabled": False}
