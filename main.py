@@ -9,6 +9,7 @@ in only when every stack synthesized, so a bad input leaves the previous
 cdktf.out/ untouched. Bad input exits with status 2 and one line naming the
 file, the field, the value and what is allowed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,12 @@ def build_app(outdir: str, environment_names, config_dir: Path):
     from stacks.state_backend import StateBackendStack
 
     app = App(outdir=outdir)
-    StateBackendStack(app, STATE_STACK, config=state,
-                      environments=[Naming(env.name, env.account_id, env.region) for env in environments])
+    StateBackendStack(
+        app,
+        STATE_STACK,
+        config=state,
+        environments=[Naming(env.name, env.account_id, env.region) for env in environments],
+    )
     for env in environments:
         AccountBootstrapStack(app, stack_name(env.name), env=env, state=state)
         PlatformStack(app, env.name, env=env, state=state)
@@ -93,8 +98,8 @@ def _optimized() -> None:
     way jsii switches them off (aws/jsii#3660); the kernel still checks every value it receives (aws/jsii#5165).
     The test suite keeps them: it synthesizes every stack in its own process, without -O, so a wrong type in
     this project's code fails there with jsii's message. Nothing the synth runs uses `assert` or `__debug__`
-    (tests/structure/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O bytecode
-    (tools/perf/bytecode.py)."""
+    (tests/structure/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O
+    bytecode (tools/perf/bytecode.py)."""
     if not sys.flags.optimize and os.environ.get(TYPE_CHECKS_VARIABLE) != "1":
         os.execv(sys.executable, [sys.executable, "-O", *sys.orig_argv[1:]])
 

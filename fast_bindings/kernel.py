@@ -14,6 +14,7 @@ What is replaced is jsii's private process class, not its protocol: the requests
 in jsii's order. If jsii is not the version this was written for, its embedded runtime has no `lib/program.js`, or
 JSII_RUNTIME names another runtime, nothing is replaced (jsii's own relay runs) and `install()` returns False.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -67,9 +68,15 @@ def _start(self) -> None:
         theirs.set_inheritable(True)
     node = environ.get("JSII_NODE", "node")
     try:
-        pid = os.posix_spawnp(node, [node, "--max-old-space-size=4069", "--preserve-symlinks", program], environ,
-                              file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                                            (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3)])
+        pid = os.posix_spawnp(
+            node,
+            [node, "--max-old-space-size=4069", "--preserve-symlinks", program],
+            environ,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, theirs.fileno(), 3),
+            ],
+        )
     finally:
         theirs.close()
     self._process = _Kernel(pid, ours)
@@ -97,10 +104,14 @@ def install() -> bool:
     from jsii._embedded import jsii as embedded
     from jsii._kernel.providers import process
 
-    if "JSII_RUNTIME" in os.environ or jsii.__version__ != JSII_VERSION \
-            or "lib/program.js" not in embedded.EMBEDDED_FILES.values() \
-            or not all(hasattr(process._NodeProcess, name) for name in ("_jsii_runtime", "handshake", "start",
-                                                                         "stop", "send")):
+    if (
+        "JSII_RUNTIME" in os.environ
+        or jsii.__version__ != JSII_VERSION
+        or "lib/program.js" not in embedded.EMBEDDED_FILES.values()
+        or not all(
+            hasattr(process._NodeProcess, name) for name in ("_jsii_runtime", "handshake", "start", "stop", "send")
+        )
+    ):
         return False
     process._NodeProcess.start = _start
     process._NodeProcess.stop = _stop

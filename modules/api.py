@@ -1,5 +1,6 @@
 """API: a regional REST API for video metadata, proxied to the ALB, with API keys, IAM auth,
 per-client usage plans, GET caching, access logs, metrics and X-Ray."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,14 +16,20 @@ from cdktf_cdktf_provider_aws.api_gateway_client_certificate import ApiGatewayCl
 from cdktf_cdktf_provider_aws.api_gateway_deployment import ApiGatewayDeployment
 from cdktf_cdktf_provider_aws.api_gateway_integration import ApiGatewayIntegration
 from cdktf_cdktf_provider_aws.api_gateway_method import ApiGatewayMethod
-from cdktf_cdktf_provider_aws.api_gateway_method_settings import ApiGatewayMethodSettings, ApiGatewayMethodSettingsSettings
+from cdktf_cdktf_provider_aws.api_gateway_method_settings import (
+    ApiGatewayMethodSettings,
+    ApiGatewayMethodSettingsSettings,
+)
 from cdktf_cdktf_provider_aws.api_gateway_request_validator import ApiGatewayRequestValidator
 from cdktf_cdktf_provider_aws.api_gateway_resource import ApiGatewayResource
 from cdktf_cdktf_provider_aws.api_gateway_rest_api import ApiGatewayRestApi, ApiGatewayRestApiEndpointConfiguration
 from cdktf_cdktf_provider_aws.api_gateway_stage import ApiGatewayStage, ApiGatewayStageAccessLogSettings
 from cdktf_cdktf_provider_aws.api_gateway_usage_plan import (
-    ApiGatewayUsagePlan, ApiGatewayUsagePlanApiStages, ApiGatewayUsagePlanQuotaSettings,
-    ApiGatewayUsagePlanThrottleSettings)
+    ApiGatewayUsagePlan,
+    ApiGatewayUsagePlanApiStages,
+    ApiGatewayUsagePlanQuotaSettings,
+    ApiGatewayUsagePlanThrottleSettings,
+)
 from cdktf_cdktf_provider_aws.api_gateway_usage_plan_key import ApiGatewayUsagePlanKey
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
@@ -37,15 +44,17 @@ from modules.naming import Naming
 from modules.policy import service_trust
 from modules.validation import LOG_RETENTION
 
-CORS_ORIGIN = Pattern(r"(https://[a-z0-9.-]+(:\d+)?|http://localhost(:\d+)?)?",
-                      "empty or one https:// origin (or http://localhost), no path")
+CORS_ORIGIN = Pattern(
+    r"(https://[a-z0-9.-]+(:\d+)?|http://localhost(:\d+)?)?",
+    "empty or one https:// origin (or http://localhost), no path",
+)
 
 CACHE_SIZES = ("0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237")
 # (path, parent path, path parameter) -> methods. The metadata API; uploads only get a presigned URL here.
 ROUTES = {
     "videos": ("GET", "POST"),
     "videos/{id}": ("GET", "PUT", "DELETE"),
-    "uploads": ("POST",),          # returns presigned multipart URLs; the bytes go straight to S3
+    "uploads": ("POST",),  # returns presigned multipart URLs; the bytes go straight to S3
 }
 # The query string of the collection GET: each parameter is declared on the method and is part of the cache key
 # (an undeclared one reaches the backend but not the key: the backend must ignore it).
@@ -57,6 +66,7 @@ CALLER_KEY = "method.request.header.x-api-key"
 @dataclass(frozen=True, kw_only=True)
 class ApiClient:
     """One API consumer: its own key and usage plan."""
+
     name: Annotated[
         str,
         Pattern(r"[a-z][a-z0-9-]{1,30}", "2-31 chars of a-z, 0-9, '-'"),
@@ -70,6 +80,7 @@ class ApiClient:
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig:
     """Inputs. Every default is the prod-safe choice."""
+
     stage_name: Annotated[
         str, Pattern(r"[A-Za-z0-9_]{1,128}", "1-128 chars of A-Z a-z 0-9 _"), Doc("path prefix of the deployed API")
     ] = "v1"
@@ -82,9 +93,9 @@ class ApiConfig:
     cors_allowed_origin: Annotated[
         str, CORS_ORIGIN, Doc("the browser origin CORS admits; empty: the site's own (ingest.cors_allowed_origins[0])")
     ] = ""
-    clients: Annotated[
-        tuple[ApiClient, ...], Doc("[[api.clients]]: one usage plan + key each")
-    ] = (ApiClient(name="web"),)
+    clients: Annotated[tuple[ApiClient, ...], Doc("[[api.clients]]: one usage plan + key each")] = (
+        ApiClient(name="web"),
+    )
 
     def __post_init__(self) -> None:
         names = [client.name for client in self.clients]
@@ -95,25 +106,61 @@ class ApiConfig:
 class Api(Construct):
     """Exposes `rest_api`, `stage`, `cached_paths`, `usage_plans` and `api_keys` by client name."""
 
-    def __init__(self, scope: Construct, id_: str, *, naming: Naming, config: ApiConfig, backend_url: str,
-                 kms_key_arn: str, web_acl_arn: str, vpc_link_id: str, cors_origin: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        naming: Naming,
+        config: ApiConfig,
+        backend_url: str,
+        kms_key_arn: str,
+        web_acl_arn: str,
+        vpc_link_id: str,
+        cors_origin: str,
+    ) -> None:
         super().__init__(scope, id_)
         self._naming, self._config, self._vpc_link_id = naming, config, vpc_link_id
         self.log_groups: dict[str, CloudwatchLogGroup] = {}
         self.rest_api = ApiGatewayRestApi(
-            self, "rest-api", name=naming.name("api"), description="Video metadata API",
+            self,
+            "rest-api",
+            name=naming.name("api"),
+            description="Video metadata API",
             endpoint_configuration=ApiGatewayRestApiEndpointConfiguration(types=["REGIONAL"]),
-            api_key_source="HEADER", lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+            api_key_source="HEADER",
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
         methods = self._routes(backend_url)
-        methods += cors(self, rest_api_id=self.rest_api.id, resources=self._resources, origin=cors_origin,
-                        routes=ROUTES, request_validator_id=self._validator.id)
-        fingerprint = hashlib.sha256(json.dumps(
-            {"routes": ROUTES, "query": QUERY_PARAMETERS, "iam": config.iam_auth, "cors": cors_origin,
-             "integration": "vpc-link"}, sort_keys=True).encode()).hexdigest()
+        methods += cors(
+            self,
+            rest_api_id=self.rest_api.id,
+            resources=self._resources,
+            origin=cors_origin,
+            routes=ROUTES,
+            request_validator_id=self._validator.id,
+        )
+        fingerprint = hashlib.sha256(
+            json.dumps(
+                {
+                    "routes": ROUTES,
+                    "query": QUERY_PARAMETERS,
+                    "iam": config.iam_auth,
+                    "cors": cors_origin,
+                    "integration": "vpc-link",
+                },
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()
         deployment = ApiGatewayDeployment(
-            self, "deployment", rest_api_id=self.rest_api.id, description="managed by cdktf",
-            triggers={"routes": fingerprint}, depends_on=methods,
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+            self,
+            "deployment",
+            rest_api_id=self.rest_api.id,
+            description="managed by cdktf",
+            triggers={"routes": fingerprint},
+            depends_on=methods,
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
         self.stage = self._stage(deployment, kms_key_arn)
         self.cached_paths = self._method_settings()
         Wafv2WebAclAssociation(self, "waf", resource_arn=self.stage.arn, web_acl_arn=web_acl_arn)
@@ -126,41 +173,76 @@ class Api(Construct):
         integration. Returns the methods and integrations (what a deployment waits for)."""
         config = self._config
         validator = self._validator = ApiGatewayRequestValidator(
-            self, "request-validator", rest_api_id=self.rest_api.id, name="body-and-parameters",
-            validate_request_body=True, validate_request_parameters=True)
+            self,
+            "request-validator",
+            rest_api_id=self.rest_api.id,
+            name="body-and-parameters",
+            validate_request_body=True,
+            validate_request_parameters=True,
+        )
         resources, methods = {"": None}, []
         self._resources = resources
         for path, verbs in ROUTES.items():
             parent, _, part = path.rpartition("/")
-            resource = ApiGatewayResource(self, f"resource-{_slug(path)}", rest_api_id=self.rest_api.id,
-                                          parent_id=resources[parent].id if resources.get(parent) else
-                                          self.rest_api.root_resource_id, path_part=part)
+            resource = ApiGatewayResource(
+                self,
+                f"resource-{_slug(path)}",
+                rest_api_id=self.rest_api.id,
+                parent_id=resources[parent].id if resources.get(parent) else self.rest_api.root_resource_id,
+                path_part=part,
+            )
             resources[path] = resource
             params = re.findall(r"\{(\w+)\}", path)
             for verb in verbs:
                 query = QUERY_PARAMETERS.get(path, ()) if verb == "GET" else ()
                 method = ApiGatewayMethod(
-                    self, f"method-{_slug(path)}-{verb.lower()}", rest_api_id=self.rest_api.id,
-                    resource_id=resource.id, http_method=verb, api_key_required=True,
-                    authorization="AWS_IAM" if config.iam_auth else "NONE", request_validator_id=validator.id,
-                    request_parameters={**{f"method.request.path.{p}": True for p in params},
-                                        **{f"method.request.querystring.{q}": False for q in query},
-                                        **({CALLER_KEY: True} if verb == "GET" else {})} or None)
+                    self,
+                    f"method-{_slug(path)}-{verb.lower()}",
+                    rest_api_id=self.rest_api.id,
+                    resource_id=resource.id,
+                    http_method=verb,
+                    api_key_required=True,
+                    authorization="AWS_IAM" if config.iam_auth else "NONE",
+                    request_validator_id=validator.id,
+                    request_parameters={
+                        **{f"method.request.path.{p}": True for p in params},
+                        **{f"method.request.querystring.{q}": False for q in query},
+                        **({CALLER_KEY: True} if verb == "GET" else {}),
+                    }
+                    or None,
+                )
                 if not config.iam_auth:
-                    checkov.skip(method, "CKV2_AWS_70", f"{self._naming.environment}: IAM authorization off by "
-                                                        "config; every method still requires an API key.")
+                    checkov.skip(
+                        method,
+                        "CKV2_AWS_70",
+                        f"{self._naming.environment}: IAM authorization off by "
+                        "config; every method still requires an API key.",
+                    )
                 integration = ApiGatewayIntegration(
-                    self, f"integration-{_slug(path)}-{verb.lower()}", rest_api_id=self.rest_api.id,
-                    resource_id=resource.id, http_method=method.http_method, type="HTTP_PROXY",
-                    integration_http_method=verb, uri=f"{backend_url}/{path}", timeout_milliseconds=29000,
+                    self,
+                    f"integration-{_slug(path)}-{verb.lower()}",
+                    rest_api_id=self.rest_api.id,
+                    resource_id=resource.id,
+                    http_method=method.http_method,
+                    type="HTTP_PROXY",
+                    integration_http_method=verb,
+                    uri=f"{backend_url}/{path}",
+                    timeout_milliseconds=29000,
                     # Privately: through the VPC link to the internal load balancers (modules/private_link.py).
-                    connection_type="VPC_LINK", connection_id=self._vpc_link_id,
-                    request_parameters={**{f"integration.request.path.{p}": f"method.request.path.{p}" for p in params},
-                                        **{f"integration.request.querystring.{q}": f"method.request.querystring.{q}"
-                                           for q in query}} or None,
-                    cache_key_parameters=[*(f"method.request.path.{p}" for p in params),
-                                          *(f"method.request.querystring.{q}" for q in query),
-                                          *((CALLER_KEY,) if verb == "GET" else ())] or None)
+                    connection_type="VPC_LINK",
+                    connection_id=self._vpc_link_id,
+                    request_parameters={
+                        **{f"integration.request.path.{p}": f"method.request.path.{p}" for p in params},
+                        **{f"integration.request.querystring.{q}": f"method.request.querystring.{q}" for q in query},
+                    }
+                    or None,
+                    cache_key_parameters=[
+                        *(f"method.request.path.{p}" for p in params),
+                        *(f"method.request.querystring.{q}" for q in query),
+                        *((CALLER_KEY,) if verb == "GET" else ()),
+                    ]
+                    or None,
+                )
                 methods += [method, integration]
         return methods
 
@@ -171,37 +253,67 @@ class Api(Construct):
         # the AWS::ApiGateway::Account example) names the service and no condition: API Gateway's docs list no
         # aws:SourceAccount for this account-wide assume, and UpdateAccount refuses a role it cannot assume
         # ("The role ARN does not have required permissions"). The role can only write logs of this account.
-        logs_role = IamRole(self, "cloudwatch-role", name=naming.name("apigateway-logs"),
-                            description="API Gateway execution logging",
-                            assume_role_policy=service_trust("apigateway.amazonaws.com"))
-        policy_attachment = IamRolePolicyAttachment(self, "cloudwatch-role-policy", role=logs_role.name, policy_arn=(
-            "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
+        logs_role = IamRole(
+            self,
+            "cloudwatch-role",
+            name=naming.name("apigateway-logs"),
+            description="API Gateway execution logging",
+            assume_role_policy=service_trust("apigateway.amazonaws.com"),
+        )
+        policy_attachment = IamRolePolicyAttachment(
+            self,
+            "cloudwatch-role-policy",
+            role=logs_role.name,
+            policy_arn=("arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+        )
         # Log groups the service would otherwise create itself, unencrypted and kept forever: declared first,
         # with the key and the retention, and the producers ordered after them.
         welcome = self._log_group("welcome-logs", "/aws/apigateway/welcome", kms_key_arn)
-        account = ApiGatewayAccount(self, "account", cloudwatch_role_arn=logs_role.arn,
-                                    depends_on=[welcome, policy_attachment])
+        account = ApiGatewayAccount(
+            self, "account", cloudwatch_role_arn=logs_role.arn, depends_on=[welcome, policy_attachment]
+        )
         access_logs = self._log_group("access-logs", naming.log_group("apigateway", "access"), kms_key_arn)
         execution_logs = self._log_group(
-            "execution-logs", f"API-Gateway-Execution-Logs_{self.rest_api.id}/{config.stage_name}", kms_key_arn)
-        certificate = ApiGatewayClientCertificate(self, "client-certificate",
-                                                  description="Lets the backend verify calls come from API Gateway")
+            "execution-logs", f"API-Gateway-Execution-Logs_{self.rest_api.id}/{config.stage_name}", kms_key_arn
+        )
+        certificate = ApiGatewayClientCertificate(
+            self, "client-certificate", description="Lets the backend verify calls come from API Gateway"
+        )
         return ApiGatewayStage(
-            self, "stage", rest_api_id=self.rest_api.id, deployment_id=deployment.id, stage_name=config.stage_name,
-            cache_cluster_enabled=True, cache_cluster_size=config.cache_size_gb, xray_tracing_enabled=True,
+            self,
+            "stage",
+            rest_api_id=self.rest_api.id,
+            deployment_id=deployment.id,
+            stage_name=config.stage_name,
+            cache_cluster_enabled=True,
+            cache_cluster_size=config.cache_size_gb,
+            xray_tracing_enabled=True,
             client_certificate_id=certificate.id,
-            access_log_settings=ApiGatewayStageAccessLogSettings(destination_arn=access_logs.arn, format=json.dumps({
-                "requestId": "$context.requestId", "ip": "$context.identity.sourceIp",
-                "apiKeyId": "$context.identity.apiKeyId", "caller": "$context.identity.caller",
-                "requestTime": "$context.requestTime", "httpMethod": "$context.httpMethod",
-                "resourcePath": "$context.resourcePath", "status": "$context.status",
-                "latencyMs": "$context.responseLatency", "integrationLatencyMs": "$context.integrationLatency"},
-                sort_keys=True)),
-            depends_on=[account, execution_logs])
+            access_log_settings=ApiGatewayStageAccessLogSettings(
+                destination_arn=access_logs.arn,
+                format=json.dumps(
+                    {
+                        "requestId": "$context.requestId",
+                        "ip": "$context.identity.sourceIp",
+                        "apiKeyId": "$context.identity.apiKeyId",
+                        "caller": "$context.identity.caller",
+                        "requestTime": "$context.requestTime",
+                        "httpMethod": "$context.httpMethod",
+                        "resourcePath": "$context.resourcePath",
+                        "status": "$context.status",
+                        "latencyMs": "$context.responseLatency",
+                        "integrationLatencyMs": "$context.integrationLatency",
+                    },
+                    sort_keys=True,
+                ),
+            ),
+            depends_on=[account, execution_logs],
+        )
 
     def _log_group(self, id_: str, name: str, kms_key_arn: str) -> CloudwatchLogGroup:
-        group = CloudwatchLogGroup(self, id_, name=name, kms_key_id=kms_key_arn,
-                                   retention_in_days=self._config.log_retention_days)
+        group = CloudwatchLogGroup(
+            self, id_, name=name, kms_key_id=kms_key_arn, retention_in_days=self._config.log_retention_days
+        )
         checkov.short_log_retention(group, self._config.log_retention_days, self._naming.environment)
         self.log_groups[id_] = group
         return group
@@ -211,36 +323,63 @@ class Api(Construct):
         method paths that are cached."""
         config = self._config
         settings = lambda **cache: ApiGatewayMethodSettingsSettings(
-            metrics_enabled=True, logging_level="INFO", data_trace_enabled=False, cache_data_encrypted=True,
-            throttling_rate_limit=config.stage_rate_limit, throttling_burst_limit=config.stage_burst_limit, **cache)
+            metrics_enabled=True,
+            logging_level="INFO",
+            data_trace_enabled=False,
+            cache_data_encrypted=True,
+            throttling_rate_limit=config.stage_rate_limit,
+            throttling_burst_limit=config.stage_burst_limit,
+            **cache,
+        )
         all_methods = ApiGatewayMethodSettings(
-            self, "all-methods", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name, method_path="*/*",
-            settings=settings(caching_enabled=False))
-        checkov.skip(all_methods, "CKV_AWS_225", "Caching is enabled per GET method below; this catch-all keeps "
-                                                 "POST/PUT/DELETE uncached (a cached write would replay a response).")
+            self,
+            "all-methods",
+            rest_api_id=self.rest_api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=settings(caching_enabled=False),
+        )
+        checkov.skip(
+            all_methods,
+            "CKV_AWS_225",
+            "Caching is enabled per GET method below; this catch-all keeps "
+            "POST/PUT/DELETE uncached (a cached write would replay a response).",
+        )
         cached = [path for path, verbs in ROUTES.items() if "GET" in verbs]
         for path in cached:
             ApiGatewayMethodSettings(
-                self, f"cache-{_slug(path)}", rest_api_id=self.rest_api.id, stage_name=self.stage.stage_name,
-                method_path=method_path(path, "GET"), settings=settings(
-                    caching_enabled=True, cache_ttl_in_seconds=config.cache_ttl_seconds,
+                self,
+                f"cache-{_slug(path)}",
+                rest_api_id=self.rest_api.id,
+                stage_name=self.stage.stage_name,
+                method_path=method_path(path, "GET"),
+                settings=settings(
+                    caching_enabled=True,
+                    cache_ttl_in_seconds=config.cache_ttl_seconds,
                     require_authorization_for_cache_control=True,
-                    unauthorized_cache_control_header_strategy="FAIL_WITH_403"))
+                    unauthorized_cache_control_header_strategy="FAIL_WITH_403",
+                ),
+            )
         return [method_path(path, "GET") for path in cached]
 
     def _usage_plan(self, client: ApiClient) -> None:
         naming = self._naming
         plan = ApiGatewayUsagePlan(
-            self, f"plan-{client.name}", name=naming.name(client.name),
+            self,
+            f"plan-{client.name}",
+            name=naming.name(client.name),
             description=f"Throttling and quota for {client.name}",
             api_stages=[ApiGatewayUsagePlanApiStages(api_id=self.rest_api.id, stage=self.stage.stage_name)],
-            throttle_settings=ApiGatewayUsagePlanThrottleSettings(rate_limit=client.rate_limit,
-                                                                  burst_limit=client.burst_limit),
-            quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=client.quota_per_day, period="DAY"))
+            throttle_settings=ApiGatewayUsagePlanThrottleSettings(
+                rate_limit=client.rate_limit, burst_limit=client.burst_limit
+            ),
+            quota_settings=ApiGatewayUsagePlanQuotaSettings(limit=client.quota_per_day, period="DAY"),
+        )
         # The key's value is generated by AWS: it is never in code (it is in state, which is encrypted).
         key = ApiGatewayApiKey(self, f"key-{client.name}", name=naming.name(client.name), enabled=True)
-        ApiGatewayUsagePlanKey(self, f"plan-key-{client.name}", key_id=key.id, key_type="API_KEY",
-                               usage_plan_id=plan.id)
+        ApiGatewayUsagePlanKey(
+            self, f"plan-key-{client.name}", key_id=key.id, key_type="API_KEY", usage_plan_id=plan.id
+        )
         self.usage_plans[client.name], self.api_keys[client.name] = plan, key
 
 

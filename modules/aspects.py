@@ -1,8 +1,9 @@
 """What is decided once the whole stack is built, at synth: the permissions boundary on every role (a cdktf
 Aspect), and policies that grow with each grant rendered once from their collected statements (a Lazy value)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import jsii
 from cdktf import IAspect, IResolveContext, IStringProducer, Lazy

@@ -8,18 +8,21 @@ tools/docs.py shows each limit's `description` in docs/configuration.md's tables
 field's `Doc` (the "meaning" column). Rules between fields (transitions that must increase, min <= max) stay code,
 in the dataclass's `__post_init__`.
 """
+
 from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 LONG_LIST = 8  # longer lists of values are shortened in the docs' tables (messages list them all)
 
 
 class Limit:
     """One field's limit: `problem(value)` says what is wrong (None: allowed); `description` says what is allowed."""
+
     description: str
 
     def problem(self, value: Any) -> str | None:
@@ -45,14 +48,16 @@ def _amount(number: float, unit: str) -> str:
 @dataclass(frozen=True)
 class Range(Limit):
     """`low <= value <= high` (either bound may be None: unbounded); `above=True`: `low < value`."""
+
     low: float | None = None
     high: float | None = None
     unit: str = ""
     above: bool = False
 
     def problem(self, value: Any) -> str | None:
-        fits = (self.low is None or (value > self.low if self.above else value >= self.low)) and \
-               (self.high is None or value <= self.high)
+        fits = (self.low is None or (value > self.low if self.above else value >= self.low)) and (
+            self.high is None or value <= self.high
+        )
         return None if fits else f"must be {self.description}"
 
     @property
@@ -69,6 +74,7 @@ class Range(Limit):
 @dataclass(frozen=True)
 class OneOf(Limit):
     """One of `values`; `name` says what they are ("a CloudWatch Logs retention"), `text` replaces the list."""
+
     values: tuple
     name: str = ""
     text: str = ""
@@ -93,6 +99,7 @@ class OneOf(Limit):
 @dataclass(frozen=True)
 class Pattern(Limit):
     """The whole value matches `regex`; `description` says it in words ("a DNS name such as 'example.com'")."""
+
     regex: str
     description: str
 
@@ -103,6 +110,7 @@ class Pattern(Limit):
 @dataclass(frozen=True)
 class Check(Limit):
     """A limit that needs code (a table lookup, a parse): `check(value)` returns the problem or None."""
+
     check: Callable[[Any], str | None]
     description: str
 

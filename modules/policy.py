@@ -6,12 +6,14 @@ list (one string in trust policies), one `Resource` written as a string, as AWS 
 
 The way to read them back ("may this request go through?") is the rehearsal's: tools/rehearsal/iam_evaluator.py.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 VERSION = "2012-10-17"
 Statement = dict[str, Any]
@@ -23,13 +25,18 @@ def policy(*statements: Statement) -> str:
     return json.dumps({"Version": VERSION, "Statement": list(statements)}, sort_keys=True)
 
 
-def statement(sid: str, actions: Iterable[str] | str, resources: Iterable[str] | str | None, *,
-              effect: str = "Allow", principal: dict[str, Any] | None = None,
-              condition: dict[str, Any] | None = None) -> Statement:
+def statement(
+    sid: str,
+    actions: Iterable[str] | str,
+    resources: Iterable[str] | str | None,
+    *,
+    effect: str = "Allow",
+    principal: dict[str, Any] | None = None,
+    condition: dict[str, Any] | None = None,
+) -> Statement:
     """One statement. `actions` are written sorted; one action given as a string stays a string (trust
     policies). `resources` is None only where the policy's resource is implied (a role's trust policy)."""
-    body: Statement = {"Sid": sid, "Effect": effect,
-                       "Action": actions if isinstance(actions, str) else sorted(actions)}
+    body: Statement = {"Sid": sid, "Effect": effect, "Action": actions if isinstance(actions, str) else sorted(actions)}
     if principal is not None:
         body["Principal"] = principal
     if resources is not None:
@@ -41,12 +48,19 @@ def statement(sid: str, actions: Iterable[str] | str, resources: Iterable[str] |
     return body
 
 
-def deny_insecure_transport(service_prefix: str, resources: Iterable[str] | str, *,
-                            actions: Iterable[str] = ("*",)) -> Statement:
+def deny_insecure_transport(
+    service_prefix: str, resources: Iterable[str] | str, *, actions: Iterable[str] = ("*",)
+) -> Statement:
     """The TLS-only statement of every bucket, queue and topic policy. `actions` are relative to the
     service: `deny_insecure_transport("sns", [topic], actions=["Publish"])` denies `sns:Publish`."""
-    return statement("DenyInsecureTransport", [f"{service_prefix}:{action}" for action in actions], resources,
-                     effect="Deny", principal={"AWS": "*"}, condition={"Bool": {"aws:SecureTransport": "false"}})
+    return statement(
+        "DenyInsecureTransport",
+        [f"{service_prefix}:{action}" for action in actions],
+        resources,
+        effect="Deny",
+        principal={"AWS": "*"},
+        condition={"Bool": {"aws:SecureTransport": "false"}},
+    )
 
 
 class Grantee(Protocol):
@@ -60,6 +74,7 @@ class Grantee(Protocol):
 class ServiceGrant:
     """What AWS services (`services`) need on a resource another module owns, e.g. a KMS key: the owner's
     grant method writes `statement()` into that resource's policy (`Security.grant_to_service`)."""
+
     sid: str
     services: str | tuple[str, ...]
     actions: tuple[str, ...]
@@ -67,19 +82,22 @@ class ServiceGrant:
 
     def statement(self, resources: Iterable[str] | str = "*") -> Statement:
         services = self.services if isinstance(self.services, str) else list(self.services)
-        return statement(self.sid, self.actions, resources, principal={"Service": services},
-                         condition=dict(self.condition))
+        return statement(
+            self.sid, self.actions, resources, principal={"Service": services}, condition=dict(self.condition)
+        )
 
 
 def service_trust(service: str, *, source_account: str | None = None) -> str:
     """Trust policy for an AWS service; `source_account` guards against the confused deputy."""
     condition = {"StringEquals": {"aws:SourceAccount": source_account}} if source_account else None
-    return policy(statement("TrustService", "sts:AssumeRole", None, principal={"Service": service},
-                            condition=condition))
+    return policy(
+        statement("TrustService", "sts:AssumeRole", None, principal={"Service": service}, condition=condition)
+    )
 
 
-def account_trust(accounts_or_principals: Iterable[str], *, condition: dict[str, Any] | None = None,
-                  sid: str = "TrustAccounts") -> str:
+def account_trust(
+    accounts_or_principals: Iterable[str], *, condition: dict[str, Any] | None = None, sid: str = "TrustAccounts"
+) -> str:
     """Trust policy for IAM principals: a 12-digit account id stands for its root ARN (the whole account,
     whose own IAM policies must then allow the assume), anything else is a principal ARN. Order is kept."""
     principals = [f"arn:aws:iam::{p}:root" if ACCOUNT_ID.fullmatch(p) else p for p in accounts_or_principals]
@@ -88,16 +106,20 @@ def account_trust(accounts_or_principals: Iterable[str], *, condition: dict[str,
     return policy(statement(sid, "sts:AssumeRole", None, principal={"AWS": principals}, condition=condition))
 
 
-def web_identity_trust(provider_arn: str, *, audience: str, subjects: Iterable[str],
-                       sid: str = "WebIdentity") -> str:
+def web_identity_trust(provider_arn: str, *, audience: str, subjects: Iterable[str], sid: str = "WebIdentity") -> str:
     """Trust policy for an OIDC provider (`arn:aws:iam::<account>:oidc-provider/<host>`): tokens for
     `audience` whose subject is one of `subjects` (StringLike when one has a wildcard, else StringEquals)."""
     host = provider_arn.partition(":oidc-provider/")[2]
     subjects = list(subjects)
     if not host or not subjects:
-        raise ValueError(f"web_identity_trust: need an oidc-provider ARN and subjects, got {provider_arn!r}, {subjects}")
+        raise ValueError(
+            f"web_identity_trust: need an oidc-provider ARN and subjects, got {provider_arn!r}, {subjects}"
+        )
     condition: dict[str, Any] = {"StringEquals": {f"{host}:aud": audience}}
     subject_test = "StringLike" if any(wildcard in s for s in subjects for wildcard in "*?") else "StringEquals"
     condition.setdefault(subject_test, {})[f"{host}:sub"] = subjects[0] if len(subjects) == 1 else subjects
-    return policy(statement(sid, "sts:AssumeRoleWithWebIdentity", None, principal={"Federated": provider_arn},
-                            condition=condition))
+    return policy(
+        statement(
+            sid, "sts:AssumeRoleWithWebIdentity", None, principal={"Federated": provider_arn}, condition=condition
+        )
+    )

@@ -6,6 +6,7 @@ for REST APIs"), so the ALB becomes the NLB's one target (target type `alb`, TCP
 with the API's certificate, which API Gateway verifies against the integration URI's host). Nothing of this is
 reachable from the internet: API keys, SigV4, usage plans and throttling are the only way in (docs/request-paths.md).
 """
+
 from __future__ import annotations
 
 from cdktf_cdktf_provider_aws.api_gateway_vpc_link import ApiGatewayVpcLink
@@ -24,35 +25,91 @@ HTTPS = 443
 class PrivateLink(Construct):
     """Exposes `nlb`, `target_group` and `vpc_link` (the API's integrations connect through it)."""
 
-    def __init__(self, scope: Construct, id_: str, *, naming: Naming, subnet_ids: list[str], vpc_id: str,
-                 alb_arn: str, alb_listener, health_check_path: str, deletion_protection: bool,
-                 security_group_id: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        naming: Naming,
+        subnet_ids: list[str],
+        vpc_id: str,
+        alb_arn: str,
+        alb_listener,
+        health_check_path: str,
+        deletion_protection: bool,
+        security_group_id: str,
+    ) -> None:
         super().__init__(scope, id_)
         # A security group from the start: an NLB created without one can never get one (ELB guide, "Update the
         # security groups for your Network Load Balancer"). The group has no inbound rule and inbound rules are
         # not enforced on PrivateLink traffic ("off"), so the VPC link's traffic passes and nothing else in the
         # VPC can reach the listener; its one egress is 443 to the ALB's group, which admits only this group
         # (modules/network.py), so nothing in the VPC reaches the ALB around API Gateway's authentication.
-        self.nlb = Lb(self, "nlb", name=naming.name("nlb"), load_balancer_type="network", internal=True,
-                      subnets=subnet_ids, enable_cross_zone_load_balancing=True,
-                      enable_deletion_protection=deletion_protection, security_groups=[security_group_id],
-                      enforce_security_group_inbound_rules_on_private_link_traffic="off")
-        checkov.skip(self.nlb, "CKV_AWS_91", "NLB access logs exist only for TLS listeners; this one passes TCP "
-                                             "through to the ALB, whose access logs record every request.")
+        self.nlb = Lb(
+            self,
+            "nlb",
+            name=naming.name("nlb"),
+            load_balancer_type="network",
+            internal=True,
+            subnets=subnet_ids,
+            enable_cross_zone_load_balancing=True,
+            enable_deletion_protection=deletion_protection,
+            security_groups=[security_group_id],
+            enforce_security_group_inbound_rules_on_private_link_traffic="off",
+        )
+        checkov.skip(
+            self.nlb,
+            "CKV_AWS_91",
+            "NLB access logs exist only for TLS listeners; this one passes TCP "
+            "through to the ALB, whose access logs record every request.",
+        )
         if not deletion_protection:
-            checkov.skip(self.nlb, "CKV_AWS_150", f"{naming.environment}: deletion protection off by config so the "
-                                                  "environment can be torn down; production keeps it on.")
+            checkov.skip(
+                self.nlb,
+                "CKV_AWS_150",
+                f"{naming.environment}: deletion protection off by config so the "
+                "environment can be torn down; production keeps it on.",
+            )
         self.target_group = LbTargetGroup(
-            self, "alb-target", name=naming.name("alb"), target_type="alb", port=HTTPS, protocol="TCP",
-            vpc_id=vpc_id, health_check=LbTargetGroupHealthCheck(
-                enabled=True, protocol="HTTPS", path=health_check_path, matcher="200", interval=30,
-                healthy_threshold=3, unhealthy_threshold=3))
+            self,
+            "alb-target",
+            name=naming.name("alb"),
+            target_type="alb",
+            port=HTTPS,
+            protocol="TCP",
+            vpc_id=vpc_id,
+            health_check=LbTargetGroupHealthCheck(
+                enabled=True,
+                protocol="HTTPS",
+                path=health_check_path,
+                matcher="200",
+                interval=30,
+                healthy_threshold=3,
+                unhealthy_threshold=3,
+            ),
+        )
         # ELB refuses an ALB target without a listener on the target group's port.
-        LbTargetGroupAttachment(self, "alb-attachment", target_group_arn=self.target_group.arn, target_id=alb_arn,
-                                port=HTTPS, depends_on=[alb_listener])
-        listener = LbListener(self, "tcp", load_balancer_arn=self.nlb.arn, port=HTTPS, protocol="TCP",
-                              default_action=[LbListenerDefaultAction(type="forward",
-                                                                      target_group_arn=self.target_group.arn)])
-        self.vpc_link = ApiGatewayVpcLink(self, "vpc-link", name=naming.name("api"),
-                                          description="API Gateway -> internal NLB -> internal ALB",
-                                          target_arns=[self.nlb.arn], depends_on=[listener])
+        LbTargetGroupAttachment(
+            self,
+            "alb-attachment",
+            target_group_arn=self.target_group.arn,
+            target_id=alb_arn,
+            port=HTTPS,
+            depends_on=[alb_listener],
+        )
+        listener = LbListener(
+            self,
+            "tcp",
+            load_balancer_arn=self.nlb.arn,
+            port=HTTPS,
+            protocol="TCP",
+            default_action=[LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)],
+        )
+        self.vpc_link = ApiGatewayVpcLink(
+            self,
+            "vpc-link",
+            name=naming.name("api"),
+            description="API Gateway -> internal NLB -> internal ALB",
+            target_arns=[self.nlb.arn],
+            depends_on=[listener],
+        )

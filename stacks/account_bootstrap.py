@@ -6,6 +6,7 @@ apply (`make bootstrap-account ENV=…`). Its state stays local, at the project 
 (`terraform.bootstrap-<env>.tfstate`, outside `cdktf.out/`), as the state backend's does: the state
 role admits only the roles this stack creates, so it cannot keep its own state behind them.
 """
+
 from __future__ import annotations
 
 from cdktf import LocalBackend, TerraformOutput, TerraformStack
@@ -27,13 +28,24 @@ class AccountBootstrapStack(TerraformStack):
         super().__init__(scope, id_)
         LocalBackend(self, path=f"../../../terraform.{id_}.tfstate")
         aws_provider(self, "aws", region=env.region, account_id=env.account_id, environment=env.name)
-        identity = Identity(self, "identity", naming=Naming(env.name, env.account_id, env.region),
-                            config=env.identity, dr_region=env.dr_region, state_role_arn=state.role_arn_for(env.name),
-                            state_read_role_arn=state.read_role_arn_for(env.name))
+        identity = Identity(
+            self,
+            "identity",
+            naming=Naming(env.name, env.account_id, env.region),
+            config=env.identity,
+            dr_region=env.dr_region,
+            state_role_arn=state.role_arn_for(env.name),
+            state_read_role_arn=state.read_role_arn_for(env.name),
+        )
         # Account-wide controls, applied by the administrator: the deploy role can neither create nor stop them.
-        compliance = Compliance(self, "compliance", naming=Naming(env.name, env.account_id, env.region),
-                                config=env.compliance, key_deletion_window_days=env.security.key_deletion_window_days,
-                                disposable=not env.production)
+        compliance = Compliance(
+            self,
+            "compliance",
+            naming=Naming(env.name, env.account_id, env.region),
+            config=env.compliance,
+            key_deletion_window_days=env.security.key_deletion_window_days,
+            disposable=not env.production,
+        )
         if compliance.trail:
             TerraformOutput(self, "audit_trail_arn", value=compliance.trail.arn)
         if compliance.trail_bucket:

@@ -9,6 +9,7 @@ else), the plans longest first, then `cdktf synth`, then checkov, which needs ev
 wait on a job run last (`pytest_collection_modifyitems`, otherwise in their usual order), so the in-process tests
 run while the jobs do.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,8 +52,11 @@ SLOW_FIXTURES = frozenset({*BACKGROUND_JOBS, "plans", "scans", "patched", "proje
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: runs the real tools (plans, checkov, plain synth, a kernel or synth "
-                                       "of its own); `make test-fast` (-m 'not slow') leaves them out")
+    config.addinivalue_line(
+        "markers",
+        "slow: runs the real tools (plans, checkov, plain synth, a kernel or synth "
+        "of its own); `make test-fast` (-m 'not slow') leaves them out",
+    )
 
 
 def pytest_collection_finish(session):
@@ -106,8 +110,14 @@ def build_dir(tmp_path_factory) -> Path:
 
 def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python main.py ARGS` in a fresh process, as users run it."""
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env or subprocess_env(), timeout=600)
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env or subprocess_env(),
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -129,13 +139,24 @@ def cli_synth_job(background, tmp_path_factory) -> Future:
         pytest.fail("node_modules/.bin/cdktf missing: run `make install`")
     work = tmp_path_factory.mktemp("cli")
     project, report = work / "project", work / "report.json"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        ".venv", "node_modules", "cdktf.out", "build", ".git", "__pycache__"))
-    env = subprocess_env() | {"CHECKPOINT_DISABLE": "1", "FAST_BINDINGS_REPORT": str(report),
-                              "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns(".venv", "node_modules", "cdktf.out", "build", ".git", "__pycache__"),
+    )
+    env = subprocess_env() | {
+        "CHECKPOINT_DISABLE": "1",
+        "FAST_BINDINGS_REPORT": str(report),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     command = [str(cdktf), "synth", "--output", str(project / "cdktf.out")]
-    return background.submit(lambda: (subprocess.run(command, cwd=project, env=env, capture_output=True, text=True,
-                                                     timeout=600), project / "cdktf.out", report))
+    return background.submit(
+        lambda: (
+            subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600),
+            project / "cdktf.out",
+            report,
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -182,13 +203,19 @@ def synth_dev_with(tmp_path_factory):
         shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
         dev = config_dir / "dev.toml"
         text = "".join(line for line in dev.read_text().splitlines(keepends=True) if not line.startswith(drop))
-        for name, added in (section.items() if isinstance(section, dict) else [(section, lines)]):
-            text, found = re.subn(rf"^\[{name}\][^\n]*\n", lambda m: f"{m.group(0)}{added}\n", text, count=1,
-                                  flags=re.MULTILINE)
+        for name, added in section.items() if isinstance(section, dict) else [(section, lines)]:
+            text, found = re.subn(
+                rf"^\[{name}\][^\n]*\n",
+                lambda m, added=added: f"{m.group(0)}{added}\n",
+                text,
+                count=1,
+                flags=re.MULTILINE,
+            )
             assert found, name
         dev.write_text(text)
         main.synth_atomically(work / "out", ["dev"], config_dir)
         return json.loads((work / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
+
     return synth
 
 

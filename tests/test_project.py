@@ -1,5 +1,6 @@
 """The project's habits hold: one set of direct dependencies (pyproject's groups = requirements.txt, both under the
 exact lock), ruff configured in one place and run the same way by make, CI and pre-commit."""
+
 from __future__ import annotations
 
 import ast
@@ -42,7 +43,7 @@ def test_ruff_is_pinned_and_configured_in_pyproject():
 
 def test_make_ci_and_pre_commit_run_the_venv_s_ruff():
     makefile = (ROOT / "Makefile").read_text()
-    lint = makefile[makefile.index("\nlint:"):].split("\n\n")[0]
+    lint = makefile[makefile.index("\nlint:") :].split("\n\n")[0]
     assert "ruff check ." in lint and "ruff format --check ." in lint
     assert re.search(r"^phase lint make lint$", (ROOT / ".ci" / "run").read_text(), re.M)
     assert "run: make lint" in (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
@@ -55,7 +56,10 @@ def test_no_function_in_environments_or_main_is_longer_than_60_lines():
     """tests/test_structure.py checks stacks/ and modules/; the config loader and the entry point keep the same
     limit."""
     sources = [*sorted((ROOT / "environments").glob("*.py")), ROOT / "main.py"]
-    too_long = [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}" for path in sources
-                for node in ast.walk(ast.parse(path.read_text()))
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60]
+    too_long = [
+        f"{path.relative_to(ROOT)}:{node.lineno} {node.name}"
+        for path in sources
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 60
+    ]
     assert len(sources) >= 3 and too_long == []

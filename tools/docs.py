@@ -84,8 +84,11 @@ def _default_text(field: dataclasses.Field) -> str:
 def _shown(value: typing.Any) -> str:
     """A value as it would be written in code; a config instance shows only what differs from its defaults."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        given = [f"{field.name}={_shown(getattr(value, field.name))}" for field in dataclasses.fields(value)
-                 if field.default is dataclasses.MISSING or getattr(value, field.name) != field.default]
+        given = [
+            f"{field.name}={_shown(getattr(value, field.name))}"
+            for field in dataclasses.fields(value)
+            if field.default is dataclasses.MISSING or getattr(value, field.name) != field.default
+        ]
         return f"{type(value).__name__}({', '.join(given)})"
     if isinstance(value, tuple):
         return "(" + ", ".join(map(_shown, value)) + ("," if len(value) == 1 else "") + ")"

@@ -2,6 +2,7 @@
 
 cdktf's `Testing.synth_scope` takes a TypeScript callback (`IScopeCallback` has no method jsii can call back into
 Python), so each construct is built in a stack of its own and synthesized with `Testing.synth`, the Python form."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,9 @@ def test_the_boundary_aspect_reaches_every_role_in_scope_also_those_made_after_i
 
 
 def test_without_the_aspect_a_role_has_no_boundary():
-    roles = _resources(synth_scope(lambda scope: IamRole(scope, "r", name="r", assume_role_policy=TRUST)),
-                       "aws_iam_role")
+    roles = _resources(
+        synth_scope(lambda scope: IamRole(scope, "r", name="r", assume_role_policy=TRUST)), "aws_iam_role"
+    )
     assert [body.get("permissions_boundary") for body in roles.values()] == [None]
 
 
@@ -50,8 +52,12 @@ def test_a_bucket_policy_renders_every_statement_granted_before_synth_once(monke
     import modules.bucket
 
     rendered = []
-    monkeypatch.setattr(modules.bucket, "policy", lambda *statements: rendered.append(statements) or
-                        json.dumps({"Version": "2012-10-17", "Statement": list(statements)}))
+    monkeypatch.setattr(
+        modules.bucket,
+        "policy",
+        lambda *statements: rendered.append(statements)
+        or json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+    )
 
     def build(scope: Construct) -> None:
         bucket = SecureBucket(scope, "videos", name="videos", options=BucketOptions(kms_key_arn=None, log_bucket=None))

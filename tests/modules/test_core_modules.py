@@ -1,4 +1,5 @@
 """Network, storage, database and security: the spec's values per environment, on the synthesized JSON."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -22,12 +23,16 @@ def by_ref(stack: dict, rtype: str, attribute: str, target: str) -> list[dict]:
 
 
 def bucket_id(stack: dict, purpose: str) -> str:
-    [name] = [k for k, v in resources(stack, "aws_s3_bucket").items()
-              if f"-{purpose}-" in v["bucket"] and v["bucket"].endswith("eu-west-1")]
+    [name] = [
+        k
+        for k, v in resources(stack, "aws_s3_bucket").items()
+        if f"-{purpose}-" in v["bucket"] and v["bucket"].endswith("eu-west-1")
+    ]
     return name
 
 
 # --- network -------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_vpc_has_nine_24_subnets_in_three_azs_inside_the_16(stacks, env):
@@ -57,7 +62,9 @@ def test_nat_gateways_per_environment(stacks, env, nat_count):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_database_subnets_have_no_route_out(stacks, env):
     stack = stacks[env]
-    [(db_rt, _)] = [(k, v) for k, v in resources(stack, "aws_route_table").items() if v["tags"]["Name"].endswith("-database")]
+    [(db_rt, _)] = [
+        (k, v) for k, v in resources(stack, "aws_route_table").items() if v["tags"]["Name"].endswith("-database")
+    ]
     assert not [r for r in resources(stack, "aws_route").values() if db_rt in r["route_table_id"]]
     assert len(by_ref(stack, "aws_route_table_association", "route_table_id", db_rt)) == 3
 
@@ -86,11 +93,14 @@ def test_security_groups_admit_only_the_next_tier(stacks, env):
     assert [(r["from_port"], groups["alb-sg"] in r["referenced_security_group_id"]) for r in app_in] == [(8080, True)]
     db_in = [r for r in ingress if groups["db-sg"] in r["security_group_id"]]
     assert [(r["from_port"], r["referenced_security_group_id"].split(".")[1]) for r in db_in] == [
-        (5432, groups["proxy-sg"])]  # the primary: from the RDS Proxy only
+        (5432, groups["proxy-sg"])
+    ]  # the primary: from the RDS Proxy only
     proxy_in = [r for r in ingress if groups["proxy-sg"] in r["security_group_id"]]
     assert sorted(r["from_port"] for r in proxy_in) == [5432, 5432]
     assert {r["referenced_security_group_id"].split(".")[1] for r in proxy_in} == {
-        groups["app-sg"], groups["worker-sg"]}
+        groups["app-sg"],
+        groups["worker-sg"],
+    }
     default_sg = find_one(stack, "aws_default_security_group")
     assert "ingress" not in default_sg and "egress" not in default_sg
 
@@ -114,13 +124,18 @@ def test_nacl_return_traffic_admits_every_ephemeral_port(stacks, env):
     """NACLs are stateless: answers to connections the NAT gateway and the load balancer open arrive on any
     port 1024-65535 (NAT gateways use all of them), 3389 included; a hole there drops some of them."""
     stack = stacks[env]
-    acls = {f"${{aws_network_acl.{name}.id}}": body["tags"]["Name"].rsplit("-", 1)[1]
-            for name, body in resources(stack, "aws_network_acl").items()}
+    acls = {
+        f"${{aws_network_acl.{name}.id}}": body["tags"]["Name"].rsplit("-", 1)[1]
+        for name, body in resources(stack, "aws_network_acl").items()
+    }
     for acl, tier in acls.items():
         if tier == "database":
             continue  # no internet traffic: answers come only from the private and database subnets
-        inbound = [r for r in resources(stack, "aws_network_acl_rule").values()
-                   if r["network_acl_id"] == acl and not r["egress"] and r["cidr_block"] == "0.0.0.0/0"]
+        inbound = [
+            r
+            for r in resources(stack, "aws_network_acl_rule").values()
+            if r["network_acl_id"] == acl and not r["egress"] and r["cidr_block"] == "0.0.0.0/0"
+        ]
         admitted = set()
         for rule in inbound:
             admitted.update(range(rule["from_port"], rule["to_port"] + 1))
@@ -130,12 +145,15 @@ def test_nacl_return_traffic_admits_every_ephemeral_port(stacks, env):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_gateway_endpoints_for_s3_and_dynamodb(stacks, env):
     endpoints = resources(stacks[env], "aws_vpc_endpoint").values()
-    assert sorted(e["service_name"] for e in endpoints) == ["com.amazonaws.eu-west-1.dynamodb",
-                                                            "com.amazonaws.eu-west-1.s3"]
+    assert sorted(e["service_name"] for e in endpoints) == [
+        "com.amazonaws.eu-west-1.dynamodb",
+        "com.amazonaws.eu-west-1.s3",
+    ]
     assert all(len(e["route_table_ids"]) == 4 for e in endpoints)  # three private + the database table
 
 
 # --- storage ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_video_bucket_tiers_originals_to_deep_archive_and_served_videos_to_instant_retrieval(stacks, env):
@@ -155,12 +173,16 @@ def test_video_bucket_tiers_originals_to_deep_archive_and_served_videos_to_insta
 def test_video_bucket_is_versioned_encrypted_private_owner_enforced_and_logged(stacks, env):
     stack = stacks[env]
     videos = bucket_id(stack, "videos")
-    assert by_ref(stack, "aws_s3_bucket_versioning", "bucket", videos)[0]["versioning_configuration"]["status"] == "Enabled"
+    assert (
+        by_ref(stack, "aws_s3_bucket_versioning", "bucket", videos)[0]["versioning_configuration"]["status"]
+        == "Enabled"
+    )
     sse = by_ref(stack, "aws_s3_bucket_server_side_encryption_configuration", "bucket", videos)[0]["rule"][0]
     assert sse["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
     block = by_ref(stack, "aws_s3_bucket_public_access_block", "bucket", videos)[0]
-    assert all(block[k] for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                  "restrict_public_buckets"))
+    assert all(
+        block[k] for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     ownership = by_ref(stack, "aws_s3_bucket_ownership_controls", "bucket", videos)[0]
     assert ownership["rule"]["object_ownership"] == "BucketOwnerEnforced"
     logging = by_ref(stack, "aws_s3_bucket_logging", "bucket", videos)[0]
@@ -180,28 +202,40 @@ def test_video_bucket_policy_is_tls_only_and_admits_only_the_distribution(stacks
     assert find_one(stack, "aws_cloudfront_origin_access_control")["signing_behavior"] == "always"
 
 
-@pytest.mark.parametrize("env, replicated, rtc", [("dev", False, False), ("staging", False, False), ("prod", True, True)])
+@pytest.mark.parametrize(
+    "env, replicated, rtc", [("dev", False, False), ("staging", False, False), ("prod", True, True)]
+)
 def test_cross_region_replication_per_environment(stacks, env, replicated, rtc):
     stack = stacks[env]
     replications = list(resources(stack, "aws_s3_bucket_replication_configuration").values())
     assert bool(replications) == replicated
     if replicated:
         [rule] = replications[0]["rule"]
-        assert rule["destination"]["encryption_configuration"]["replica_kms_key_id"].startswith("${aws_kms_key.security_dr-key")
+        assert rule["destination"]["encryption_configuration"]["replica_kms_key_id"].startswith(
+            "${aws_kms_key.security_dr-key"
+        )
         assert ("replication_time" in rule["destination"]) == rtc
-        replica = [b for b in resources(stack, "aws_s3_bucket").values() if b["bucket"].endswith("eu-central-1")
-                   and "-videos-" in b["bucket"]]
+        replica = [
+            b
+            for b in resources(stack, "aws_s3_bucket").values()
+            if b["bucket"].endswith("eu-central-1") and "-videos-" in b["bucket"]
+        ]
         assert replica and replica[0]["provider"] == "aws.dr"
 
 
 # --- database ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_database_matches_the_spec(stacks, env):
     db = find_one(stacks[env], "aws_db_instance", "primary")
     instance_class, multi_az, retention, deletion_protection = SPEC_DATABASE[env]
     assert (db["instance_class"], db["multi_az"], db["backup_retention_period"], db["deletion_protection"]) == (
-        instance_class, multi_az, retention, deletion_protection)
+        instance_class,
+        multi_az,
+        retention,
+        deletion_protection,
+    )
     assert db["engine"] == "postgres" and db["engine_version"].split(".")[0] == "15"
     assert db["storage_type"] == "gp3" and db["max_allocated_storage"] > db["allocated_storage"]
     assert db["storage_encrypted"] is True and db["kms_key_id"].startswith("${aws_kms_key.security_key")
@@ -284,9 +318,13 @@ def test_create_before_destroy_never_meets_a_fixed_name(stacks, env):
 
 # --- security ---------------------------------------------------------------------------------------
 
+
 def all_policies(stack: dict) -> list[dict]:
-    return [json.loads(body["policy"]) for rtype in ("aws_iam_role_policy", "aws_iam_policy")
-            for body in resources(stack, rtype).values()]
+    return [
+        json.loads(body["policy"])
+        for rtype in ("aws_iam_role_policy", "aws_iam_policy")
+        for body in resources(stack, rtype).values()
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -302,8 +340,13 @@ def test_kms_key_policy_names_its_users(stacks, env):
     key = find_one(stacks[env], "aws_kms_key", "security_key")
     assert key["enable_key_rotation"] is True
     sids = {s["Sid"] for s in json.loads(key["policy"])["Statement"]}
-    assert {"AccountAdministersKey", "CloudWatchLogsEncrypt", "S3SendsUploadEvents", "CloudFrontDecryptsVideos",
-            "AlarmPublishers"} <= sids
+    assert {
+        "AccountAdministersKey",
+        "CloudWatchLogsEncrypt",
+        "S3SendsUploadEvents",
+        "CloudFrontDecryptsVideos",
+        "AlarmPublishers",
+    } <= sids
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -314,15 +357,19 @@ def test_operator_role_requires_mfa(stacks, env):
 
 def test_prod_operator_role_trusts_the_identity_account(stacks):
     operator = json.loads(find_one(stacks["prod"], "aws_iam_role", "operator-role")["assume_role_policy"])
-    assert operator["Statement"][0]["Principal"]["AWS"] == ["arn:aws:iam::333333333333:root",
-                                                           "arn:aws:iam::444444444444:root"]
+    assert operator["Statement"][0]["Principal"]["AWS"] == [
+        "arn:aws:iam::333333333333:root",
+        "arn:aws:iam::444444444444:root",
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_app_secrets_are_kms_encrypted_in_secrets_manager(stacks, env):
     secrets = resources(stacks[env], "aws_secretsmanager_secret").values()
-    assert sorted(s["name"] for s in secrets) == [f"video-ingest-{env}/cdn-signing-key",
-                                                  f"video-ingest-{env}/database-app-user"]
+    assert sorted(s["name"] for s in secrets) == [
+        f"video-ingest-{env}/cdn-signing-key",
+        f"video-ingest-{env}/database-app-user",
+    ]
     # Disposable environments (dev, staging) are destroyed and re-created under the same names: their secrets go
     # at once (a name in its recovery window cannot be reused); prod's can be restored for 30 days.
     for secret in secrets:

@@ -1,5 +1,6 @@
 """Connection pooling (issue #25) and the app's own database user (issue #24), on the synthesized JSON: the app
 reaches the primary only through the RDS Proxy, with TLS and IAM auth, never with the master secret."""
+
 from __future__ import annotations
 
 import json
@@ -28,10 +29,16 @@ def sg_name(stack: dict, reference: str) -> str:
 
 def rules(stack: dict, rtype: str) -> set[tuple[str, str, int]]:
     """(group, other group or cidr, port) of every security group rule of `rtype`."""
-    return {(sg_name(stack, r["security_group_id"]),
-             sg_name(stack, r["referenced_security_group_id"]) if "referenced_security_group_id" in r
-             else r["cidr_ipv4"], r["from_port"])
-            for r in resources(stack, rtype).values()}
+    return {
+        (
+            sg_name(stack, r["security_group_id"]),
+            sg_name(stack, r["referenced_security_group_id"])
+            if "referenced_security_group_id" in r
+            else r["cidr_ipv4"],
+            r["from_port"],
+        )
+        for r in resources(stack, rtype).values()
+    }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -66,9 +73,11 @@ def test_proxy_role_reads_only_the_app_user_secret_with_only_the_environment_key
     statements = json.loads(inline["policy"])["Statement"]
     assert {(tuple(s["Action"]), s["Resource"]) for s in statements} == {
         (("secretsmanager:GetSecretValue",), body["auth"][0]["secret_arn"]),
-        (("kms:Decrypt",), next(s["Resource"] for s in statements if s["Action"] == ["kms:Decrypt"]))}
-    assert all(s["Resource"].startswith("${aws_kms_key.security_key_") for s in statements
-               if s["Action"] == ["kms:Decrypt"])
+        (("kms:Decrypt",), next(s["Resource"] for s in statements if s["Action"] == ["kms:Decrypt"])),
+    }
+    assert all(
+        s["Resource"].startswith("${aws_kms_key.security_key_") for s in statements if s["Action"] == ["kms:Decrypt"]
+    )
     decrypt = next(s for s in statements if s["Action"] == ["kms:Decrypt"])
     assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
     assert not resources(stack, "aws_iam_role_policy_attachment").get(role_name)
@@ -94,8 +103,9 @@ def test_no_task_has_the_master_secret_and_the_api_connects_to_the_proxy(stacks,
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_api_may_connect_to_the_proxy_as_the_app_user_and_not_to_the_primary(stacks, env):
     stack = stacks[env]
-    [task_policy] = [p for p in resources(stack, "aws_iam_role_policy").values()
-                     if "compute_api-task-role" in p["role"]]
+    [task_policy] = [
+        p for p in resources(stack, "aws_iam_role_policy").values() if "compute_api-task-role" in p["role"]
+    ]
     document = json.loads(task_policy["policy"])
     connects = [s for s in document["Statement"] if "rds-db:connect" in s["Action"]]
     resources_ = [r for s in connects for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])]
@@ -107,9 +117,10 @@ def test_api_may_connect_to_the_proxy_as_the_app_user_and_not_to_the_primary(sta
     assert proxy_user.startswith("arn:aws:rds-db:eu-west-1:")
     assert proxy_user.endswith(f":dbuser:${{local.{local}}}/video_ingest_app")
     assert stack["locals"][local].startswith('${element(split(":", aws_db_proxy.database-proxy_')
-    assert stack["locals"][local].endswith('.arn), 6)}')
-    assert evaluate(Request("rds-db:connect", proxy_user, "eu-west-1", account=proxy_user.split(":")[4]),
-                    identity=document)
+    assert stack["locals"][local].endswith(".arn), 6)}")
+    assert evaluate(
+        Request("rds-db:connect", proxy_user, "eu-west-1", account=proxy_user.split(":")[4]), identity=document
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -139,11 +150,13 @@ def test_prod_reads_reach_the_replica_directly_with_iam_auth_as_a_reader(stacks)
     assert environment["DATABASE_READ_USER"] == "video_ingest_reader"
     ingress = rules(stack, "aws_vpc_security_group_ingress_rule")
     assert {(source, port) for group, source, port in ingress if group == "video-ingest-prod-replica-sg"} == {
-        ("video-ingest-prod-app-sg", 5432)}
+        ("video-ingest-prod-app-sg", 5432)
+    }
     replica = find_one(stack, "aws_db_instance", "replica-1")
     assert [sg_name(stack, sg) for sg in replica["vpc_security_group_ids"]] == ["video-ingest-prod-replica-sg"]
-    [task_policy] = [p for p in resources(stack, "aws_iam_role_policy").values()
-                     if "compute_api-task-role" in p["role"]]
+    [task_policy] = [
+        p for p in resources(stack, "aws_iam_role_policy").values() if "compute_api-task-role" in p["role"]
+    ]
     reader = [s for s in json.loads(task_policy["policy"])["Statement"] if s["Sid"] == "ConnectToReplicasWithIamAuth"]
     assert reader and reader[0]["Resource"].endswith(".resource_id}/video_ingest_reader")
 
@@ -161,46 +174,74 @@ def test_without_replicas_reads_go_through_the_proxy(stacks, env):
 def test_pool_settings_come_from_config_and_proxy_metrics_are_alarmed(stacks, env):
     stack = stacks[env]
     pool = find_one(stack, "aws_db_proxy_default_target_group")["connection_pool_config"]
-    assert (pool["connection_borrow_timeout"], pool["max_connections_percent"],
-            pool["max_idle_connections_percent"]) == (120, 90, 50)
+    assert (
+        pool["connection_borrow_timeout"],
+        pool["max_connections_percent"],
+        pool["max_idle_connections_percent"],
+    ) == (120, 90, 50)
     assert proxy(stack)[1]["idle_client_timeout"] == 1800
-    alarms = {body["metric_name"]: body for body in resources(stack, "aws_cloudwatch_metric_alarm").values()
-              if body.get("dimensions", {}).get("ProxyName")}
-    assert set(alarms) == {"AvailabilityPercentage", "ClientConnections", "DatabaseConnections",
-                           "DatabaseConnectionsBorrowLatency", "QueryDatabaseResponseLatency"}
+    alarms = {
+        body["metric_name"]: body
+        for body in resources(stack, "aws_cloudwatch_metric_alarm").values()
+        if body.get("dimensions", {}).get("ProxyName")
+    }
+    assert set(alarms) == {
+        "AvailabilityPercentage",
+        "ClientConnections",
+        "DatabaseConnections",
+        "DatabaseConnectionsBorrowLatency",
+        "QueryDatabaseResponseLatency",
+    }
     assert alarms["AvailabilityPercentage"]["comparison_operator"] == "LessThanThreshold"
     assert alarms["AvailabilityPercentage"]["dimensions"]["TargetRole"] == "READ_WRITE"
-    assert all(len(a["alarm_actions"]) == 1 and a["alarm_actions"][0].startswith("${aws_sns_topic.monitoring_alarms_")
-               for a in alarms.values())
+    assert all(
+        len(a["alarm_actions"]) == 1 and a["alarm_actions"][0].startswith("${aws_sns_topic.monitoring_alarms_")
+        for a in alarms.values()
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_deploy_role_passes_only_the_proxy_role_to_rds(stacks, env):
     from tools.rehearsal.permissions import deploy_role_documents
+
     documents = deploy_role_documents(stacks[f"bootstrap-{env}"])
     account = {"dev": "111111111111", "staging": "222222222222", "prod": "333333333333"}[env]
     proxy_role = f"arn:aws:iam::{account}:role/video-ingest-{env}-db-proxy"
     task_role = f"arn:aws:iam::{account}:role/video-ingest-{env}-api-task"
 
     def may_pass(role: str, service: str) -> bool:
-        return bool(evaluate(Request("iam:PassRole", role, "us-east-1", account=account,
-                                     context={"iam:PassedToService": service}), identity=documents))
+        return bool(
+            evaluate(
+                Request("iam:PassRole", role, "us-east-1", account=account, context={"iam:PassedToService": service}),
+                identity=documents,
+            )
+        )
+
     assert may_pass(proxy_role, "rds.amazonaws.com")
     assert not may_pass(task_role, "rds.amazonaws.com")
     assert not may_pass(proxy_role, "ec2.amazonaws.com")
 
 
-@pytest.mark.parametrize("lines, message", [
-    ("max_connections_percent = 0", "database_proxy.max_connections_percent = 0: must be 1-100 %"),
-    ("idle_client_timeout_seconds = 30000", "database_proxy.idle_client_timeout_seconds = 30000: must be 1-28800 s"),
-    ("max_connections_percent = 40\nmax_idle_connections_percent = 60",
-     "database_proxy.max_idle_connections_percent = 60: must be at most max_connections_percent (40)"),
-    ("log_retention_days = 10", "database_proxy.log_retention_days = 10: must be a CloudWatch Logs retention"),
-    ("pool_size = 10", "database_proxy.pool_size = 10: unknown key"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        ("max_connections_percent = 0", "database_proxy.max_connections_percent = 0: must be 1-100 %"),
+        (
+            "idle_client_timeout_seconds = 30000",
+            "database_proxy.idle_client_timeout_seconds = 30000: must be 1-28800 s",
+        ),
+        (
+            "max_connections_percent = 40\nmax_idle_connections_percent = 60",
+            "database_proxy.max_idle_connections_percent = 60: must be at most max_connections_percent (40)",
+        ),
+        ("log_retention_days = 10", "database_proxy.log_retention_days = 10: must be a CloudWatch Logs retention"),
+        ("pool_size = 10", "database_proxy.pool_size = 10: unknown key"),
+    ],
+)
 def test_bad_pool_settings_name_file_field_and_value(lines, message):
     from environments.config import ConfigError
     from tests.config.test_config import load
+
     with pytest.raises(ConfigError) as raised:
         load(f"\n[database_proxy]\n{lines}\n")
     assert str(raised.value).startswith(f"environments/qa.toml: {message}")
@@ -211,6 +252,7 @@ def test_bad_pool_setting_exits_2_and_keeps_the_previous_output(tmp_path):
     import shutil
 
     from environments.config import ENVIRONMENTS_DIR
+
     config_dir = tmp_path / "environments"
     shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     dev = config_dir / "dev.toml"
@@ -218,11 +260,17 @@ def test_bad_pool_setting_exits_2_and_keeps_the_previous_output(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep").write_text("previous")
-    result = subprocess.run([sys.executable, "main.py", "dev", "--config-dir", str(config_dir), "--outdir", str(out)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "main.py", "dev", "--config-dir", str(config_dir), "--outdir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2, result.stderr
-    assert result.stderr.splitlines()[0] == (f"error: {dev}: database_proxy.max_connections_percent = 101: "
-                                             "must be 1-100 %")
+    assert result.stderr.splitlines()[0] == (
+        f"error: {dev}: database_proxy.max_connections_percent = 101: must be 1-100 %"
+    )
     assert "Traceback" not in result.stderr and (out / "keep").read_text() == "previous"
 
 
@@ -236,9 +284,13 @@ def test_proxy_role_carries_the_boundary_and_the_boundary_allows_what_it_needs(s
     boundary = json.loads(find_one(stacks[f"bootstrap-{env}"], "aws_iam_policy", "boundary")["policy"])
     secret = f"arn:aws:secretsmanager:eu-west-1:{account}:secret:video-ingest-{env}/database-app-user-AbCdEf"
     for action, resource, context in (
-            ("secretsmanager:GetSecretValue", secret, {}),
-            ("kms:Decrypt", f"arn:aws:kms:eu-west-1:{account}:key/1",
-             {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"})):
+        ("secretsmanager:GetSecretValue", secret, {}),
+        (
+            "kms:Decrypt",
+            f"arn:aws:kms:eu-west-1:{account}:key/1",
+            {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"},
+        ),
+    ):
         request = Request(action, resource, "eu-west-1", account=account, context=context)
         allow_all = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         assert evaluate(request, identity=allow_all, boundary=boundary), action

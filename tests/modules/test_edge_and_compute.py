@@ -1,4 +1,5 @@
 """ECS, ALB + WAF, API Gateway and CloudFront: per-environment values on the synthesized JSON."""
+
 from __future__ import annotations
 
 import json
@@ -52,12 +53,16 @@ def test_default_images_start_within_the_task_hardening(stacks, env):
     assert (sh, flag) == ("sh", "-c")
     assert f"> /tmp/www{target_group['health_check']['path']} && exec httpd -f -v -p 8080 -h /tmp/www" in script
     worker, _ = containers(stacks[env], "worker")
-    assert worker["image"] == PLACEHOLDER_IMAGE and worker["healthCheck"]["command"][1].startswith("test -f /tmp/healthy")
+    assert worker["image"] == PLACEHOLDER_IMAGE and worker["healthCheck"]["command"][1].startswith(
+        "test -f /tmp/healthy"
+    )
     assert worker["command"][2].startswith("touch /tmp/healthy && ") and "while :; do sleep 60" in worker["command"][2]
 
 
 def test_a_real_image_runs_its_own_command(synth_dev_with):
-    stack = synth_dev_with("compute", 'image = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/video-ingest-dev-api:1.0.0"')
+    stack = synth_dev_with(
+        "compute", 'image = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/video-ingest-dev-api:1.0.0"'
+    )
     api, _ = containers(stack, "api")
     assert api["image"].endswith("/video-ingest-dev-api:1.0.0") and "command" not in api
 
@@ -80,9 +85,11 @@ def test_api_service_private_rolling_with_circuit_breaker_and_cloud_map(stacks, 
 def test_api_autoscaling_bounds_and_both_tracking_metrics(stacks, env):
     target = find_one(stacks[env], "aws_appautoscaling_target", "api-scaling-target")
     assert (target["min_capacity"], target["max_capacity"]) == TASK_BOUNDS[env]
-    metrics = sorted(p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]
-                     ["predefined_metric_type"] for name, p in resources(stacks[env], "aws_appautoscaling_policy").items()
-                     if "compute_api-" in name)
+    metrics = sorted(
+        p["target_tracking_scaling_policy_configuration"]["predefined_metric_specification"]["predefined_metric_type"]
+        for name, p in resources(stacks[env], "aws_appautoscaling_policy").items()
+        if "compute_api-" in name
+    )
     assert metrics == ["ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization"]
 
 
@@ -90,8 +97,10 @@ def test_api_autoscaling_bounds_and_both_tracking_metrics(stacks, env):
 def test_capacity_providers_and_strategy(stacks, env, spot):
     providers = find_one(stacks[env], "aws_ecs_cluster_capacity_providers")
     assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
-    strategy = {s["capacity_provider"]: s for s in
-                find_one(stacks[env], "aws_ecs_service", "api-service")["capacity_provider_strategy"]}
+    strategy = {
+        s["capacity_provider"]: s
+        for s in find_one(stacks[env], "aws_ecs_service", "api-service")["capacity_provider_strategy"]
+    }
     assert ("FARGATE_SPOT" in strategy) == spot
     assert strategy["FARGATE"].get("base", 0) == {"dev": 0, "staging": 1, "prod": 2}[env]
     cluster = find_one(stacks[env], "aws_ecs_cluster")
@@ -123,18 +132,32 @@ def test_regional_waf_on_the_api_stage_with_logging(stacks, env):
     stack = stacks[env]
     [acl_name] = [k for k, v in resources(stack, "aws_wafv2_web_acl").items() if v["scope"] == "REGIONAL"]
     acl = resources(stack, "aws_wafv2_web_acl")[acl_name]
-    groups = [r["statement"]["managed_rule_group_statement"]["name"] for r in acl["rule"]
-              if "managed_rule_group_statement" in r["statement"]]
-    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
-            "AWSManagedRulesAmazonIpReputationList"} <= set(groups)
+    groups = [
+        r["statement"]["managed_rule_group_statement"]["name"]
+        for r in acl["rule"]
+        if "managed_rule_group_statement" in r["statement"]
+    ]
+    assert {
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesAmazonIpReputationList",
+    } <= set(groups)
     assert any("rate_based_statement" in r["statement"] for r in acl["rule"])
-    associations = [a["resource_arn"] for a in resources(stack, "aws_wafv2_web_acl_association").values()
-                    if acl_name in a["web_acl_arn"]]
+    associations = [
+        a["resource_arn"]
+        for a in resources(stack, "aws_wafv2_web_acl_association").values()
+        if acl_name in a["web_acl_arn"]
+    ]
     assert sorted(a.split(".")[0] for a in associations) == ["${aws_api_gateway_stage"]
-    logging = [l for l in resources(stack, "aws_wafv2_web_acl_logging_configuration").values()
-               if acl_name in l["resource_arn"]]
+    logging = [
+        config
+        for config in resources(stack, "aws_wafv2_web_acl_logging_configuration").values()
+        if acl_name in config["resource_arn"]
+    ]
     group_name = logging[0]["log_destination_configs"][0].split(".")[1]
-    assert resources(stack, "aws_cloudwatch_log_group")[group_name]["name"] == f"aws-waf-logs-video-ingest-{env}-regional"
+    assert (
+        resources(stack, "aws_cloudwatch_log_group")[group_name]["name"] == f"aws-waf-logs-video-ingest-{env}-regional"
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -148,8 +171,11 @@ def test_usage_plans_throttle_each_client_and_keys_are_wired(stacks, env):
         [(plan_id, plan)] = [(k, v) for k, v in plans.items() if v["name"] == f"video-ingest-{env}-{client.name}"]
         assert plan["throttle_settings"] == {"burst_limit": client.burst_limit, "rate_limit": client.rate_limit}
         assert plan["quota_settings"] == {"limit": client.quota_per_day, "period": "DAY"}
-        [plan_key] = [v for v in resources(stacks[env], "aws_api_gateway_usage_plan_key").values()
-                      if plan_id in v["usage_plan_id"]]
+        [plan_key] = [
+            v
+            for v in resources(stacks[env], "aws_api_gateway_usage_plan_key").values()
+            if plan_id in v["usage_plan_id"]
+        ]
         assert plan_key["key_type"] == "API_KEY" and f"key-{client.name}" in plan_key["key_id"]
 
 
@@ -190,8 +216,12 @@ def test_cloudfront_origins_key_group_and_tls(stacks, env):
     assert distribution["price_class"] == {"prod": "PriceClass_All"}.get(env, "PriceClass_100")
     key = find_one(stack, "aws_cloudfront_public_key")
     assert key["encoded_key"].startswith("-----BEGIN PUBLIC KEY-----")
-    assert find_one(stack, "aws_cloudfront_response_headers_policy")["security_headers_config"][
-        "strict_transport_security"]["access_control_max_age_sec"] == 63072000
+    assert (
+        find_one(stack, "aws_cloudfront_response_headers_policy")["security_headers_config"][
+            "strict_transport_security"
+        ]["access_control_max_age_sec"]
+        == 63072000
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -204,7 +234,9 @@ def test_tls_1_2_or_later_at_the_edge_in_every_environment(stacks, env):
     distribution = find_one(stacks[env], "aws_cloudfront_distribution")
     assert distribution["viewer_certificate"] == {
         "acm_certificate_arn": distribution["viewer_certificate"]["acm_certificate_arn"],
-        "minimum_protocol_version": "TLSv1.2_2021", "ssl_support_method": "sni-only"}
+        "minimum_protocol_version": "TLSv1.2_2021",
+        "ssl_support_method": "sni-only",
+    }
     assert distribution["viewer_certificate"]["acm_certificate_arn"].startswith("${aws_acm_certificate_validation.")
     assert distribution["aliases"] == [load_environment(env).cdn.domain_name]
     assert distribution["default_cache_behavior"]["viewer_protocol_policy"] == "redirect-to-https"

@@ -1,5 +1,6 @@
 """Identities on real AWS: every role a provider or backend assumes exists before it is needed, each
 cross-account assume is granted on both sides, and the deploy role can deploy its environment and no more."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,9 @@ def test_each_environment_reaches_only_its_own_state_through_roles_that_exist_be
         name = f"video-ingest-terraform-state{suffix}-{env}"
         statement = trust(resources(state, "aws_iam_role")[name])
         principals = [f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-{purpose}" for purpose in purposes]
-        assert statement["Condition"] == {"ArnEquals": {"aws:PrincipalArn": principals[0] if len(principals) == 1
-                                                        else principals}}
+        assert statement["Condition"] == {
+            "ArnEquals": {"aws:PrincipalArn": principals[0] if len(principals) == 1 else principals}
+        }
         assert statement["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNTS[env]}:root"]}
         for principal in principals:
             assert created[principal] == f"bootstrap-{env}"  # exists before the environment's first apply
@@ -69,8 +71,9 @@ def test_state_roles_touch_only_their_environments_state(stacks, env):
     other = next(e for e in ENVIRONMENTS if e != env)
     for suffix, write in (("", True), ("-read", False)):
         document = policies[f"video-ingest-terraform-state{suffix}-{env}-policy"]["policy"]
-        allows = lambda action, resource, **context: evaluate(
-            Request(action, resource, "eu-west-1", context=context), identity=document).allowed
+        allows = lambda action, resource, document=document, **context: evaluate(
+            Request(action, resource, "eu-west-1", context=context), identity=document
+        ).allowed
         assert allows("s3:GetObject", f"{bucket}/{env}/terraform.tfstate")
         assert not allows("s3:GetObject", f"{bucket}/{other}/terraform.tfstate")
         assert allows("s3:PutObject", f"{bucket}/{env}/terraform.tfstate") == write
@@ -83,25 +86,35 @@ def test_state_is_encrypted_with_the_state_key(stacks):
     aliases = {body["name"]: body for body in resources(stacks["state-backend"], "aws_kms_alias").values()}
     assert aliases["alias/video-ingest-key"]["target_key_id"] == "${aws_kms_key.key.key_id}"
     for env in ENVIRONMENTS:
-        assert stacks[env]["terraform"]["backend"]["s3"]["kms_key_id"] == \
-            f"arn:aws:kms:eu-west-1:{STATE_ACCOUNT}:alias/video-ingest-key"
+        assert (
+            stacks[env]["terraform"]["backend"]["s3"]["kms_key_id"]
+            == f"arn:aws:kms:eu-west-1:{STATE_ACCOUNT}:alias/video-ingest-key"
+        )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_github_reaches_the_deploy_role_per_environment_and_the_plan_role_per_pull_request(stacks, env):
     bootstrap = stacks[f"bootstrap-{env}"]
-    for id_, subject in (("deploy-role", f"repo:{REPOSITORY}:environment:{env}"),
-                         ("refresh-role", f"repo:{REPOSITORY}:environment:{env}-plan"),
-                         ("plan-role", f"repo:{REPOSITORY}:pull_request")):
+    for id_, subject in (
+        ("deploy-role", f"repo:{REPOSITORY}:environment:{env}"),
+        ("refresh-role", f"repo:{REPOSITORY}:environment:{env}-plan"),
+        ("plan-role", f"repo:{REPOSITORY}:pull_request"),
+    ):
         statement = trust(role(bootstrap, id_))
         assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-        assert statement["Principal"]["Federated"] == \
-            f"arn:aws:iam::{ACCOUNTS[env]}:oidc-provider/token.actions.githubusercontent.com"
+        assert (
+            statement["Principal"]["Federated"]
+            == f"arn:aws:iam::{ACCOUNTS[env]}:oidc-provider/token.actions.githubusercontent.com"
+        )
         assert role(bootstrap, id_)["depends_on"] == [
-            f"aws_iam_openid_connect_provider.{next(iter(resources(bootstrap, 'aws_iam_openid_connect_provider')))}"]
-        assert statement["Condition"] == {"StringEquals": {
-            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-            "token.actions.githubusercontent.com:sub": subject}}
+            f"aws_iam_openid_connect_provider.{next(iter(resources(bootstrap, 'aws_iam_openid_connect_provider')))}"
+        ]
+        assert statement["Condition"] == {
+            "StringEquals": {
+                "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                "token.actions.githubusercontent.com:sub": subject,
+            }
+        }
     [provider] = resources(bootstrap, "aws_iam_openid_connect_provider").values()
     assert provider["url"] == "https://token.actions.githubusercontent.com"
     assert provider["client_id_list"] == ["sts.amazonaws.com"]
@@ -124,8 +137,11 @@ def test_every_role_of_an_environment_carries_its_account_boundary(stacks, env):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_deploy_role_may_work_in_every_region_its_environment_uses(stacks, env):
     regions = {p["region"] for p in stacks[env]["provider"]["aws"]}
-    [platform] = [v for k, v in resources(stacks[f"bootstrap-{env}"], "aws_iam_role_policy").items()
-                  if k.startswith("identity_deploy-deploy-platform")]
+    [platform] = [
+        v
+        for k, v in resources(stacks[f"bootstrap-{env}"], "aws_iam_role_policy").items()
+        if k.startswith("identity_deploy-deploy-platform")
+    ]
     [statement] = json.loads(platform["policy"])["Statement"]
     assert regions <= set(statement["Condition"]["StringEquals"]["aws:RequestedRegion"])
     assert ("eu-central-1" in regions) == (env == "prod")  # only prod has DR-region resources
@@ -140,8 +156,10 @@ def deploy_documents(stacks, env: str) -> list[dict]:
 def decide(stacks, env, action, resource, region="eu-west-1", **context):
     from tools.rehearsal.iam_evaluator import Request, evaluate
 
-    return evaluate(Request(action, resource, region, account=ACCOUNTS[env], context=context),
-                    identity=deploy_documents(stacks, env))
+    return evaluate(
+        Request(action, resource, region, account=ACCOUNTS[env], context=context),
+        identity=deploy_documents(stacks, env),
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -156,22 +174,42 @@ def test_deploy_role_cannot_make_itself_an_administrator(stacks, env):
             assert not decision and "explicit deny" in decision.reason, (action, role_arn)
     # A role without the boundary cannot be created; with it, it can (the positive control).
     assert not decide(stacks, env, "iam:CreateRole", task_role, "us-east-1")
-    assert not decide(stacks, env, "iam:CreateRole", task_role, "us-east-1",
-                      **{"iam:PermissionsBoundary": f"arn:aws:iam::{account}:policy/other"})
+    assert not decide(
+        stacks,
+        env,
+        "iam:CreateRole",
+        task_role,
+        "us-east-1",
+        **{"iam:PermissionsBoundary": f"arn:aws:iam::{account}:policy/other"},
+    )
     assert decide(stacks, env, "iam:CreateRole", task_role, "us-east-1", **{"iam:PermissionsBoundary": boundary})
     # The boundary itself, and removing a boundary from any role.
     assert not decide(stacks, env, "iam:CreatePolicyVersion", boundary, "us-east-1")
-    assert not decide(stacks, env, "iam:DeleteRolePermissionsBoundary", task_role, "us-east-1",
-                      **{"iam:PermissionsBoundary": boundary})
+    assert not decide(
+        stacks,
+        env,
+        "iam:DeleteRolePermissionsBoundary",
+        task_role,
+        "us-east-1",
+        **{"iam:PermissionsBoundary": boundary},
+    )
     # Roles of another environment or project.
-    assert not decide(stacks, env, "iam:CreateRole", f"arn:aws:iam::{account}:role/admin", "us-east-1",
-                      **{"iam:PermissionsBoundary": boundary})
+    assert not decide(
+        stacks,
+        env,
+        "iam:CreateRole",
+        f"arn:aws:iam::{account}:role/admin",
+        "us-east-1",
+        **{"iam:PermissionsBoundary": boundary},
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_deploy_role_passes_roles_only_to_the_services_that_run_them(stacks, env):
     task_role = f"arn:aws:iam::{ACCOUNTS[env]}:role/video-ingest-{env}-api-task"
-    assert decide(stacks, env, "iam:PassRole", task_role, "us-east-1", **{"iam:PassedToService": "ecs-tasks.amazonaws.com"})
+    assert decide(
+        stacks, env, "iam:PassRole", task_role, "us-east-1", **{"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    )
     for service in ("ec2.amazonaws.com", "lambda.amazonaws.com"):
         assert not decide(stacks, env, "iam:PassRole", task_role, "us-east-1", **{"iam:PassedToService": service})
     assert not decide(stacks, env, "iam:PassRole", task_role, "us-east-1")
@@ -183,9 +221,17 @@ def test_deploy_role_regions_and_service_linked_roles(stacks, env):
     assert decide(stacks, env, "cloudfront:CreateDistribution", "*", "us-east-1")
     assert not decide(stacks, env, "ec2:CreateVpc", "*", "us-west-2")
     slr = f"arn:aws:iam::{ACCOUNTS[env]}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
-    assert decide(stacks, env, "iam:CreateServiceLinkedRole", slr, "us-east-1", **{"iam:AWSServiceName": "ecs.amazonaws.com"})
-    assert not decide(stacks, env, "iam:CreateServiceLinkedRole", slr, "us-east-1",
-                      **{"iam:AWSServiceName": "autoscaling.amazonaws.com"})
+    assert decide(
+        stacks, env, "iam:CreateServiceLinkedRole", slr, "us-east-1", **{"iam:AWSServiceName": "ecs.amazonaws.com"}
+    )
+    assert not decide(
+        stacks,
+        env,
+        "iam:CreateServiceLinkedRole",
+        slr,
+        "us-east-1",
+        **{"iam:AWSServiceName": "autoscaling.amazonaws.com"},
+    )
     # Cloud Map's private namespace needs Route 53 of the caller; AWS Backup's vault needs its storage.
     assert decide(stacks, env, "route53:CreateHostedZone", "*", "us-east-1")
     assert decide(stacks, env, "backup-storage:MountCapsule", "*", "eu-west-1")

@@ -1,12 +1,13 @@
 """The ingest path: CORS and multipart clean-up, S3 -> queue wiring, DLQ, backlog scaling, IAM scoping, ECR."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from tools.rehearsal.iam_evaluator import Request, evaluate
 from tests.conftest import ENVIRONMENTS, find_one, resources
+from tools.rehearsal.iam_evaluator import Request, evaluate
 
 
 def upload_bucket(stack: dict) -> str:
@@ -30,8 +31,11 @@ def test_cors_lets_configured_origins_upload_and_read_the_etag(stacks, env):
 
 @pytest.mark.parametrize("env, accelerated", [("dev", False), ("staging", False), ("prod", True)])
 def test_transfer_acceleration_is_a_config_field(stacks, env, accelerated):
-    configured = [body for body in resources(stacks[env], "aws_s3_bucket_accelerate_configuration").values()
-                  if upload_bucket(stacks[env]) in body["bucket"]]
+    configured = [
+        body
+        for body in resources(stacks[env], "aws_s3_bucket_accelerate_configuration").values()
+        if upload_bucket(stacks[env]) in body["bucket"]
+    ]
     assert [body["status"] for body in configured] == (["Enabled"] if accelerated else [])
 
 
@@ -52,7 +56,9 @@ def test_completed_uploads_notify_the_queue_with_a_prefix_filter(stacks, env):
     assert queue["queue_arn"].startswith("${aws_sqs_queue.ingest_queue_")
     assert queue["events"] == ["s3:ObjectCreated:*"]
     assert queue["filter_prefix"] == "uploads/"
-    assert notification["depends_on"] == [next(f"aws_sqs_queue_policy.{k}" for k in resources(stack, "aws_sqs_queue_policy"))]
+    assert notification["depends_on"] == [
+        next(f"aws_sqs_queue_policy.{k}" for k in resources(stack, "aws_sqs_queue_policy"))
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -67,7 +73,10 @@ def test_queue_policy_admits_only_the_upload_bucket(stacks, env):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_queue_is_encrypted_and_redrives_to_the_dead_letter_queue(stacks, env):
     queues = resources(stacks[env], "aws_sqs_queue")
-    queue, dlq = find_one(stacks[env], "aws_sqs_queue", "ingest_queue"), find_one(stacks[env], "aws_sqs_queue", "dead-letter")
+    queue, dlq = (
+        find_one(stacks[env], "aws_sqs_queue", "ingest_queue"),
+        find_one(stacks[env], "aws_sqs_queue", "dead-letter"),
+    )
     assert all(q["kms_master_key_id"].startswith("${aws_kms_key.security_key") for q in queues.values())
     redrive = json.loads(queue["redrive_policy"])
     assert redrive["maxReceiveCount"] == 5 and redrive["deadLetterTargetArn"].startswith("${aws_sqs_queue.ingest_dead")
@@ -75,7 +84,9 @@ def test_queue_is_encrypted_and_redrives_to_the_dead_letter_queue(stacks, env):
     allow = find_one(stacks[env], "aws_sqs_queue_redrive_allow_policy")
     assert allow["queue_url"].startswith("${aws_sqs_queue.ingest_dead-letter-queue")
     assert json.loads(allow["redrive_allow_policy"]) == {
-        "redrivePermission": "byQueue", "sourceQueueArns": [queue_ref(stacks[env])]}
+        "redrivePermission": "byQueue",
+        "sourceQueueArns": [queue_ref(stacks[env])],
+    }
     assert "redrive_allow_policy" not in dlq
 
 
@@ -88,7 +99,9 @@ def test_worker_scales_on_backlog_per_task(stacks, env):
     from environments.config import load_environment
 
     config = load_environment(env).ingest
-    policy = find_one(stacks[env], "aws_appautoscaling_policy", "worker-backlog")["target_tracking_scaling_policy_configuration"]
+    policy = find_one(stacks[env], "aws_appautoscaling_policy", "worker-backlog")[
+        "target_tracking_scaling_policy_configuration"
+    ]
     assert policy["target_value"] == config.backlog_per_worker
     metrics = {m["id"]: m for m in policy["customized_metric_specification"]["metrics"]}
     assert metrics["backlog"]["metric_stat"]["metric"]["metric_name"] == "ApproximateNumberOfMessagesVisible"
@@ -105,19 +118,24 @@ def test_worker_scales_from_zero_on_queue_metrics_alone(stacks, env):
     no data and target tracking never starts the first worker. A step policy triggered by SQS metrics alone does:
     messages waiting that no worker received add one worker (0 -> 1, or one more when all are busy)."""
     stack = stacks[env]
-    [(name, step)] = [(n, p) for n, p in resources(stack, "aws_appautoscaling_policy").items()
-                      if p["policy_type"] == "StepScaling"]
+    [(name, step)] = [
+        (n, p) for n, p in resources(stack, "aws_appautoscaling_policy").items() if p["policy_type"] == "StepScaling"
+    ]
     [target] = [n for n in resources(stack, "aws_appautoscaling_target") if "worker-scaling-target" in n]
     assert step["resource_id"] == f"${{aws_appautoscaling_target.{target}.resource_id}}"
     configuration = step["step_scaling_policy_configuration"]
     assert configuration["adjustment_type"] == "ChangeInCapacity"
     assert configuration["step_adjustment"] == [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}]
-    [alarm] = [a for a in resources(stack, "aws_cloudwatch_metric_alarm").values()
-               if a.get("alarm_actions") == [f"${{aws_appautoscaling_policy.{name}.arn}}"]]
+    [alarm] = [
+        a
+        for a in resources(stack, "aws_cloudwatch_metric_alarm").values()
+        if a.get("alarm_actions") == [f"${{aws_appautoscaling_policy.{name}.arn}}"]
+    ]
     queries = {q["id"]: q for q in alarm["metric_query"]}
     assert {q["metric"]["namespace"] for q in queries.values() if "metric" in q} == {"AWS/SQS"}
     assert {q["metric"]["dimensions"]["QueueName"] for q in queries.values() if "metric" in q} == {
-        "${aws_sqs_queue.ingest_queue_" + find_one_key(stack, "ingest_queue") + ".name}"}
+        "${aws_sqs_queue.ingest_queue_" + find_one_key(stack, "ingest_queue") + ".name}"
+    }
     [expression] = [q for q in queries.values() if q.get("return_data")]
     assert expression["expression"] == "IF(backlog >= 1 AND received == 0, 1, 0)"
     assert (alarm["comparison_operator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
@@ -141,8 +159,11 @@ def test_worker_reads_only_uploads_and_writes_only_processed(stacks, env):
     stack = stacks[env]
     policy = json.loads(find_one(stack, "aws_iam_role_policy", "worker-task-policy")["policy"])
     uploads = f"${{aws_s3_bucket.{upload_bucket(stack)}.arn}}"
-    [videos_id] = [k for k, v in resources(stack, "aws_s3_bucket").items()
-                   if "-videos-" in v["bucket"] and v["bucket"].endswith("eu-west-1")]
+    [videos_id] = [
+        k
+        for k, v in resources(stack, "aws_s3_bucket").items()
+        if "-videos-" in v["bucket"] and v["bucket"].endswith("eu-west-1")
+    ]
     videos = f"${{aws_s3_bucket.{videos_id}.arn}}"
     assert allowed(policy, "s3:GetObject", f"{uploads}/uploads/clip.mp4")
     assert not allowed(policy, "s3:GetObject", f"{uploads}/other/clip.mp4")

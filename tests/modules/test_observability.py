@@ -1,4 +1,5 @@
 """Alarms and their actions, dashboard, budgets, anomaly detection, DR and destroy protection per environment."""
+
 from __future__ import annotations
 
 import json
@@ -8,19 +9,44 @@ import pytest
 from tests.conftest import ENVIRONMENTS, find_one, resources
 
 EXPECTED_ALARMS = {
-    "api-cpu-high", "api-memory-high", "worker-cpu-high", "worker-memory-high", "api-tasks-below-desired",
-    "worker-tasks-below-desired", "alb-5xx", "alb-elb-5xx", "alb-latency-p95", "alb-unhealthy-hosts", "api-5xx",
-    "api-4xx", "api-latency-p95", "db-cpu-high", "db-free-storage-low", "db-connections-high", "cdn-5xx-rate",
-    "cdn-cache-hit-low", "uploads-oldest-message", "uploads-dead-letters", "api-app-errors", "worker-app-errors",
-    "db-proxy-unavailable", "db-proxy-client-connections-high", "db-proxy-database-connections-high",
-    "db-proxy-borrow-latency-high", "db-proxy-query-latency-high"}
+    "api-cpu-high",
+    "api-memory-high",
+    "worker-cpu-high",
+    "worker-memory-high",
+    "api-tasks-below-desired",
+    "worker-tasks-below-desired",
+    "alb-5xx",
+    "alb-elb-5xx",
+    "alb-latency-p95",
+    "alb-unhealthy-hosts",
+    "api-5xx",
+    "api-4xx",
+    "api-latency-p95",
+    "db-cpu-high",
+    "db-free-storage-low",
+    "db-connections-high",
+    "cdn-5xx-rate",
+    "cdn-cache-hit-low",
+    "uploads-oldest-message",
+    "uploads-dead-letters",
+    "api-app-errors",
+    "worker-app-errors",
+    "db-proxy-unavailable",
+    "db-proxy-client-connections-high",
+    "db-proxy-database-connections-high",
+    "db-proxy-borrow-latency-high",
+    "db-proxy-query-latency-high",
+}
 
 
 def alarms(stack: dict) -> dict[str, dict]:
     """Alarms that tell people, by name without the `video-ingest-<env>-` prefix (not the ones that drive
     scaling policies: tests/modules/test_ingest.py)."""
-    return {body["alarm_name"].split("-", 3)[3]: body for body in resources(stack, "aws_cloudwatch_metric_alarm").values()
-            if not any("aws_appautoscaling_policy." in action for action in body["alarm_actions"])}
+    return {
+        body["alarm_name"].split("-", 3)[3]: body
+        for body in resources(stack, "aws_cloudwatch_metric_alarm").values()
+        if not any("aws_appautoscaling_policy." in action for action in body["alarm_actions"])
+    }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -40,8 +66,10 @@ def test_alarm_thresholds_follow_the_spec(stacks, env):
     found = alarms(stacks[env])
     assert found["alb-latency-p95"]["extended_statistic"] == "p95" and found["alb-latency-p95"]["threshold"] == 0.2
     assert found["api-latency-p95"]["threshold"] == 200
-    assert found["cdn-cache-hit-low"]["threshold"] == 85 and \
-        found["cdn-cache-hit-low"]["comparison_operator"] == "LessThanThreshold"
+    assert (
+        found["cdn-cache-hit-low"]["threshold"] == 85
+        and found["cdn-cache-hit-low"]["comparison_operator"] == "LessThanThreshold"
+    )
     assert found["uploads-dead-letters"]["threshold"] == 0
     missing = found["api-tasks-below-desired"]["metric_query"]
     assert [q.get("expression") for q in missing if q.get("return_data")] == ["desired - running"]
@@ -79,7 +107,10 @@ def test_budget_alerts_at_80_and_100_percent(stacks, env):
     assert budget["limit_amount"] == str(load_environment(env).cost.monthly_budget_usd)
     assert budget["time_unit"] == "MONTHLY" and budget["budget_type"] == "COST"
     assert sorted((n["threshold"], n["notification_type"]) for n in budget["notification"]) == [
-        (80, "ACTUAL"), (100, "ACTUAL"), (100, "FORECASTED")]
+        (80, "ACTUAL"),
+        (100, "ACTUAL"),
+        (100, "FORECASTED"),
+    ]
     assert all("monitoring_alarms" in n["subscriber_sns_topic_arns"][0] for n in budget["notification"])
 
 
@@ -121,13 +152,20 @@ def test_prod_disaster_recovery_pieces(stacks):
 
 @pytest.mark.parametrize("env", ("dev", "staging"))
 def test_dr_extras_are_off_outside_prod(stacks, env):
-    for rtype in ("aws_db_instance_automated_backups_replication", "aws_backup_plan",
-                  "aws_s3_bucket_replication_configuration"):
+    for rtype in (
+        "aws_db_instance_automated_backups_replication",
+        "aws_backup_plan",
+        "aws_s3_bucket_replication_configuration",
+    ):
         assert not resources(stacks[env], rtype), rtype
 
 
-STATEFUL = (("aws_s3_bucket", "storage_videos_bucket"), ("aws_db_instance", "database_primary"),
-            ("aws_kms_key", "security_key"), ("aws_kms_key", "security_dr-key"))
+STATEFUL = (
+    ("aws_s3_bucket", "storage_videos_bucket"),
+    ("aws_db_instance", "database_primary"),
+    ("aws_kms_key", "security_key"),
+    ("aws_kms_key", "security_dr-key"),
+)
 
 
 def test_prod_stateful_resources_cannot_be_destroyed(stacks):
@@ -145,8 +183,9 @@ def test_every_prod_bucket_is_protected_from_destroy(stacks):
     prod bucket must fail, like one that would destroy the database."""
     buckets = resources(stacks["prod"], "aws_s3_bucket")
     assert len(buckets) >= 6
-    unprotected = [body["bucket"] for body in buckets.values()
-                   if body.get("lifecycle", {}).get("prevent_destroy") is not True]
+    unprotected = [
+        body["bucket"] for body in buckets.values() if body.get("lifecycle", {}).get("prevent_destroy") is not True
+    ]
     assert not unprotected
 
 

@@ -1,5 +1,6 @@
 """Findings of a fresh-eye review of the synthesized stacks (B1 VPC-internal auth bypass, A3 refresh's KMS
 decrypt, A6 presigned POST uploads), each asserted over cdktf.out's JSON."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,8 @@ def test_b1_alb_admits_https_only_from_the_nlb_group_not_from_subnets(stacks, en
     stack = stacks[env]
     ingress = _rules_of(stack, "aws_vpc_security_group_ingress_rule", _group(stack, "alb-sg"))
     assert [(r.get("referenced_security_group_id"), r["from_port"], r["to_port"]) for r in ingress] == [
-        (_ref("aws_security_group", _group(stack, "nlb-sg")), 443, 443)]
+        (_ref("aws_security_group", _group(stack, "nlb-sg")), 443, 443)
+    ]
     assert not any("cidr_ipv4" in r or "cidr_ipv6" in r or "prefix_list_id" in r for r in ingress)
 
 
@@ -56,12 +58,17 @@ def test_a3_refresh_may_decrypt_secrets_with_the_environment_key_via_secrets_man
     assert statement["Resource"].startswith("arn:aws:kms:") and statement["Resource"].endswith(":key/*")
     [region] = {p["region"] for p in stacks[env]["provider"]["aws"] if "alias" not in p}
     assert statement["Condition"]["StringEquals"]["kms:ViaService"] == f"secretsmanager.{region}.amazonaws.com"
-    assert statement["Resource"] == [s for s in document["Statement"]
-                                      if s["Sid"] == "ReadEnvironmentSecretVersions"][0]["Resource"].replace(
-        "secretsmanager", "kms").split(":secret:")[0] + ":key/*"
+    assert (
+        statement["Resource"]
+        == [s for s in document["Statement"] if s["Sid"] == "ReadEnvironmentSecretVersions"][0]["Resource"]
+        .replace("secretsmanager", "kms")
+        .split(":secret:")[0]
+        + ":key/*"
+    )
     # The alias the environment stack gives its key (modules/security.py), matched on the key's aliases.
-    [alias] = [v["name"] for v in resources(stacks[env], "aws_kms_alias").values()
-               if v["name"] == f"alias/video-ingest-{env}"]
+    [alias] = [
+        v["name"] for v in resources(stacks[env], "aws_kms_alias").values() if v["name"] == f"alias/video-ingest-{env}"
+    ]
     assert statement["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"] == alias
     # Not denied elsewhere in the same policy.
     assert not [s for s in document["Statement"] if s["Effect"] == "Deny" and "kms:Decrypt" in s["Action"]]

@@ -7,6 +7,7 @@ is each provider's `allowed_account_ids` (tools/common/terraform.py: with no cal
 compare), and tests/stacks/test_foundation.py asserts its exact value in every stack; the working copy also has a
 local backend instead of S3, which `validate` (run with -backend=false) never checked either.
 """
+
 from __future__ import annotations
 
 import pytest

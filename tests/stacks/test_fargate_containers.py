@@ -16,6 +16,7 @@ and each TCP port it maps must answer an HTTP GET on 127.0.0.1.
 
 Needs root (mount namespaces, chroot) and busybox; skipped, with the reason, elsewhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,16 +36,21 @@ pytestmark = [pytest.mark.fargate, pytest.mark.slow]  # runs the containers comm
 BUSYBOX = shutil.which("busybox")
 SETPRIV = shutil.which("setpriv")
 NSENTER, CHROOT, UNSHARE, MOUNT = (shutil.which(tool) or tool for tool in ("nsenter", "chroot", "unshare", "mount"))
-START_SECONDS = 20       # how long a container may take to become healthy (bounded: startPeriod may say more)
-STEP_SECONDS = 30        # any single step
-HOLDER_SECONDS = 300     # the namespace holder outlives any test
+START_SECONDS = 20  # how long a container may take to become healthy (bounded: startPeriod may say more)
+STEP_SECONDS = 30  # any single step
+HOLDER_SECONDS = 300  # the namespace holder outlives any test
 
 
 def requirements() -> str | None:
     if os.geteuid() != 0:
         return "needs root (mount namespaces, chroot, setpriv)"
-    for tool, path in (("busybox", BUSYBOX), ("setpriv", SETPRIV), ("unshare", shutil.which("unshare")),
-                       ("nsenter", shutil.which("nsenter")), ("chroot", shutil.which("chroot"))):
+    for tool, path in (
+        ("busybox", BUSYBOX),
+        ("setpriv", SETPRIV),
+        ("unshare", shutil.which("unshare")),
+        ("nsenter", shutil.which("nsenter")),
+        ("chroot", shutil.which("chroot")),
+    ):
         if not path:
             return f"{tool} missing (busybox: `make system-packages`)"
     return None
@@ -89,8 +95,10 @@ class Task:
         self.work = work
         self.containers = {c["name"]: c for c in json.loads(definition["container_definitions"])}
         self.volumes = {v["name"]: v for v in definition.get("volume") or []}
-        self.holder = subprocess.Popen([UNSHARE, "--mount", "--net", "--propagation", "private",
-                                        "sleep", str(HOLDER_SECONDS)], start_new_session=True)
+        self.holder = subprocess.Popen(
+            [UNSHARE, "--mount", "--net", "--propagation", "private", "sleep", str(HOLDER_SECONDS)],
+            start_new_session=True,
+        )
         self.enter = [NSENTER, f"--target={self.holder.pid}", "--mount", "--net"]
         self.running: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
@@ -134,8 +142,18 @@ class Task:
         """`argv` in the container: its root, its user, its environment."""
         user = str(self.containers[name].get("user") or "0")
         uid, _, gid = user.partition(":")
-        return self.enter + [CHROOT, str(self.work / "roots" / name), "/usr/bin/setpriv", "--reuid", uid,
-                             "--regid", gid or uid, "--clear-groups", "--", *argv]
+        return self.enter + [
+            CHROOT,
+            str(self.work / "roots" / name),
+            "/usr/bin/setpriv",
+            "--reuid",
+            uid,
+            "--regid",
+            gid or uid,
+            "--clear-groups",
+            "--",
+            *argv,
+        ]
 
     def environment(self, name: str) -> dict[str, str]:
         container = self.containers[name]
@@ -154,9 +172,13 @@ class Task:
         command = (container.get("entryPoint") or []) + (container.get("command") or [])
         assert command, f"{name}: no command to run (busybox has no default)"
         self.logs[name] = self.work / f"{name}.log"
-        self.running[name] = subprocess.Popen(self.as_user(name, command), env=self.environment(name),
-                                              stdout=self.logs[name].open("w"), stderr=subprocess.STDOUT,
-                                              start_new_session=True)
+        self.running[name] = subprocess.Popen(
+            self.as_user(name, command),
+            env=self.environment(name),
+            stdout=self.logs[name].open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def satisfy(self, name: str, condition: str) -> None:
         self.start(name)
@@ -177,8 +199,12 @@ class Task:
         argv = ["/bin/sh", "-c", rest[0]] if kind == "CMD-SHELL" else rest
         deadline = time.monotonic() + min(START_SECONDS, check.get("startPeriod", START_SECONDS) or START_SECONDS)
         while True:
-            done = subprocess.run(self.as_user(name, argv), env=self.environment(name), capture_output=True,
-                                  timeout=check.get("timeout", 5) + 5)
+            done = subprocess.run(
+                self.as_user(name, argv),
+                env=self.environment(name),
+                capture_output=True,
+                timeout=check.get("timeout", 5) + 5,
+            )
             if done.returncode == 0:
                 return True
             if time.monotonic() > deadline or self.running[name].poll() is not None:
@@ -187,13 +213,19 @@ class Task:
 
     def answers(self, port: int) -> str:
         """The status line an HTTP GET of 127.0.0.1:<port>/ gets inside the task's network (or the error)."""
-        probe = ("import sys, urllib.request, urllib.error\n"
-                 "try:\n"
-                 f"    print(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=5).status)\n"
-                 "except urllib.error.HTTPError as e:\n    print(e.code)\n"
-                 "except Exception as e:\n    print('no answer:', e); sys.exit(1)\n")
-        done = subprocess.run([NSENTER, f"--target={self.holder.pid}", "--net", sys.executable, "-c", probe],
-                              capture_output=True, text=True, timeout=STEP_SECONDS)
+        probe = (
+            "import sys, urllib.request, urllib.error\n"
+            "try:\n"
+            f"    print(urllib.request.urlopen('http://127.0.0.1:{port}/', timeout=5).status)\n"
+            "except urllib.error.HTTPError as e:\n    print(e.code)\n"
+            "except Exception as e:\n    print('no answer:', e); sys.exit(1)\n"
+        )
+        done = subprocess.run(
+            [NSENTER, f"--target={self.holder.pid}", "--net", sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=STEP_SECONDS,
+        )
         return done.stdout.strip() if done.returncode == 0 else f"no answer: {done.stdout.strip()}"
 
     def output(self, name: str) -> str:
@@ -222,8 +254,7 @@ def run_task(work: Path, definition: dict) -> list[str]:
         for name in essential:
             container = task.containers[name]
             if not task.healthy(name):
-                problems.append(f"{name} (user {container.get('user')}) is not healthy; it said: "
-                                f"{task.output(name)!r}")
+                problems.append(f"{name} (user {container.get('user')}) is not healthy; it said: {task.output(name)!r}")
                 continue
             if task.running[name].poll() is not None:
                 problems.append(f"{name} exited {task.running[name].returncode}: {task.output(name)!r}")
@@ -253,12 +284,21 @@ def with_init_owner(definition: dict, command: list[str] | None = None) -> dict:
     """`definition` with a root init container that chowns the `tmp` volume to 10001 before the first container
     starts (what the platform fix adds), and optionally that container's command replaced."""
     containers = json.loads(definition["container_definitions"])
-    containers.append({"name": "volume-owner", "image": "public.ecr.aws/docker/library/busybox:1.36",
-                       "essential": False, "user": "0", "readonlyRootFilesystem": True,
-                       "command": ["sh", "-c", "chown 10001:10001 /tmp"],
-                       "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]})
-    containers[0]["dependsOn"] = [*containers[0].get("dependsOn", []),
-                                  {"containerName": "volume-owner", "condition": "SUCCESS"}]
+    containers.append(
+        {
+            "name": "volume-owner",
+            "image": "public.ecr.aws/docker/library/busybox:1.36",
+            "essential": False,
+            "user": "0",
+            "readonlyRootFilesystem": True,
+            "command": ["sh", "-c", "chown 10001:10001 /tmp"],
+            "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+        }
+    )
+    containers[0]["dependsOn"] = [
+        *containers[0].get("dependsOn", []),
+        {"containerName": "volume-owner", "condition": "SUCCESS"},
+    ]
     if command:
         containers[0]["command"] = command
     return dict(definition, container_definitions=json.dumps(containers))

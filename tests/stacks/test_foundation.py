@@ -1,4 +1,5 @@
 """State backend, providers and the per-environment backend wiring, asserted on the synthesized JSON."""
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,20 @@ def test_backend_is_s3_with_per_environment_key_locking_and_role(stacks, env):
     assert backend["bucket"] == "video-ingest-terraform-state-000000000000"
     assert backend["dynamodb_table"] == "video-ingest-terraform-locks"
     assert backend["encrypt"] is True and backend["use_lockfile"] is True
-    assert backend["assume_role"] == {"role_arn": f"arn:aws:iam::000000000000:role/video-ingest-terraform-state-{env}",
-                                      "session_name": "video-ingest-state", "duration": "1h"}
+    assert backend["assume_role"] == {
+        "role_arn": f"arn:aws:iam::000000000000:role/video-ingest-terraform-state-{env}",
+        "session_name": "video-ingest-state",
+        "duration": "1h",
+    }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_provider_is_pinned_to_the_environment_account_with_default_tags(stacks, env):
     for provider in stacks[env]["provider"]["aws"]:
         assert provider["allowed_account_ids"] == [ACCOUNTS[env]]
-        assert provider["default_tags"] == [{"tags": {"Environment": env, "ManagedBy": "cdktf/video-ingest-infra",
-                                                      "Project": "video-ingest"}}]
+        assert provider["default_tags"] == [
+            {"tags": {"Environment": env, "ManagedBy": "cdktf/video-ingest-infra", "Project": "video-ingest"}}
+        ]
 
 
 def test_no_provider_assumes_a_role(stacks):
@@ -53,8 +58,10 @@ def test_state_bucket_is_versioned_kms_encrypted_private_and_tls_only(stacks):
     assert rule["apply_server_side_encryption_by_default"]["sse_algorithm"] == "aws:kms"
     assert rule["apply_server_side_encryption_by_default"]["kms_master_key_id"].startswith("${aws_kms_key.key")
     block = by_bucket("aws_s3_bucket_public_access_block")[0]
-    assert all(block[k] is True for k in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                          "restrict_public_buckets"))
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     policy = json.loads(by_bucket("aws_s3_bucket_policy")[0]["policy"])
     deny = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
     assert deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -71,7 +78,8 @@ def test_lock_table_has_lockid_pitr_and_encryption(stacks):
 
 def test_state_backend_keeps_local_state_outside_cdktf_out(stacks):
     assert stacks["state-backend"]["terraform"]["backend"] == {
-        "local": {"path": "../../../terraform.state-backend.tfstate"}}
+        "local": {"path": "../../../terraform.state-backend.tfstate"}
+    }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

@@ -1,6 +1,7 @@
 """The order of a first apply, read from the synthesized graph: references (`${type.name...}`) and
 `depends_on`, followed transitively. Terraform creates a resource only after everything it reaches here,
 and AWS refuses or stalls several calls when the order is left to luck."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ def _interpolations(text: str):
             if depth == 0:
                 break
             i += 1
-        yield text[start + 2:i]
+        yield text[start + 2 : i]
         start = text.find("${", i)
 
 
@@ -34,8 +35,11 @@ def _references(value) -> set[str]:
     if isinstance(value, list):
         return set().union(*(_references(v) for v in value)) if value else set()
     if isinstance(value, str):
-        return {f"{data or ''}{rtype}.{name}" for expression in _interpolations(value)
-                for data, rtype, name in REFERENCE.findall(expression)}
+        return {
+            f"{data or ''}{rtype}.{name}"
+            for expression in _interpolations(value)
+            for data, rtype, name in REFERENCE.findall(expression)
+        }
     return set()
 
 
@@ -66,10 +70,14 @@ def address(stack: dict, rtype: str, contains: str = "") -> str:
 
 
 def test_the_graph_reader_follows_references_and_depends_on():
-    stack = {"resource": {
-        "aws_a": {"a": {"x": "${aws_b.b.arn}", "//": {"note": "${aws_z.z.id}"}}},
-        "aws_b": {"b": {"y": "${tolist(aws_c.c-1.items)[0].name}", "depends_on": ["aws_d.d"]}},
-        "aws_c": {"c-1": {}}, "aws_d": {"d": {"z": "plain aws_e.e text, not a reference"}}}}
+    stack = {
+        "resource": {
+            "aws_a": {"a": {"x": "${aws_b.b.arn}", "//": {"note": "${aws_z.z.id}"}}},
+            "aws_b": {"b": {"y": "${tolist(aws_c.c-1.items)[0].name}", "depends_on": ["aws_d.d"]}},
+            "aws_c": {"c-1": {}},
+            "aws_d": {"d": {"z": "plain aws_e.e text, not a reference"}},
+        }
+    }
     edges = graph(stack)
     assert edges["aws_a.a"] == {"aws_b.b"}
     assert upstream(edges, "aws_a.a") == {"aws_b.b", "aws_c.c-1", "aws_d.d"}
@@ -80,8 +88,9 @@ def test_api_service_waits_for_the_listener_that_attaches_its_target_group(stack
     """ECS refuses a service whose target group no load balancer uses yet ("The target group ... does not
     have an associated load balancer"); the HTTPS listener is what attaches it."""
     stack = stacks[env]
-    [https] = [f"aws_lb_listener.{n}" for n, b in resources(stack, "aws_lb_listener").items()
-               if b["protocol"] == "HTTPS"]
+    [https] = [
+        f"aws_lb_listener.{n}" for n, b in resources(stack, "aws_lb_listener").items() if b["protocol"] == "HTTPS"
+    ]
     assert https in upstream(graph(stack), address(stack, "aws_ecs_service", "api-service"))
 
 
@@ -91,7 +100,8 @@ def test_services_wait_for_the_cluster_capacity_providers(stacks, env, service):
     """A capacity-provider strategy naming FARGATE_SPOT fails until the cluster has that provider."""
     stack = stacks[env]
     assert address(stack, "aws_ecs_cluster_capacity_providers") in upstream(
-        graph(stack), address(stack, "aws_ecs_service", f"{service}-service"))
+        graph(stack), address(stack, "aws_ecs_service", f"{service}-service")
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -100,12 +110,18 @@ def test_distribution_waits_for_its_log_bucket_policy_and_ownership_controls(sta
     BucketOwnerEnforced (the default of a new bucket) before the distribution is created."""
     stack = stacks[env]
     [logs] = [n for n, b in resources(stack, "aws_s3_bucket").items() if "-cdn-logs-" in b["bucket"]]
-    ownership = [f"aws_s3_bucket_ownership_controls.{n}" for n, b in
-                 resources(stack, "aws_s3_bucket_ownership_controls").items() if logs in b["bucket"]]
-    policy = [f"aws_s3_bucket_policy.{n}" for n, b in resources(stack, "aws_s3_bucket_policy").items()
-              if logs in b["bucket"]]
-    assert resources(stack, "aws_s3_bucket_ownership_controls")[ownership[0].split(".", 1)[1]][
-        "rule"]["object_ownership"] == "BucketOwnerPreferred"
+    ownership = [
+        f"aws_s3_bucket_ownership_controls.{n}"
+        for n, b in resources(stack, "aws_s3_bucket_ownership_controls").items()
+        if logs in b["bucket"]
+    ]
+    policy = [
+        f"aws_s3_bucket_policy.{n}" for n, b in resources(stack, "aws_s3_bucket_policy").items() if logs in b["bucket"]
+    ]
+    assert (
+        resources(stack, "aws_s3_bucket_ownership_controls")[ownership[0].split(".", 1)[1]]["rule"]["object_ownership"]
+        == "BucketOwnerPreferred"
+    )
     waits_for = upstream(graph(stack), address(stack, "aws_cloudfront_distribution"))
     assert set(ownership + policy) <= waits_for
 
@@ -119,8 +135,11 @@ def test_every_secret_a_task_reads_has_a_version_before_its_service_starts(stack
     edges = graph(stack)
     read = 0
     for task_name, task in resources(stack, "aws_ecs_task_definition").items():
-        [service] = [f"aws_ecs_service.{n}" for n, b in resources(stack, "aws_ecs_service").items()
-                     if f"aws_ecs_task_definition.{task_name}." in b["task_definition"]]
+        [service] = [
+            f"aws_ecs_service.{n}"
+            for n, b in resources(stack, "aws_ecs_service").items()
+            if f"aws_ecs_task_definition.{task_name}." in b["task_definition"]
+        ]
         waits_for = upstream(edges, service)
         for container in json.loads(task["container_definitions"]):
             for secret in container.get("secrets", []):
@@ -131,8 +150,11 @@ def test_every_secret_a_task_reads_has_a_version_before_its_service_starts(stack
                     assert ".master_user_secret[0].secret_arn" in secret["valueFrom"]  # RDS-managed
                     continue
                 assert source.startswith("aws_secretsmanager_secret.")
-                versions = {f"aws_secretsmanager_secret_version.{n}": b for n, b in
-                            resources(stack, "aws_secretsmanager_secret_version").items() if source in b["secret_id"]}
+                versions = {
+                    f"aws_secretsmanager_secret_version.{n}": b
+                    for n, b in resources(stack, "aws_secretsmanager_secret_version").items()
+                    if source in b["secret_id"]
+                }
                 assert len(versions) == 1, (secret["name"], versions)
                 [(version, body)] = versions.items()
                 assert version in waits_for, (service, version)
@@ -141,8 +163,15 @@ def test_every_secret_a_task_reads_has_a_version_before_its_service_starts(stack
 
 
 # Resources that hold data: nothing of these may wait for the distribution or for a certificate to be issued.
-STATEFUL = ("aws_db_instance", "aws_s3_bucket", "aws_kms_key", "aws_secretsmanager_secret", "aws_sqs_queue",
-            "aws_dynamodb_table", "aws_cloudwatch_log_group")
+STATEFUL = (
+    "aws_db_instance",
+    "aws_s3_bucket",
+    "aws_kms_key",
+    "aws_secretsmanager_secret",
+    "aws_sqs_queue",
+    "aws_dynamodb_table",
+    "aws_cloudwatch_log_group",
+)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -153,7 +182,8 @@ def test_nothing_stateful_waits_for_the_distribution_or_a_certificate(stacks, en
     stack = stacks[env]
     edges = graph(stack)
     slow = {address(stack, "aws_cloudfront_distribution")} | {
-        f"aws_acm_certificate_validation.{n}" for n in resources(stack, "aws_acm_certificate_validation")}
+        f"aws_acm_certificate_validation.{n}" for n in resources(stack, "aws_acm_certificate_validation")
+    }
     assert len(slow) == 3  # the distribution and both certificates
     checked = 0
     for rtype in STATEFUL:
@@ -173,10 +203,14 @@ def test_every_certificate_is_validated_by_its_record_in_the_zone(stacks, env):
     stack = stacks[env]
     certificates = resources(stack, "aws_acm_certificate")
     assert sorted(c["domain_name"] for c in certificates.values()) == sorted(
-        [config.load_balancer.domain_name, config.cdn.domain_name])
+        [config.load_balancer.domain_name, config.cdn.domain_name]
+    )
     for name in certificates:
-        [validation] = [v for v in resources(stack, "aws_acm_certificate_validation").values()
-                        if v["certificate_arn"] == f"${{aws_acm_certificate.{name}.arn}}"]
+        [validation] = [
+            v
+            for v in resources(stack, "aws_acm_certificate_validation").values()
+            if v["certificate_arn"] == f"${{aws_acm_certificate.{name}.arn}}"
+        ]
         [fqdn] = validation["validation_record_fqdns"]
         [record_address] = _references(fqdn)
         assert fqdn == f"${{{record_address}.fqdn}}"
@@ -197,23 +231,37 @@ def test_the_cdn_name_points_at_the_distribution_and_no_name_at_a_load_balancer(
 
     config = load_environment(env)
     stack = stacks[env]
-    aliases = {(r["name"], r["type"]): r["alias"] for r in resources(stack, "aws_route53_record").values()
-               if "alias" in r and r["zone_id"] == config.dns.hosted_zone_id}
+    aliases = {
+        (r["name"], r["type"]): r["alias"]
+        for r in resources(stack, "aws_route53_record").values()
+        if "alias" in r and r["zone_id"] == config.dns.hosted_zone_id
+    }
     distribution = address(stack, "aws_cloudfront_distribution")
     assert aliases == {
-        **{(config.cdn.domain_name, kind): {"name": f"${{{distribution}.domain_name}}",
-                                            "zone_id": f"${{{distribution}.hosted_zone_id}}",
-                                            "evaluate_target_health": False} for kind in ("A", "AAAA")}}
+        **{
+            (config.cdn.domain_name, kind): {
+                "name": f"${{{distribution}.domain_name}}",
+                "zone_id": f"${{{distribution}.hosted_zone_id}}",
+                "evaluate_target_health": False,
+            }
+            for kind in ("A", "AAAA")
+        }
+    }
 
 
 def test_issued_certificates_need_no_zone_and_no_validation(synth_dev_with):
     alb = "arn:aws:acm:eu-west-1:111111111111:certificate/0b5d3c1e-1111-2222-3333-444455556666"
     cdn = "arn:aws:acm:us-east-1:111111111111:certificate/7f2a9e4d-1111-2222-3333-444455556666"
-    stack = synth_dev_with({"load_balancer": f'certificate_arn = "{alb}"', "cdn": f'certificate_arn = "{cdn}"'},
-                           drop=("hosted_zone_id", "zone_name"))
+    stack = synth_dev_with(
+        {"load_balancer": f'certificate_arn = "{alb}"', "cdn": f'certificate_arn = "{cdn}"'},
+        drop=("hosted_zone_id", "zone_name"),
+    )
     for rtype in ("aws_acm_certificate", "aws_acm_certificate_validation", "aws_route53_record"):
         assert not resources(stack, rtype), rtype
     [https] = [v for v in resources(stack, "aws_lb_listener").values() if v["protocol"] == "HTTPS"]
     assert https["certificate_arn"] == alb
     assert find_one(stack, "aws_cloudfront_distribution")["viewer_certificate"] == {
-        "acm_certificate_arn": cdn, "minimum_protocol_version": "TLSv1.2_2021", "ssl_support_method": "sni-only"}
+        "acm_certificate_arn": cdn,
+        "minimum_protocol_version": "TLSv1.2_2021",
+        "ssl_support_method": "sni-only",
+    }

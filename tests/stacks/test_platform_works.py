@@ -1,5 +1,6 @@
 """The platform works once applied (issue 24): what real AWS does with the synthesized stacks, checked on their
 JSON. Each test names the finding it covers; each failed on the stacks before its fix."""
+
 from __future__ import annotations
 
 import json
@@ -30,6 +31,7 @@ def named(stack: dict, rtype: str, part: str) -> tuple[str, dict]:
 
 # --- 1. the services start as their user, with their mounts --------------------------------------------------
 
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 @pytest.mark.parametrize("service", ["api", "worker"])
 def test_scratch_volume_is_the_app_users_before_the_app_starts(stacks, env, service):
@@ -47,13 +49,17 @@ def test_scratch_volume_is_the_app_users_before_the_app_starts(stacks, env, serv
     for mount in app["mountPoints"]:
         if not mount.get("readOnly"):
             assert (mount["sourceVolume"], mount["containerPath"]) in init_paths
-            assert init["command"] == ["sh", "-c", f"chown {APP_USER} {mount['containerPath']} && "
-                                                   f"chmod 0700 {mount['containerPath']}"]
+            assert init["command"] == [
+                "sh",
+                "-c",
+                f"chown {APP_USER} {mount['containerPath']} && chmod 0700 {mount['containerPath']}",
+            ]
     assert {v["name"] for v in task["volume"]} == {m["sourceVolume"] for m in app["mountPoints"]}
     assert sum(c["memoryReservation"] for c in by_name.values()) <= int(task["memory"])
 
 
 # --- 2. no public path around API Gateway ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_load_balancers_are_internal_and_only_api_gateway_reaches_them(stacks, env):
@@ -63,28 +69,34 @@ def test_the_load_balancers_are_internal_and_only_api_gateway_reaches_them(stack
     private = {ref("aws_subnet", name) for name in resources(stack, "aws_subnet") if "private" in name}
     assert all(set(body["subnets"]) <= private for body in lbs.values())
     # Nothing admits the internet to a security group, and no public DNS name points at a load balancer.
-    assert not [r for r in resources(stack, "aws_vpc_security_group_ingress_rule").values()
-                if r.get("cidr_ipv4") == ANYWHERE]
-    assert not [r for r in resources(stack, "aws_route53_record").values()
-                if "aws_lb." in json.dumps(r.get("alias", ""))]
+    assert not [
+        r for r in resources(stack, "aws_vpc_security_group_ingress_rule").values() if r.get("cidr_ipv4") == ANYWHERE
+    ]
+    assert not [
+        r for r in resources(stack, "aws_route53_record").values() if "aws_lb." in json.dumps(r.get("alias", ""))
+    ]
     # Every integration that reaches the backend goes through the VPC link to the internal NLB -> ALB.
     [(link_name, link)] = resources(stack, "aws_api_gateway_vpc_link").items()
     nlb_name, nlb = named(stack, "aws_lb", "nlb")
     assert nlb["load_balancer_type"] == "network" and link["target_arns"] == [ref("aws_lb", nlb_name, "arn")]
     backend = [i for i in resources(stack, "aws_api_gateway_integration").values() if i["type"] != "MOCK"]
-    assert backend and all(i["connection_type"] == "VPC_LINK"
-                           and i["connection_id"] == ref("aws_api_gateway_vpc_link", link_name) for i in backend)
+    assert backend and all(
+        i["connection_type"] == "VPC_LINK" and i["connection_id"] == ref("aws_api_gateway_vpc_link", link_name)
+        for i in backend
+    )
     alb_name, _ = named(stack, "aws_lb", "load-balancer_alb")
     [attachment] = resources(stack, "aws_lb_target_group_attachment").values()
     assert attachment["target_id"] == ref("aws_lb", alb_name, "arn") and attachment["port"] == 443
     # CloudFront serves videos only: every origin is a bucket read through OAC, none a custom (HTTP) origin.
     for distribution in resources(stack, "aws_cloudfront_distribution").values():
-        assert all("custom_origin_config" not in o and o.get("origin_access_control_id")
-                   for o in distribution["origin"])
+        assert all(
+            "custom_origin_config" not in o and o.get("origin_access_control_id") for o in distribution["origin"]
+        )
         assert "ordered_cache_behavior" not in distribution
 
 
 # --- 3. the per-IP rate limit sees the client IP ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_per_ip_rate_limit_is_where_the_client_ip_is_seen(stacks, env):
@@ -118,8 +130,12 @@ def test_served_videos_stay_in_tiers_that_answer_get(stacks, env):
     for policy in resources(stack, "aws_s3_bucket_policy").values():
         for statement in json.loads(policy["policy"])["Statement"]:
             if statement.get("Principal") == {"Service": "cloudfront.amazonaws.com"}:
-                served |= {r.split("}", 1)[1] for r in ([statement["Resource"]] if isinstance(
-                    statement["Resource"], str) else statement["Resource"])}
+                served |= {
+                    r.split("}", 1)[1]
+                    for r in (
+                        [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+                    )
+                }
     assert served == {"/processed/*"}
     for lifecycle in resources(stack, "aws_s3_bucket_lifecycle_configuration").values():
         if lifecycle["bucket"].split(".")[1] not in buckets:
@@ -134,34 +150,43 @@ def test_served_videos_stay_in_tiers_that_answer_get(stacks, env):
 
 # --- 5. the GET cache keys on what varies the answer, and its settings take effect ----------------------------
 
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_cached_gets_key_on_query_string_and_caller(stacks, env):
     stack = stacks[env]
     settings = {s["method_path"]: s["settings"] for s in resources(stack, "aws_api_gateway_method_settings").values()}
     cached = [path for path, s in settings.items() if s.get("caching_enabled")]
     assert sorted(cached) == ["~1videos/GET", "~1videos~1{id}/GET"]
-    paths = {f"${{aws_api_gateway_resource.{name}.id}}": body for name, body in
-             resources(stack, "aws_api_gateway_resource").items()}
+    paths = {
+        f"${{aws_api_gateway_resource.{name}.id}}": body
+        for name, body in resources(stack, "aws_api_gateway_resource").items()
+    }
     for method_name, method in resources(stack, "aws_api_gateway_method").items():
         if method["http_method"] != "GET":
             continue
         part = paths[method["resource_id"]]["path_part"]
         path = "~1videos" if part == "videos" else "~1videos~1{id}"
         assert f"{path}/GET" in cached
-        [integration] = [i for i in resources(stack, "aws_api_gateway_integration").values()
-                         if i["http_method"] == f"${{aws_api_gateway_method.{method_name}.http_method}}"]
+        [integration] = [
+            i
+            for i in resources(stack, "aws_api_gateway_integration").values()
+            if i["http_method"] == f"${{aws_api_gateway_method.{method_name}.http_method}}"
+        ]
         keys = set(integration["cache_key_parameters"])
         assert "method.request.header.x-api-key" in keys  # one client's answer never serves another
         declared = set(method["request_parameters"])
         assert keys <= declared  # API Gateway keys only on declared parameters
         if part == "videos":
             assert {k for k in keys if k.startswith("method.request.querystring.")} >= {
-                "method.request.querystring.cursor", "method.request.querystring.limit"}
+                "method.request.querystring.cursor",
+                "method.request.querystring.limit",
+            }
         else:
             assert "method.request.path.id" in keys
 
 
 # --- 6. a browser can call the API -------------------------------------------------------------------------------
+
 
 def cors_of(stack: dict) -> tuple[dict, dict]:
     options = {n: b for n, b in resources(stack, "aws_api_gateway_method").items() if b["http_method"] == "OPTIONS"}
@@ -169,51 +194,72 @@ def cors_of(stack: dict) -> tuple[dict, dict]:
     return options, responses
 
 
-@pytest.mark.parametrize("env,origin", [("dev", "https://dev.video.example.com"),
-                                        ("staging", "https://staging.video.example.com"),
-                                        ("prod", "https://video.example.com")])
+@pytest.mark.parametrize(
+    "env,origin",
+    [
+        ("dev", "https://dev.video.example.com"),
+        ("staging", "https://staging.video.example.com"),
+        ("prod", "https://video.example.com"),
+    ],
+)
 def test_browser_preflight_and_errors_carry_cors_headers(stacks, env, origin):
     stack = stacks[env]
     options, responses = cors_of(stack)
     assert len(options) == len(resources(stack, "aws_api_gateway_resource")) == 3
     for name, method in options.items():
         assert method["authorization"] == "NONE" and method["api_key_required"] is False
-        [integration] = [i for i in resources(stack, "aws_api_gateway_integration").values()
-                         if i["http_method"] == f"${{aws_api_gateway_method.{name}.http_method}}"]
+        [integration] = [
+            i
+            for i in resources(stack, "aws_api_gateway_integration").values()
+            if i["http_method"] == f"${{aws_api_gateway_method.{name}.http_method}}"
+        ]
         assert integration["type"] == "MOCK"
-        [response] = [r for r in responses.values()
-                      if r["http_method"] == f"${{aws_api_gateway_method.{name}.http_method}}"]
+        [response] = [
+            r for r in responses.values() if r["http_method"] == f"${{aws_api_gateway_method.{name}.http_method}}"
+        ]
         headers = response["response_parameters"]
         assert headers["method.response.header.Access-Control-Allow-Origin"] == f"'{origin}'"
         assert "x-api-key" in headers["method.response.header.Access-Control-Allow-Headers"]
         assert "OPTIONS" in headers["method.response.header.Access-Control-Allow-Methods"]
     gateway = {r["response_type"]: r for r in resources(stack, "aws_api_gateway_gateway_response").values()}
     assert set(gateway) == {"DEFAULT_4XX", "DEFAULT_5XX"}
-    assert all(r["response_parameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
-               for r in gateway.values())
+    assert all(
+        r["response_parameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
+        for r in gateway.values()
+    )
     [deployment] = resources(stack, "aws_api_gateway_deployment").values()
-    assert all(f"aws_api_gateway_gateway_response.{n}" in deployment["depends_on"]
-               for n in resources(stack, "aws_api_gateway_gateway_response"))
+    assert all(
+        f"aws_api_gateway_gateway_response.{n}" in deployment["depends_on"]
+        for n in resources(stack, "aws_api_gateway_gateway_response")
+    )
 
 
 def test_the_cors_origin_comes_from_config(synth_dev_with):
     stack = synth_dev_with("api", 'cors_allowed_origin = "https://app.dev.video.example.com"')
     _, responses = cors_of(stack)
-    assert {r["response_parameters"]["method.response.header.Access-Control-Allow-Origin"]
-            for r in responses.values()} == {"'https://app.dev.video.example.com'"}
+    assert {
+        r["response_parameters"]["method.response.header.Access-Control-Allow-Origin"] for r in responses.values()
+    } == {"'https://app.dev.video.example.com'"}
 
 
 def test_a_bad_cors_origin_is_refused_naming_file_and_field():
     from environments.config import ConfigError, load_environment_text
 
-    text = (ROOT / "environments" / "dev.toml").read_text().replace(
-        "[api]\n", '[api]\ncors_allowed_origin = "https://x.example.com/path"\n', 1)
-    with pytest.raises(ConfigError, match=r"dev\.toml: api\.cors_allowed_origin = 'https://x\.example\.com/path': "
-                                          r"must be empty or one https:// origin"):
+    text = (
+        (ROOT / "environments" / "dev.toml")
+        .read_text()
+        .replace("[api]\n", '[api]\ncors_allowed_origin = "https://x.example.com/path"\n', 1)
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"dev\.toml: api\.cors_allowed_origin = 'https://x\.example\.com/path': "
+        r"must be empty or one https:// origin",
+    ):
         load_environment_text(text, "environments/dev.toml")
 
 
 # --- 7. only a reviewed job can write ---------------------------------------------------------------------------
+
 
 def subjects(role: dict) -> list[str]:
     [statement] = json.loads(role["assume_role_policy"])["Statement"]
@@ -230,29 +276,45 @@ def test_the_deploy_role_trusts_only_the_reviewed_environment(stacks, env):
     assert subjects(refresh) == [f"repo:{REPOSITORY}:environment:{env}-plan"]
     # The refresh role reads (ReadOnlyAccess) and never writes: no inline allow beyond reads and the state read role.
     [policy] = [p for p in resources(stack, "aws_iam_role_policy").values() if p["name"] == "refresh"]
-    allowed = {a for s in json.loads(policy["policy"])["Statement"] if s["Effect"] == "Allow"
-               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    allowed = {
+        a
+        for s in json.loads(policy["policy"])["Statement"]
+        if s["Effect"] == "Allow"
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
     # kms:Decrypt: the secrets' key, via Secrets Manager only (tests/modules/test_review_findings.py).
     assert allowed == {"sts:AssumeRole", "secretsmanager:GetSecretValue", "kms:Decrypt"}
-    [assume] = [s for s in json.loads(policy["policy"])["Statement"] if s.get("Action") in ("sts:AssumeRole",
-                                                                                            ["sts:AssumeRole"])]
+    [assume] = [
+        s
+        for s in json.loads(policy["policy"])["Statement"]
+        if s.get("Action") in ("sts:AssumeRole", ["sts:AssumeRole"])
+    ]
     assert str(assume["Resource"]).endswith(f"video-ingest-terraform-state-read-{env}") or "read" in str(
-        assume["Resource"])
-    attached = {a["policy_arn"] for a in resources(stack, "aws_iam_role_policy_attachment").values()
-                if a["role"].startswith("${aws_iam_role.identity_refresh-role")}
+        assume["Resource"]
+    )
+    attached = {
+        a["policy_arn"]
+        for a in resources(stack, "aws_iam_role_policy_attachment").values()
+        if a["role"].startswith("${aws_iam_role.identity_refresh-role")
+    }
     assert attached == {"arn:aws:iam::aws:policy/ReadOnlyAccess"}
     # The deploy role may not rewrite the refresh role either.
     [deploy_iam] = [p for p in resources(stack, "aws_iam_role_policy").values() if p["name"] == "deploy-iam"]
     [never] = [s for s in json.loads(deploy_iam["policy"])["Statement"] if s["Sid"] == "NeverTheBootstrapRoles"]
-    assert f"arn:aws:iam::{json.loads(json.dumps(stack['provider']['aws'][0]['allowed_account_ids']))[0]}" \
-           f":role/video-ingest-{env}-refresh" in never["Resource"]
+    assert (
+        f"arn:aws:iam::{json.loads(json.dumps(stack['provider']['aws'][0]['allowed_account_ids']))[0]}"
+        f":role/video-ingest-{env}-refresh" in never["Resource"]
+    )
 
 
 def test_the_promotion_writes_only_from_the_reviewed_environment():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "promote.yml").read_text())
     for job in workflow["jobs"].values():
-        roles = [step["with"]["role-to-assume"] for step in job["steps"]
-                 if step.get("uses", "").startswith("aws-actions/configure-aws-credentials")]
+        roles = [
+            step["with"]["role-to-assume"]
+            for step in job["steps"]
+            if step.get("uses", "").startswith("aws-actions/configure-aws-credentials")
+        ]
         if job["environment"].endswith("-plan"):
             assert roles and all("AWS_REFRESH_ROLE_" in r for r in roles)
             assert any("--refresh" in step.get("run", "") for step in job["steps"])
@@ -266,8 +328,10 @@ def test_the_promotion_writes_only_from_the_reviewed_environment():
 def test_the_apply_refuses_a_plan_that_differs_from_the_reviewed_one(tmp_path):
     from tools.review.same_plan import main
 
-    change = lambda actions, after: {"address": "aws_s3_bucket.b", "change": {"actions": actions, "after": after,
-                                                                               "after_unknown": {}}}
+    change = lambda actions, after: {
+        "address": "aws_s3_bucket.b",
+        "change": {"actions": actions, "after": after, "after_unknown": {}},
+    }
     reviewed = tmp_path / "reviewed.json"
     reviewed.write_text(json.dumps({"resource_changes": [change(["update"], {"force_destroy": True})]}))
     same, other = tmp_path / "same.json", tmp_path / "other.json"
@@ -279,12 +343,15 @@ def test_the_apply_refuses_a_plan_that_differs_from_the_reviewed_one(tmp_path):
 
 # --- 8. every log group a service writes is declared, encrypted and expiring ---------------------------------
 
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_service_created_log_groups_are_declared_before_their_producers(stacks, env):
     stack = stacks[env]
     groups = {body["name"]: name for name, body in resources(stack, "aws_cloudwatch_log_group").items()}
-    assert all(body.get("kms_key_id") and body.get("retention_in_days")
-               for body in resources(stack, "aws_cloudwatch_log_group").values())
+    assert all(
+        body.get("kms_key_id") and body.get("retention_in_days")
+        for body in resources(stack, "aws_cloudwatch_log_group").values()
+    )
     depends = lambda body: set(body.get("depends_on", []))
     for instance in resources(stack, "aws_db_instance").values():
         for log in instance["enabled_cloudwatch_logs_exports"]:
@@ -315,6 +382,7 @@ def test_the_key_lets_cloudwatch_logs_encrypt_every_group_of_the_region(stacks, 
 
 # --- the API task never reads the database master secret ------------------------------------------------------
 
+
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_no_task_reads_the_database_master_secret_the_api_logs_in_as_its_own_user(stacks, env):
     stack = stacks[env]
@@ -324,12 +392,16 @@ def test_no_task_reads_the_database_master_secret_the_api_logs_in_as_its_own_use
     api = containers(stack, "api")[0]["api"]
     environment = {e["name"]: e["value"] for e in api["environment"]}
     assert environment["DATABASE_USER"] == "video_ingest_app" and environment["DATABASE_AUTH"] == "iam"
-    [(_, role_policy)] = [(n, b) for n, b in resources(stack, "aws_iam_role_policy").items() if "compute_api" in n
-                          and "rds-db:connect" in b["policy"]]
+    [(_, role_policy)] = [
+        (n, b)
+        for n, b in resources(stack, "aws_iam_role_policy").items()
+        if "compute_api" in n and "rds-db:connect" in b["policy"]
+    ]
     assert "dbuser:" in role_policy["policy"] and "/video_ingest_app" in role_policy["policy"]
 
 
 # --- 9. every stateful resource is protected or disposable -----------------------------------------------------
+
 
 def protected(body: dict) -> bool:
     return bool(body.get("lifecycle", {}).get("prevent_destroy"))
@@ -374,11 +446,15 @@ def test_protection_is_one_config_rule():
 
     dev = (ROOT / "environments" / "dev.toml").read_text()
     protected_dev = dev.replace("protected = false", "protected = true", 1).replace(
-        "secret_recovery_window_days = 0", "secret_recovery_window_days = 7")
+        "secret_recovery_window_days = 0", "secret_recovery_window_days = 7"
+    )
     with pytest.raises(ConfigError, match=r"dev\.toml: database\.deletion_protection = false: a protected environment"):
         load_environment_text(protected_dev, "environments/dev.toml")
-    staging = (ROOT / "environments" / "staging.toml").read_text().replace(
-        "deletion_protection = false", "deletion_protection = true", 1)
+    staging = (
+        (ROOT / "environments" / "staging.toml")
+        .read_text()
+        .replace("deletion_protection = false", "deletion_protection = true", 1)
+    )
     with pytest.raises(ConfigError, match=r"database\.deletion_protection = true: a disposable environment"):
         load_environment_text(staging, "environments/staging.toml")
     assert load_environment_text(dev, "environments/dev.toml").protects_stateful is False
@@ -393,9 +469,12 @@ def test_a_protected_dev_protects_every_stateful_resource(tmp_path):
     config = tmp_path / "environments"
     shutil.copytree(ENVIRONMENTS_DIR, config, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     dev = config / "dev.toml"
-    dev.write_text(dev.read_text().replace("protected = false", "protected = true", 1)
-                   .replace("deletion_protection = false", "deletion_protection = true")
-                   .replace("secret_recovery_window_days = 0", "secret_recovery_window_days = 7"))
+    dev.write_text(
+        dev.read_text()
+        .replace("protected = false", "protected = true", 1)
+        .replace("deletion_protection = false", "deletion_protection = true")
+        .replace("secret_recovery_window_days = 0", "secret_recovery_window_days = 7")
+    )
     main.synth_atomically(tmp_path / "out", ["dev"], config)
     stack = json.loads((tmp_path / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
     for rtype in ("aws_s3_bucket", "aws_ecr_repository", "aws_secretsmanager_secret", "aws_kms_key"):
@@ -414,7 +493,8 @@ def test_the_default_anomaly_monitor_is_adopted_by_config(synth_dev_with):
     [(name, monitor)] = resources(stack, "aws_ce_anomaly_monitor").items()
     assert (monitor["monitor_type"], monitor["monitor_dimension"]) == ("DIMENSIONAL", "SERVICE")
     assert {"id": MONITOR, "to": f"aws_ce_anomaly_monitor.{name}"} in [
-        {k: v for k, v in block.items() if k in ("id", "to")} for block in stack.get("import", [])]
+        {k: v for k, v in block.items() if k in ("id", "to")} for block in stack.get("import", [])
+    ]
     [subscription] = resources(stack, "aws_ce_anomaly_subscription").values()
     assert subscription["monitor_arn_list"] == [f"${{aws_ce_anomaly_monitor.{name}.arn}}"]
 
@@ -429,8 +509,9 @@ def test_subscribing_to_an_existing_monitor_creates_none(synth_dev_with):
 def test_adopting_needs_the_monitor_arn():
     from environments.config import ConfigError, load_environment_text
 
-    text = (ROOT / "environments" / "dev.toml").read_text().replace(
-        "[cost]\n", "[cost]\nadopt_anomaly_monitor = true\n")
+    text = (
+        (ROOT / "environments" / "dev.toml").read_text().replace("[cost]\n", "[cost]\nadopt_anomaly_monitor = true\n")
+    )
     with pytest.raises(ConfigError, match=r"dev\.toml: cost\.adopt_anomaly_monitor = true: names no monitor"):
         load_environment_text(text, "environments/dev.toml")
 
@@ -442,6 +523,7 @@ def test_the_runbook_enables_cost_explorer_before_the_first_apply():
 
 
 # --- 11. checked, fixed or kept with a reason ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_flow_logs_role_may_describe_log_groups(stacks, env):

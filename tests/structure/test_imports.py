@@ -1,5 +1,6 @@
 """The project's import graph, read from the source (AST, nothing imported): no cycle anywhere, the production
 code (stacks/, modules/, environments/) imports no tool, and no module assigns to another module's globals."""
+
 from __future__ import annotations
 
 import ast
@@ -44,8 +45,10 @@ def imported(tree: ast.Module, name: str, modules: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.Import):
             targets |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            targets |= {f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
-                        for alias in node.names}
+            targets |= {
+                f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                for alias in node.names
+            }
     return {target for target in targets if target in modules and target != name}
 
 
@@ -87,15 +90,27 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def foreign_global_writes(tree: ast.Module, modules: dict[str, Path]) -> list[str]:
     """`other.NAME = ...` where `other` is a project module bound by an import in this file."""
-    bound = {alias.asname or alias.name.split(".")[0]: alias.name for node in ast.walk(tree)
-             if isinstance(node, ast.Import) for alias in node.names}
-    bound |= {alias.asname or alias.name: f"{node.module}.{alias.name}" for node in ast.walk(tree)
-              if isinstance(node, ast.ImportFrom) and node.module for alias in node.names}
-    return [f"{node.lineno}: {target.value.id}.{target.attr}" for node in ast.walk(tree)
-            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
-            and bound.get(target.value.id) in modules]
+    bound = {
+        alias.asname or alias.name.split(".")[0]: alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    bound |= {
+        alias.asname or alias.name: f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    return [
+        f"{node.lineno}: {target.value.id}.{target.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and bound.get(target.value.id) in modules
+    ]
 
 
 def test_cycles_finds_a_cycle_and_only_cycles():
@@ -114,8 +129,7 @@ def test_production_code_imports_no_tool():
     modules = project_modules()
     edges = graph(modules)
     production = [name for name in modules if name.split(".")[0] in PRODUCTION]
-    offending = {name: sorted(t for t in edges[name] if t.split(".")[0] in ("tools", "tests"))
-                 for name in production}
+    offending = {name: sorted(t for t in edges[name] if t.split(".")[0] in ("tools", "tests")) for name in production}
     assert production and not {name: found for name, found in offending.items() if found}
 
 
@@ -127,6 +141,5 @@ def test_foreign_global_writes_are_found():
 
 def test_no_module_assigns_to_another_module_s_globals():
     modules = project_modules()
-    writes = {name: found for name, path in modules.items()
-              if (found := foreign_global_writes(parsed(path), modules))}
+    writes = {name: found for name, path in modules.items() if (found := foreign_global_writes(parsed(path), modules))}
     assert not writes, writes

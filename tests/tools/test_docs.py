@@ -1,5 +1,6 @@
 """The docs stay true: the README is a short front door that opens with the two commands, its links lead somewhere,
 and the config tables of docs/configuration.md match the code."""
+
 from __future__ import annotations
 
 import re
@@ -13,7 +14,7 @@ LINK = re.compile(r"\]\(([^)#\s]+)(#[^)\s]*)?\)")
 
 def test_readme_opens_with_the_two_commands():
     lines = (ROOT / "README.md").read_text().splitlines()
-    block = lines[lines.index("```sh") + 1: lines.index("```sh") + 3]
+    block = lines[lines.index("```sh") + 1 : lines.index("```sh") + 3]
     assert [line.split("#")[0].strip() for line in block] == ["make synth", "make test"]
     assert lines.index("```sh") < 5
 
@@ -73,7 +74,12 @@ def test_a_field_shows_its_type_default_limits_and_meaning():
 
     rows = {row[0]: row for row in config_classes()["DatabaseConfig"]}
     assert rows["backup_retention_days"] == (
-        "backup_retention_days", "int", "30", "0-35 days", "automated backups and point-in-time recovery window")
+        "backup_retention_days",
+        "int",
+        "30",
+        "0-35 days",
+        "automated backups and point-in-time recovery window",
+    )
     assert rows["engine_version"][2] == "'15'"  # the value, not the constant's name
     clients = {row[0]: row for row in config_classes()["ApiConfig"]}["clients"]
     assert clients[1:3] == ("tuple[ApiClient, ...]", "(ApiClient(name='web'),)")

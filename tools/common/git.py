@@ -1,4 +1,5 @@
 """git, as the tools use it: run a command, describe a commit, a throw-away worktree of a ref."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Synthesizing the project (this tree or a commit's) and reading the synthesized JSON."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ def without_metadata(value):
     return value
 
 
-def synth(tree: Path, out: Path, stacks: list[str] | None = None, env: dict[str, str] | None = None,
-          log: Path | None = None) -> Path:
+def synth(
+    tree: Path, out: Path, stacks: list[str] | None = None, env: dict[str, str] | None = None, log: Path | None = None
+) -> Path:
     """Synthesizes the project at `tree` into `out` with this venv's Python, in `env` (default: this process's).
     Always the plain stacks: an older commit's main.py read EMULATOR_VARIABLE to synthesize for the emulator,
     so it is never passed on (the rehearsal emulates a plain synth itself). Raises CommandFailed with the tail
@@ -47,13 +49,18 @@ def synth(tree: Path, out: Path, stacks: list[str] | None = None, env: dict[str,
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(result.stdout + result.stderr)
     if result.returncode != 0:
-        raise CommandFailed(f"synthesis of {tree} failed (exit {result.returncode}):\n{result.stderr[-2000:]}",
-                            command=command, code=result.returncode, log=log)
+        raise CommandFailed(
+            f"synthesis of {tree} failed (exit {result.returncode}):\n{result.stderr[-2000:]}",
+            command=command,
+            code=result.returncode,
+            log=log,
+        )
     return out
 
 
-def synth_ref(ref: str, out: Path, work: Path, stacks: list[str] | None = None,
-              env: dict[str, str] | None = None) -> Path:
+def synth_ref(
+    ref: str, out: Path, work: Path, stacks: list[str] | None = None, env: dict[str, str] | None = None
+) -> Path:
     """Synthesizes commit `ref` (from a worktree under `work`) into `out`."""
     with worktree(ref, work) as tree:
         return synth(tree, out, stacks, env, log=work / "base-synth.log")

@@ -16,6 +16,7 @@ planned, and with no call to AWS there is no account to compare), so no call
 reaches AWS. Dummy credentials live
 only in this process's environment.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ def cli_config() -> Path:
 
 
 def terraform_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config()), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1",
-               TF_INPUT="0")
+    env = dict(
+        os.environ, TF_CLI_CONFIG_FILE=str(cli_config()), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1", TF_INPUT="0"
+    )
     env.pop("TF_CLI_ARGS_init", None)
     env.update(extra)
     return env
@@ -95,8 +97,12 @@ def offline_override(config: dict) -> dict:
     providers = config.get("provider", {}).get("aws", [])
     blocks = []
     for provider in providers:
-        block = {"skip_credentials_validation": True, "skip_requesting_account_id": True,
-                 "skip_metadata_api_check": True, "skip_region_validation": True}
+        block = {
+            "skip_credentials_validation": True,
+            "skip_requesting_account_id": True,
+            "skip_metadata_api_check": True,
+            "skip_region_validation": True,
+        }
         if "alias" in provider:
             block["alias"] = provider["alias"]
         blocks.append(block)
@@ -122,8 +128,12 @@ def prepare_plan(stack: str, out: Path = OUT, build: Path = BUILD) -> Path:
 
 def run_plan(work: Path) -> Path:
     """init, plan and `show -json` in a prepared working copy: its plan.json."""
-    env = terraform_env(AWS_ACCESS_KEY_ID="AKIAOFFLINEPLAN00000", AWS_SECRET_ACCESS_KEY="offline-plan-dummy-secret",
-                        AWS_EC2_METADATA_DISABLED="true", **OFFLINE_GOGC)
+    env = terraform_env(
+        AWS_ACCESS_KEY_ID="AKIAOFFLINEPLAN00000",
+        AWS_SECRET_ACCESS_KEY="offline-plan-dummy-secret",
+        AWS_EC2_METADATA_DISABLED="true",
+        **OFFLINE_GOGC,
+    )
     env.pop("AWS_PROFILE", None)
     run(["init", "-input=false", "-no-color", "-reconfigure"], work, env)
     run(["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", "-out=plan.tfplan"], work, env)
@@ -135,7 +145,7 @@ def run_plan(work: Path) -> Path:
 def plan_all(names: list[str], out: Path = OUT, build: Path = BUILD) -> dict[str, Path]:
     """Plans several stacks at once (each in its own working copy; terraform waits mostly on the provider)."""
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-        return dict(zip(names, pool.map(lambda name: plan(name, out, build), names)))
+        return dict(zip(names, pool.map(lambda name: plan(name, out, build), names), strict=False))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ environments/<env>.toml (modules/cost.py `CostUsage`: traffic, data, logs, stora
 service, the total, the price table's date, and the total against `cost.monthly_budget_usd` (a warning from
 80 %). A bad config value: one line naming file, field and value, exit 2. Free tiers are not deducted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,13 @@ class Estimate:
         return sum(line.usd for line in self.lines)
 
     def as_json(self) -> dict:
-        return {"env": self.env, "total": round(self.total, 4), "prices_date": PRICES_DATE,
-                "services": {k: round(v, 4) for k, v in self.services.items()},
-                "lines": [dict(asdict(line), usd=round(line.usd, 4)) for line in self.lines]}
+        return {
+            "env": self.env,
+            "total": round(self.total, 4),
+            "prices_date": PRICES_DATE,
+            "services": {k: round(v, 4) for k, v in self.services.items()},
+            "lines": [dict(asdict(line), usd=round(line.usd, 4)) for line in self.lines],
+        }
 
 
 def _count(body: dict) -> int:
@@ -95,8 +100,9 @@ class _Pricing:
     def region_of(self, body: dict) -> str:
         return self.regions.get(body.get("provider", "aws"), self.home)
 
-    def add(self, service: str, item: str, quantity: float, key: str, body: dict | None = None,
-            region: str | None = None) -> None:
+    def add(
+        self, service: str, item: str, quantity: float, key: str, body: dict | None = None, region: str | None = None
+    ) -> None:
         region = region or (self.region_of(body) if body else self.home)
         self.est.lines.append(Line(service, item, quantity, price(region, key), region))
 
@@ -104,8 +110,16 @@ class _Pricing:
 def estimate(env: str, config: dict, usage) -> Estimate:
     """The monthly estimate of one synthesized stack, with `usage` (a modules.cost.CostUsage)."""
     pricing = _Pricing(Estimate(env), config.get("resource", {}), _regions(config), usage)
-    for part in (_network, _load_balancers, _fargate, _databases, _edge_and_api, _keys_and_monitoring, _storage,
-                 _account_services):
+    for part in (
+        _network,
+        _load_balancers,
+        _fargate,
+        _databases,
+        _edge_and_api,
+        _keys_and_monitoring,
+        _storage,
+        _account_services,
+    ):
         part(pricing)
     return pricing.est
 
@@ -131,36 +145,68 @@ def _load_balancers(c: _Pricing) -> None:
     for name, body in c.of("aws_lb").items():
         if body.get("load_balancer_type", "application") == "application":
             c.add("Load balancer", f"{name}: hours", hours * _count(body), "alb_hour", body)
-            c.add("Load balancer", f"{name}: LCU-hours (cost.usage.alb_lcu)", hours * c.usage.alb_lcu,
-                  "alb_lcu_hour", body)
+            c.add(
+                "Load balancer",
+                f"{name}: LCU-hours (cost.usage.alb_lcu)",
+                hours * c.usage.alb_lcu,
+                "alb_lcu_hour",
+                body,
+            )
 
 
 def _fargate(c: _Pricing) -> None:
     """Per service, its task size, its tasks (minimum of its scaling target, plus usage), the Spot share."""
     hours, usage = HOURS_PER_MONTH, c.usage
     definitions = c.of("aws_ecs_task_definition")
-    targets = {m.group(2): body for body in c.of("aws_appautoscaling_target").values()
-               for m in REFERENCE.finditer(str(body.get("resource_id", ""))) if m.group(1) == "aws_ecs_service"}
+    targets = {
+        m.group(2): body
+        for body in c.of("aws_appautoscaling_target").values()
+        for m in REFERENCE.finditer(str(body.get("resource_id", "")))
+        if m.group(1) == "aws_ecs_service"
+    }
     for name, service in c.of("aws_ecs_service").items():
-        definition = next((definitions[m.group(2)] for m in REFERENCE.finditer(str(service.get("task_definition")))
-                           if m.group(2) in definitions), None)
+        definition = next(
+            (
+                definitions[m.group(2)]
+                for m in REFERENCE.finditer(str(service.get("task_definition")))
+                if m.group(2) in definitions
+            ),
+            None,
+        )
         if not definition:
             continue
         vcpu, memory_gb = int(definition.get("cpu", 256)) / 1024, int(definition.get("memory", 512)) / 1024
         minimum = targets.get(name, {}).get("min_capacity", service.get("desired_count", 0))
         worker = "worker" in name
-        task_hours = usage.worker_task_hours if worker and minimum == 0 else \
-            hours * (minimum + (0 if worker else usage.extra_api_tasks))
+        task_hours = (
+            usage.worker_task_hours
+            if worker and minimum == 0
+            else hours * (minimum + (0 if worker else usage.extra_api_tasks))
+        )
         spot = spot_share(service.get("capacity_provider_strategy") or [], max(1, round(task_hours / hours)))
         region = c.region_of(service)
         for kind, share, factor in (("on-demand", 1 - spot, 1.0), ("Spot", spot, price(region, "fargate_spot_factor"))):
             if share <= 0:
                 continue
             label = f"{name}: {task_hours * share:.0f} {kind} task-hours of {vcpu:g} vCPU/{memory_gb:g} GB"
-            c.est.lines.append(Line("Fargate", label + " (vCPU)", task_hours * share * vcpu,
-                                    price(region, "fargate_vcpu_hour") * factor, region))
-            c.est.lines.append(Line("Fargate", label + " (memory)", task_hours * share * memory_gb,
-                                    price(region, "fargate_gb_hour") * factor, region))
+            c.est.lines.append(
+                Line(
+                    "Fargate",
+                    label + " (vCPU)",
+                    task_hours * share * vcpu,
+                    price(region, "fargate_vcpu_hour") * factor,
+                    region,
+                )
+            )
+            c.est.lines.append(
+                Line(
+                    "Fargate",
+                    label + " (memory)",
+                    task_hours * share * memory_gb,
+                    price(region, "fargate_gb_hour") * factor,
+                    region,
+                )
+            )
 
 
 def _databases(c: _Pricing) -> None:
@@ -170,13 +216,30 @@ def _databases(c: _Pricing) -> None:
         copies = 2 if body.get("multi_az") else 1
         if klass not in RDS_CLASSES.get(region, {}):
             raise KeyError(f"tools/cost/prices.py: no RDS price for {klass!r} in {region}")
-        c.est.lines.append(Line("RDS", f"{name}: {klass} × {copies} (Multi-AZ)" if copies > 1 else f"{name}: {klass}",
-                                hours * copies, RDS_CLASSES[region][klass], region))
-        c.add("RDS", f"{name}: {body.get('allocated_storage', 20)} GB storage × {copies}",
-              body.get("allocated_storage", 20) * copies, "rds_storage_gb_month", body)
+        c.est.lines.append(
+            Line(
+                "RDS",
+                f"{name}: {klass} × {copies} (Multi-AZ)" if copies > 1 else f"{name}: {klass}",
+                hours * copies,
+                RDS_CLASSES[region][klass],
+                region,
+            )
+        )
+        c.add(
+            "RDS",
+            f"{name}: {body.get('allocated_storage', 20)} GB storage × {copies}",
+            body.get("allocated_storage", 20) * copies,
+            "rds_storage_gb_month",
+            body,
+        )
         if usage.database_backup_gb:
-            c.add("RDS", "backup storage (cost.usage.database_backup_gb)", usage.database_backup_gb,
-                  "rds_backup_gb_month", body)
+            c.add(
+                "RDS",
+                "backup storage (cost.usage.database_backup_gb)",
+                usage.database_backup_gb,
+                "rds_backup_gb_month",
+                body,
+            )
     for name, body in c.of("aws_db_proxy").items():
         classes = [b.get("instance_class", "") for b in c.of("aws_db_instance").values()]
         vcpus = max(2, max((RDS_VCPUS.get(k, 2) for k in classes), default=2))
@@ -186,10 +249,20 @@ def _databases(c: _Pricing) -> None:
 def _edge_and_api(c: _Pricing) -> None:
     usage = c.usage
     for name in c.of("aws_cloudfront_distribution"):
-        c.add("CloudFront", f"{name}: data out (cost.usage.cloudfront_data_gb)", usage.cloudfront_data_gb,
-              "cloudfront_gb", region="global")
-        c.add("CloudFront", f"{name}: HTTPS requests (millions)", usage.cloudfront_requests_millions,
-              "cloudfront_million_https", region="global")
+        c.add(
+            "CloudFront",
+            f"{name}: data out (cost.usage.cloudfront_data_gb)",
+            usage.cloudfront_data_gb,
+            "cloudfront_gb",
+            region="global",
+        )
+        c.add(
+            "CloudFront",
+            f"{name}: HTTPS requests (millions)",
+            usage.cloudfront_requests_millions,
+            "cloudfront_million_https",
+            region="global",
+        )
     for name, body in c.of("aws_wafv2_web_acl").items():
         rules = len(body.get("rule") or [])
         c.add("WAF", f"{name}: web ACL", 1, "waf_acl_month", body)
@@ -197,19 +270,29 @@ def _edge_and_api(c: _Pricing) -> None:
             c.add("WAF", f"{name}: {rules} rules", rules, "waf_rule_month", body)
         c.add("WAF", f"{name}: requests (millions)", usage.waf_requests_millions, "waf_million_requests", body)
     for name, body in c.of("aws_api_gateway_rest_api").items():
-        c.add("API Gateway", f"{name}: requests (millions)", usage.api_requests_millions, "apigw_million_requests",
-              body)
+        c.add(
+            "API Gateway", f"{name}: requests (millions)", usage.api_requests_millions, "apigw_million_requests", body
+        )
     for name, body in c.of("aws_api_gateway_stage").items():
         if body.get("cache_cluster_enabled"):
             size = str(body.get("cache_cluster_size", "0.5"))
-            c.est.lines.append(Line("API Gateway", f"{name}: cache {size} GB", HOURS_PER_MONTH, APIGW_CACHE_HOUR[size],
-                                    c.region_of(body)))
+            c.est.lines.append(
+                Line(
+                    "API Gateway",
+                    f"{name}: cache {size} GB",
+                    HOURS_PER_MONTH,
+                    APIGW_CACHE_HOUR[size],
+                    c.region_of(body),
+                )
+            )
 
 
-COUNTED = (("aws_kms_key", "KMS", "kms_key_month", "keys"),
-           ("aws_secretsmanager_secret", "Secrets Manager", "secret_month", "secrets"),
-           ("aws_cloudwatch_metric_alarm", "CloudWatch", "cloudwatch_alarm_month", "alarms"),
-           ("aws_cloudwatch_dashboard", "CloudWatch", "cloudwatch_dashboard_month", "dashboards"))
+COUNTED = (
+    ("aws_kms_key", "KMS", "kms_key_month", "keys"),
+    ("aws_secretsmanager_secret", "Secrets Manager", "secret_month", "secrets"),
+    ("aws_cloudwatch_metric_alarm", "CloudWatch", "cloudwatch_alarm_month", "alarms"),
+    ("aws_cloudwatch_dashboard", "CloudWatch", "cloudwatch_dashboard_month", "dashboards"),
+)
 
 
 def _keys_and_monitoring(c: _Pricing) -> None:
@@ -222,14 +305,20 @@ def _keys_and_monitoring(c: _Pricing) -> None:
             c.add(service, f"{count} {label} ({region})", count, key, region=region)
     if c.of("aws_cloudwatch_log_group"):
         c.add("CloudWatch", "log ingestion (cost.usage.log_ingest_gb)", c.usage.log_ingest_gb, "cloudwatch_logs_gb")
-        c.add("CloudWatch", "log storage (cost.usage.log_storage_gb)", c.usage.log_storage_gb,
-              "cloudwatch_logs_storage_gb_month")
+        c.add(
+            "CloudWatch",
+            "log storage (cost.usage.log_storage_gb)",
+            c.usage.log_storage_gb,
+            "cloudwatch_logs_storage_gb_month",
+        )
 
 
-S3_CLASSES = (("s3_standard_gb", "s3_standard_gb_month", "Standard"),
-              ("s3_standard_ia_gb", "s3_standard_ia_gb_month", "Standard-IA"),
-              ("s3_glacier_ir_gb", "s3_glacier_ir_gb_month", "Glacier Instant Retrieval"),
-              ("s3_deep_archive_gb", "s3_deep_archive_gb_month", "Glacier Deep Archive"))
+S3_CLASSES = (
+    ("s3_standard_gb", "s3_standard_gb_month", "Standard"),
+    ("s3_standard_ia_gb", "s3_standard_ia_gb_month", "Standard-IA"),
+    ("s3_glacier_ir_gb", "s3_glacier_ir_gb_month", "Glacier Instant Retrieval"),
+    ("s3_deep_archive_gb", "s3_deep_archive_gb_month", "Glacier Deep Archive"),
+)
 
 
 def _storage(c: _Pricing) -> None:
@@ -246,12 +335,21 @@ def _account_services(c: _Pricing) -> None:
     if c.of("aws_config_configuration_recorder"):
         c.add("Config", "configuration items (cost.usage.config_items)", usage.config_items, "config_item")
     if c.of("aws_guardduty_detector"):
-        c.add("GuardDuty", "CloudTrail events analysed (millions)", usage.cloudtrail_events_millions,
-              "guardduty_million_events")
+        c.add(
+            "GuardDuty",
+            "CloudTrail events analysed (millions)",
+            usage.cloudtrail_events_millions,
+            "guardduty_million_events",
+        )
     for name, body in c.of("aws_cloudtrail").items():
         if body.get("event_selector") or body.get("advanced_event_selector"):
-            c.add("CloudTrail", f"{name}: data events (per 100,000)", usage.cloudtrail_events_millions * 10,
-                  "cloudtrail_100k_data_events", body)
+            c.add(
+                "CloudTrail",
+                f"{name}: data events (per 100,000)",
+                usage.cloudtrail_events_millions * 10,
+                "cloudtrail_100k_data_events",
+                body,
+            )
 
 
 def spot_share(strategy: list[dict], tasks: int) -> float:
@@ -277,31 +375,44 @@ def load_usage(env: str, directory: Path | None = None):
 
     fast_bindings.install()  # the config classes' modules import the AWS bindings: lazily, as the synth does
     from environments.config import ENVIRONMENTS_DIR, load_environment
+
     return load_environment(env, directory or ENVIRONMENTS_DIR).cost
 
 
 def compare(env: str, base_out: Path, head_out: Path, base_ref: str = "") -> dict:
     """The estimate of base and head (the head's usage assumptions for both: the delta is what the change does)."""
     cost = load_usage(env)
-    read = lambda out: json.loads((out / "stacks" / env / "cdk.tf.json").read_text()) \
-        if (out / "stacks" / env / "cdk.tf.json").is_file() else None
+    read = (
+        lambda out: json.loads((out / "stacks" / env / "cdk.tf.json").read_text())
+        if (out / "stacks" / env / "cdk.tf.json").is_file()
+        else None
+    )
     base, head = read(base_out), read(head_out)
-    return {"base": estimate(env, base, cost.usage).as_json() if base else None,
-            "head": estimate(env, head, cost.usage).as_json() if head else None,
-            "threshold_usd": cost.review_threshold_usd, "budget_usd": cost.monthly_budget_usd,
-            "prices_date": PRICES_DATE}
+    return {
+        "base": estimate(env, base, cost.usage).as_json() if base else None,
+        "head": estimate(env, head, cost.usage).as_json() if head else None,
+        "threshold_usd": cost.review_threshold_usd,
+        "budget_usd": cost.monthly_budget_usd,
+        "prices_date": PRICES_DATE,
+    }
 
 
 def report(est: Estimate, budget: float) -> tuple[str, bool]:
-    lines = [f"{est.env}: estimated monthly cost (offline price table of {PRICES_DATE}, tools/cost/prices.py; usage "
-             f"assumptions: environments/{est.env}.toml [cost.usage])", ""]
+    lines = [
+        f"{est.env}: estimated monthly cost (offline price table of {PRICES_DATE}, tools/cost/prices.py; usage "
+        f"assumptions: environments/{est.env}.toml [cost.usage])",
+        "",
+    ]
     for service, usd in est.services.items():
         lines.append(f"  {service:<18} ${usd:>10,.2f}")
     lines.append(f"  {'total':<18} ${est.total:>10,.2f}")
     share = est.total / budget if budget else 0
     warn = share >= BUDGET_WARNING
-    lines += ["", f"budget cost.monthly_budget_usd = {budget:,.0f} USD: the estimate is {share:.0%} of it"
-              + (" — WARNING: at or above 80 %" if warn else "")]
+    lines += [
+        "",
+        f"budget cost.monthly_budget_usd = {budget:,.0f} USD: the estimate is {share:.0%} of it"
+        + (" — WARNING: at or above 80 %" if warn else ""),
+    ]
     return "\n".join(lines), warn
 
 
@@ -316,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fast_bindings.install()
     from environments.config import ConfigError
+
     try:
         cost = load_usage(args.env, args.config_dir)
     except ConfigError as error:  # one line naming file, field and value
@@ -330,8 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.detail:
         for line in est.lines:
-            print(f"  {line.service:<16} {line.item:<70} {line.quantity:>10,.2f} × {line.unit_price:<9g} "
-                  f"{line.region:<13} ${line.usd:,.2f}")
+            print(
+                f"  {line.service:<16} {line.item:<70} {line.quantity:>10,.2f} × {line.unit_price:<9g} "
+                f"{line.region:<13} ${line.usd:,.2f}"
+            )
     if warn:
         print(f"cost: {args.env}'s estimate is at or above 80 % of its budget", file=sys.stderr)
     return 0

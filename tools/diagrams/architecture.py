@@ -16,18 +16,37 @@ WAF in front) or ignored with a reason; `unclassified()` names the rest (a test 
 `rows()` stacks the regions and orders each one along its flows; `render()` (tools/diagrams/render.py) draws it
 with the `diagrams` package, which only it imports: the rules and the model need nothing beyond the standard library.
 """
+
 from __future__ import annotations
 
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from tools.diagrams.rules import (EDGE, FLOWS, KINDS, PROJECT, ROLE_NODE, RULES, Container, Flow,  # noqa: F401
-                                  Hidden, Ignore, Node, Part, Ref, Res, UsedBy, first, flow_rule, statement_flows)
-
+from tools.diagrams.rules import (  # noqa: F401
+    EDGE,
+    FLOWS,
+    KINDS,
+    PROJECT,
+    ROLE_NODE,
+    RULES,
+    Container,
+    Flow,
+    Hidden,
+    Ignore,
+    Node,
+    Part,
+    Ref,
+    Res,
+    UsedBy,
+    first,
+    flow_rule,
+    statement_flows,
+)
 
 REFERENCE = re.compile(r"\$\{(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_]+))?")
 NOT_REFERENCES = ("//", "depends_on", "lifecycle", "provider", "tags")
@@ -35,6 +54,7 @@ REGION_ROLES = {None: "primary", "dr": "DR", "edge": "edge"}
 
 
 # ----------------------------------------------------------------------------------------------- the model
+
 
 @dataclass
 class Edge:
@@ -51,7 +71,7 @@ class DrawnNode:
     label: str
     region: str
     group: str = ""
-    vpc: str = ""                              # node id of the VPC container it sits in
+    vpc: str = ""  # node id of the VPC container it sits in
     tier: str = ""
     members: list[tuple[str, str]] = field(default_factory=list)
 
@@ -150,8 +170,11 @@ class View:
         if isinstance(rule, (Node, Container)):
             return self.node_id(res, rule)
         if isinstance(rule, Part):
-            parents = [r.target for r in self.out[res.key]
-                       if r.target[0] == rule.parent and (not rule.via or r.attribute in rule.via)]
+            parents = [
+                r.target
+                for r in self.out[res.key]
+                if r.target[0] == rule.parent and (not rule.via or r.attribute in rule.via)
+            ]
             parents.sort(key=lambda t: self.resources[t].region != res.region)  # same region first, stable
             return self.owner(first(parents))
         users = [r.source for r in self.into[res.key] if not rule.users or r.source[0] in rule.users]
@@ -161,8 +184,11 @@ class View:
         if found is None and rule.waited_for_by:
             # Declared only to be there first (a log group a service would create itself): its producer waits
             # for it (depends_on) and names it nowhere.
-            waiting = sorted(key for key, other in self.resources.items() if other.type in rule.waited_for_by
-                             and f"{res.type}.{res.name}" in other.body.get("depends_on", []))
+            waiting = sorted(
+                key
+                for key, other in self.resources.items()
+                if other.type in rule.waited_for_by and f"{res.type}.{res.name}" in other.body.get("depends_on", [])
+            )
             found = first(o for o in map(self.owner, waiting) if o is not None)
         if found is None and rule.otherwise is not None:
             return self.node_id(res, rule.otherwise)
@@ -220,8 +246,9 @@ class View:
         for key in owned:
             for ref in self.out[key]:
                 target_owner = self.owners.get(ref.target)
-                if ref.target[0] == "aws_vpc" or (isinstance(RULES.get(ref.target[0]), Part)
-                                                  and str(target_owner).startswith("aws_vpc.")):
+                if ref.target[0] == "aws_vpc" or (
+                    isinstance(RULES.get(ref.target[0]), Part) and str(target_owner).startswith("aws_vpc.")
+                ):
                     vpcs.add(target_owner)
                     if ref.target[0] == "aws_subnet":
                         tiers.add(self.resources[ref.target].get("tags", {}).get("Tier", ""))
@@ -247,8 +274,11 @@ class View:
                 continue
             source_node, target_node = self.owners.get(ref.source), self.owners.get(ref.target)
             source = self.resources[ref.source]
-            flows = rule.label(self, source, ref) if rule.label is statement_flows else \
-                [(rule.kind, rule.label(self, source, ref) if callable(rule.label) else rule.label, rule.reverse)]
+            flows = (
+                rule.label(self, source, ref)
+                if rule.label is statement_flows
+                else [(rule.kind, rule.label(self, source, ref) if callable(rule.label) else rule.label, rule.reverse)]
+            )
             for kind, label, reverse in flows:
                 a, b = (target_node, source_node) if reverse else (source_node, target_node)
                 if label not in raw[(a, b)][kind]:
@@ -259,7 +289,7 @@ class View:
         pairs = defaultdict(list)
         for (a, b), kinds in raw.items():
             pairs[frozenset((a, b))].append((a, b, kinds))
-        for pair, directed in sorted(pairs.items(), key=lambda p: sorted(p[0])):
+        for _pair, directed in sorted(pairs.items(), key=lambda p: sorted(p[0])):
             best = min(KINDS[k][4] for _, _, kinds in directed for k in kinds)
             for a, b, kinds in sorted(directed, key=lambda d: (d[0], d[1])):
                 for kind, labels in kinds.items():
@@ -288,11 +318,15 @@ class View:
                 signed = bool(res.get("default_cache_behavior", {}).get("trusted_key_groups"))
                 edges.append(Edge("viewers", node, "request", ["HTTPS" + (", signed URLs" if signed else "")]))
             elif res.type == "aws_api_gateway_rest_api":
-                iam = any(m.get("authorization") == "AWS_IAM" for m in self.parts_of(res)
-                          if m.type == "aws_api_gateway_method")
+                iam = any(
+                    m.get("authorization") == "AWS_IAM"
+                    for m in self.parts_of(res)
+                    if m.type == "aws_api_gateway_method"
+                )
                 edges.append(Edge("clients", node, "request", ["API key" + (" + SigV4" if iam else "")]))
             elif res.type == "aws_s3_bucket_cors_configuration" and any(
-                    "PUT" in rule.get("allowed_methods", []) for rule in res.get("cors_rule", [])):
+                "PUT" in rule.get("allowed_methods", []) for rule in res.get("cors_rule", [])
+            ):
                 edges.append(Edge("clients", node, "upload", ["PUT parts (presigned)"]))
         return edges
 

@@ -13,6 +13,7 @@ one node per resource type in it (with a count), and an edge wherever a resource
 
 Both read only `cdktf.out/stacks/<env>/cdk.tf.json` (`make diagram` synthesizes first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,15 +25,27 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from tools.diagrams import architecture, render as drawing
+from tools.diagrams import architecture
+from tools.diagrams import render as drawing
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "cdktf.out" / "stacks"
 DIAGRAMS = ROOT / "docs" / "diagrams"
 REFERENCE = re.compile(r"\$\{(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)\.")
-TIER_COLOURS = {"network": "#dbeafe", "security": "#fee2e2", "storage": "#dcfce7", "database": "#fef9c3",
-                "compute": "#ede9fe", "load-balancer": "#e0f2fe", "api": "#fae8ff", "cdn": "#ffedd5",
-                "ingest": "#ccfbf1", "monitoring": "#f1f5f9", "cost": "#f5f5f4", "backup": "#fef3c7"}
+TIER_COLOURS = {
+    "network": "#dbeafe",
+    "security": "#fee2e2",
+    "storage": "#dcfce7",
+    "database": "#fef9c3",
+    "compute": "#ede9fe",
+    "load-balancer": "#e0f2fe",
+    "api": "#fae8ff",
+    "cdn": "#ffedd5",
+    "ingest": "#ccfbf1",
+    "monitoring": "#f1f5f9",
+    "cost": "#f5f5f4",
+    "backup": "#fef3c7",
+}
 
 
 def module_of(body: dict) -> str:
@@ -69,13 +82,18 @@ def module_edges(edges) -> set[tuple[str, str]]:
 
 def to_dot(title: str, nodes: dict[str, Counter], edges) -> str:
     node_id = lambda module, rtype: f'"{module}:{rtype}"'
-    lines = [f'digraph "{title}" {{', '  graph [rankdir=LR, fontname="Helvetica", fontsize=20, '
-             f'label="video-ingest {title}", labelloc=t, compound=true, newrank=true];',
-             '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", fontsize=10];',
-             '  edge [color="#64748b", arrowsize=0.6];']
+    lines = [
+        f'digraph "{title}" {{',
+        '  graph [rankdir=LR, fontname="Helvetica", fontsize=20, '
+        f'label="video-ingest {title}", labelloc=t, compound=true, newrank=true];',
+        '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", fontsize=10];',
+        '  edge [color="#64748b", arrowsize=0.6];',
+    ]
     for module in sorted(nodes):
-        lines.append(f'  subgraph "cluster_{module}" {{ label="{module}"; style="rounded,filled"; '
-                     f'fillcolor="{TIER_COLOURS.get(module, "#ffffff")}";')
+        lines.append(
+            f'  subgraph "cluster_{module}" {{ label="{module}"; style="rounded,filled"; '
+            f'fillcolor="{TIER_COLOURS.get(module, "#ffffff")}";'
+        )
         for rtype, count in sorted(nodes[module].items()):
             label = rtype.removeprefix("aws_") + (f" ×{count}" if count > 1 else "")
             lines.append(f'    {node_id(module, rtype)} [label="{label}"];')
@@ -115,8 +133,10 @@ def render_architecture(env: str, out: Path = OUT, target: Path = DIAGRAMS) -> t
     dot_binary()
     view = architecture.load(out, env)
     for rtype in view.unruled:
-        print(f"warning: {env}: {rtype} has no rule in tools/diagrams/rules.py; the view names it, undrawn",
-              file=sys.stderr)
+        print(
+            f"warning: {env}: {rtype} has no rule in tools/diagrams/rules.py; the view names it, undrawn",
+            file=sys.stderr,
+        )
     return drawing.render(view, target), len(view.nodes())
 
 

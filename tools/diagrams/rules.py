@@ -2,12 +2,14 @@
 drawn, folded into a parent or a user, a container, or hidden with a reason) and one per kind of reference
 between drawn resources (`FLOWS`: a request, an upload, replication, an IAM read or write, ... or ignored).
 Standard library only."""
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tools.diagrams.architecture import View
@@ -18,31 +20,32 @@ EDGE = "edge"  # CloudFront is a global service: shown with its us-east-1 resour
 
 # ----------------------------------------------------------------------------------------------- the rules
 
+
 @dataclass(frozen=True)
 class Node:
-    icon: str                                  # diagrams class, "<module>.<Class>" under diagrams.aws
-    label: Callable[["View", "Res"], str]      # short: name, then what matters (size, counts, retention)
-    group: str = ""                            # a box inside the region ("monitoring", "security")
-    aggregate: bool = False                    # one node per region for every resource of the type
-    region: str | None = None                  # a region role to show it in, instead of its provider's
+    icon: str  # diagrams class, "<module>.<Class>" under diagrams.aws
+    label: Callable[[View, Res], str]  # short: name, then what matters (size, counts, retention)
+    group: str = ""  # a box inside the region ("monitoring", "security")
+    aggregate: bool = False  # one node per region for every resource of the type
+    region: str | None = None  # a region role to show it in, instead of its provider's
 
 
 @dataclass(frozen=True)
 class Part:
-    parent: str                                # type of the resource it configures, found by reference
-    via: tuple[str, ...] = ()                  # only these attributes hold that reference
+    parent: str  # type of the resource it configures, found by reference
+    via: tuple[str, ...] = ()  # only these attributes hold that reference
 
 
 @dataclass(frozen=True)
 class UsedBy:
-    users: tuple[str, ...] = ()                # types whose references make it theirs, in preference order
-    otherwise: Node | None = None              # drawn like this when nothing uses it
-    waited_for_by: tuple[str, ...] = ()        # else: types whose depends_on names it make it theirs
+    users: tuple[str, ...] = ()  # types whose references make it theirs, in preference order
+    otherwise: Node | None = None  # drawn like this when nothing uses it
+    waited_for_by: tuple[str, ...] = ()  # else: types whose depends_on names it make it theirs
 
 
 @dataclass(frozen=True)
 class Container:
-    label: Callable[["View", "Res"], str]
+    label: Callable[[View, Res], str]
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class Res:
     type: str
     name: str
     body: dict
-    region: str                                # region role: primary, DR, edge, ...
+    region: str  # region role: primary, DR, edge, ...
 
     @property
     def key(self) -> tuple[str, str]:
@@ -70,7 +73,8 @@ class Res:
 
 # Labels ---------------------------------------------------------------------------------------------------
 
-def short(view: "View", name: str) -> str:
+
+def short(view: View, name: str) -> str:
     """`video-ingest-prod-videos-333333333333-eu-west-1` -> `videos`."""
     name = re.sub(rf"^{PROJECT}-{re.escape(view.env)}[-/]", "", name)
     name = re.sub(rf"^{PROJECT}-", "", name)
@@ -81,14 +85,21 @@ def first(items: Iterable[Any], default: Any = None) -> Any:
     return next(iter(items), default)
 
 
-STORAGE_CLASSES = {"STANDARD_IA": "IA", "ONEZONE_IA": "One Zone-IA", "INTELLIGENT_TIERING": "Intelligent",
-                   "GLACIER_IR": "Glacier IR", "GLACIER": "Glacier", "DEEP_ARCHIVE": "Deep Archive"}
+STORAGE_CLASSES = {
+    "STANDARD_IA": "IA",
+    "ONEZONE_IA": "One Zone-IA",
+    "INTELLIGENT_TIERING": "Intelligent",
+    "GLACIER_IR": "Glacier IR",
+    "GLACIER": "Glacier",
+    "DEEP_ARCHIVE": "Deep Archive",
+}
 
 
-def bucket_label(view: "View", res: "Res") -> str:
+def bucket_label(view: View, res: Res) -> str:
     """`videos bucket` and what its configuration says that a reader needs: acceleration, tiering, expiry."""
-    replica = any(r.source[0] == "aws_s3_bucket_replication_configuration" and r.attribute == "rule"
-                  for r in view.into[res.key])
+    replica = any(
+        r.source[0] == "aws_s3_bucket_replication_configuration" and r.attribute == "rule" for r in view.into[res.key]
+    )
     lines = [f"{short(view, res.get('bucket', res.name))} {'replica' if replica else 'bucket'}"]
     parts = view.parts_of(res)
     if any(p.type == "aws_s3_bucket_accelerate_configuration" and p.get("status") == "Enabled" for p in parts):
@@ -96,17 +107,22 @@ def bucket_label(view: "View", res: "Res") -> str:
     steps = []
     for lifecycle in (p for p in parts if p.type == "aws_s3_bucket_lifecycle_configuration"):
         for rule in lifecycle.get("rule", []):
-            steps += [f"{STORAGE_CLASSES.get(t['storage_class'], t['storage_class'])} {t.get('days')} d"
-                      for t in rule.get("transition", [])]
+            steps += [
+                f"{STORAGE_CLASSES.get(t['storage_class'], t['storage_class'])} {t.get('days')} d"
+                for t in rule.get("transition", [])
+            ]
             prefix = first(f.get("prefix") for f in rule.get("filter", [])) or ""
-            steps += [f"{prefix or 'expire'}{' expire' if prefix else ''} {e['days']} d"
-                      for e in rule.get("expiration", []) if "days" in e]
+            steps += [
+                f"{prefix or 'expire'}{' expire' if prefix else ''} {e['days']} d"
+                for e in rule.get("expiration", [])
+                if "days" in e
+            ]
     if steps:
         lines.append(" → ".join(steps))
     return "\n".join(lines)
 
 
-def service_label(view: "View", res: "Res") -> str:
+def service_label(view: View, res: Res) -> str:
     parts = view.parts_of(res)
     task = first(p for p in parts if p.type == "aws_ecs_task_definition")
     target = first(p for p in parts if p.type == "aws_appautoscaling_target")
@@ -118,37 +134,44 @@ def service_label(view: "View", res: "Res") -> str:
     return "\n".join(lines)
 
 
-def database_label(view: "View", res: "Res") -> str:
+def database_label(view: View, res: Res) -> str:
     size = res.get("instance_class", "")
     if res.get("replicate_source_db"):
         return f"read replica\n{size}"
     engine = {"postgres": "PostgreSQL"}.get(res.get("engine"), res.get("engine", "RDS"))
-    return f"{engine} {res.get('engine_version', '')}".strip() + \
-        f"\n{size}, {'Multi-AZ' if res.get('multi_az') else 'single-AZ'}"
+    return (
+        f"{engine} {res.get('engine_version', '')}".strip()
+        + f"\n{size}, {'Multi-AZ' if res.get('multi_az') else 'single-AZ'}"
+    )
 
 
-def api_label(view: "View", res: "Res") -> str:
+def api_label(view: View, res: Res) -> str:
     parts = view.parts_of(res)
     stage = first(p for p in parts if p.type == "aws_api_gateway_stage")
     plans = [p for p in parts if p.type == "aws_api_gateway_usage_plan"]
     lines = ["API Gateway (REST)"]
     if stage:
-        lines.append(f"stage {stage.get('stage_name')}" +
-                     (f", cache {stage.get('cache_cluster_size')} GB" if stage.get("cache_cluster_enabled") else ""))
+        lines.append(
+            f"stage {stage.get('stage_name')}"
+            + (f", cache {stage.get('cache_cluster_size')} GB" if stage.get("cache_cluster_enabled") else "")
+        )
     lines.append(f"{len(plans)} usage plan{'s' if len(plans) != 1 else ''}")
     return "\n".join(lines)
 
 
-def alb_label(view: "View", res: "Res") -> str:
+def alb_label(view: View, res: Res) -> str:
     listeners = sorted((p for p in view.parts_of(res) if p.type == "aws_lb_listener"), key=lambda p: p.get("port"))
-    ports = ", ".join(f":{p.get('port')}" + (" → 301" if first(a.get("type") for a in p.get("default_action", []))
-                                             == "redirect" else "") for p in listeners)
+    ports = ", ".join(
+        f":{p.get('port')}"
+        + (" → 301" if first(a.get("type") for a in p.get("default_action", [])) == "redirect" else "")
+        for p in listeners
+    )
     kind = "NLB" if res.get("load_balancer_type") == "network" else "ALB"
     kind += " (internal)" if res.get("internal") else ""
     return f"{kind}\n{ports}" if ports else kind
 
 
-def distribution_label(view: "View", res: "Res") -> str:
+def distribution_label(view: View, res: Res) -> str:
     lines = ["CloudFront", res.get("price_class", "")]
     extras = []
     if res.get("default_cache_behavior", {}).get("trusted_key_groups"):
@@ -160,39 +183,40 @@ def distribution_label(view: "View", res: "Res") -> str:
     return "\n".join(line for line in lines if line)
 
 
-def waf_label(view: "View", res: "Res") -> str:
+def waf_label(view: View, res: Res) -> str:
     scope = "edge" if res.get("scope") == "CLOUDFRONT" else "regional"
     return f"WAF ({scope})\n{len(res.get('rule', []))} rules"
 
 
-def nat_label(view: "View", res: "Res") -> str:
+def nat_label(view: View, res: Res) -> str:
     subnet = view.resource_at(res.get("subnet_id", ""))
     zone = subnet.get("availability_zone", "") if subnet else ""
     return f"NAT gateway\n{zone}".strip()
 
 
-def queue_label(view: "View", res: "Res") -> str:
+def queue_label(view: View, res: Res) -> str:
     kept = f"kept {int(res.get('message_retention_seconds', 345600)) // 86400} d"
     if view.referrers(res, "aws_sqs_queue", "redrive_policy"):
         return f"dead-letter queue\n{kept}"
     return f"{short(view, res.get('name', res.name))} queue\n{kept}"
 
 
-def topic_label(view: "View", res: "Res") -> str:
+def topic_label(view: View, res: Res) -> str:
     emails = [p for p in view.parts_of(res) if p.type == "aws_sns_topic_subscription" and p.get("protocol") == "email"]
-    return f"SNS {short(view, res.get('name', res.name))}\n" + \
-        (f"{len(emails)} e-mail subscriber{'s' if len(emails) != 1 else ''}" if emails else "no subscribers")
+    return f"SNS {short(view, res.get('name', res.name))}\n" + (
+        f"{len(emails)} e-mail subscriber{'s' if len(emails) != 1 else ''}" if emails else "no subscribers"
+    )
 
 
-def alarms_label(view: "View", members: list["Res"]) -> str:
+def alarms_label(view: View, members: list[Res]) -> str:
     return f"{len(members)} CloudWatch alarm{'s' if len(members) != 1 else ''}"
 
 
-def repositories_label(view: "View", members: list["Res"]) -> str:
+def repositories_label(view: View, members: list[Res]) -> str:
     return "ECR repositories\n" + ", ".join(sorted(short(view, m.get("name", m.name)) for m in members))
 
 
-def vault_label(view: "View", res: "Res") -> str:
+def vault_label(view: View, res: Res) -> str:
     plan = first(p for p in view.parts_of(res) if p.type == "aws_backup_plan")
     if plan:
         rule = first(plan.get("rule", []), {})
@@ -203,36 +227,43 @@ def vault_label(view: "View", res: "Res") -> str:
     return f"Backup vault\n{short(view, res.get('name', res.name))}"
 
 
-def backups_replication_label(view: "View", res: "Res") -> str:
+def backups_replication_label(view: View, res: Res) -> str:
     return f"RDS automated backups\nreplica, {res.get('retention_period')} d"
 
 
-def role_label(view: "View", res: "Res") -> str:
+def role_label(view: View, res: Res) -> str:
     trust = res.get("assume_role_policy", "")
-    how = "GitHub OIDC" if "token.actions.githubusercontent.com" in trust else \
-        "MFA" if "MultiFactorAuthPresent" in trust else ""
+    how = (
+        "GitHub OIDC"
+        if "token.actions.githubusercontent.com" in trust
+        else "MFA"
+        if "MultiFactorAuthPresent" in trust
+        else ""
+    )
     return f"{short(view, res.get('name', res.name))} role" + (f"\n{how}" if how else "")
 
 
-def budget_label(view: "View", res: "Res") -> str:
+def budget_label(view: View, res: Res) -> str:
     unit = {"MONTHLY": "month", "QUARTERLY": "quarter", "ANNUALLY": "year", "DAILY": "day"}
     return f"Budget\n{res.get('limit_amount')} {res.get('limit_unit')} a {unit.get(res.get('time_unit'), '?')}"
 
 
-def named(text: str, attribute: str = "name") -> Callable[["View", "Res"], str]:
-    def label(view: "View", res: "Res") -> str:
+def named(text: str, attribute: str = "name") -> Callable[[View, Res], str]:
+    def label(view: View, res: Res) -> str:
         value = res.get(attribute)
         return text.format(name=short(view, value) if isinstance(value, str) else res.name)
+
     return label
 
 
-def fixed(text: str) -> Callable[["View", "Res"], str]:
+def fixed(text: str) -> Callable[[View, Res], str]:
     return lambda view, res: text
 
 
-def vpc_label(view: "View", res: "Res") -> str:
-    endpoints = sorted(p.get("service_name", "").rsplit(".", 1)[-1] for p in view.parts_of(res)
-                       if p.type == "aws_vpc_endpoint")
+def vpc_label(view: View, res: Res) -> str:
+    endpoints = sorted(
+        p.get("service_name", "").rsplit(".", 1)[-1] for p in view.parts_of(res) if p.type == "aws_vpc_endpoint"
+    )
     zones = {p.get("availability_zone") for p in view.parts_of(res) if p.type == "aws_subnet"}
     text = f"VPC {res.get('cidr_block')}, {len(zones)} AZ{'s' if len(zones) != 1 else ''}"
     return text + (f" · gateway endpoints: {', '.join(endpoints)}" if endpoints else "")
@@ -240,9 +271,19 @@ def vpc_label(view: "View", res: "Res") -> str:
 
 ROLE_NODE = Node("security.IAMRole", role_label, group="security")
 
-_S3_PARTS = ("accelerate_configuration", "cors_configuration", "lifecycle_configuration", "logging",
-             "notification", "ownership_controls", "policy", "public_access_block", "replication_configuration",
-             "server_side_encryption_configuration", "versioning")
+_S3_PARTS = (
+    "accelerate_configuration",
+    "cors_configuration",
+    "lifecycle_configuration",
+    "logging",
+    "notification",
+    "ownership_controls",
+    "policy",
+    "public_access_block",
+    "replication_configuration",
+    "server_side_encryption_configuration",
+    "versioning",
+)
 
 RULES: dict[str, Rule] = {
     # edge and entry
@@ -259,9 +300,21 @@ RULES: dict[str, Rule] = {
     "aws_wafv2_web_acl_association": Part("aws_wafv2_web_acl", via=("web_acl_arn",)),
     "aws_wafv2_web_acl_logging_configuration": Part("aws_wafv2_web_acl", via=("resource_arn",)),
     "aws_api_gateway_rest_api": Node("network.APIGateway", api_label),
-    **{f"aws_api_gateway_{kind}": Part("aws_api_gateway_rest_api", via=("rest_api_id",))
-       for kind in ("deployment", "integration", "method", "method_settings", "request_validator", "resource",
-                    "stage", "method_response", "integration_response", "gateway_response")},
+    **{
+        f"aws_api_gateway_{kind}": Part("aws_api_gateway_rest_api", via=("rest_api_id",))
+        for kind in (
+            "deployment",
+            "integration",
+            "method",
+            "method_settings",
+            "request_validator",
+            "resource",
+            "stage",
+            "method_response",
+            "integration_response",
+            "gateway_response",
+        )
+    },
     # The REST API's VPC link is the network load balancer's way in: drawn with it.
     "aws_api_gateway_vpc_link": Part("aws_lb", via=("target_arns",)),
     "aws_api_gateway_usage_plan": Part("aws_api_gateway_rest_api", via=("api_stages",)),
@@ -271,9 +324,18 @@ RULES: dict[str, Rule] = {
     "aws_api_gateway_account": Hidden("account-wide API Gateway setting (its CloudWatch Logs role)"),
     # network
     "aws_vpc": Container(vpc_label),
-    **{f"aws_{kind}": Part("aws_vpc", via=("vpc_id",))
-       for kind in ("subnet", "route_table", "network_acl", "security_group", "default_security_group",
-                    "flow_log", "vpc_endpoint")},
+    **{
+        f"aws_{kind}": Part("aws_vpc", via=("vpc_id",))
+        for kind in (
+            "subnet",
+            "route_table",
+            "network_acl",
+            "security_group",
+            "default_security_group",
+            "flow_log",
+            "vpc_endpoint",
+        )
+    },
     "aws_route": Part("aws_route_table", via=("route_table_id",)),
     "aws_route_table_association": Part("aws_route_table", via=("route_table_id",)),
     "aws_network_acl_rule": Part("aws_network_acl"),
@@ -322,13 +384,18 @@ RULES: dict[str, Rule] = {
     "aws_iam_role_policy": Part("aws_iam_role", via=("role",)),
     "aws_iam_role_policy_attachment": Part("aws_iam_role", via=("role",)),
     # monitoring and cost
-    "aws_cloudwatch_log_group": UsedBy(("aws_ecs_task_definition", "aws_api_gateway_stage", "aws_flow_log",
-                                        "aws_wafv2_web_acl_logging_configuration"),
-                                       waited_for_by=("aws_db_instance", "aws_api_gateway_stage",
-                                                      "aws_api_gateway_account", "aws_ecs_cluster", "aws_db_proxy")),
+    "aws_cloudwatch_log_group": UsedBy(
+        ("aws_ecs_task_definition", "aws_api_gateway_stage", "aws_flow_log", "aws_wafv2_web_acl_logging_configuration"),
+        waited_for_by=(
+            "aws_db_instance",
+            "aws_api_gateway_stage",
+            "aws_api_gateway_account",
+            "aws_ecs_cluster",
+            "aws_db_proxy",
+        ),
+    ),
     "aws_cloudwatch_log_metric_filter": Part("aws_cloudwatch_log_group"),
-    "aws_cloudwatch_metric_alarm": Node("management.CloudwatchAlarm", alarms_label, group="monitoring",
-                                        aggregate=True),
+    "aws_cloudwatch_metric_alarm": Node("management.CloudwatchAlarm", alarms_label, group="monitoring", aggregate=True),
     "aws_cloudwatch_dashboard": Node("management.Cloudwatch", fixed("CloudWatch\ndashboard"), group="monitoring"),
     "aws_sns_topic": Node("integration.SimpleNotificationServiceSnsTopic", topic_label, group="monitoring"),
     "aws_sns_topic_policy": Part("aws_sns_topic", via=("arn",)),
@@ -344,11 +411,21 @@ RULES: dict[str, Rule] = {
     "aws_iam_openid_connect_provider": Hidden("the account bootstrap's GitHub OIDC provider (README: Identities)"),
     "aws_iam_policy": Hidden("the account bootstrap's permissions boundary, carried by every role shown"),
     # The account's SOC 2 / GDPR controls (modules/compliance.py), also only in the account bootstraps.
-    **{rtype: Hidden("the account bootstrap's compliance controls (docs/compliance.md)") for rtype in (
-        "aws_cloudtrail", "aws_config_configuration_recorder", "aws_config_configuration_recorder_status",
-        "aws_config_delivery_channel", "aws_config_config_rule", "aws_guardduty_detector",
-        "aws_guardduty_detector_feature", "aws_securityhub_account", "aws_securityhub_standards_subscription",
-        "aws_computeoptimizer_enrollment_status")},
+    **{
+        rtype: Hidden("the account bootstrap's compliance controls (docs/compliance.md)")
+        for rtype in (
+            "aws_cloudtrail",
+            "aws_config_configuration_recorder",
+            "aws_config_configuration_recorder_status",
+            "aws_config_delivery_channel",
+            "aws_config_config_rule",
+            "aws_guardduty_detector",
+            "aws_guardduty_detector_feature",
+            "aws_securityhub_account",
+            "aws_securityhub_standards_subscription",
+            "aws_computeoptimizer_enrollment_status",
+        )
+    },
     "aws_cloudwatch_event_rule": Hidden("GuardDuty findings to the alarm topic (an EventBridge rule)"),
     "aws_cloudwatch_event_target": Hidden("GuardDuty findings to the alarm topic (an EventBridge rule)"),
 }
@@ -358,11 +435,12 @@ GROUPS = {"monitoring": "alarms · cost", "security": "keys · secrets · images
 
 # ----------------------------------------------------------------------------------------------- the edges
 
+
 @dataclass(frozen=True)
 class Flow:
-    kind: str                                   # one of KINDS
-    label: Callable[["View", "Res", "Ref"], str] | str = ""
-    reverse: bool = False                       # data moves against the reference (a target group -> service)
+    kind: str  # one of KINDS
+    label: Callable[[View, Res, Ref], str] | str = ""
+    reverse: bool = False  # data moves against the reference (a target group -> service)
 
 
 @dataclass(frozen=True)
@@ -375,8 +453,8 @@ KINDS = {
     "request": ("requests", "#1d4ed8", "solid", "2.2", 0),
     "upload": ("uploads and upload events", "#c2410c", "solid", "2.2", 1),
     "replication": ("replication and backups", "#7e22ce", "dashed", "1.6", 2),
-    "data": ("reads and writes (IAM)", "#15803d", "solid", "1.4", 3),   # a write: from the role's owner
-    "read": ("reads and writes (IAM)", "#15803d", "solid", "1.4", 3),   # a read: towards the role's owner
+    "data": ("reads and writes (IAM)", "#15803d", "solid", "1.4", 3),  # a write: from the role's owner
+    "read": ("reads and writes (IAM)", "#15803d", "solid", "1.4", 3),  # a read: towards the role's owner
     "alarm": ("alarms and notifications", "#dc2626", "solid", "1.0", 4),
     "logs": ("access logs (named in the log bucket's label, not drawn)", "#94a3b8", "dotted", "1.0", 5),
     "protect": ("WAF in front of", "#64748b", "dashed", "1.0", 6),
@@ -386,13 +464,13 @@ KINDS = {
 @dataclass(frozen=True)
 class Ref:
     source: tuple[str, str]
-    attribute: str                              # top-level attribute of the source that holds it
+    attribute: str  # top-level attribute of the source that holds it
     target: tuple[str, str]
     target_attribute: str = ""
-    text: str = ""                              # the attribute's value (JSON), for labels
+    text: str = ""  # the attribute's value (JSON), for labels
 
 
-def statement_flows(view: "View", source: Res, ref: Ref) -> list[tuple[str, str, bool]]:
+def statement_flows(view: View, source: Res, ref: Ref) -> list[tuple[str, str, bool]]:
     """An IAM policy's statements naming `ref.target`: (kind, label, reverse) each; reads flow towards the
     role's owner, writes away from it; SQS actions are upload events, the rest reads and writes."""
     flows = []
@@ -403,16 +481,21 @@ def statement_flows(view: "View", source: Res, ref: Ref) -> list[tuple[str, str,
             continue
         actions = statement.get("Action", [])
         verbs = [a.split(":", 1)[-1] for a in ([actions] if isinstance(actions, str) else actions)]
-        writes = any(v.startswith(("Put", "Replicate", "Send", "connect", "Delete", "Update")) and v != "DeleteMessage"
-                     for v in verbs)
-        kind = "upload" if any(a.startswith("sqs:") for a in ([actions] if isinstance(actions, str) else actions)) \
+        writes = any(
+            v.startswith(("Put", "Replicate", "Send", "connect", "Delete", "Update")) and v != "DeleteMessage"
+            for v in verbs
+        )
+        kind = (
+            "upload"
+            if any(a.startswith("sqs:") for a in ([actions] if isinstance(actions, str) else actions))
             else "data"
+        )
         sid = re.sub(r"(?<!^)(?=[A-Z])", " ", statement.get("Sid", "")).lower()
         flows.append((kind if writes or kind != "data" else "read", sid, not writes))
     return flows
 
 
-def origin_label(view: "View", source: Res, ref: Ref) -> str:
+def origin_label(view: View, source: Res, ref: Ref) -> str:
     origins = source.get("origin", [])
     target = ref.target
     for origin in origins:
@@ -420,8 +503,11 @@ def origin_label(view: "View", source: Res, ref: Ref) -> str:
         if f"{target[0]}.{target[1]}." in domain or view.owner(view.certificate_for(domain)) == view.owner(target):
             origin_id = origin.get("origin_id")
             behaviours = [b for b in source.get("ordered_cache_behavior", []) if b.get("target_origin_id") == origin_id]
-            failover = [g for g in source.get("origin_group", [])
-                        if [m["origin_id"] for m in g.get("member", [])][1:2] == [origin_id]]
+            failover = [
+                g
+                for g in source.get("origin_group", [])
+                if [m["origin_id"] for m in g.get("member", [])][1:2] == [origin_id]
+            ]
             if failover:
                 return "failover (5xx)"
             if behaviours:
@@ -430,7 +516,7 @@ def origin_label(view: "View", source: Res, ref: Ref) -> str:
     return ""
 
 
-def notification_label(view: "View", source: Res, ref: Ref) -> str:
+def notification_label(view: View, source: Res, ref: Ref) -> str:
     for queue in source.get("queue", []):
         if f"{ref.target[0]}.{ref.target[1]}." in queue.get("queue_arn", ""):
             events = sorted({e.split(":")[1] for e in queue.get("events", [])})
@@ -438,24 +524,24 @@ def notification_label(view: "View", source: Res, ref: Ref) -> str:
     return "events"
 
 
-def redrive_label(view: "View", source: Res, ref: Ref) -> str:
+def redrive_label(view: View, source: Res, ref: Ref) -> str:
     count = json.loads(source.get("redrive_policy", "{}")).get("maxReceiveCount")
     return f"after {count} failed receives" if count else "dead letters"
 
 
-def replication_label(view: "View", source: Res, ref: Ref) -> str:
+def replication_label(view: View, source: Res, ref: Ref) -> str:
     rule = first(source.get("rule", []), {})
     rtc = rule.get("destination", {}).get("replication_time", {})
     return "replication" + (f", RTC {rtc.get('time', {}).get('minutes')} min" if rtc.get("status") == "Enabled" else "")
 
 
-def backup_selection_label(view: "View", source: Res, ref: Ref) -> str:
+def backup_selection_label(view: View, source: Res, ref: Ref) -> str:
     plan = view.resource(("aws_backup_plan", view.ref_name(source.get("plan_id", ""))))
     rule = first(plan.get("rule", []), {}) if plan else {}
     return "AWS Backup, hourly" if rule.get("schedule", "").startswith("cron(0 * * * ") else "AWS Backup"
 
 
-def backup_copy_label(view: "View", source: Res, ref: Ref) -> str:
+def backup_copy_label(view: View, source: Res, ref: Ref) -> str:
     for rule in source.get("rule", []):
         for copy in rule.get("copy_action", []):
             if f"{ref.target[0]}.{ref.target[1]}." in copy.get("destination_vault_arn", ""):
@@ -463,7 +549,7 @@ def backup_copy_label(view: "View", source: Res, ref: Ref) -> str:
     return "copy"
 
 
-def service_target_label(view: "View", source: Res, ref: Ref) -> str:
+def service_target_label(view: View, source: Res, ref: Ref) -> str:
     port = first(lb.get("container_port") for lb in source.get("load_balancer", []))
     return f"HTTP :{port}" if port else ""
 
@@ -485,17 +571,25 @@ FLOWS: dict[tuple[str, str, str], Flow | Ignore] = {
     ("aws_s3_bucket_notification", "queue", "aws_sqs_queue"): Flow("upload", notification_label),
     ("aws_sqs_queue", "redrive_policy", "aws_sqs_queue"): Flow("upload", redrive_label),
     # what the services' roles may read and write: one edge per statement
-    **{("aws_iam_role_policy", "policy", target): Flow("data", statement_flows)
-       for target in ("aws_s3_bucket", "aws_sqs_queue", "aws_db_instance", "aws_secretsmanager_secret",
-                      "aws_dynamodb_table")},
+    **{
+        ("aws_iam_role_policy", "policy", target): Flow("data", statement_flows)
+        for target in (
+            "aws_s3_bucket",
+            "aws_sqs_queue",
+            "aws_db_instance",
+            "aws_secretsmanager_secret",
+            "aws_dynamodb_table",
+        )
+    },
     # replication and backups
     ("aws_s3_bucket_replication_configuration", "rule", "aws_s3_bucket"): Flow("replication", replication_label),
-    ("aws_db_instance", "replicate_source_db", "aws_db_instance"): Flow("replication", "streaming replication",
-                                                                         reverse=True),
-    ("aws_db_instance_automated_backups_replication", "source_db_instance_arn", "aws_db_instance"):
-        Flow("replication", "automated backups", reverse=True),
-    ("aws_backup_selection", "resources", "aws_db_instance"): Flow("replication", backup_selection_label,
-                                                                   reverse=True),
+    ("aws_db_instance", "replicate_source_db", "aws_db_instance"): Flow(
+        "replication", "streaming replication", reverse=True
+    ),
+    ("aws_db_instance_automated_backups_replication", "source_db_instance_arn", "aws_db_instance"): Flow(
+        "replication", "automated backups", reverse=True
+    ),
+    ("aws_backup_selection", "resources", "aws_db_instance"): Flow("replication", backup_selection_label, reverse=True),
     ("aws_backup_plan", "rule", "aws_backup_vault"): Flow("replication", backup_copy_label),
     # alarms to topics
     ("aws_cloudwatch_metric_alarm", "alarm_actions", "aws_sns_topic"): Flow("alarm"),
@@ -519,12 +613,16 @@ FLOWS: dict[tuple[str, str, str], Flow | Ignore] = {
     ("aws_s3_bucket_policy", "policy", "*"): Ignore("bucket policy grants (the flows they admit are drawn)"),
     ("aws_sqs_queue_policy", "policy", "*"): Ignore("queue policy grants (the notification is drawn)"),
     ("aws_sqs_queue_redrive_allow_policy", "redrive_allow_policy", "*"): Ignore("grant to the source queue"),
-    **{("aws_ecs_task_definition", "container_definitions", target): Ignore("names it; its role's policy says how")
-       for target in ("aws_s3_bucket", "aws_sqs_queue", "aws_secretsmanager_secret")},
-    ("aws_appautoscaling_policy", "target_tracking_scaling_policy_configuration", "*"):
-        Ignore("scaling metrics (the worker's queue backlog)"),
-    ("aws_cloudwatch_metric_alarm", "alarm_actions", "aws_appautoscaling_policy"):
-        Ignore("the alarm that starts the first worker (scale from zero)"),
+    **{
+        ("aws_ecs_task_definition", "container_definitions", target): Ignore("names it; its role's policy says how")
+        for target in ("aws_s3_bucket", "aws_sqs_queue", "aws_secretsmanager_secret")
+    },
+    ("aws_appautoscaling_policy", "target_tracking_scaling_policy_configuration", "*"): Ignore(
+        "scaling metrics (the worker's queue backlog)"
+    ),
+    ("aws_cloudwatch_metric_alarm", "alarm_actions", "aws_appautoscaling_policy"): Ignore(
+        "the alarm that starts the first worker (scale from zero)"
+    ),
     ("aws_appautoscaling_target", "resource_id", "aws_ecs_cluster"): Ignore("the cluster both services run in"),
     ("aws_ecs_service", "cluster", "aws_ecs_cluster"): Ignore("the cluster both services run in"),
     ("aws_service_discovery_service", "dns_config", "*"): Ignore("the namespace both services share"),
@@ -533,7 +631,7 @@ FLOWS: dict[tuple[str, str, str], Flow | Ignore] = {
 }
 
 
-def flow_rule(ref: Ref, view: "View") -> Flow | Ignore | None:
+def flow_rule(ref: Ref, view: View) -> Flow | Ignore | None:
     source_type, target_type = ref.source[0], ref.target[0]
     for key in ((source_type, ref.attribute, target_type), (source_type, ref.attribute, "*"), ("*", "*", target_type)):
         if key in FLOWS:

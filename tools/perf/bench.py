@@ -13,6 +13,7 @@ app) and node (the jsii runtime). Prints the node the kernel ran on, a Markdown
 table, the speed-up and whether both paths wrote byte-identical output. Figures,
 not a pass/fail test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,13 @@ def run_once(plain: bool, outdir: Path) -> dict:
             env[name] = "1"
     peak = {"python": 0, "node": 0, "tree": 0}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "main.py", "--outdir", str(outdir)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "main.py", "--outdir", str(outdir)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     done = threading.Event()
 
     def sample() -> None:
@@ -127,11 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         identical = tree_bytes(outputs["plain"]) == tree_bytes(outputs["lazy"])
     reference.append(reference_seconds())
     mib = lambda value: f"{value / 2**20:,.0f}"
-    print(f"Synth of all stacks (`python main.py`), {args.runs} runs each, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(
+        f"Synth of all stacks (`python main.py`), {args.runs} runs each, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
     print(f"jsii kernel on {node_runtime()}")
-    print(f"reference loop (tools.perf.bench.reference_seconds): {reference[0]:.2f} s before, "
-          f"{reference[1]:.2f} s after\n")
+    print(
+        f"reference loop (tools.perf.bench.reference_seconds): {reference[0]:.2f} s before, "
+        f"{reference[1]:.2f} s after\n"
+    )
     print("| import path | median s | min s | max s | peak RSS python MiB | peak RSS node MiB | peak RSS tree MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     summary = {}
@@ -139,12 +149,16 @@ def main(argv: list[str] | None = None) -> int:
         seconds = [r["seconds"] for r in runs]
         peaks = {kind: max(r[kind] for r in runs) for kind in ("python", "node", "tree")}
         summary[name] = (statistics.median(seconds), peaks)
-        print(f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} | {max(seconds):.2f} | "
-              f"{mib(peaks['python'])} | {mib(peaks['node'])} | {mib(peaks['tree'])} |")
+        print(
+            f"| {name} | {statistics.median(seconds):.2f} | {min(seconds):.2f} | {max(seconds):.2f} | "
+            f"{mib(peaks['python'])} | {mib(peaks['node'])} | {mib(peaks['tree'])} |"
+        )
     (plain_s, plain_peak), (lazy_s, lazy_peak) = summary["plain"], summary["lazy"]
-    print(f"\nspeed-up: {plain_s / lazy_s:.1f}x; python memory: {lazy_peak['python'] / plain_peak['python']:.0%} "
-          f"of plain; whole tree: {lazy_peak['tree'] / plain_peak['tree']:.0%} of plain; "
-          f"outputs byte-identical: {'yes' if identical else 'NO'}")
+    print(
+        f"\nspeed-up: {plain_s / lazy_s:.1f}x; python memory: {lazy_peak['python'] / plain_peak['python']:.0%} "
+        f"of plain; whole tree: {lazy_peak['tree'] / plain_peak['tree']:.0%} of plain; "
+        f"outputs byte-identical: {'yes' if identical else 'NO'}"
+    )
     return 0 if identical else 1
 
 

@@ -4,6 +4,7 @@ cache warm), each run in a fresh process, wall seconds printed with the machine'
 
     python -m tools.perf.suite_timings [--runs 1] [--skip-full]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ TARGETS = {"test-fast": 20.0, "test": 60.0}  # seconds: what the inner loop and 
 
 def run_suite(arguments: list[str]) -> tuple[float, str]:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", *arguments], cwd=ROOT, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", *arguments], cwd=ROOT, capture_output=True, text=True
+    )
     summary = (result.stdout.strip().splitlines() or ["(no output)"])[-1]
     if result.returncode != 0:
         raise SystemExit(f"pytest {' '.join(arguments)} failed:\n{result.stdout[-3000:]}")

@@ -16,6 +16,7 @@ Names (bucket, queue, prefix, region) come from the synthesized stack, never fro
 S3 notifications to SQS itself (moto/s3/notifications.py `send_event`, on PutObject and
 CompleteMultipartUpload), so no emulator patch is needed.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ class Outcome(Enum):
 
 @dataclass(frozen=True)
 class Check:
-    name: str          # "event" | "multipart"
+    name: str  # "event" | "multipart"
     outcome: Outcome
     detail: str = ""
 
@@ -73,8 +74,9 @@ def notifications(config: dict) -> list[Notification]:
         for queue in body.get("queue") or []:
             name = literal(queue.get("queue_arn"), "name")
             if bucket and name:
-                found.append(Notification(bucket, name, queue.get("filter_prefix") or "",
-                                          tuple(queue.get("events") or ())))
+                found.append(
+                    Notification(bucket, name, queue.get("filter_prefix") or "", tuple(queue.get("events") or ()))
+                )
     return found
 
 
@@ -89,12 +91,19 @@ def clients(env: dict[str, str], region: str):
     from botocore.config import Config
 
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
-    session = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                    aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                    aws_session_token=env.get("AWS_SESSION_TOKEN"), region_name=region)
+    session = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env.get("AWS_SESSION_TOKEN"),
+        region_name=region,
+    )
     endpoint = env["VIDEO_INGEST_EMULATOR_ENDPOINT"]
-    s3 = session.client("s3", endpoint_url=endpoint, verify=False,
-                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    s3 = session.client(
+        "s3",
+        endpoint_url=endpoint,
+        verify=False,
+        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"),
+    )
     return s3, session.client("sqs", endpoint_url=endpoint, verify=False)
 
 
@@ -102,8 +111,9 @@ def await_event(sqs, queue_url: str, key: str, event: str, seconds: float = RECE
     """The event name of the queue message for `key` (deleted once read), or None if none came in time."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                       VisibilityTimeout=0).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0
+        ).get("Messages", [])
         for message in messages:
             records = json.loads(message["Body"]).get("Records", [])
             if any(urllib.parse.unquote_plus(r["s3"]["object"]["key"]) == key for r in records):
@@ -127,8 +137,11 @@ def check_event(s3, sqs, queue_url: str, note: Notification, run: str) -> Check:
     s3.put_object(Bucket=note.bucket, Key=key, Body=b"data path rehearsal\n")
     event = await_event(sqs, queue_url, key, "ObjectCreated:Put")
     if event is None:
-        return Check("event", Outcome.FAILED, f"no message for s3://{note.bucket}/{key} on {note.queue} "
-                                              f"within {RECEIVE_SECONDS} s")
+        return Check(
+            "event",
+            Outcome.FAILED,
+            f"no message for s3://{note.bucket}/{key} on {note.queue} within {RECEIVE_SECONDS} s",
+        )
     if event != "ObjectCreated:Put":
         return Check("event", Outcome.FAILED, f"{key}: event {event}, expected ObjectCreated:Put")
     return Check("event", Outcome.OK, f"s3://{note.bucket}/{key} -> {note.queue}: {event}")
@@ -139,8 +152,11 @@ def check_multipart(s3, sqs, queue_url: str, note: Notification, run: str) -> Ch
     upload = s3.create_multipart_upload(Bucket=note.bucket, Key=key)["UploadId"]
     parts = []
     for number, size in enumerate(PART_SIZES, start=1):
-        url = s3.generate_presigned_url("upload_part", ExpiresIn=3600, Params={
-            "Bucket": note.bucket, "Key": key, "UploadId": upload, "PartNumber": number})
+        url = s3.generate_presigned_url(
+            "upload_part",
+            ExpiresIn=3600,
+            Params={"Bucket": note.bucket, "Key": key, "UploadId": upload, "PartNumber": number},
+        )
         parts.append({"PartNumber": number, "ETag": put_part(url, bytes([number]) * size)})
     s3.complete_multipart_upload(Bucket=note.bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
     head = s3.head_object(Bucket=note.bucket, Key=key)
@@ -155,8 +171,11 @@ def check_multipart(s3, sqs, queue_url: str, note: Notification, run: str) -> Ch
 def remove(s3, bucket: str, prefix: str) -> None:
     """Every version and delete marker under `prefix`: the bucket must still destroy without force_destroy."""
     listed = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
-    doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-              for kind in ("Versions", "DeleteMarkers") for v in listed.get(kind, [])]
+    doomed = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for kind in ("Versions", "DeleteMarkers")
+        for v in listed.get(kind, [])
+    ]
     if doomed:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": doomed, "Quiet": True})
 
@@ -176,8 +195,9 @@ def rehearse(config_file: Path, env: dict[str, str]) -> list[Check]:
             checks.append(check_event(s3, sqs, queue_url, note, run))
             checks.append(check_multipart(s3, sqs, queue_url, note, run))
         except Exception as error:  # an API error is this check's outcome, not the rehearsal's crash
-            checks.append(Check("multipart" if checks else "event", Outcome.FAILED,
-                                f"{type(error).__name__}: {error}"[:300]))
+            checks.append(
+                Check("multipart" if checks else "event", Outcome.FAILED, f"{type(error).__name__}: {error}"[:300])
+            )
         finally:
             try:
                 remove(s3, note.bucket, f"{note.prefix}data-path/{run}")

@@ -22,6 +22,7 @@ writes the emulator override files beside a copy (tools/rehearsal/emulator.py), 
    role's policies; any denial fails the environment;
 4. the bootstraps are destroyed last. Prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,9 +63,9 @@ from tools.rehearsal.verdicts import (
 )
 
 WORK = ROOT / "build" / "e2e"
-CLI_STACK = "dev"          # rehearsed through `cdktf deploy` / `cdktf destroy`, then re-created
+CLI_STACK = "dev"  # rehearsed through `cdktf deploy` / `cdktf destroy`, then re-created
 UPGRADE_STACK = "staging"  # deployed from the base commit, then upgraded to the head (tools/rehearsal/upgrade.py)
-LOCK_STACK = "prod"        # where two plans race for the state lock
+LOCK_STACK = "prod"  # where two plans race for the state lock
 
 
 @dataclass
@@ -74,15 +75,15 @@ class Result:
     applied: int = 0
     second_plan: SecondPlan = NOT_PLANNED
     destroyed: Teardown = Teardown.NOT_RUN
-    lock: LockRace | None = None     # the race for the state lock (prod)
+    lock: LockRace | None = None  # the race for the state lock (prod)
     recreated: Recreate | None = None  # the environment applied again after its destroy (dev)
     data_path: list = field(default_factory=list)  # tools/rehearsal/data_path.py checks, after apply, before destroy
-    actions: int = 0           # distinct IAM actions the recorded calls needed
+    actions: int = 0  # distinct IAM actions the recorded calls needed
     denied: list[str] = field(default_factory=list)
     seconds: float = 0.0
     left_out: list[str] = field(default_factory=list)
     calls_checked: bool = True  # an environment's: its calls are checked against its deploy role (not a bootstrap's)
-    error: str = ""             # what stopped it, if anything did
+    error: str = ""  # what stopped it, if anything did
 
     @property
     def ok(self) -> bool:
@@ -91,8 +92,14 @@ class Result:
             return done
         # The upgrade rehearsal (tools/rehearsal/upgrade.py) applies and destroys on its own: no data-path checks.
         data_path_ok = self.path.startswith("upgrade") or data_path.passed(self.data_path)
-        return done and (self.lock is None or self.lock.ok) and (self.recreated is None or self.recreated.ok) \
-            and not self.denied and self.actions > 0 and data_path_ok
+        return (
+            done
+            and (self.lock is None or self.lock.ok)
+            and (self.recreated is None or self.recreated.ok)
+            and not self.denied
+            and self.actions > 0
+            and data_path_ok
+        )
 
 
 def rehearse_terraform(stack: str, out: Path, env: dict[str, str], result: Result, tear_down: bool) -> Path:
@@ -116,8 +123,22 @@ def rehearse_cdktf(stack: str, env: dict[str, str], result: Result) -> None:
     env = with_provider_log(env, WORK / f"{stack}-provider-cdktf.log")
     # The app cdktf runs: the project's synth, then the emulator's overrides beside it (emulated_app.py).
     app = f"{sys.executable} -m tools.rehearsal.emulated_app"
-    cdktf = lambda verb: run([str(CDKTF), verb, stack, "--auto-approve", "--skip-provider-lock", "--app", app,
-                              "--output", str(project / "cdktf.out")], ROOT, env, log)
+    cdktf = lambda verb: run(
+        [
+            str(CDKTF),
+            verb,
+            stack,
+            "--auto-approve",
+            "--skip-provider-lock",
+            "--app",
+            app,
+            "--output",
+            str(project / "cdktf.out"),
+        ],
+        ROOT,
+        env,
+        log,
+    )
     cdktf("deploy")
     stack_dir = project / "cdktf.out" / "stacks" / stack
     result.applied = state_count(stack_dir, env)
@@ -148,8 +169,7 @@ def race_for_the_lock(work: Path, env: dict[str, str], stack: str) -> LockRace:
     second = terraform(["plan", "-input=false", "-lock-timeout=0s"], work, env, ok=(0, 1))
     racer.join()
     refused = second.returncode == 1 and "Error acquiring the state lock" in second.stderr
-    return LockRace(observed=lock_held, refused=refused,
-                    after=second_plan(work, env, f"{stack}-after-lock-race", WORK))
+    return LockRace(observed=lock_held, refused=refused, after=second_plan(work, env, f"{stack}-after-lock-race", WORK))
 
 
 def _lock_probe(work: Path, env: dict[str, str]):
@@ -159,8 +179,14 @@ def _lock_probe(work: Path, env: dict[str, str]):
 
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
     config = json.loads((work / "cdk.tf.json").read_text())["terraform"]["backend"]["s3"]
-    client = boto3.client("s3", endpoint_url=env[ENDPOINT_VARIABLE], region_name=config["region"],
-                          aws_access_key_id="testing", aws_secret_access_key="testing", verify=False)
+    client = boto3.client(
+        "s3",
+        endpoint_url=env[ENDPOINT_VARIABLE],
+        region_name=config["region"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        verify=False,
+    )
 
     def lock_exists() -> bool:
         try:
@@ -176,9 +202,15 @@ def check_permissions(stack: str, out: Path, result: Result) -> None:
     """Every call recorded in the environment's provider logs, evaluated against its deploy role's policies."""
     from tools.rehearsal import permissions
 
-    logs = [log for pattern in (f"work/{stack}/provider-*.log", f"{stack}-provider-*.log",
-                                f"cdktf-project/cdktf.out/stacks/{stack}/provider-*.log")
-            for log in sorted(WORK.glob(pattern))]
+    logs = [
+        log
+        for pattern in (
+            f"work/{stack}/provider-*.log",
+            f"{stack}-provider-*.log",
+            f"cdktf-project/cdktf.out/stacks/{stack}/provider-*.log",
+        )
+        for log in sorted(WORK.glob(pattern))
+    ]
     report = permissions.check_stack(out / "stacks" / f"bootstrap-{stack}" / "cdk.tf.json", logs)
     (WORK / f"{stack}-permissions.txt").write_text(permissions.summary(report) + "\n")
     result.actions = len(report.actions)
@@ -191,16 +223,22 @@ def rehearse_upgrade(stack: str, out: Path, env: dict[str, str], base: str, resu
     upgraded = upgrade.rehearse_upgrade(stack, env, base, out, WORK / "upgrade")
     print(upgraded.report(), flush=True)
     result.path = f"upgrade from {upgraded.base}"[:60]
-    result.applied, result.second_plan, result.destroyed = upgraded.head_applied, upgraded.second_plan, \
-        upgraded.destroyed
-    result.actions, result.denied = upgraded.actions, upgraded.denied + [f"stateful loss: {loss}"
-                                                                         for loss in upgraded.losses]
+    result.applied, result.second_plan, result.destroyed = (
+        upgraded.head_applied,
+        upgraded.second_plan,
+        upgraded.destroyed,
+    )
+    result.actions, result.denied = (
+        upgraded.actions,
+        upgraded.denied + [f"stateful loss: {loss}" for loss in upgraded.losses],
+    )
     if upgraded.error:
         raise RuntimeError(upgraded.error)
 
 
-def rehearse_environment(stack: str, out: Path, env: dict[str, str], left_out: list[str],
-                         base: str | None = None) -> Result:
+def rehearse_environment(
+    stack: str, out: Path, env: dict[str, str], left_out: list[str], base: str | None = None
+) -> Result:
     result = Result(stack, left_out=left_out)
     started = time.monotonic()
     try:
@@ -242,14 +280,20 @@ def main(argv: list[str] | None = None) -> int:
         # 1. As each account's administrator: the state account first (the accounts' roles reach state there).
         works = {"state-backend": bootstrap_stack("state-backend", out, env, left_out, results)}
         with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
-            works.update(zip(bootstraps[1:], pool.map(
-                lambda stack: bootstrap_stack(stack, out, env, left_out, results), bootstraps[1:])))
+            works.update(
+                zip(
+                    bootstraps[1:],
+                    pool.map(lambda stack: bootstrap_stack(stack, out, env, left_out, results), bootstraps[1:]),
+                    strict=False,
+                )
+            )
         base = base_choice.result()
         chooser.shutdown()
         # 2. The environments live in separate accounts and state files: side by side, through their deploy roles.
         with ThreadPoolExecutor(max_workers=len(args.stacks) or 1) as pool:
-            results += pool.map(lambda stack: rehearse_environment(stack, out, env, left_out.get(stack, []), base),
-                                args.stacks)
+            results += pool.map(
+                lambda stack: rehearse_environment(stack, out, env, left_out.get(stack, []), base), args.stacks
+            )
         # 3. Teardown of the bootstraps, accounts before the state account.
         for stack in reversed(bootstraps):
             result = next(r for r in results if r.stack == stack)
@@ -269,8 +313,13 @@ def upgrade_base(stacks: list[str]) -> str | None:
     if UPGRADE_STACK not in stacks:
         return None
     base = os.environ.get("E2E_UPGRADE_BASE") or upgrade.choose_base(UPGRADE_STACK, work=WORK / "upgrade")
-    print(f"{UPGRADE_STACK}: upgrade from {base}" if base else f"{UPGRADE_STACK}: no earlier commit synthesizes it "
-          "differently; rehearsed from nothing", file=sys.stderr, flush=True)
+    print(
+        f"{UPGRADE_STACK}: upgrade from {base}"
+        if base
+        else f"{UPGRADE_STACK}: no earlier commit synthesizes it differently; rehearsed from nothing",
+        file=sys.stderr,
+        flush=True,
+    )
     return base
 
 
@@ -285,23 +334,27 @@ def bootstrap_stack(stack: str, out: Path, env: dict[str, str], left_out: dict, 
 
 
 def report(results: list[Result]) -> str:
-    lines = ["| stack | path | resources applied | second-plan changes | destroy | lock race / re-create | "
-             "API actions checked | denied | data path | seconds | result |",
-             "|---|---|---:|---|---|---|---:|---:|---|---:|---|"]
+    lines = [
+        "| stack | path | resources applied | second-plan changes | destroy | lock race / re-create | "
+        "API actions checked | denied | data path | seconds | result |",
+        "|---|---|---:|---|---|---|---:|---:|---|---:|---|",
+    ]
     for r in results:
         checked = (str(r.actions), str(len(r.denied))) if r.actions or r.denied else ("-", "-")
-        lines.append(f"| {r.stack} | {r.path} | {r.applied} | {r.second_plan} | {r.destroyed} | "
-                     f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | "
-                     f"{data_path.summary(r.data_path)} | "
-                     f"{r.seconds:.0f} | "
-                     f"{verdict(r.ok)} |")
+        lines.append(
+            f"| {r.stack} | {r.path} | {r.applied} | {r.second_plan} | {r.destroyed} | "
+            f"{r.lock or r.recreated or '-'} | {checked[0]} | {checked[1]} | "
+            f"{data_path.summary(r.data_path)} | "
+            f"{r.seconds:.0f} | "
+            f"{verdict(r.ok)} |"
+        )
     left_out = sorted({address.split(".")[0] for r in results for address in r.left_out})
     if left_out:
         from tools.rehearsal.emulator import EXCLUDED, SUBSTITUTED
 
         lines.append("\nLeft out of the emulated copy (tools/rehearsal/emulator.py):")
-        lines += [f"- `{rtype}`: {EXCLUDED.get(rtype) or SUBSTITUTED.get(rtype, (None, 'references an excluded resource'))[1]}"
-                  for rtype in left_out]
+        unexcluded = (None, "references an excluded resource")
+        lines += [f"- `{rtype}`: {EXCLUDED.get(rtype) or SUBSTITUTED.get(rtype, unexcluded)[1]}" for rtype in left_out]
     from tools.rehearsal.emulator import EMULATOR_DRIFT
 
     lines.append("\nAccepted emulator drift on the second plan:")

@@ -4,6 +4,7 @@ own synth (`python main.py`, into cdktf-cli's CDKTF_OUTDIR), then the emulator's
 
     VIDEO_INGEST_EMULATOR_ENDPOINT=https://127.0.0.1:<port> python -m tools.rehearsal.emulated_app [ENV ...]
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"emulated_app: {ENDPOINT_VARIABLE} is not set (the rehearsal sets it)", file=sys.stderr)
         return 2
     out = Path(os.environ.get("CDKTF_OUTDIR") or ROOT / "cdktf.out")
-    synth = subprocess.run([sys.executable, str(ROOT / "main.py"), "--outdir", str(out), *(argv or sys.argv[1:])],
-                           cwd=ROOT)
+    synth = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--outdir", str(out), *(argv or sys.argv[1:])], cwd=ROOT
+    )
     if synth.returncode != 0:
         return synth.returncode
     emulate(out, out, url)

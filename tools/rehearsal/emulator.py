@@ -13,6 +13,7 @@ changes. Destroy protections (`prevent_destroy`, deletion protection) are lifted
 rehearsal can prove that every stack also tears down; that they hold in the real stacks is asserted by the
 unit tests. The differences a second plan shows only because of the emulator are listed (`EMULATOR_DRIFT`).
 """
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,39 @@ from pathlib import Path
 ENDPOINT_VARIABLE = "VIDEO_INGEST_EMULATOR_ENDPOINT"
 # moto's default account: nothing lives there; every stack assumes a role into its own account.
 EMULATOR_ACCOUNT = "123456789012"
-SERVICES = ("acm", "apigateway", "applicationautoscaling", "backup", "budgets", "ce", "cloudfront", "cloudtrail",
-            "cloudwatch", "configservice", "dynamodb", "ec2", "ecr", "ecs", "elbv2", "events", "guardduty", "iam",
-            "kms", "logs", "rds", "route53", "s3", "secretsmanager", "securityhub", "servicediscovery", "sns", "sqs",
-            "sts", "wafv2", "xray")
+SERVICES = (
+    "acm",
+    "apigateway",
+    "applicationautoscaling",
+    "backup",
+    "budgets",
+    "ce",
+    "cloudfront",
+    "cloudtrail",
+    "cloudwatch",
+    "configservice",
+    "dynamodb",
+    "ec2",
+    "ecr",
+    "ecs",
+    "elbv2",
+    "events",
+    "guardduty",
+    "iam",
+    "kms",
+    "logs",
+    "rds",
+    "route53",
+    "s3",
+    "secretsmanager",
+    "securityhub",
+    "servicediscovery",
+    "sns",
+    "sqs",
+    "sts",
+    "wafv2",
+    "xray",
+)
 # Resource types moto 5.2.5 cannot serve (probed: create or delete unimplemented, or a call that breaks
 # the refresh of the whole state). Resources that reference them are left out too (printed by the rehearsal).
 EXCLUDED = {
@@ -36,53 +66,71 @@ EXCLUDED = {
     "aws_ce_anomaly_subscription": "moto: Cost Explorer anomaly subscriptions are not implemented",
     "aws_cloudfront_monitoring_subscription": "moto: CreateMonitoringSubscription is not implemented",
     "aws_sqs_queue_redrive_allow_policy": "moto: SetQueueAttributes drops RedriveAllowPolicy, so the provider "
-                                          "waits for it until it times out",
+    "waits for it until it times out",
     "aws_db_instance_automated_backups_replication": "moto: StartDBInstanceAutomatedBackupsReplication "
-                                                     "is not implemented",
+    "is not implemented",
     "aws_backup_selection": "moto: CreateBackupSelection is not implemented (500); the plan and both vaults stay",
     "aws_securityhub_standards_subscription": "moto: BatchEnableStandards and GetEnabledStandards are not "
-                                              "implemented; Security Hub itself is enabled",
+    "implemented; Security Hub itself is enabled",
     "aws_computeoptimizer_enrollment_status": "moto: Compute Optimizer is not implemented",
 }
 # Types moto cannot create either, but whose users must stay: references to them are replaced by
 # an AWS-managed equivalent, or the referencing attribute is dropped (None).
 SUBSTITUTED = {
-    "aws_cloudfront_cache_policy": ("658327ea-f89d-4fab-a63d-7e88639e58f6",  # AWS managed CachingOptimized
-                                    "moto: CreateCachePolicy answers 404"),
-    "aws_cloudfront_response_headers_policy": ("67f7725c-6f97-4210-82d7-5512b31e9d03",  # managed SecurityHeadersPolicy
-                                               "moto: CreateResponseHeadersPolicy answers 404"),
+    "aws_cloudfront_cache_policy": (
+        "658327ea-f89d-4fab-a63d-7e88639e58f6",  # AWS managed CachingOptimized
+        "moto: CreateCachePolicy answers 404",
+    ),
+    "aws_cloudfront_response_headers_policy": (
+        "67f7725c-6f97-4210-82d7-5512b31e9d03",  # managed SecurityHeadersPolicy
+        "moto: CreateResponseHeadersPolicy answers 404",
+    ),
     "aws_api_gateway_client_certificate": (None, "moto: GenerateClientCertificate answers 404"),
 }
 # What the stacks expect to exist already, outside them, and the emulator (which starts empty) has not: emulator
 # mode creates a stand-in and points the stack at it.
 STAND_INS = {
     "aws_route53_zone": "the hosted zone of dns.hosted_zone_id lives in the account, outside the stacks; emulator "
-                        "mode creates a zone of dns.zone_name and writes the validation and alias records there",
+    "mode creates a zone of dns.zone_name and writes the validation and alias records there",
 }
 # The `//` note modules/dns.py puts on each Route 53 record: {"id": zone id from config, "name": zone name}.
 ZONE_NOTE = "hosted_zone"
 # Differences a second plan shows only because the emulator does not return what it was given:
 # (resource type, attribute path) -> reason. Any other difference fails the rehearsal.
 EMULATOR_DRIFT = {
-    ("aws_s3_bucket_notification", "eventbridge"):
-        "moto does not return EventBridgeConfiguration from GetBucketNotificationConfiguration",
-    ("aws_s3_bucket_replication_configuration", "rule.delete_marker_replication.status"):
-        "moto does not store DeleteMarkerReplication and answers Disabled",
-    ("aws_s3_bucket_replication_configuration", "rule.source_selection_criteria"):
-        "moto does not store SourceSelectionCriteria (replicate SSE-KMS objects)",
-    **{("aws_db_instance", attribute): "moto does not store Performance Insights settings (CreateDBInstance "
-                                       "ignores them; DescribeDBInstances returns none)"
-       for attribute in ("performance_insights_enabled", "performance_insights_kms_key_id",
-                         "performance_insights_retention_period")},
-    ("aws_kms_key", "rotation_period_in_days"):
-        "moto's EnableKeyRotation ignores RotationPeriodInDays and GetKeyRotationStatus does not return it",
+    (
+        "aws_s3_bucket_notification",
+        "eventbridge",
+    ): "moto does not return EventBridgeConfiguration from GetBucketNotificationConfiguration",
+    (
+        "aws_s3_bucket_replication_configuration",
+        "rule.delete_marker_replication.status",
+    ): "moto does not store DeleteMarkerReplication and answers Disabled",
+    (
+        "aws_s3_bucket_replication_configuration",
+        "rule.source_selection_criteria",
+    ): "moto does not store SourceSelectionCriteria (replicate SSE-KMS objects)",
+    **{
+        ("aws_db_instance", attribute): "moto does not store Performance Insights settings (CreateDBInstance "
+        "ignores them; DescribeDBInstances returns none)"
+        for attribute in (
+            "performance_insights_enabled",
+            "performance_insights_kms_key_id",
+            "performance_insights_retention_period",
+        )
+    },
+    (
+        "aws_kms_key",
+        "rotation_period_in_days",
+    ): "moto's EnableKeyRotation ignores RotationPeriodInDays and GetKeyRotationStatus does not return it",
     ("aws_cloudfront_public_key", "comment"): "moto's CreatePublicKey drops Comment",
-    ("aws_lb", "enforce_security_group_inbound_rules_on_private_link_traffic"):
-        "moto 5.2.5's SetSecurityGroups ignores EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic and "
-        "DescribeLoadBalancers does not return it",
+    (
+        "aws_lb",
+        "enforce_security_group_inbound_rules_on_private_link_traffic",
+    ): "moto 5.2.5's SetSecurityGroups ignores EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic and "
+    "DescribeLoadBalancers does not return it",
 }
-PROTECTIONS = {"deletion_protection": False, "enable_deletion_protection": False,
-               "deletion_protection_enabled": False}
+PROTECTIONS = {"deletion_protection": False, "enable_deletion_protection": False, "deletion_protection_enabled": False}
 REFERENCE = re.compile(r"\$\{(aws_[a-z0-9_]+)\.([A-Za-z0-9_-]+)[.}\[]")
 
 
@@ -102,15 +150,27 @@ EXCLUSIONS = "emulator-exclusions.json"
 
 def provider_settings(url: str) -> dict:
     """What every AwsProvider gets in the override (the provider's `endpoints` block as a plain dict)."""
-    return {"endpoints": [{service: url for service in SERVICES}], "s3_use_path_style": True,
-            "skip_credentials_validation": True, "skip_metadata_api_check": "true",
-            "skip_region_validation": True, "max_retries": 2, "insecure": True}
+    return {
+        "endpoints": [{service: url for service in SERVICES}],
+        "s3_use_path_style": True,
+        "skip_credentials_validation": True,
+        "skip_metadata_api_check": "true",
+        "skip_region_validation": True,
+        "max_retries": 2,
+        "insecure": True,
+    }
 
 
 def backend_settings(url: str) -> dict:
-    return {"endpoints": {"s3": url, "dynamodb": url, "sts": url, "iam": url}, "use_path_style": True,
-            "skip_credentials_validation": True, "skip_metadata_api_check": True,
-            "skip_region_validation": True, "skip_requesting_account_id": True, "insecure": True}
+    return {
+        "endpoints": {"s3": url, "dynamodb": url, "sts": url, "iam": url},
+        "use_path_style": True,
+        "skip_credentials_validation": True,
+        "skip_metadata_api_check": True,
+        "skip_region_validation": True,
+        "skip_requesting_account_id": True,
+        "insecure": True,
+    }
 
 
 def is_bootstrap(stack: str) -> bool:
@@ -146,8 +206,14 @@ def _protections_override(resources: dict) -> dict:
 def override(config: dict, stack: str, url: str) -> dict:
     """The override file of one stack (its configuration as `transform` left it): endpoints, the bootstraps'
     administrator role, the backend's endpoints, destroy protections lifted."""
-    result: dict = {"provider": {"aws": [_provider_override(provider, url, is_bootstrap(stack))
-                                         for provider in config.get("provider", {}).get("aws", [])]}}
+    result: dict = {
+        "provider": {
+            "aws": [
+                _provider_override(provider, url, is_bootstrap(stack))
+                for provider in config.get("provider", {}).get("aws", [])
+            ]
+        }
+    }
     backend = config.get("terraform", {}).get("backend", {})
     if "s3" in backend:  # an override's backend block replaces the whole block: all of it, with the endpoints
         result["terraform"] = {"backend": {"s3": {**backend["s3"], **backend_settings(url)}}}
@@ -200,8 +266,12 @@ def transform(config: dict) -> tuple[dict, list[str]]:
             _substitute(body)
     removed = substituted | {(rtype, name) for rtype in EXCLUDED for name in resources.get(rtype, {})}
     while True:
-        dependants = {(rtype, name) for rtype, bodies in resources.items() for name, body in bodies.items()
-                      if (rtype, name) not in removed and _references(body) & removed}
+        dependants = {
+            (rtype, name)
+            for rtype, bodies in resources.items()
+            for name, body in bodies.items()
+            if (rtype, name) not in removed and _references(body) & removed
+        }
         if not dependants:
             break
         removed |= dependants
@@ -218,12 +288,18 @@ def transform(config: dict) -> tuple[dict, list[str]]:
 def _stand_in_zones(resources: dict) -> None:
     """A zone per configured zone (STAND_INS), and the records that named it by id point at the stand-in."""
     records = resources.get("aws_route53_record", {})
-    zones = {body["//"][ZONE_NOTE]["id"]: body["//"][ZONE_NOTE]["name"] for body in records.values()
-             if ZONE_NOTE in body.get("//", {})}
+    zones = {
+        body["//"][ZONE_NOTE]["id"]: body["//"][ZONE_NOTE]["name"]
+        for body in records.values()
+        if ZONE_NOTE in body.get("//", {})
+    }
     for number, (zone_id, zone_name) in enumerate(sorted(zones.items()), start=1):
         name = f"emulator-zone-{number}"
         resources.setdefault("aws_route53_zone", {})[name] = {
-            "name": zone_name, "force_destroy": True, "comment": f"emulator stand-in for {zone_id}"}
+            "name": zone_name,
+            "force_destroy": True,
+            "comment": f"emulator stand-in for {zone_id}",
+        }
         for body in records.values():
             if body.get("zone_id") == zone_id:
                 body["zone_id"] = f"${{aws_route53_zone.{name}.zone_id}}"

@@ -5,6 +5,7 @@
 
 Each patch names the operation it fixes and why; tests/tools/rehearsal/test_emulator.py tests each one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,9 +14,9 @@ import re
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import moto
 
@@ -38,11 +39,15 @@ def _patch_deny_only_when_its_condition_matches() -> None:
 
     statement_permission = access_control.IAMPolicyStatement.is_action_permitted
 
-    def deny_applies_only_when_its_condition_matches(self, action, resource="*", principal=None,
-                                                     incoming_condition_values=None):
+    def deny_applies_only_when_its_condition_matches(
+        self, action, resource="*", principal=None, incoming_condition_values=None
+    ):
         result = statement_permission(self, action, resource, principal, incoming_condition_values)
-        if (result == access_control.PermissionResult.DENIED and self._statement.get("Effect") == "Deny"
-                and not self._check_conditions(incoming_condition_values)):
+        if (
+            result == access_control.PermissionResult.DENIED
+            and self._statement.get("Effect") == "Deny"
+            and not self._check_conditions(incoming_condition_values)
+        ):
             return access_control.PermissionResult.NEUTRAL
         return result
 
@@ -57,7 +62,8 @@ def _patch_s3_permission_over_tls() -> None:
         if self.policy is None:
             return access_control.PermissionResult.NEUTRAL
         return access_control.IAMPolicy(self.policy.decode()).is_action_permitted(
-            action, resource, incoming_condition_values={"aws:SecureTransport": "true"})
+            action, resource, incoming_condition_values={"aws:SecureTransport": "true"}
+        )
 
     s3_models.FakeBucket.get_permission = bucket_permission_over_tls
 
@@ -196,17 +202,20 @@ def _patch_security_group_rule_description() -> None:
     from moto.ec2.models.security_groups import SecurityGroupRule
 
     SecurityGroupRule.description = property(
-        lambda self: self.ip_range.get("Description") or self.source_group.get("Description"))
+        lambda self: self.ip_range.get("Description") or self.source_group.get("Description")
+    )
 
 
 def _patch_ecs_service_fields() -> None:
     from moto.ecs.responses import EC2ContainerServiceResponse as Response
 
-    kept = {"capacityProviderStrategy": "capacity_provider_strategy",
-            "deploymentConfiguration": "deployment_configuration",
-            "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
-            "availabilityZoneRebalancing": "availability_zone_rebalancing",
-            "enableECSManagedTags": "enable_ecs_managed_tags"}
+    kept = {
+        "capacityProviderStrategy": "capacity_provider_strategy",
+        "deploymentConfiguration": "deployment_configuration",
+        "healthCheckGracePeriodSeconds": "health_check_grace_period_seconds",
+        "availabilityZoneRebalancing": "availability_zone_rebalancing",
+        "enableECSManagedTags": "enable_ecs_managed_tags",
+    }
 
     def keeping(operation):
         def handler(self):
@@ -216,6 +225,7 @@ def _patch_ecs_service_fields() -> None:
                 if self._get_param(field) is not None:
                     setattr(service, attribute, self._get_param(field))
             return answer
+
         return handler
 
     Response.create_service = keeping(Response.create_service)
@@ -277,6 +287,7 @@ def _patch_cloudfront_config_as_given() -> None:
         def patched(self, config):
             init(self, config)
             finish(self, config)
+
         return patched
 
     def behaviour(self, config):
@@ -290,8 +301,9 @@ def _patch_cloudfront_config_as_given() -> None:
         if not config.get("SSLSupportMethod"):
             self.ssl_support_method = None
         if "CloudFrontDefaultCertificate" not in config:
-            self.cloud_front_default_certificate = not (config.get("ACMCertificateArn")
-                                                        or config.get("IAMCertificateId"))
+            self.cloud_front_default_certificate = not (
+                config.get("ACMCertificateArn") or config.get("IAMCertificateId")
+            )
 
     # CacheBehaviour runs DefaultCacheBehaviour.__init__ through super(), so both are covered.
     models.DefaultCacheBehaviour.__init__ = after(models.DefaultCacheBehaviour.__init__, behaviour)
@@ -400,8 +412,9 @@ def _patch_securityhub_configuration() -> None:
         backend = self.securityhub_backend
         backend.describe_hub()  # InvalidAccessException when Security Hub is not enabled, as in AWS
         settings = getattr(backend, "hub_configuration", {})
-        settings.update({key: params[key] for key in ("AutoEnableControls", "ControlFindingGenerator")
-                         if key in params})
+        settings.update(
+            {key: params[key] for key in ("AutoEnableControls", "ControlFindingGenerator") if key in params}
+        )
         backend.hub_configuration = settings
         return json.dumps({})
 
@@ -442,9 +455,12 @@ class ReplayRetries:
                 kept = self.answers.get(invocation)
         if not first and kept:
             status, headers, body = kept
-            print(f"emulator: replayed the answer ({status}) to {environ['REQUEST_METHOD']} "
-                  f"{environ.get('PATH_INFO')} {environ.get('HTTP_X_AMZ_TARGET', '')} "
-                  f"for {environ.get('HTTP_AMZ_SDK_REQUEST')}", flush=True)
+            print(
+                f"emulator: replayed the answer ({status}) to {environ['REQUEST_METHOD']} "
+                f"{environ.get('PATH_INFO')} {environ.get('HTTP_X_AMZ_TARGET', '')} "
+                f"for {environ.get('HTTP_AMZ_SDK_REQUEST')}",
+                flush=True,
+            )
             start_response(status, headers)
             return [body]
         answer = {}
@@ -483,11 +499,22 @@ def serve(port: int, cert_dir: Path) -> None:
     cert_dir.mkdir(parents=True, exist_ok=True)
     cert, key = make_ssl_devcert(str(cert_dir / "emulator"), host="127.0.0.1")
     app = ReplayRetries(DomainDispatcherApplication(create_backend_app))
-    settings = {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread", "threads": 48,
-                "certfile": cert, "keyfile": key, "keepalive": 30, "timeout": 900, "graceful_timeout": 5,
-                "accesslog": "-", "errorlog": "-", "loglevel": "info",
-                "header_map": "dangerous",  # keep headers with underscores (S3 metadata), as moto's own server does
-                "access_log_format": '%(t)s "%(r)s" [%({x-amz-target}i)s] %(s)s %(M)sms'}
+    settings = {
+        "bind": f"127.0.0.1:{port}",
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": 48,
+        "certfile": cert,
+        "keyfile": key,
+        "keepalive": 30,
+        "timeout": 900,
+        "graceful_timeout": 5,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": "info",
+        "header_map": "dangerous",  # keep headers with underscores (S3 metadata), as moto's own server does
+        "access_log_format": '%(t)s "%(r)s" [%({x-amz-target}i)s] %(s)s %(M)sms',
+    }
 
     class Emulator(BaseApplication):
         def load_config(self):
@@ -554,11 +581,23 @@ def _patch_sts_assume_role_checks() -> None:
         if caller is None:
             raise refuse(f"{role_arn}: only role sessions assume project roles in the rehearsal")
         caller_account = caller.role_arn.split(":")[4]
-        request = Request("sts:AssumeRole", role_arn, self.region, context={"aws:PrincipalArn": caller.role_arn},
-                          principal=caller.role_arn)
-        trusted = admits(role, request) or admits(role, Request(
-            request.action, role_arn, self.region, context=request.context,
-            principal=f"arn:aws:iam::{caller_account}:root"))
+        request = Request(
+            "sts:AssumeRole",
+            role_arn,
+            self.region,
+            context={"aws:PrincipalArn": caller.role_arn},
+            principal=caller.role_arn,
+        )
+        trusted = admits(role, request) or admits(
+            role,
+            Request(
+                request.action,
+                role_arn,
+                self.region,
+                context=request.context,
+                principal=f"arn:aws:iam::{caller_account}:root",
+            ),
+        )
         if not trusted:
             raise refuse(f"{caller.role_arn} is not trusted by {role_arn}")
         own = existing_role(caller.role_arn).policies.values()
@@ -578,8 +617,9 @@ def _patch_sts_assume_role_checks() -> None:
         except Exception:
             raise refuse(f"no OIDC provider {provider}") from None
         context = {f"{host}:{claim}": claims.get(claim, "") for claim in ("aud", "sub")}
-        if not admits(role, Request("sts:AssumeRoleWithWebIdentity", role_arn, self.region, context=context,
-                                    principal=provider)):
+        if not admits(
+            role, Request("sts:AssumeRoleWithWebIdentity", role_arn, self.region, context=context, principal=provider)
+        ):
             raise refuse(f"{role_arn} does not trust a token for {claims.get('sub')!r} from {host}")
         return assume_role_with_web_identity(self)
 
@@ -591,124 +631,175 @@ def _patch_sts_assume_role_checks() -> None:
 class Patch:
     """One change to moto: what it patches (`name`), why (`why`: what moto does and AWS does not), and the
     function that applies it."""
+
     name: str
     why: str
     apply: Callable[[], None]
 
 
 # Every patch, in the order applied: name, reason and function side by side in one entry.
-PATCHES: dict[str, Patch] = {patch.name: patch for patch in (
-    Patch("iam policy conditions: the Bool operator",
-          "moto evaluates only StringEquals and treats every other operator as matching, so `Bool "
-          "aws:SecureTransport = false` always matched.",
-          _patch_bool_operator),
-    Patch("iam policy evaluation: Deny statement whose condition does not match",
-          "moto returns DENIED for any statement whose conditions fail, even a Deny, which then applies "
-          "unconditionally; AWS ignores a statement whose conditions do not match.",
-          _patch_deny_only_when_its_condition_matches),
-    Patch("s3 object authorization (GetObject, PutObject, HeadObject, DeleteObject)",
-          "moto evaluates the bucket policy with no request context, so the TLS-only statement (Deny if "
-          "aws:SecureTransport is false) cannot be evaluated; this server only speaks TLS, so every request carries "
-          "aws:SecureTransport = true.",
-          _patch_s3_permission_over_tls),
-    Patch("s3 DeleteObjects of a delete-marker version",
-          "moto crashes (500: FakeDeleteMarker has no dispose) when a versioned bucket is emptied that holds delete "
-          "markers, e.g. the state bucket after Terraform released its lock file.",
-          _patch_delete_marker_dispose),
-    Patch("apigateway UpdateStage: method settings of a path with a parameter",
-          "the provider sends `/videos/{id}/GET/caching/enabled`; moto splits it at the third `/`, so a resource "
-          "path of more than one segment files the setting under a wrong key and reading `videos/{id}/GET` finds "
-          "nothing.",
-          _patch_api_gateway_method_settings),
-    Patch("application-autoscaling ListTagsForResource, TagResource, UntagResource (and tags on "
-          "RegisterScalableTarget)",
-          "not implemented (500), and the provider lists a target's tags on every refresh, which breaks the refresh "
-          "of the whole state; tags are kept per ARN.",
-          _patch_autoscaling_tags),
-    Patch("cloudfront DeleteKeyGroup",
-          "not implemented (500), so no stack with signed URLs can be destroyed; deletes like DeletePublicKey.",
-          _patch_cloudfront_delete_key_group),
-    Patch("cloudfront CreateDistribution, UpdateDistribution: default behaviour that targets an origin group",
-          "moto checks TargetOriginId against the origins only and answers NoSuchOrigin, so the prod distribution "
-          "(default behaviour on the primary/DR failover group, valid in AWS) cannot be created.",
-          _patch_cloudfront_origin_group_target),
-    Patch("ec2 DescribeSecurityGroupRules: description of a rule that references a security group",
-          "moto keeps the description of such a rule but reads it from the CIDR range only, so every group-to-group "
-          "rule (ALB -> app -> database) came back without its description.",
-          _patch_security_group_rule_description),
-    Patch("ecs CreateService, UpdateService: capacityProviderStrategy, deploymentConfiguration, "
-          "healthCheckGracePeriodSeconds, availabilityZoneRebalancing, enableECSManagedTags",
-          "moto drops these fields; an empty capacity_provider_strategy forces the replacement of every service on "
-          "the second plan, and the circuit breaker, grace period, AZ rebalancing and managed tags came back unset. "
-          "They are kept on the service as given.",
-          _patch_ecs_service_fields),
-    Patch("apigateway PutIntegration: cacheKeyParameters",
-          "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter (one cache "
-          "entry per video id) came back empty.",
-          _patch_api_gateway_cache_key_parameters),
-    Patch("apigateway PutIntegration, GetIntegration: connectionId",
-          "moto keeps an integration's connectionType but drops its connectionId, so every private integration "
-          "(connection_type VPC_LINK through the API's VPC link) came back with an empty connection_id and the "
-          "second plan updated all of them. Kept and returned as given.",
-          _patch_api_gateway_integration_connection_id),
-    Patch("cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod, "
-          "CloudFrontDefaultCertificate",
-          "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops each "
-          "origin's OriginAccessControlId, invents SSLSupportMethod = sni-only for the default certificate and "
-          "CloudFrontDefaultCertificate = true next to an ACM certificate; each made the distribution differ on "
-          "every plan. Kept as given instead.",
-          _patch_cloudfront_config_as_given),
-    Patch("rds ModifyDBParameterGroup: Source of the modified parameters",
-          "moto stores modified parameters without Source; the provider keeps only Source = user from "
-          "DescribeDBParameters, so every parameter of the group seemed to be missing on the second plan.",
-          _patch_rds_parameter_source),
-    Patch("rds CreateDBInstance, CreateDBInstanceReadReplica: DbiResourceId",
-          "moto gives every instance the same resource id (db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U); the provider finds an "
-          "instance by that id, so with a primary and a read replica in one account it found two and lost the "
-          "replica. Each instance gets its own id, as in AWS.",
-          _patch_rds_instance_ids),
-    Patch("rds CreateDBInstance: the CA of an instance created without CACertificateIdentifier",
-          "moto names it `rds-ca-default`, a CA AWS does not have; AWS gives it the account's default CA for new "
-          "launches (DescribeCertificates' DefaultCertificateForNewLaunches), rds-ca-rsa2048-g1 in the commercial "
-          "regions. Provider 5.100 creates an instance without the CA, then calls ModifyDBInstance and waits again "
-          "(~80 s) when the created instance's CA differs from ca_cert_identifier: with moto's name every create in "
-          "the rehearsal made that modify, which against AWS it does not for rds-ca-rsa2048-g1.",
-          _patch_rds_default_ca),
-    Patch("rds CreateDBInstanceReadReplica: MultiAZ and BackupRetentionPeriod",
-          "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back multi-AZ "
-          "with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
-          _patch_rds_replica_defaults),
-    Patch("securityhub UpdateSecurityHubConfiguration",
-          "not implemented (500, retried until the apply is cancelled): the provider calls it after EnableSecurityHub "
-          "to set auto_enable_controls and control_finding_generator; the values are kept and DescribeHub returns "
-          "them (moto always answers true and SECURITY_CONTROL).",
-          _patch_securityhub_configuration),
-    Patch("backup ListTags",
-          "moto reads the ARN from the path's second-to-last segment (`/tags/<arn>/`); the provider sends "
-          "`/tags/<arn>`, so every vault and plan seemed untagged.",
-          _patch_backup_list_tags),
-    Patch("sqs GetQueueAttributes: RedrivePolicy",
-          "moto returns the policy as json.dumps writes it (with spaces); AWS returns compact JSON, which is what "
-          "the provider compares with the configuration.",
-          _patch_sqs_compact_redrive_policy),
-    Patch("sts AssumeRole, AssumeRoleWithWebIdentity: the role must exist and admit the caller (stricter than moto)",
-          "moto issues credentials for any role ARN, existing or not, whatever its trust policy says, so a stack "
-          "could rely on an identity nobody creates. Here the role must exist (except the emulator's stand-in "
-          "administrator, ADMIN_ROLE, which bootstraps use), its trust policy must admit the caller (evaluated by "
-          "tools/rehearsal/iam_evaluator.py; for web identity: the OIDC provider must exist and the token's aud/sub "
-          "claims are the condition keys), and for AssumeRole the caller's own inline role policies must allow "
-          "sts:AssumeRole on it, as AWS requires both sides of an assume.",
-          _patch_sts_assume_role_checks),
-    Patch("acm RequestCertificate: KeyAlgorithm",
-          "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces replacement, "
-          "so every second plan would replace the certificates (and the listeners using them).",
-          _patch_acm_key_algorithm),
-    Patch("s3 CompleteMultipartUpload: one event, ObjectCreated:CompleteMultipartUpload",
-          "moto stores the completed object through its PutObject path, which also sends ObjectCreated:Put, so each "
-          "multipart upload put two events on the queue; AWS sends only CompleteMultipartUpload "
-          "(tools/rehearsal/data_path.py checks the upload's event).",
-          _patch_s3_complete_multipart_event),
-)}
+PATCHES: dict[str, Patch] = {
+    patch.name: patch
+    for patch in (
+        Patch(
+            "iam policy conditions: the Bool operator",
+            "moto evaluates only StringEquals and treats every other operator as matching, so `Bool "
+            "aws:SecureTransport = false` always matched.",
+            _patch_bool_operator,
+        ),
+        Patch(
+            "iam policy evaluation: Deny statement whose condition does not match",
+            "moto returns DENIED for any statement whose conditions fail, even a Deny, which then applies "
+            "unconditionally; AWS ignores a statement whose conditions do not match.",
+            _patch_deny_only_when_its_condition_matches,
+        ),
+        Patch(
+            "s3 object authorization (GetObject, PutObject, HeadObject, DeleteObject)",
+            "moto evaluates the bucket policy with no request context, so the TLS-only statement (Deny if "
+            "aws:SecureTransport is false) cannot be evaluated; this server only speaks TLS, so every request carries "
+            "aws:SecureTransport = true.",
+            _patch_s3_permission_over_tls,
+        ),
+        Patch(
+            "s3 DeleteObjects of a delete-marker version",
+            "moto crashes (500: FakeDeleteMarker has no dispose) when a versioned bucket is emptied that holds delete "
+            "markers, e.g. the state bucket after Terraform released its lock file.",
+            _patch_delete_marker_dispose,
+        ),
+        Patch(
+            "apigateway UpdateStage: method settings of a path with a parameter",
+            "the provider sends `/videos/{id}/GET/caching/enabled`; moto splits it at the third `/`, so a resource "
+            "path of more than one segment files the setting under a wrong key and reading `videos/{id}/GET` finds "
+            "nothing.",
+            _patch_api_gateway_method_settings,
+        ),
+        Patch(
+            "application-autoscaling ListTagsForResource, TagResource, UntagResource (and tags on "
+            "RegisterScalableTarget)",
+            "not implemented (500), and the provider lists a target's tags on every refresh, which breaks the refresh "
+            "of the whole state; tags are kept per ARN.",
+            _patch_autoscaling_tags,
+        ),
+        Patch(
+            "cloudfront DeleteKeyGroup",
+            "not implemented (500), so no stack with signed URLs can be destroyed; deletes like DeletePublicKey.",
+            _patch_cloudfront_delete_key_group,
+        ),
+        Patch(
+            "cloudfront CreateDistribution, UpdateDistribution: default behaviour that targets an origin group",
+            "moto checks TargetOriginId against the origins only and answers NoSuchOrigin, so the prod distribution "
+            "(default behaviour on the primary/DR failover group, valid in AWS) cannot be created.",
+            _patch_cloudfront_origin_group_target,
+        ),
+        Patch(
+            "ec2 DescribeSecurityGroupRules: description of a rule that references a security group",
+            "moto keeps the description of such a rule but reads it from the CIDR range only, so every group-to-group "
+            "rule (ALB -> app -> database) came back without its description.",
+            _patch_security_group_rule_description,
+        ),
+        Patch(
+            "ecs CreateService, UpdateService: capacityProviderStrategy, deploymentConfiguration, "
+            "healthCheckGracePeriodSeconds, availabilityZoneRebalancing, enableECSManagedTags",
+            "moto drops these fields; an empty capacity_provider_strategy forces the replacement of every service on "
+            "the second plan, and the circuit breaker, grace period, AZ rebalancing and managed tags came back unset. "
+            "They are kept on the service as given.",
+            _patch_ecs_service_fields,
+        ),
+        Patch(
+            "apigateway PutIntegration: cacheKeyParameters",
+            "moto's handler does not pass cacheKeyParameters on, so the GET cache keys by path parameter (one cache "
+            "entry per video id) came back empty.",
+            _patch_api_gateway_cache_key_parameters,
+        ),
+        Patch(
+            "apigateway PutIntegration, GetIntegration: connectionId",
+            "moto keeps an integration's connectionType but drops its connectionId, so every private integration "
+            "(connection_type VPC_LINK through the API's VPC link) came back with an empty connection_id and the "
+            "second plan updated all of them. Kept and returned as given.",
+            _patch_api_gateway_integration_connection_id,
+        ),
+        Patch(
+            "cloudfront distribution config: ForwardedValues, OriginAccessControlId, SSLSupportMethod, "
+            "CloudFrontDefaultCertificate",
+            "moto invents ForwardedValues for behaviours that use a cache policy (AWS returns none), drops each "
+            "origin's OriginAccessControlId, invents SSLSupportMethod = sni-only for the default certificate and "
+            "CloudFrontDefaultCertificate = true next to an ACM certificate; each made the distribution differ on "
+            "every plan. Kept as given instead.",
+            _patch_cloudfront_config_as_given,
+        ),
+        Patch(
+            "rds ModifyDBParameterGroup: Source of the modified parameters",
+            "moto stores modified parameters without Source; the provider keeps only Source = user from "
+            "DescribeDBParameters, so every parameter of the group seemed to be missing on the second plan.",
+            _patch_rds_parameter_source,
+        ),
+        Patch(
+            "rds CreateDBInstance, CreateDBInstanceReadReplica: DbiResourceId",
+            "moto gives every instance the same resource id (db-M5ENSHXFPU6XHZ4G4ZEI5QIO2U); the provider finds an "
+            "instance by that id, so with a primary and a read replica in one account it found two and lost the "
+            "replica. Each instance gets its own id, as in AWS.",
+            _patch_rds_instance_ids,
+        ),
+        Patch(
+            "rds CreateDBInstance: the CA of an instance created without CACertificateIdentifier",
+            "moto names it `rds-ca-default`, a CA AWS does not have; AWS gives it the account's default CA for new "
+            "launches (DescribeCertificates' DefaultCertificateForNewLaunches), rds-ca-rsa2048-g1 in the commercial "
+            "regions. Provider 5.100 creates an instance without the CA, then calls ModifyDBInstance and waits again "
+            "(~80 s) when the created instance's CA differs from ca_cert_identifier: with moto's name every create in "
+            "the rehearsal made that modify, which against AWS it does not for rds-ca-rsa2048-g1.",
+            _patch_rds_default_ca,
+        ),
+        Patch(
+            "rds CreateDBInstanceReadReplica: MultiAZ and BackupRetentionPeriod",
+            "moto copies the primary, so a replica of a multi-AZ primary with 30 days of backups came back multi-AZ "
+            "with 30 days; AWS creates a replica single-AZ without automated backups unless asked.",
+            _patch_rds_replica_defaults,
+        ),
+        Patch(
+            "securityhub UpdateSecurityHubConfiguration",
+            "not implemented (500, retried until the apply is cancelled): the provider calls it after "
+            "EnableSecurityHub "
+            "to set auto_enable_controls and control_finding_generator; the values are kept and DescribeHub returns "
+            "them (moto always answers true and SECURITY_CONTROL).",
+            _patch_securityhub_configuration,
+        ),
+        Patch(
+            "backup ListTags",
+            "moto reads the ARN from the path's second-to-last segment (`/tags/<arn>/`); the provider sends "
+            "`/tags/<arn>`, so every vault and plan seemed untagged.",
+            _patch_backup_list_tags,
+        ),
+        Patch(
+            "sqs GetQueueAttributes: RedrivePolicy",
+            "moto returns the policy as json.dumps writes it (with spaces); AWS returns compact JSON, which is what "
+            "the provider compares with the configuration.",
+            _patch_sqs_compact_redrive_policy,
+        ),
+        Patch(
+            "sts AssumeRole, AssumeRoleWithWebIdentity: the role must exist and admit the caller (stricter than moto)",
+            "moto issues credentials for any role ARN, existing or not, whatever its trust policy says, so a stack "
+            "could rely on an identity nobody creates. Here the role must exist (except the emulator's stand-in "
+            "administrator, ADMIN_ROLE, which bootstraps use), its trust policy must admit the caller (evaluated by "
+            "tools/rehearsal/iam_evaluator.py; for web identity: the OIDC provider must exist and the token's aud/sub "
+            "claims are the condition keys), and for AssumeRole the caller's own inline role policies must allow "
+            "sts:AssumeRole on it, as AWS requires both sides of an assume.",
+            _patch_sts_assume_role_checks,
+        ),
+        Patch(
+            "acm RequestCertificate: KeyAlgorithm",
+            "moto ignores KeyAlgorithm and describes every certificate as RSA_2048; key_algorithm forces replacement, "
+            "so every second plan would replace the certificates (and the listeners using them).",
+            _patch_acm_key_algorithm,
+        ),
+        Patch(
+            "s3 CompleteMultipartUpload: one event, ObjectCreated:CompleteMultipartUpload",
+            "moto stores the completed object through its PutObject path, which also sends ObjectCreated:Put, so each "
+            "multipart upload put two events on the queue; AWS sends only CompleteMultipartUpload "
+            "(tools/rehearsal/data_path.py checks the upload's event).",
+            _patch_s3_complete_multipart_event,
+        ),
+    )
+}
 
 
 def apply_patches() -> list[str]:

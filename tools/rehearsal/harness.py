@@ -2,6 +2,7 @@
 process environment that reaches it, terraform runs logged per working copy, the second plan's judgement, and
 a CI job's deploy-role session. Every function is given the folder it writes to; nothing here is a setting
 another module rewrites."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from tools.common.errors import CommandFailed
 from tools.common.terraform import ROOT, terraform_env
-from tools.rehearsal.emulator import ENDPOINT_VARIABLE, EMULATOR_DRIFT, emulate
+from tools.rehearsal.emulator import EMULATOR_DRIFT, ENDPOINT_VARIABLE, emulate
 from tools.rehearsal.verdicts import SecondPlan, Teardown
 
 CDKTF = ROOT / "node_modules" / ".bin" / "cdktf"
@@ -35,20 +36,31 @@ class Emulator:
         self.url = f"https://127.0.0.1:{self.port}"
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tools.rehearsal.emulator_server", "--port", str(self.port),
-             "--cert-dir", str(log.parent / "tls")], cwd=ROOT,
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "tools.rehearsal.emulator_server",
+                "--port",
+                str(self.port),
+                "--cert-dir",
+                str(log.parent / "tls"),
+            ],
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             # Managed policies exist (attachments need them); certificates are issued at once instead of
             # after moto's default minute of "pending validation", which only made every stack wait.
-            env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"))
+            env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ACM_VALIDATION_WAIT="0"),
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1, context=ssl._create_unverified_context())
                 return
-            except OSError:
+            except OSError as error:
                 if self.process.poll() is not None:
-                    raise SystemExit(f"moto exited: see {log}")
+                    raise SystemExit(f"moto exited: see {log}") from error
                 time.sleep(0.2)
         self.stop()
         raise SystemExit(f"moto did not answer on {self.url} within 60 s")
@@ -65,20 +77,25 @@ class Emulator:
 
 
 def environment(emulator: Emulator) -> dict[str, str]:
-    env = terraform_env(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                        AWS_DEFAULT_REGION="eu-west-1", AWS_EC2_METADATA_DISABLED="true",
-                        **{ENDPOINT_VARIABLE: emulator.url},
-                        CHECKPOINT_DISABLE="1",
-                        # the venv's bin first: its python for cdktf's `python main.py`, its node (Node 24,
-                        # linked by `make install`) for cdktf-cli and jsii
-                        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env = terraform_env(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="eu-west-1",
+        AWS_EC2_METADATA_DISABLED="true",
+        **{ENDPOINT_VARIABLE: emulator.url},
+        CHECKPOINT_DISABLE="1",
+        # the venv's bin first: its python for cdktf's `python main.py`, its node (Node 24,
+        # linked by `make install`) for cdktf-cli and jsii
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    )
     for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TF_CLI_ARGS_init"):
         env.pop(variable, None)
     return env
 
 
-def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
-        timeout: int = 1800) -> subprocess.CompletedProcess:
+def run(
+    command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,), timeout: int = 1800
+) -> subprocess.CompletedProcess:
     """Runs with its output streamed into `log` (follow it with tail -f); returns it as stdout."""
     started = time.monotonic()
     with log.open("a") as out:
@@ -86,8 +103,9 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
         start = out.tell()
         out.flush()
         try:
-            result = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                    timeout=timeout)
+            result = subprocess.run(
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True, timeout=timeout
+            )
             code = result.returncode
         except subprocess.TimeoutExpired:
             code = -1
@@ -97,8 +115,12 @@ def run(command: list[str], cwd: Path, env: dict[str, str], log: Path, ok=(0,),
     with log.open("a") as out:
         out.write(f"(exit {code} after {time.monotonic() - started:.0f} s)\n")
     if code not in ok:
-        raise CommandFailed(f"{' '.join(command[:2])} failed in {cwd.name} (exit {code}); see {log}:\n"
-                            + output[-2500:], command=command, code=code, log=log)
+        raise CommandFailed(
+            f"{' '.join(command[:2])} failed in {cwd.name} (exit {code}); see {log}:\n" + output[-2500:],
+            command=command,
+            code=code,
+            log=log,
+        )
     return subprocess.CompletedProcess(command, code, output, output)
 
 
@@ -118,10 +140,17 @@ def terraform(args: list[str], work: Path, env: dict[str, str], ok=(0,)) -> subp
 def changed_paths(before, after, prefix: str = "") -> dict[str, tuple]:
     """Leaf attribute paths that differ, with both values (list indices dropped: `rule.destination.bucket`)."""
     if isinstance(before, dict) and isinstance(after, dict):
-        return {path: values for key in set(before) | set(after)
-                for path, values in changed_paths(before.get(key), after.get(key), f"{prefix}{key}.").items()}
+        return {
+            path: values
+            for key in set(before) | set(after)
+            for path, values in changed_paths(before.get(key), after.get(key), f"{prefix}{key}.").items()
+        }
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return {path: values for b, a in zip(before, after) for path, values in changed_paths(b, a, prefix).items()}
+        return {
+            path: values
+            for b, a in zip(before, after, strict=False)
+            for path, values in changed_paths(b, a, prefix).items()
+        }
     return {} if before == after else {prefix.rstrip("."): (before, after)}
 
 
@@ -144,8 +173,10 @@ def second_plan(work: Path, env: dict[str, str], stack: str, reports: Path) -> S
         if not accepted:
             unexplained.append(f"{change['address']}: {', '.join(sorted(paths))}")
         details.append(f"{change['address']} {'/'.join(actions)}{' (listed emulator drift)' if accepted else ''}")
-        details += [f"    {path}: {json.dumps(before)[:300]} -> {json.dumps(after)[:300]}"
-                    for path, (before, after) in sorted(values.items())]
+        details += [
+            f"    {path}: {json.dumps(before)[:300]} -> {json.dumps(after)[:300]}"
+            for path, (before, after) in sorted(values.items())
+        ]
         details += [f"    forces replacement: {path}" for path in change["change"].get("replace_paths") or []]
     (reports / f"{stack}-drift.txt").write_text("\n".join(details) + "\n")
     return SecondPlan(unexplained=tuple(unexplained), explained=explained)
@@ -193,21 +224,36 @@ def deploy_role_session(env: dict[str, str], stack: str) -> dict[str, str]:
     from modules.naming import Naming  # names only: no cdktf in this process
 
     config = tomllib.loads((ROOT / "environments" / f"{stack}.toml").read_text())
-    claims = {"iss": "https://token.actions.githubusercontent.com", "aud": "sts.amazonaws.com",
-              "sub": f"repo:{config['identity']['ci_repository']}:environment:{stack}"}
+    claims = {
+        "iss": "https://token.actions.githubusercontent.com",
+        "aud": "sts.amazonaws.com",
+        "sub": f"repo:{config['identity']['ci_repository']}:environment:{stack}",
+    }
     encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
     token = f"{encode({'alg': 'RS256', 'kid': 'emulator'})}.{encode(claims)}.emulator"
     urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # the emulator's self-signed certificate
-    sts = boto3.client("sts", endpoint_url=env[ENDPOINT_VARIABLE], region_name=config["region"],
-                       aws_access_key_id="anonymous", aws_secret_access_key="anonymous", verify=False)
+    sts = boto3.client(
+        "sts",
+        endpoint_url=env[ENDPOINT_VARIABLE],
+        region_name=config["region"],
+        aws_access_key_id="anonymous",
+        aws_secret_access_key="anonymous",
+        verify=False,
+    )
     hours = config["identity"].get("deploy_session_hours", 3)
     credentials = sts.assume_role_with_web_identity(
-        RoleArn=Naming(stack, config["account_id"], config["region"]).deploy_role_arn, RoleSessionName=f"ci-{stack}",
-        WebIdentityToken=token, DurationSeconds=hours * 3600)["Credentials"]
-    return dict(env, AWS_ACCESS_KEY_ID=credentials["AccessKeyId"], AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
-                AWS_SESSION_TOKEN=credentials["SessionToken"], **{RECORD_CALLS: "1"})
-
-
+        RoleArn=Naming(stack, config["account_id"], config["region"]).deploy_role_arn,
+        RoleSessionName=f"ci-{stack}",
+        WebIdentityToken=token,
+        DurationSeconds=hours * 3600,
+    )["Credentials"]
+    return dict(
+        env,
+        AWS_ACCESS_KEY_ID=credentials["AccessKeyId"],
+        AWS_SECRET_ACCESS_KEY=credentials["SecretAccessKey"],
+        AWS_SESSION_TOKEN=credentials["SessionToken"],
+        **{RECORD_CALLS: "1"},
+    )
 
 
 def deploy(stack: str, out: Path, env: dict[str, str], root: Path) -> tuple[Path, int]:

@@ -7,13 +7,15 @@ Left out: SCPs/RCPs, session policies, cross-account rules, NotPrincipal, policy
 `${...}` references stay literal), date/IP/binary operators; what it cannot evaluate raises ValueError.
 Used by the rehearsal's permission check, the emulator's assume-role checks and the tests; never by a stack.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Request:
     `aws:PrincipalAccount`/`aws:ResourceAccount` from `account`. A list value is a multivalued key.
     `principal` (an ARN, a service like `s3.amazonaws.com`, an OIDC provider ARN) is matched against the
     resource policy's `Principal`."""
+
     action: str
     resource: str
     region: str
@@ -40,6 +43,7 @@ class Request:
 @dataclass(frozen=True)
 class Decision:
     """`allowed`, why (`reason`), and the sids of the statements that decided it."""
+
     allowed: bool
     reason: str
     sids: tuple[str, ...] = ()
@@ -51,14 +55,20 @@ class Decision:
 Documents = Mapping[str, Any] | str | Iterable[Mapping[str, Any] | str] | None
 
 
-def evaluate(request: Request, *, identity: Documents, boundary: Documents = None,
-             resource_policy: Documents = None) -> Decision:
+def evaluate(
+    request: Request, *, identity: Documents, boundary: Documents = None, resource_policy: Documents = None
+) -> Decision:
     """AWS's decision for `request` (single account). Each argument is one policy document (a parsed
     JSON dict, or its JSON text) or a list of them; `boundary=None` means no permissions boundary."""
     context = request.context_keys()
-    verdicts = {where: _verdict(_statements(documents), request, context, with_principal=where == "resource policy")
-                for where, documents in (("identity policy", identity), ("boundary", boundary),
-                                         ("resource policy", resource_policy))}
+    verdicts = {
+        where: _verdict(_statements(documents), request, context, with_principal=where == "resource policy")
+        for where, documents in (
+            ("identity policy", identity),
+            ("boundary", boundary),
+            ("resource policy", resource_policy),
+        )
+    }
     for where, (denies, _) in verdicts.items():
         if denies:
             return Decision(False, f"explicit deny by statement {denies[0]!r} in {where}", tuple(denies))
@@ -87,16 +97,19 @@ def _statements(documents: Documents) -> list[tuple[str, Mapping[str, Any]]]:
     return found
 
 
-def _verdict(statements: list[tuple[str, Mapping[str, Any]]], request: Request, context: dict[str, Any], *,
-             with_principal: bool) -> tuple[list[str], list[str]]:
+def _verdict(
+    statements: list[tuple[str, Mapping[str, Any]]], request: Request, context: dict[str, Any], *, with_principal: bool
+) -> tuple[list[str], list[str]]:
     """The sids of the Deny and of the Allow statements that apply to the request (`with_principal`: the
     statements name whom they apply to, as resource policies do; identity policies apply to their holder)."""
     denies, allows = [], []
     for sid, body in statements:
-        if (_element(body, "Action", request.action, _action_matches)
-                and _element(body, "Resource", request.resource, _resource_matches)
-                and (not with_principal or _principal_matches(body, request.principal))
-                and _conditions_hold(body.get("Condition", {}), context)):
+        if (
+            _element(body, "Action", request.action, _action_matches)
+            and _element(body, "Resource", request.resource, _resource_matches)
+            and (not with_principal or _principal_matches(body, request.principal))
+            and _conditions_hold(body.get("Condition", {}), context)
+        ):
             (denies if body["Effect"] == "Deny" else allows).append(sid)
     return denies, allows
 
@@ -122,14 +135,20 @@ def _principal_matches(body: Mapping[str, Any], principal: str | None) -> bool:
     if "*" in named or principal in named:
         return True
     account = re.match(r"arn:aws:(?:iam|sts)::(\d{12}):", principal or "")
-    return body["Effect"] == "Deny" and account is not None and (
-        f"arn:aws:iam::{account[1]}:root" in named or account[1] in named)
+    return (
+        body["Effect"] == "Deny"
+        and account is not None
+        and (f"arn:aws:iam::{account[1]}:root" in named or account[1] in named)
+    )
 
 
 def _conditions_hold(condition: Mapping[str, Mapping[str, Any]], context: dict[str, Any]) -> bool:
     """Operators AND, keys of one operator AND, values of one key OR (NOR for the negated operators)."""
-    return all(_condition_holds(operator, key, expected, context)
-               for operator, tests in condition.items() for key, expected in tests.items())
+    return all(
+        _condition_holds(operator, key, expected, context)
+        for operator, tests in condition.items()
+        for key, expected in tests.items()
+    )
 
 
 def _condition_holds(operator: str, key: str, expected: Any, context: dict[str, Any]) -> bool:
@@ -172,17 +191,20 @@ def _arn_matches(actual: Any, pattern: Any) -> bool:
     """ArnEquals/ArnLike (the same test): the six colon-separated parts matched one by one, wildcards allowed."""
     actual_parts, pattern_parts = str(actual).split(":", 5), str(pattern).split(":", 5)
     return len(actual_parts) == len(pattern_parts) and all(
-        _glob(p).fullmatch(a) is not None for p, a in zip(pattern_parts, actual_parts))
+        _glob(p).fullmatch(a) is not None for p, a in zip(pattern_parts, actual_parts, strict=False)
+    )
 
 
 @lru_cache(maxsize=1024)
 def _glob(pattern: str, *, ignore_case: bool = False, in_arn: bool = False) -> re.Pattern[str]:
     """IAM wildcards: `*` any run of characters, `?` one. `in_arn` (the Resource element): they stay within
     one colon-separated segment, except a `*` that ends a segment, which may run past its colons."""
+
     def wildcard(i: int, c: str) -> str:
         if c == "*":
-            return ".*" if not in_arn or pattern[i + 1:i + 2] in ("", ":") else "[^:]*"
+            return ".*" if not in_arn or pattern[i + 1 : i + 2] in ("", ":") else "[^:]*"
         return ("[^:]" if in_arn else ".") if c == "?" else re.escape(c)
+
     regex = "".join(wildcard(i, c) for i, c in enumerate(pattern))
     return re.compile(regex, (re.IGNORECASE | re.DOTALL) if ignore_case else re.DOTALL)
 
@@ -214,6 +236,11 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "NumericGreaterThan": lambda actual, value: float(actual) > float(value),
     "NumericGreaterThanEquals": lambda actual, value: float(actual) >= float(value),
 }
-_NEGATED = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-            "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike",
-            "NumericNotEquals": "NumericEquals"}
+_NEGATED = {
+    "StringNotEquals": "StringEquals",
+    "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+    "StringNotLike": "StringLike",
+    "ArnNotEquals": "ArnEquals",
+    "ArnNotLike": "ArnLike",
+    "NumericNotEquals": "NumericEquals",
+}

@@ -15,6 +15,7 @@ and its body. Each call becomes the IAM actions AWS authorizes for it:
 Each is evaluated (tools/rehearsal/iam_evaluator.py) against the deploy role's policies as synthesized, with the context
 AWS would give it (`aws:RequestedRegion`, `iam:PermissionsBoundary`, `iam:PolicyARN`, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,55 +30,112 @@ from pathlib import Path
 ENTRY = re.compile(r"\n(?=\d{4}-\d\d-\d\dT[\d:.]+Z \[)")
 FIELD = re.compile(r'(?:^|\s)([\w.@]+)=("(?:[^"\\]|\\.)*"|\S*)')
 # SDK service id (the log's rpc.service) -> IAM action prefix.
-PREFIX = {"ACM": "acm", "API Gateway": "apigateway", "Application Auto Scaling": "application-autoscaling",
-          "Backup": "backup", "Budgets": "budgets", "CloudFront": "cloudfront", "CloudWatch": "cloudwatch",
-          "CloudWatch Logs": "logs", "Cost Explorer": "ce", "DynamoDB": "dynamodb", "EC2": "ec2", "ECR": "ecr",
-          "ECS": "ecs", "Elastic Load Balancing v2": "elasticloadbalancing", "EventBridge": "events", "IAM": "iam",
-          "KMS": "kms", "RDS": "rds", "Route 53": "route53", "S3": "s3", "Secrets Manager": "secretsmanager",
-          "ServiceDiscovery": "servicediscovery", "SNS": "sns", "SQS": "sqs", "STS": "sts", "WAFV2": "wafv2",
-          "XRay": "xray"}
+PREFIX = {
+    "ACM": "acm",
+    "API Gateway": "apigateway",
+    "Application Auto Scaling": "application-autoscaling",
+    "Backup": "backup",
+    "Budgets": "budgets",
+    "CloudFront": "cloudfront",
+    "CloudWatch": "cloudwatch",
+    "CloudWatch Logs": "logs",
+    "Cost Explorer": "ce",
+    "DynamoDB": "dynamodb",
+    "EC2": "ec2",
+    "ECR": "ecr",
+    "ECS": "ecs",
+    "Elastic Load Balancing v2": "elasticloadbalancing",
+    "EventBridge": "events",
+    "IAM": "iam",
+    "KMS": "kms",
+    "RDS": "rds",
+    "Route 53": "route53",
+    "S3": "s3",
+    "Secrets Manager": "secretsmanager",
+    "ServiceDiscovery": "servicediscovery",
+    "SNS": "sns",
+    "SQS": "sqs",
+    "STS": "sts",
+    "WAFV2": "wafv2",
+    "XRay": "xray",
+}
 # Global services: AWS authorizes their calls in us-east-1 whatever endpoint region the SDK names.
 GLOBAL = {"iam", "cloudfront", "route53", "budgets", "ce"}
 # Operations whose IAM action has another name (Service Authorization Reference).
 RENAMED = {
-    "s3": {"HeadBucket": "ListBucket", "ListObjectsV2": "ListBucket", "ListObjects": "ListBucket",
-           "ListObjectVersions": "ListBucketVersions", "HeadObject": "GetObject", "DeleteObjects": "DeleteObject",
-           "GetBucketAccelerateConfiguration": "GetAccelerateConfiguration",
-           "PutBucketAccelerateConfiguration": "PutAccelerateConfiguration",
-           "GetBucketCors": "GetBucketCORS", "PutBucketCors": "PutBucketCORS", "DeleteBucketCors": "PutBucketCORS",
-           "GetBucketEncryption": "GetEncryptionConfiguration", "PutBucketEncryption": "PutEncryptionConfiguration",
-           "DeleteBucketEncryption": "PutEncryptionConfiguration",
-           "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
-           "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
-           "DeleteBucketLifecycle": "PutLifecycleConfiguration",
-           "GetBucketNotificationConfiguration": "GetBucketNotification",
-           "PutBucketNotificationConfiguration": "PutBucketNotification",
-           "GetBucketReplication": "GetReplicationConfiguration", "PutBucketReplication": "PutReplicationConfiguration",
-           "DeleteBucketReplication": "PutReplicationConfiguration",
-           "GetObjectLockConfiguration": "GetBucketObjectLockConfiguration",
-           "GetPublicAccessBlock": "GetBucketPublicAccessBlock", "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
-           "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
-           "DeleteBucketOwnershipControls": "PutBucketOwnershipControls", "DeleteBucketTagging": "PutBucketTagging"},
-    "budgets": {"CreateBudget": "ModifyBudget", "UpdateBudget": "ModifyBudget", "DeleteBudget": "ModifyBudget",
-                "CreateNotification": "ModifyBudget", "CreateSubscriber": "ModifyBudget",
-                "DeleteNotification": "ModifyBudget", "DeleteSubscriber": "ModifyBudget",
-                "UpdateNotification": "ModifyBudget", "UpdateSubscriber": "ModifyBudget",
-                "DescribeBudget": "ViewBudget", "DescribeBudgets": "ViewBudget",
-                "DescribeNotificationsForBudget": "ViewBudget", "DescribeSubscribersForNotification": "ViewBudget"},
+    "s3": {
+        "HeadBucket": "ListBucket",
+        "ListObjectsV2": "ListBucket",
+        "ListObjects": "ListBucket",
+        "ListObjectVersions": "ListBucketVersions",
+        "HeadObject": "GetObject",
+        "DeleteObjects": "DeleteObject",
+        "GetBucketAccelerateConfiguration": "GetAccelerateConfiguration",
+        "PutBucketAccelerateConfiguration": "PutAccelerateConfiguration",
+        "GetBucketCors": "GetBucketCORS",
+        "PutBucketCors": "PutBucketCORS",
+        "DeleteBucketCors": "PutBucketCORS",
+        "GetBucketEncryption": "GetEncryptionConfiguration",
+        "PutBucketEncryption": "PutEncryptionConfiguration",
+        "DeleteBucketEncryption": "PutEncryptionConfiguration",
+        "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+        "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
+        "DeleteBucketLifecycle": "PutLifecycleConfiguration",
+        "GetBucketNotificationConfiguration": "GetBucketNotification",
+        "PutBucketNotificationConfiguration": "PutBucketNotification",
+        "GetBucketReplication": "GetReplicationConfiguration",
+        "PutBucketReplication": "PutReplicationConfiguration",
+        "DeleteBucketReplication": "PutReplicationConfiguration",
+        "GetObjectLockConfiguration": "GetBucketObjectLockConfiguration",
+        "GetPublicAccessBlock": "GetBucketPublicAccessBlock",
+        "PutPublicAccessBlock": "PutBucketPublicAccessBlock",
+        "DeletePublicAccessBlock": "PutBucketPublicAccessBlock",
+        "DeleteBucketOwnershipControls": "PutBucketOwnershipControls",
+        "DeleteBucketTagging": "PutBucketTagging",
+    },
+    "budgets": {
+        "CreateBudget": "ModifyBudget",
+        "UpdateBudget": "ModifyBudget",
+        "DeleteBudget": "ModifyBudget",
+        "CreateNotification": "ModifyBudget",
+        "CreateSubscriber": "ModifyBudget",
+        "DeleteNotification": "ModifyBudget",
+        "DeleteSubscriber": "ModifyBudget",
+        "UpdateNotification": "ModifyBudget",
+        "UpdateSubscriber": "ModifyBudget",
+        "DescribeBudget": "ViewBudget",
+        "DescribeBudgets": "ViewBudget",
+        "DescribeNotificationsForBudget": "ViewBudget",
+        "DescribeSubscribersForNotification": "ViewBudget",
+    },
     "cloudfront": {"CreateDistributionWithTags": "CreateDistribution"},
 }
 # What services document they require of the caller beyond the operation's own action.
 REQUIRED_ALONGSIDE = {
     # Cloud Map developer guide, "AWS Cloud Map API permissions reference".
-    "servicediscovery:CreatePrivateDnsNamespace": ("route53:CreateHostedZone", "route53:GetHostedZone",
-                                                   "route53:ListHostedZonesByName", "ec2:DescribeVpcs",
-                                                   "ec2:DescribeRegions"),
+    "servicediscovery:CreatePrivateDnsNamespace": (
+        "route53:CreateHostedZone",
+        "route53:GetHostedZone",
+        "route53:ListHostedZonesByName",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeRegions",
+    ),
     # AWS Backup developer guide, "Creating a backup vault": vault storage and its key.
-    "backup:CreateBackupVault": ("backup-storage:MountCapsule", "kms:CreateGrant", "kms:GenerateDataKey",
-                                 "kms:Decrypt", "kms:RetireGrant", "kms:DescribeKey"),
+    "backup:CreateBackupVault": (
+        "backup-storage:MountCapsule",
+        "kms:CreateGrant",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "kms:RetireGrant",
+        "kms:DescribeKey",
+    ),
     # AWS WAF developer guide, "Logging web ACL traffic": CloudWatch Logs destinations.
-    "wafv2:PutLoggingConfiguration": ("logs:CreateLogDelivery", "logs:PutResourcePolicy",
-                                      "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"),
+    "wafv2:PutLoggingConfiguration": (
+        "logs:CreateLogDelivery",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    ),
     # CloudFront developer guide, "Standard logging": the caller must be able to set the log bucket's ACL.
     "cloudfront:CreateDistribution": ("s3:GetBucketAcl", "s3:PutBucketAcl"),
     "cloudfront:UpdateDistribution": ("s3:GetBucketAcl", "s3:PutBucketAcl"),
@@ -86,44 +144,60 @@ REQUIRED_ALONGSIDE = {
     # API Gateway developer guide, "Grant permissions for API Gateway to create a VPC link": the caller of
     # CreateVpcLink / DeleteVpcLink also manages the NLB's VPC endpoint service (keyed by operation: every API
     # Gateway write is apigateway:POST or DELETE).
-    "apigateway:CreateVpcLink": ("elasticloadbalancing:DescribeLoadBalancers",
-                                 "ec2:CreateVpcEndpointServiceConfiguration",
-                                 "ec2:DeleteVpcEndpointServiceConfigurations",
-                                 "ec2:DescribeVpcEndpointServiceConfigurations",
-                                 "ec2:ModifyVpcEndpointServicePermissions"),
-    "apigateway:DeleteVpcLink": ("elasticloadbalancing:DescribeLoadBalancers",
-                                 "ec2:DeleteVpcEndpointServiceConfigurations",
-                                 "ec2:DescribeVpcEndpointServiceConfigurations"),
+    "apigateway:CreateVpcLink": (
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "ec2:CreateVpcEndpointServiceConfiguration",
+        "ec2:DeleteVpcEndpointServiceConfigurations",
+        "ec2:DescribeVpcEndpointServiceConfigurations",
+        "ec2:ModifyVpcEndpointServicePermissions",
+    ),
+    "apigateway:DeleteVpcLink": (
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "ec2:DeleteVpcEndpointServiceConfigurations",
+        "ec2:DescribeVpcEndpointServiceConfigurations",
+    ),
     # RDS user guide, "AWS KMS key management": encrypting with a customer managed key.
     "rds:CreateDBInstance": ("kms:CreateGrant", "kms:DescribeKey"),
     "rds:CreateDBInstanceReadReplica": ("kms:CreateGrant", "kms:DescribeKey"),
 }
 # Calls that hand a role to a service: (action) -> the service it is passed to.
-PASSES_ROLE = {"ecs:RegisterTaskDefinition": "ecs-tasks.amazonaws.com",
-               "rds:CreateDBInstance": "monitoring.rds.amazonaws.com",
-               "rds:ModifyDBInstance": "monitoring.rds.amazonaws.com",
-               "rds:CreateDBInstanceReadReplica": "monitoring.rds.amazonaws.com",
-               "rds:CreateDBProxy": "rds.amazonaws.com", "rds:ModifyDBProxy": "rds.amazonaws.com",
-               "ec2:CreateFlowLogs": "vpc-flow-logs.amazonaws.com",
-               "s3:PutReplicationConfiguration": "s3.amazonaws.com",
-               "backup:CreateBackupSelection": "backup.amazonaws.com",
-               "apigateway:PATCH": "apigateway.amazonaws.com"}
+PASSES_ROLE = {
+    "ecs:RegisterTaskDefinition": "ecs-tasks.amazonaws.com",
+    "rds:CreateDBInstance": "monitoring.rds.amazonaws.com",
+    "rds:ModifyDBInstance": "monitoring.rds.amazonaws.com",
+    "rds:CreateDBInstanceReadReplica": "monitoring.rds.amazonaws.com",
+    "rds:CreateDBProxy": "rds.amazonaws.com",
+    "rds:ModifyDBProxy": "rds.amazonaws.com",
+    "ec2:CreateFlowLogs": "vpc-flow-logs.amazonaws.com",
+    "s3:PutReplicationConfiguration": "s3.amazonaws.com",
+    "backup:CreateBackupSelection": "backup.amazonaws.com",
+    "apigateway:PATCH": "apigateway.amazonaws.com",
+}
 # Service-linked roles AWS creates on the caller's behalf the first time an account uses the service.
-CREATES_SERVICE_LINKED_ROLE = {"ecs:CreateCluster": "ecs.amazonaws.com",
-                               "elasticloadbalancing:CreateLoadBalancer": "elasticloadbalancing.amazonaws.com",
-                               "rds:CreateDBInstance": "rds.amazonaws.com",
-                               "application-autoscaling:RegisterScalableTarget":
-                                   "ecs.application-autoscaling.amazonaws.com",
-                               # API Gateway's (X-Ray, CloudWatch): created with the first REST API.
-                               "apigateway:CreateRestApi": "ops.apigateway.amazonaws.com"}
+CREATES_SERVICE_LINKED_ROLE = {
+    "ecs:CreateCluster": "ecs.amazonaws.com",
+    "elasticloadbalancing:CreateLoadBalancer": "elasticloadbalancing.amazonaws.com",
+    "rds:CreateDBInstance": "rds.amazonaws.com",
+    "application-autoscaling:RegisterScalableTarget": "ecs.application-autoscaling.amazonaws.com",
+    # API Gateway's (X-Ray, CloudWatch): created with the first REST API.
+    "apigateway:CreateRestApi": "ops.apigateway.amazonaws.com",
+}
 # Calls that need no permission or whose refusal the provider expects.
-NOT_AUTHORIZED = {"sts:GetCallerIdentity": "AWS: no permissions are required to call GetCallerIdentity",
-                  "iam:GetUser": "the provider's account-id lookup when configuring: a role is refused and the "
-                                 "provider falls back to sts:GetCallerIdentity"}
+NOT_AUTHORIZED = {
+    "sts:GetCallerIdentity": "AWS: no permissions are required to call GetCallerIdentity",
+    "iam:GetUser": "the provider's account-id lookup when configuring: a role is refused and the "
+    "provider falls back to sts:GetCallerIdentity",
+}
 ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]+")
 HANDLED_BELOW = {"iam:PassRole", "iam:CreateServiceLinkedRole"}
-BOUNDED = {"iam:AttachRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
-           "iam:PutRolePolicy", "iam:DeleteRolePermissionsBoundary"}
+BOUNDED = {
+    "iam:AttachRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePermissionsBoundary",
+}
 
 
 @dataclass(frozen=True)
@@ -149,7 +223,7 @@ class Required:
     resource: str
     region: str
     context: tuple[tuple[str, str], ...]
-    because: str            # the call that needs it
+    because: str  # the call that needs it
 
 
 @dataclass
@@ -170,9 +244,17 @@ def read_calls(log: Path) -> list[Call]:
         flat = " ".join(line for line in entry.splitlines() if not line.startswith("  | "))
         fields = {key: value.strip('"') for key, value in FIELD.findall(flat)}
         if "rpc.service" in fields and "rpc.method" in fields:
-            calls.append(Call(fields["rpc.service"], fields["rpc.method"], fields.get("aws.region", ""),
-                              fields.get("http.method", ""), fields.get("http.url", ""), "\n".join(body_lines),
-                              fields.get("tf_rpc", "")))
+            calls.append(
+                Call(
+                    fields["rpc.service"],
+                    fields["rpc.method"],
+                    fields.get("aws.region", ""),
+                    fields.get("http.method", ""),
+                    fields.get("http.url", ""),
+                    "\n".join(body_lines),
+                    fields.get("tf_rpc", ""),
+                )
+            )
     return calls
 
 
@@ -233,7 +315,9 @@ class Account:
                 self.boundaries[resource] = params["PermissionsBoundary"]
             if action == "iam:PutRolePermissionsBoundary":
                 self.boundaries[resource] = params.get("PermissionsBoundary", "")
-            boundary = params.get("PermissionsBoundary") if action == "iam:CreateRole" else self.boundaries.get(resource)
+            boundary = (
+                params.get("PermissionsBoundary") if action == "iam:CreateRole" else self.boundaries.get(resource)
+            )
             if boundary and (action == "iam:CreateRole" or action in BOUNDED):
                 context["iam:PermissionsBoundary"] = boundary
             if "PolicyArn" in params:
@@ -243,32 +327,63 @@ class Account:
         because = f"{call.service} {call.operation} in {call.region}"
         needed = [Required(action, resource, region, tuple(sorted(context.items())), because)]
         # PassRole and service-linked roles are added below with the role and service they concern.
-        alongside = (dependent_actions(action, call.body) | set(REQUIRED_ALONGSIDE.get(action, ()))
-                     | set(REQUIRED_ALONGSIDE.get(f"{prefix}:{call.operation}", ()))) - HANDLED_BELOW
+        alongside = (
+            dependent_actions(action, call.body)
+            | set(REQUIRED_ALONGSIDE.get(action, ()))
+            | set(REQUIRED_ALONGSIDE.get(f"{prefix}:{call.operation}", ()))
+        ) - HANDLED_BELOW
         for other in sorted(alongside):
             other_prefix = other.split(":")[0]
             # On the call's own resource when it is the same service's; otherwise not known from the call.
-            needed.append(Required(other, resource if other_prefix == prefix else "*",
-                                   "us-east-1" if other_prefix in GLOBAL else call.region,
-                                   tuple(sorted(context.items())), because + " (alongside)"))
+            needed.append(
+                Required(
+                    other,
+                    resource if other_prefix == prefix else "*",
+                    "us-east-1" if other_prefix in GLOBAL else call.region,
+                    tuple(sorted(context.items())),
+                    because + " (alongside)",
+                )
+            )
         if action in PASSES_ROLE:
             for role in sorted(set(ROLE_ARN.findall(urllib.parse.unquote(call.body)))):
                 pass_context = dict(context, **{"iam:PassedToService": PASSES_ROLE[action]})
-                needed.append(Required("iam:PassRole", role, "us-east-1", tuple(sorted(pass_context.items())),
-                                       because + " (passes a role)"))
-        first_use = next((CREATES_SERVICE_LINKED_ROLE[key] for key in (action, f"{prefix}:{call.operation}")
-                          if key in CREATES_SERVICE_LINKED_ROLE), None)
+                needed.append(
+                    Required(
+                        "iam:PassRole",
+                        role,
+                        "us-east-1",
+                        tuple(sorted(pass_context.items())),
+                        because + " (passes a role)",
+                    )
+                )
+        first_use = next(
+            (
+                CREATES_SERVICE_LINKED_ROLE[key]
+                for key in (action, f"{prefix}:{call.operation}")
+                if key in CREATES_SERVICE_LINKED_ROLE
+            ),
+            None,
+        )
         if first_use:
             slr_context = dict(context, **{"iam:AWSServiceName": first_use})
-            needed.append(Required("iam:CreateServiceLinkedRole", self.role_arn(f"aws-service-role/{first_use}/*"),
-                                   "us-east-1", tuple(sorted(slr_context.items())), because + " (first use)"))
+            needed.append(
+                Required(
+                    "iam:CreateServiceLinkedRole",
+                    self.role_arn(f"aws-service-role/{first_use}/*"),
+                    "us-east-1",
+                    tuple(sorted(slr_context.items())),
+                    because + " (first use)",
+                )
+            )
         return needed
 
 
 def deploy_role_documents(bootstrap: dict) -> list[dict]:
     """The deploy role's inline policies, parsed, from the account bootstrap's synthesized JSON."""
     policies = bootstrap["resource"]["aws_iam_role_policy"]
-    return [json.loads(body["policy"]) for name, body in sorted(policies.items()) if name.startswith("identity_deploy-")]
+    return [
+        json.loads(body["policy"]) for name, body in sorted(policies.items()) if name.startswith("identity_deploy-")
+    ]
 
 
 def check(calls: list[Call], account: Account, documents: list[dict], evaluate) -> Report:
@@ -284,14 +399,17 @@ def check(calls: list[Call], account: Account, documents: list[dict], evaluate) 
             if required.action in NOT_AUTHORIZED:
                 continue
             if not _reference(required.action)[0]:
-                report.unknown.append(f"{required.action} (for {required.because}): not an IAM action in the "
-                                      "Service Authorization Reference; map the operation in RENAMED")
+                report.unknown.append(
+                    f"{required.action} (for {required.because}): not an IAM action in the "
+                    "Service Authorization Reference; map the operation in RENAMED"
+                )
                 continue
             report.actions.add(required.action)
             allowed, reason = evaluate(required, documents)
             if not allowed:
-                report.denied.append(f"{required.because}: {required.action} on {required.resource} "
-                                     f"in {required.region}: {reason}")
+                report.denied.append(
+                    f"{required.because}: {required.action} on {required.resource} in {required.region}: {reason}"
+                )
     report.denied = sorted(set(report.denied))
     report.unknown = sorted(set(report.unknown))
     return report
@@ -300,8 +418,12 @@ def check(calls: list[Call], account: Account, documents: list[dict], evaluate) 
 def model_evaluator(required: Required, documents: list[dict]) -> tuple[bool, str]:
     from tools.rehearsal.iam_evaluator import Request, evaluate
 
-    decision = evaluate(Request(action=required.action, resource=required.resource, region=required.region,
-                                context=dict(required.context)), identity=documents)
+    decision = evaluate(
+        Request(
+            action=required.action, resource=required.resource, region=required.region, context=dict(required.context)
+        ),
+        identity=documents,
+    )
     return decision.allowed, decision.reason
 
 

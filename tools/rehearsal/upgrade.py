@@ -22,6 +22,7 @@ most `--limit` synths; a tag or any ref can be given instead (`--base v1.4.0`). 
 main, that is the deployment main replaces (fetch enough history: `fetch-depth: 0`). A base from before
 the per-account bootstrap (deploy roles reached by web identity) cannot be deployed this way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,12 +53,12 @@ class UpgradeResult:
     stack: str
     base: str = ""
     base_applied: int = 0
-    summary: str = ""                       # the head's plan over the base, summarised (Markdown)
+    summary: str = ""  # the head's plan over the base, summarised (Markdown)
     moved: list[tuple[str, str, str]] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # emulator drift, ignored in the rehearsal's copy
-    actions: int = 0                                  # distinct IAM actions the recorded calls needed
-    denied: list[str] = field(default_factory=list)   # ... that the deploy role's policies deny
+    actions: int = 0  # distinct IAM actions the recorded calls needed
+    denied: list[str] = field(default_factory=list)  # ... that the deploy role's policies deny
     head_applied: int = 0
     second_plan: SecondPlan = NOT_PLANNED
     destroyed: Teardown = Teardown.NOT_RUN
@@ -68,22 +69,35 @@ class UpgradeResult:
     @property
     def ok(self) -> bool:
         teardown = Teardown.OK if self.destroy_expected else Teardown.NOT_RUN
-        return not self.error and not self.losses and self.second_plan.clean and self.destroyed is teardown \
+        return (
+            not self.error
+            and not self.losses
+            and self.second_plan.clean
+            and self.destroyed is teardown
             and not self.denied
+        )
 
     def report(self) -> str:
-        lines = [f"## Upgrade rehearsal: {self.stack}, `{self.base}` → head", "",
-                 "| stack | base applied | stateful losses | moved | head applied | second-plan changes | destroy | "
-                 "API actions checked | denied | seconds | result |", "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
-                 f"| {self.stack} | {self.base_applied} | {len(self.losses)} | {len(self.moved)} | "
-                 f"{self.head_applied} | {self.second_plan} | {self.destroyed} | {self.actions or '-'} | "
-                 f"{len(self.denied)} | {self.seconds:.0f} | {verdict(self.ok)} |", ""]
+        lines = [
+            f"## Upgrade rehearsal: {self.stack}, `{self.base}` → head",
+            "",
+            "| stack | base applied | stateful losses | moved | head applied | second-plan changes | destroy | "
+            "API actions checked | denied | seconds | result |",
+            "|---|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
+            f"| {self.stack} | {self.base_applied} | {len(self.losses)} | {len(self.moved)} | "
+            f"{self.head_applied} | {self.second_plan} | {self.destroyed} | {self.actions or '-'} | "
+            f"{len(self.denied)} | {self.seconds:.0f} | {verdict(self.ok)} |",
+            "",
+        ]
         lines += [f"Denied: {denial}" for denial in self.denied]
         if self.error:
             lines += [f"Error: {self.error}", ""]
         if self.ignored:
-            lines += ["Ignored in the rehearsal's copy (emulator drift, tools/rehearsal/emulator.py): "
-                      + ", ".join(f"`{a}`" for a in self.ignored), ""]
+            lines += [
+                "Ignored in the rehearsal's copy (emulator drift, tools/rehearsal/emulator.py): "
+                + ", ".join(f"`{a}`" for a in self.ignored),
+                "",
+            ]
         return "\n".join(lines) + "\n" + (self.summary or "")
 
 
@@ -108,8 +122,9 @@ def _install(out: Path, stack: str, work: Path, backend_from: Path | None = None
     return ignored
 
 
-def choose_base(stack: str, head_out: Path | None = None, limit: int = BASE_CANDIDATES,
-                work: Path = WORK) -> str | None:
+def choose_base(
+    stack: str, head_out: Path | None = None, limit: int = BASE_CANDIDATES, work: Path = WORK
+) -> str | None:
     """The most recent commit before HEAD whose synthesized `stack` differs from the head's; None if none of the
     last `limit` commits that touched synthesis inputs does."""
     if head_out is None:
@@ -118,8 +133,9 @@ def choose_base(stack: str, head_out: Path | None = None, limit: int = BASE_CAND
     try:
         candidates = git("log", "--format=%H", f"-n{limit}", "HEAD~1", "--", *SYNTH_INPUTS).split()
     except subprocess.CalledProcessError as error:
-        raise SystemExit(f"upgrade: no history before HEAD ({error.stderr.strip()}); fetch it (fetch-depth: 0) "
-                         "or pass --base") from None
+        raise SystemExit(
+            f"upgrade: no history before HEAD ({error.stderr.strip()}); fetch it (fetch-depth: 0) or pass --base"
+        ) from None
     for sha in candidates:
         out = synth_ref(sha, work / "choose" / sha[:12], work, [stack])
         if _stack_config(out, stack) != head:
@@ -128,8 +144,9 @@ def choose_base(stack: str, head_out: Path | None = None, limit: int = BASE_CAND
     return None
 
 
-def rehearse_upgrade(stack: str, env: dict[str, str], base: str, head_out: Path, work: Path,
-                     destroy: bool = True) -> UpgradeResult:
+def rehearse_upgrade(
+    stack: str, env: dict[str, str], base: str, head_out: Path, work: Path, destroy: bool = True
+) -> UpgradeResult:
     """Against the emulator, with `state-backend` and `bootstrap-<stack>` applied, `env` being what a deploy of
     `stack` runs with (tools.rehearsal.e2e: `deploy_role_session(environment(emulator), stack)`): applies `base`'s
     `stack` (synthesized from a worktree, then emulated), plans `head_out`'s (an emulated synth, e.g.
@@ -198,17 +215,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack", nargs="?", default="dev", choices=["dev", "staging", "prod"])
     parser.add_argument("--base", help="git ref of the deployment to upgrade (default: see above)")
-    parser.add_argument("--limit", type=int, default=BASE_CANDIDATES,
-                        help="at most this many base candidates synthesized")
+    parser.add_argument(
+        "--limit", type=int, default=BASE_CANDIDATES, help="at most this many base candidates synthesized"
+    )
     args = parser.parse_args(argv)
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     # Resolved once: the rehearsal runs for minutes, and HEAD may move meanwhile.
-    base = git("rev-parse", "--verify", f"{args.base}^{{commit}}") if args.base else \
-        choose_base(args.stack, limit=args.limit)
+    base = (
+        git("rev-parse", "--verify", f"{args.base}^{{commit}}")
+        if args.base
+        else choose_base(args.stack, limit=args.limit)
+    )
     if base is None:
-        print(f"upgrade: none of the last {args.limit} commits that touched synthesis synthesizes {args.stack} "
-              "differently from the head: nothing to upgrade", file=sys.stderr)
+        print(
+            f"upgrade: none of the last {args.limit} commits that touched synthesis synthesizes {args.stack} "
+            "differently from the head: nothing to upgrade",
+            file=sys.stderr,
+        )
         return 0
     emulator = harness.Emulator(WORK / "moto.log")
     result = UpgradeResult(args.stack, base=describe(base), error="did not run")

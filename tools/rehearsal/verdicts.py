@@ -1,5 +1,6 @@
 """The rehearsal's outcomes as values: each verdict is decided from these, and the printed text rendered from them
 (editing a message cannot change a verdict)."""
+
 from __future__ import annotations
 
 import enum
@@ -19,6 +20,7 @@ class Teardown(enum.Enum):
 @dataclass(frozen=True)
 class SecondPlan:
     """The plan after an apply: clean when every change it shows is listed emulator drift (`explained`)."""
+
     ran: bool = True
     unexplained: tuple[str, ...] = ()  # `address: attribute paths` of each change that is not
     explained: int = 0
@@ -42,6 +44,7 @@ NOT_PLANNED = SecondPlan(ran=False)
 @dataclass(frozen=True)
 class LockRace:
     """Two plans raced for the state lock: the lock was seen held, the second plan refused, the state still clean."""
+
     observed: bool
     refused: bool
     after: SecondPlan
@@ -61,17 +64,21 @@ class LockRace:
 @dataclass(frozen=True)
 class Recreate:
     """A destroyed environment applied again under the same names, then destroyed again."""
-    first: int   # resources of the first apply
-    again: int   # resources of the second
-    left: int    # resources left after the second destroy
+
+    first: int  # resources of the first apply
+    again: int  # resources of the second
+    left: int  # resources left after the second destroy
 
     @property
     def ok(self) -> bool:
         return self.again == self.first and self.left == 0
 
     def __str__(self) -> str:
-        return f"{self.again} applied again, destroyed" if self.ok else \
-            f"FAILED: {self.again} of {self.first} applied again, {self.left} left"
+        return (
+            f"{self.again} applied again, destroyed"
+            if self.ok
+            else f"FAILED: {self.again} of {self.first} applied again, {self.left} left"
+        )
 
 
 def verdict(ok: bool) -> str:

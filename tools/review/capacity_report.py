@@ -13,6 +13,7 @@ A commitment is 1 or 3 years: only an environment that keeps its database (a fin
 not torn down and re-created at will) is a candidate. Fargate Spot is not covered by Savings Plans: only the
 on-demand share of a service's minimum counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,7 @@ class Row:
     size: str
     count: int
     hours_per_month: int
-    commitment: str            # what can cover it, or why nothing does
+    commitment: str  # what can cover it, or why nothing does
 
     @property
     def candidate(self) -> bool:
@@ -65,25 +66,49 @@ def report(stack: dict) -> list[Row]:
         replica = "replicate_source_db" in body
         multi_az = bool(body.get("multi_az"))
         kind = "RDS read replica" if replica else f"RDS primary ({'Multi-AZ' if multi_az else 'single-AZ'})"
-        commitment = (f"yes: RDS Reserved Instance {body['instance_class']} PostgreSQL"
-                      f"{', Multi-AZ' if multi_az else ''}, 1 or 3 years") if kept else why_not
+        commitment = (
+            (
+                f"yes: RDS Reserved Instance {body['instance_class']} PostgreSQL"
+                f"{', Multi-AZ' if multi_az else ''}, 1 or 3 years"
+            )
+            if kept
+            else why_not
+        )
         rows.append(Row(body.get("identifier", name), kind, body["instance_class"], 1, HOURS_PER_MONTH, commitment))
     for _name, body in sorted(resources.get("aws_db_proxy", {}).items()):
-        rows.append(Row(body["name"], "RDS Proxy", "per vCPU of the primary", 1, HOURS_PER_MONTH,
-                        "no: RDS Proxy is billed per vCPU-hour of its target; no reservation covers it"))
+        rows.append(
+            Row(
+                body["name"],
+                "RDS Proxy",
+                "per vCPU of the primary",
+                1,
+                HOURS_PER_MONTH,
+                "no: RDS Proxy is billed per vCPU-hour of its target; no reservation covers it",
+            )
+        )
     nats = resources.get("aws_nat_gateway", {})
     if nats:
-        rows.append(Row("NAT gateways", "NAT gateway", "-", len(nats), HOURS_PER_MONTH,
-                        "no: NAT gateways have no reservation or Savings Plan (fewer gateways is the lever)"))
+        rows.append(
+            Row(
+                "NAT gateways",
+                "NAT gateway",
+                "-",
+                len(nats),
+                HOURS_PER_MONTH,
+                "no: NAT gateways have no reservation or Savings Plan (fewer gateways is the lever)",
+            )
+        )
     rows.extend(_services(resources, kept, why_not))
     return rows
 
 
 def _services(resources: dict, kept: bool, why_not: str) -> list[Row]:
     tasks = resources.get("aws_ecs_task_definition", {})
-    minimum = {_referenced(body["resource_id"], "aws_ecs_service"): int(body["min_capacity"])
-               for body in resources.get("aws_appautoscaling_target", {}).values()
-               if "aws_ecs_service." in body.get("resource_id", "")}
+    minimum = {
+        _referenced(body["resource_id"], "aws_ecs_service"): int(body["min_capacity"])
+        for body in resources.get("aws_appautoscaling_target", {}).values()
+        if "aws_ecs_service." in body.get("resource_id", "")
+    }
     rows = []
     for name, service in sorted(resources.get("aws_ecs_service", {}).items()):
         task = tasks[_referenced(service["task_definition"], "aws_ecs_task_definition")]
@@ -96,14 +121,25 @@ def _services(resources: dict, kept: bool, why_not: str) -> list[Row]:
         if not kept:
             commitment = why_not
         elif on_demand:
-            commitment = (f"yes: Compute Savings Plan for the {on_demand} on-demand task(s): "
-                          f"{_number(on_demand * vcpu * HOURS_PER_MONTH)} vCPU-hours and "
-                          f"{_number(on_demand * memory_gb * HOURS_PER_MONTH)} GB-hours a month")
+            commitment = (
+                f"yes: Compute Savings Plan for the {on_demand} on-demand task(s): "
+                f"{_number(on_demand * vcpu * HOURS_PER_MONTH)} vCPU-hours and "
+                f"{_number(on_demand * memory_gb * HOURS_PER_MONTH)} GB-hours a month"
+            )
         else:
-            commitment = ("no: no on-demand base, so ECS may place its minimum on Fargate Spot, which Savings Plans "
-                          "do not cover")
-        rows.append(Row(service["name"], f"ECS service, minimum tasks ({on_demand} on-demand)", size, count,
-                        HOURS_PER_MONTH, commitment))
+            commitment = (
+                "no: no on-demand base, so ECS may place its minimum on Fargate Spot, which Savings Plans do not cover"
+            )
+        rows.append(
+            Row(
+                service["name"],
+                f"ECS service, minimum tasks ({on_demand} on-demand)",
+                size,
+                count,
+                HOURS_PER_MONTH,
+                commitment,
+            )
+        )
     return rows
 
 
@@ -132,13 +168,18 @@ def _number(value: float) -> str:
 
 
 def markdown(environment: str, rows: list[Row]) -> str:
-    lines = [f"# Always-on capacity: {environment}", "",
-             f"Hours per month: {HOURS_PER_MONTH}. A report, never a purchase: buy commitments in the console or "
-             "with the CLI after checking Cost Explorer's recommendations and Compute Optimizer's right-sizing.", "",
-             "| Resource | Kind | Size | Count | Hours/month | Reservation / Savings Plan |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {r.resource} | {r.kind} | {r.size} | {r.count} | {r.hours_per_month} | {r.commitment} |"
-              for r in rows]
+    lines = [
+        f"# Always-on capacity: {environment}",
+        "",
+        f"Hours per month: {HOURS_PER_MONTH}. A report, never a purchase: buy commitments in the console or "
+        "with the CLI after checking Cost Explorer's recommendations and Compute Optimizer's right-sizing.",
+        "",
+        "| Resource | Kind | Size | Count | Hours/month | Reservation / Savings Plan |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {r.resource} | {r.kind} | {r.size} | {r.count} | {r.hours_per_month} | {r.commitment} |" for r in rows
+    ]
     candidates = sum(1 for r in rows if r.candidate)
     lines += ["", f"{candidates} of {len(rows)} always-on items are commitment candidates."]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ deleted) and, from the same plan, what Terraform would do to bring AWS back to t
 workflow opens or updates the one open issue with that title and label (`drift`, `drift:<env>`), or closes it
 with the body as its last comment when a later run is clean. Exit 0; 1 when the plan failed (exit code 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,11 @@ def drifted(plan: dict) -> list[tuple[str, str, list]]:
 
 
 def pending(plan: dict) -> list[tuple[str, str]]:
-    return [(rc["address"], action_of(rc["change"]["actions"]) or "+".join(rc["change"]["actions"]))
-            for rc in plan.get("resource_changes", []) if rc.get("mode") == "managed"
-            and rc["change"]["actions"] != ["no-op"] and rc["change"]["actions"] != ["read"]]
+    return [
+        (rc["address"], action_of(rc["change"]["actions"]) or "+".join(rc["change"]["actions"]))
+        for rc in plan.get("resource_changes", [])
+        if rc.get("mode") == "managed" and rc["change"]["actions"] != ["no-op"] and rc["change"]["actions"] != ["read"]
+    ]
 
 
 def issue(env: str, plan: dict, exit_code: int, run_url: str = "") -> dict:
@@ -53,11 +56,19 @@ def issue(env: str, plan: dict, exit_code: int, run_url: str = "") -> dict:
     found, todo = drifted(plan), pending(plan)
     run = f" ([workflow run]({run_url}))" if run_url else ""
     if exit_code == 0 and not found:
-        return {"action": "close", "title": title(env), "labels": ["drift", f"drift:{env}"],
-                "body": f"{MARKER}\nNo drift in {env}: the refreshing plan is clean{run}. Closing."}
-    lines = [MARKER, f"**{env}**: the scheduled refreshing plan (read-only plan role) found "
-             f"{len(found)} resource{'s' if len(found) != 1 else ''} changed outside Terraform and "
-             f"{len(todo)} change{'s' if len(todo) != 1 else ''} Terraform would make{run}.", ""]
+        return {
+            "action": "close",
+            "title": title(env),
+            "labels": ["drift", f"drift:{env}"],
+            "body": f"{MARKER}\nNo drift in {env}: the refreshing plan is clean{run}. Closing.",
+        }
+    lines = [
+        MARKER,
+        f"**{env}**: the scheduled refreshing plan (read-only plan role) found "
+        f"{len(found)} resource{'s' if len(found) != 1 else ''} changed outside Terraform and "
+        f"{len(todo)} change{'s' if len(todo) != 1 else ''} Terraform would make{run}.",
+        "",
+    ]
     if found:
         lines += ["### Changed outside Terraform", ""]
         for address, what, attributes in found:
@@ -67,9 +78,11 @@ def issue(env: str, plan: dict, exit_code: int, run_url: str = "") -> dict:
     if todo:
         lines += ["### What the next apply would do", ""]
         lines += [f"- `{address}`: {action}" for address, action in todo] + [""]
-    lines += ["Either apply the configuration again (`make deploy ENV=" + env + "` through the promotion), or "
-              "change the configuration to what AWS holds now. This issue is updated by every scheduled run and "
-              "closed by the first clean one."]
+    lines += [
+        "Either apply the configuration again (`make deploy ENV=" + env + "` through the promotion), or "
+        "change the configuration to what AWS holds now. This issue is updated by every scheduled run and "
+        "closed by the first clean one."
+    ]
     return {"action": "open", "title": title(env), "labels": ["drift", f"drift:{env}"], "body": "\n".join(lines)}
 
 
@@ -83,11 +96,25 @@ def refreshing_plan(env: str, state_role: str, out: Path, build: Path) -> tuple[
     from tools.review import review_plan
 
     work = review_plan.prepare(env, state_role, out, build)
-    review_plan.terraform(["init", "-input=false", "-reconfigure", f"-backend-config={review_plan.BACKEND_CONFIG}"],
-                          work)
-    result = subprocess.run([TERRAFORM, "plan", "-input=false", "-no-color", "-lock=false", "-refresh=true",
-                             "-detailed-exitcode", "-out=drift.tfplan"], cwd=work, env=terraform_env(),
-                            capture_output=True, text=True)
+    review_plan.terraform(
+        ["init", "-input=false", "-reconfigure", f"-backend-config={review_plan.BACKEND_CONFIG}"], work
+    )
+    result = subprocess.run(
+        [
+            TERRAFORM,
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-lock=false",
+            "-refresh=true",
+            "-detailed-exitcode",
+            "-out=drift.tfplan",
+        ],
+        cwd=work,
+        env=terraform_env(),
+        capture_output=True,
+        text=True,
+    )
     (work / "plan.txt").write_text(result.stdout + result.stderr)
     if result.returncode not in (0, 2):
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
@@ -102,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("env")
     parser.add_argument("--plan", type=Path, help="`terraform show -json` of the refreshing plan")
     parser.add_argument("--exit-code", type=int, help="terraform plan -detailed-exitcode's status")
-    parser.add_argument("--run", action="store_true", help="run the refreshing plan here (credentials of the "
-                                                            "plan role in the environment)")
+    parser.add_argument(
+        "--run",
+        action="store_true",
+        help="run the refreshing plan here (credentials of the plan role in the environment)",
+    )
     parser.add_argument("--state-role", help="read-only state role (default: tools.review.review_plan's)")
     parser.add_argument("--synth-out", type=Path, default=Path("cdktf.out/stacks"))
     parser.add_argument("--run-url", default="")
@@ -111,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.run:
         from tools.review import review_plan
+
         try:
             args.plan, args.exit_code = refreshing_plan(
-                args.env, args.state_role or review_plan.default_state_role(args.env), args.synth_out,
-                review_plan.BUILD)
+                args.env, args.state_role or review_plan.default_state_role(args.env), args.synth_out, review_plan.BUILD
+            )
         except RuntimeError as error:
             print(f"drift: {error}", file=sys.stderr)
             return 1

@@ -6,6 +6,7 @@ statements. A statement with a `Sid` is matched by it; one without, by its effec
 A matched pair that differs is one row listing what was added and removed (actions, principals, resources,
 conditions); an unmatched statement is a row of its own (`+` added, `-` removed). Pure Python, no cdktf.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,12 +18,12 @@ POLICY_KEYS = ("policy", "assume_role_policy")
 @dataclass
 class StatementChange:
     stack: str
-    address: str            # <type>.<name>
-    attribute: str          # policy | assume_role_policy | …
+    address: str  # <type>.<name>
+    attribute: str  # policy | assume_role_policy | …
     sid: str
-    kind: str               # "+" added, "-" removed, "~" changed
+    kind: str  # "+" added, "-" removed, "~" changed
     effect: str
-    actions: list[str] = field(default_factory=list)      # "+a" / "-a" for a changed statement
+    actions: list[str] = field(default_factory=list)  # "+a" / "-a" for a changed statement
     principals: list[str] = field(default_factory=list)
     resources: list[str] = field(default_factory=list)
     conditions: list[str] = field(default_factory=list)
@@ -35,8 +36,9 @@ class StatementChange:
         if self.kind == "+":
             return True
         if self.kind == "~":
-            return any(v.startswith("+") for v in (*self.actions, *self.principals, *self.resources)) or \
-                any(v.startswith("-") for v in self.conditions)
+            return any(v.startswith("+") for v in (*self.actions, *self.principals, *self.resources)) or any(
+                v.startswith("-") for v in self.conditions
+            )
         return False
 
 
@@ -59,14 +61,17 @@ def _principals(statement: dict) -> list[str]:
 
 
 def _values(statement: dict, key: str) -> list[str]:
-    return sorted([*map(str, _as_list(statement.get(key))),
-                   *(f"not {v}" for v in _as_list(statement.get(f"Not{key}")))])
+    return sorted(
+        [*map(str, _as_list(statement.get(key))), *(f"not {v}" for v in _as_list(statement.get(f"Not{key}")))]
+    )
 
 
 def _conditions(statement: dict) -> list[str]:
-    return sorted(f"{operator} {name} = {json.dumps(value, sort_keys=True)}"
-                  for operator, tests in (statement.get("Condition") or {}).items()
-                  for name, value in sorted(tests.items()))
+    return sorted(
+        f"{operator} {name} = {json.dumps(value, sort_keys=True)}"
+        for operator, tests in (statement.get("Condition") or {}).items()
+        for name, value in sorted(tests.items())
+    )
 
 
 def _document(value):
@@ -93,8 +98,12 @@ def statements(config: dict | None) -> dict[tuple[str, str], list[dict]]:
 def _key(statement: dict) -> tuple:
     if statement.get("Sid"):
         return ("sid", statement["Sid"])
-    return ("shape", statement.get("Effect", "Allow"), tuple(_principals(statement)),
-            tuple(_values(statement, "Resource")))
+    return (
+        "shape",
+        statement.get("Effect", "Allow"),
+        tuple(_principals(statement)),
+        tuple(_values(statement, "Resource")),
+    )
 
 
 def _delta(before: list[str], after: list[str]) -> list[str]:
@@ -112,11 +121,20 @@ def diff(stack: str, base: dict | None, head: dict | None) -> list[StatementChan
             if before == after:
                 continue
             statement = after or before
-            row = StatementChange(stack, address, attribute, statement.get("Sid", ""),
-                                  "+" if before is None else "-" if after is None else "~",
-                                  statement.get("Effect", "Allow"))
-            parts = (("actions", lambda s: _values(s, "Action")), ("principals", _principals),
-                     ("resources", lambda s: _values(s, "Resource")), ("conditions", _conditions))
+            row = StatementChange(
+                stack,
+                address,
+                attribute,
+                statement.get("Sid", ""),
+                "+" if before is None else "-" if after is None else "~",
+                statement.get("Effect", "Allow"),
+            )
+            parts = (
+                ("actions", lambda s: _values(s, "Action")),
+                ("principals", _principals),
+                ("resources", lambda s: _values(s, "Resource")),
+                ("conditions", _conditions),
+            )
             for name, read in parts:
                 if row.kind == "~":
                     setattr(row, name, _delta(read(before), read(after)))
@@ -139,11 +157,16 @@ def table(rows: list[StatementChange]) -> list[str]:
     """Markdown rows: the change, where, the effect, then what it grants."""
     if not rows:
         return []
-    lines = ["| | stack | resource | effect | actions | principals | resources | conditions |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| | stack | resource | effect | actions | principals | resources | conditions |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        where = f"`{r.address}`" + (f" {r.sid}" if r.sid else "") + (f" ({r.attribute})" if r.attribute != "policy"
-                                                                     else "")
-        lines.append(f"| {r.kind} | {r.stack} | {where} | {r.effect} | {_cell(r.actions)} | {_cell(r.principals)} | "
-                     f"{_cell(r.resources)} | {_cell(r.conditions)} |")
+        where = (
+            f"`{r.address}`" + (f" {r.sid}" if r.sid else "") + (f" ({r.attribute})" if r.attribute != "policy" else "")
+        )
+        lines.append(
+            f"| {r.kind} | {r.stack} | {where} | {r.effect} | {_cell(r.actions)} | {_cell(r.principals)} | "
+            f"{_cell(r.resources)} | {_cell(r.conditions)} |"
+        )
     return lines

@@ -10,6 +10,7 @@ force it, every destroy, and every resource a `moved` block takes to a new addre
 (with what else happens to it). Exit status 2 when a stateful resource would be
 destroyed or replaced (CI blocks on it), 0 otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,10 +22,20 @@ from pathlib import Path
 
 # Resources whose loss loses data or access to it: databases, buckets (incl. the state bucket),
 # keys, the lock table, backup vaults, secrets, queues (the messages waiting in them).
-STATEFUL_TYPES = frozenset({
-    "aws_db_instance", "aws_rds_cluster", "aws_s3_bucket", "aws_kms_key", "aws_dynamodb_table",
-    "aws_backup_vault", "aws_secretsmanager_secret", "aws_ecr_repository", "aws_efs_file_system",
-    "aws_sqs_queue"})
+STATEFUL_TYPES = frozenset(
+    {
+        "aws_db_instance",
+        "aws_rds_cluster",
+        "aws_s3_bucket",
+        "aws_kms_key",
+        "aws_dynamodb_table",
+        "aws_backup_vault",
+        "aws_secretsmanager_secret",
+        "aws_ecr_repository",
+        "aws_efs_file_system",
+        "aws_sqs_queue",
+    }
+)
 ACTIONS = ("create", "update", "replace", "destroy")
 EXIT_STATEFUL_LOSS = 2
 
@@ -79,14 +90,21 @@ def summarize(plan: dict, title: str = "") -> Summary:
 def _markdown(summary: Summary, title: str) -> str:
     lines = [f"### Terraform plan{': ' + title if title else ''}", ""]
     if summary.stateful_losses:
-        lines += ["> [!WARNING]", "> **Stateful resources would be destroyed or replaced** (data loss unless migrated):"]
+        lines += [
+            "> [!WARNING]",
+            "> **Stateful resources would be destroyed or replaced** (data loss unless migrated):",
+        ]
         lines += [f"> - {loss}" for loss in summary.stateful_losses]
         lines.append("")
     totals = Counter()
     for counts in summary.counts.values():
         totals.update(counts)
-    moved = ["", "**Moved** (the state follows a `moved` block):"] + [
-        f"- `{source}` → `{target}` ({action})" for source, target, action in summary.moved] if summary.moved else []
+    moved = (
+        ["", "**Moved** (the state follows a `moved` block):"]
+        + [f"- `{source}` → `{target}` ({action})" for source, target, action in summary.moved]
+        if summary.moved
+        else []
+    )
     if not summary.counts:
         lines.append("No changes." if not summary.moved else f"No changes other than {len(summary.moved)} moved.")
         return "\n".join(lines + moved) + "\n"
@@ -97,8 +115,10 @@ def _markdown(summary: Summary, title: str) -> str:
         lines.append(f"| `{rtype}` | " + " | ".join(str(counts[a] or "") for a in ACTIONS) + " |")
     if summary.replaced:
         lines += ["", "**Replaced** (destroyed and created again):"]
-        lines += [f"- `{address}` — forced by {', '.join(f'`{p}`' for p in forced) or 'a dependency'}"
-                  for address, forced in summary.replaced]
+        lines += [
+            f"- `{address}` — forced by {', '.join(f'`{p}`' for p in forced) or 'a dependency'}"
+            for address, forced in summary.replaced
+        ]
     if summary.destroyed:
         lines += ["", "**Destroyed:**"] + [f"- `{address}`" for address in summary.destroyed]
     lines += moved
@@ -116,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(summary.markdown)
     print(summary.markdown)
     if summary.stateful_losses:
-        print(f"plan-summary: {len(summary.stateful_losses)} stateful resource(s) would be destroyed or replaced",
-              file=sys.stderr)
+        print(
+            f"plan-summary: {len(summary.stateful_losses)} stateful resource(s) would be destroyed or replaced",
+            file=sys.stderr,
+        )
     return summary.exit_code
 
 

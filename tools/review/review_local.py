@@ -14,6 +14,7 @@ workflow runs this program with `--no-plan` in its synth-diff job, adds the real
 the same bundle, and renders it with the same renderer. Prints its own duration. Exit status as
 tools.review.review_render's (2: a stateful loss), 1 when the base or the head does not synthesize.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,15 +33,22 @@ from tools.review.synth_diff import default_base, describe, git, synth, synth_re
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "build" / "review"
 ENVIRONMENTS = ("dev", "staging", "prod")
-CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                        "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
 
 
 def touched(base: Path, head: Path) -> list[str]:
     """Stacks whose synthesized configuration differs (or exists on one side only)."""
     names = sorted({p.parent.name for out in (base, head) for p in out.glob("stacks/*/cdk.tf.json")})
-    read = lambda out, name: (out / "stacks" / name / "cdk.tf.json").read_bytes() \
-        if (out / "stacks" / name / "cdk.tf.json").is_file() else b""
+    read = (
+        lambda out, name: (out / "stacks" / name / "cdk.tf.json").read_bytes()
+        if (out / "stacks" / name / "cdk.tf.json").is_file()
+        else b""
+    )
     return [name for name in names if read(base, name) != read(head, name)]
 
 
@@ -66,10 +74,12 @@ def real_plans(stacks: list[str], head_out: Path, bundle: Path) -> None:
     plan_dir.mkdir(parents=True, exist_ok=True)
     if not any(os.environ.get(v) for v in CREDENTIAL_VARIABLES):
         for env in stacks:
-            (plan_dir / f"{env}.note").write_text("no AWS credentials in this shell (the PR workflow uses the "
-                                                  "read-only plan role AWS_PLAN_ROLE_<ENV>).\n")
+            (plan_dir / f"{env}.note").write_text(
+                "no AWS credentials in this shell (the PR workflow uses the read-only plan role AWS_PLAN_ROLE_<ENV>).\n"
+            )
         return
     from tools.review import review_plan
+
     for env in stacks:
         try:
             _, code = review_plan.review_plan(env, review_plan.default_state_role(env), head_out / "stacks")
@@ -86,6 +96,7 @@ def real_plans(stacks: list[str], head_out: Path, bundle: Path) -> None:
 
 def costs(stacks: list[str], base_out: Path, head_out: Path, base_ref: str, bundle: Path) -> None:
     from tools.cost import cost  # not optional: an import that fails must fail the review, not drop its costs
+
     folder = bundle / "cost"
     folder.mkdir(parents=True, exist_ok=True)
     for env in stacks:
@@ -94,8 +105,16 @@ def costs(stacks: list[str], base_out: Path, head_out: Path, base_ref: str, bund
         (folder / f"{env}.json").write_text(json.dumps(cost.compare(env, base_out, head_out, base_ref), indent=1))
 
 
-def build_bundle(base_ref: str, base_out: Path, head_out: Path, bundle: Path, head_name: str, plan: bool,
-                 scan: bool = True, phases: list[str] | None = None) -> list[str]:
+def build_bundle(
+    base_ref: str,
+    base_out: Path,
+    head_out: Path,
+    bundle: Path,
+    head_name: str,
+    plan: bool,
+    scan: bool = True,
+    phases: list[str] | None = None,
+) -> list[str]:
     phases = phases if phases is not None else []
     mark = time.monotonic()
     shutil.rmtree(bundle, ignore_errors=True)
@@ -107,6 +126,7 @@ def build_bundle(base_ref: str, base_out: Path, head_out: Path, bundle: Path, he
     notes = []
     if scan:
         from tools.review.review_security import scan_sides
+
         try:
             scans = scan_sides(base_out / "stacks", head_out / "stacks", changed, WORK / "scan")
             (bundle / "scan").mkdir()
@@ -134,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-out", type=Path, help="an existing synth of the head (e.g. cdktf.out)")
     parser.add_argument("--bundle", type=Path, default=WORK / "bundle")
     parser.add_argument("--out", type=Path, default=WORK / "comment.md")
-    parser.add_argument("--no-plan", action="store_true", help="no real-state plans (the PR workflow's plan jobs "
-                                                                "add them)")
+    parser.add_argument(
+        "--no-plan", action="store_true", help="no real-state plans (the PR workflow's plan jobs add them)"
+    )
     parser.add_argument("--bundle-only", action="store_true", help="write the bundle, do not render")
     args = parser.parse_args(argv)
     base = args.base or default_base()
@@ -158,15 +179,21 @@ def main(argv: list[str] | None = None) -> int:
     phases.append(f"synth {time.monotonic() - started:.1f} s")
     changed = build_bundle(base, base_out, head_out, args.bundle, head_name, plan=not args.no_plan, phases=phases)
     if args.bundle_only:
-        print(f"review: bundle {args.bundle} ({', '.join(changed) or 'no stack'} changed) in "
-              f"{time.monotonic() - started:.1f} s", file=sys.stderr)
+        print(
+            f"review: bundle {args.bundle} ({', '.join(changed) or 'no stack'} changed) in "
+            f"{time.monotonic() - started:.1f} s",
+            file=sys.stderr,
+        )
         return 0
     text, code = review_render.render(review_render.load(args.bundle))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
-    print(f"review: {', '.join(changed) or 'no stack'} changed; comment in {args.out} "
-          f"({time.monotonic() - started:.1f} s: {', '.join(phases)})", file=sys.stderr)
+    print(
+        f"review: {', '.join(changed) or 'no stack'} changed; comment in {args.out} "
+        f"({time.monotonic() - started:.1f} s: {', '.join(phases)})",
+        file=sys.stderr,
+    )
     return code
 
 

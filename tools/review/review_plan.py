@@ -16,6 +16,7 @@ no data; see below; `--refresh`: the promotion's plan, as the refresh role, refr
 tools.review.plan_summary on it: Markdown to stdout and `--out`, exit 2 when a stateful resource would be
 destroyed or replaced, 1 when terraform fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,9 @@ def backend_config(state_role: str, extra: dict[str, str | dict[str, str]] | Non
     return "\n".join(lines) + "\n"
 
 
-def prepare(stack: str, state_role: str, out: Path = OUT, build: Path = BUILD,
-            extra_backend: dict | None = None) -> Path:
+def prepare(
+    stack: str, state_role: str, out: Path = OUT, build: Path = BUILD, extra_backend: dict | None = None
+) -> Path:
     if not state_role.startswith("arn:aws:iam::"):
         raise SystemExit(f"review-plan: --state-role must be a role ARN, got {state_role!r}")
     work = build / "review-plan" / stack
@@ -77,24 +79,27 @@ def prepare(stack: str, state_role: str, out: Path = OUT, build: Path = BUILD,
 
 
 def terraform(args: list[str], work: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run([TERRAFORM, *args, "-no-color"], cwd=work, env=terraform_env(), capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [TERRAFORM, *args, "-no-color"], cwd=work, env=terraform_env(), capture_output=True, text=True
+    )
     if result.returncode != 0:
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
         raise RuntimeError(f"terraform {args[0]} failed for {work.name} (exit {result.returncode})")
     return result
 
 
-def review_plan(stack: str, state_role: str, out: Path = OUT, build: Path = BUILD,
-                refresh: bool = False) -> tuple[str, int]:
+def review_plan(
+    stack: str, state_role: str, out: Path = OUT, build: Path = BUILD, refresh: bool = False
+) -> tuple[str, int]:
     work = prepare(stack, state_role, out, build)
     terraform(["init", "-input=false", "-reconfigure", f"-backend-config={BACKEND_CONFIG}"], work)
     # A pull request's plan does not refresh: it would read the placeholder secret version and API key values,
     # which the plan role is denied (modules/identity.py DATA_READS); it shows what this change does to the last
     # applied state. `refresh` (the promotion's plan, as the refresh role that may read them and writes
     # nothing) shows drift too.
-    terraform(["plan", "-input=false", "-lock=false", *(() if refresh else ("-refresh=false",)),
-               "-out=review.tfplan"], work)
+    terraform(
+        ["plan", "-input=false", "-lock=false", *(() if refresh else ("-refresh=false",)), "-out=review.tfplan"], work
+    )
     shown = terraform(["show", "-json", "review.tfplan"], work).stdout
     (work / "plan.json").write_text(shown)
     # terraform's own text of the plan, for the review comment's collapsed block (tools.review.review_render).
@@ -106,18 +111,23 @@ def review_plan(stack: str, state_role: str, out: Path = OUT, build: Path = BUIL
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stack")
-    parser.add_argument("--state-role", help="read-only state role in the state account (default: "
-                                             "<read_role_arn>-<env> of environments/state_backend.toml)")
+    parser.add_argument(
+        "--state-role",
+        help="read-only state role in the state account (default: "
+        "<read_role_arn>-<env> of environments/state_backend.toml)",
+    )
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--refresh", action="store_true", help="refresh first (the promotion's plan, as the "
-                                                                "environment's refresh role)")
+    parser.add_argument(
+        "--refresh", action="store_true", help="refresh first (the promotion's plan, as the environment's refresh role)"
+    )
     parser.add_argument("--synth-out", type=Path, default=OUT, help="folder of synthesized stacks")
     args = parser.parse_args(argv)
     if shutil.which(TERRAFORM) is None:
         raise SystemExit("review-plan: terraform is not on PATH")
     try:
-        markdown, code = review_plan(args.stack, args.state_role or default_state_role(args.stack), args.synth_out,
-                                     refresh=args.refresh)
+        markdown, code = review_plan(
+            args.stack, args.state_role or default_state_role(args.stack), args.synth_out, refresh=args.refresh
+        )
     except RuntimeError as error:
         print(f"review-plan: {error}", file=sys.stderr)
         return 1

@@ -20,6 +20,7 @@ plan where one ran, from the synth diff otherwise; stacks with identical changes
 lines grouped); terraform's plan text per environment, collapsed; setup notes once, at the bottom; the marker
 the workflow finds the comment by, last. Exit status 2 on a stateful loss (the merge gate), 0 otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,13 +38,14 @@ from tools.review.synth_diff import Change, StackDiff, _change_lines, _shown, ch
 
 MARKER = "<!-- video-ingest-plan-summary -->"
 ENVIRONMENTS = ("dev", "staging", "prod")
-LIMIT = 60_000          # GitHub refuses comments over 65,536 characters
+LIMIT = 60_000  # GitHub refuses comments over 65,536 characters
 PLAN_TEXT_LIMIT = 20_000
-LISTED = 5              # longer groups of addresses are listed in a collapsed block
+LISTED = 5  # longer groups of addresses are listed in a collapsed block
 
 
 class Verdict(enum.IntEnum):
     """What the change does, most serious last: the comment's first line names the most serious one found."""
+
     NO_CHANGE = 0
     CHANGES = 1
     COST_UP = 2
@@ -52,17 +54,19 @@ class Verdict(enum.IntEnum):
 
     @property
     def text(self) -> str:
-        return {Verdict.NO_CHANGE: ":white_check_mark: **No change** to what Terraform runs",
-                Verdict.CHANGES: ":memo: **Changes**",
-                Verdict.COST_UP: ":moneybag: **Cost up** over the threshold",
-                Verdict.WEAKENED_SECURITY: ":warning: **Security weakened**",
-                Verdict.STATEFUL_LOSS: ":no_entry: **Stateful loss**: data would be destroyed"}[self]
+        return {
+            Verdict.NO_CHANGE: ":white_check_mark: **No change** to what Terraform runs",
+            Verdict.CHANGES: ":memo: **Changes**",
+            Verdict.COST_UP: ":moneybag: **Cost up** over the threshold",
+            Verdict.WEAKENED_SECURITY: ":warning: **Security weakened**",
+            Verdict.STATEFUL_LOSS: ":no_entry: **Stateful loss**: data would be destroyed",
+        }[self]
 
 
 @dataclass
 class PlanPart:
     env: str
-    status: str = ""                  # "0", "2" (stateful loss), "1" (failed), "skipped"
+    status: str = ""  # "0", "2" (stateful loss), "1" (failed), "skipped"
     plan: dict | None = None
     text: str = ""
     note: str = ""
@@ -75,40 +79,56 @@ class Review:
     base_stacks: dict[str, dict]
     head_stacks: dict[str, dict]
     plans: dict[str, PlanPart] = field(default_factory=dict)
-    scans: dict[str, list[dict]] | None = None      # {"base": [...], "head": [...]}
+    scans: dict[str, list[dict]] | None = None  # {"base": [...], "head": [...]}
     costs: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------- loading
 
+
 def load(folder: Path) -> Review:
     meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
-    trees = {side: {p.parent.name: json.loads(p.read_text())
-                    for p in sorted((folder / side).glob("stacks/*/cdk.tf.json"))} for side in ("base", "head")}
+    trees = {
+        side: {p.parent.name: json.loads(p.read_text()) for p in sorted((folder / side).glob("stacks/*/cdk.tf.json"))}
+        for side in ("base", "head")
+    }
     plans = {}
     for env in ENVIRONMENTS:
-        read = lambda suffix, env=env: (folder / "plan" / f"{env}.{suffix}").read_text() \
-            if (folder / "plan" / f"{env}.{suffix}").is_file() else ""
-        part = PlanPart(env, read("status").strip(), json.loads(read("json")) if read("json") else None,
-                        read("txt"), read("note").strip())
+        read = (
+            lambda suffix, env=env: (folder / "plan" / f"{env}.{suffix}").read_text()
+            if (folder / "plan" / f"{env}.{suffix}").is_file()
+            else ""
+        )
+        part = PlanPart(
+            env,
+            read("status").strip(),
+            json.loads(read("json")) if read("json") else None,
+            read("txt"),
+            read("note").strip(),
+        )
         if part.status or part.plan or part.note:
             plans[env] = part
     scans = None
     if (folder / "scan" / "head.json").is_file() and (folder / "scan" / "base.json").is_file():
         scans = {side: json.loads((folder / "scan" / f"{side}.json").read_text()) for side in ("base", "head")}
     costs = {p.stem: json.loads(p.read_text()) for p in sorted((folder / "cost").glob("*.json"))}
-    notes = [line for line in ((folder / "notes.txt").read_text().splitlines()
-                               if (folder / "notes.txt").is_file() else []) if line.strip()]
-    return Review(meta.get("base", "base"), meta.get("head", "head"), trees["base"], trees["head"], plans, scans,
-                  costs, notes)
+    notes = [
+        line
+        for line in ((folder / "notes.txt").read_text().splitlines() if (folder / "notes.txt").is_file() else [])
+        if line.strip()
+    ]
+    return Review(
+        meta.get("base", "base"), meta.get("head", "head"), trees["base"], trees["head"], plans, scans, costs, notes
+    )
 
 
 # ---------------------------------------------------------------------------------------------- analysis
 
+
 @dataclass
 class Findings:
-    introduced: list[tuple[str, str, str, str]] = field(default_factory=list)   # (stack, check, resource, name)
+    introduced: list[tuple[str, str, str, str]] = field(default_factory=list)  # (stack, check, resource, name)
     fixed: list[tuple[str, str, str, str]] = field(default_factory=list)
     skips_added: list[tuple[str, str, str, str]] = field(default_factory=list)  # (stack, check, resource, reason)
     skips_removed: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -118,10 +138,13 @@ def scan_delta(scans: dict[str, list[dict]] | None) -> Findings:
     found = Findings()
     if not scans:
         return found
+
     def failed(side):
         return {(r["stack"], f[0], f[1]): f[2] for r in scans[side] for f in r["failed"]}
+
     def skips(side):
         return {(r["stack"], s[2], s[1]): s[3] for r in scans[side] for s in r["skips"]}
+
     base, head = failed("base"), failed("head")
     found.introduced = [(*k, head[k]) for k in sorted(set(head) - set(base))]
     found.fixed = [(*k, base[k]) for k in sorted(set(base) - set(head))]
@@ -133,15 +156,19 @@ def scan_delta(scans: dict[str, list[dict]] | None) -> Findings:
 
 def cost_rise(costs: dict[str, dict]) -> list[tuple[str, float, float]]:
     """(env, delta, threshold) where an environment's estimate rises by more than its threshold."""
-    return [(env, c["head"]["total"] - c["base"]["total"], c.get("threshold_usd", 0.0)) for env, c in costs.items()
-            if c.get("base") and c.get("head") and c["head"]["total"] - c["base"]["total"] > c.get("threshold_usd", 0)]
+    return [
+        (env, c["head"]["total"] - c["base"]["total"], c.get("threshold_usd", 0.0))
+        for env, c in costs.items()
+        if c.get("base") and c.get("head") and c["head"]["total"] - c["base"]["total"] > c.get("threshold_usd", 0)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- rendering
 
+
 def _where(diff: StackDiff, address: str) -> str:
     path = diff.paths.get(address, "")
-    path = path.split("/", 1)[1] if "/" in path else path   # without the stack: identical across environments
+    path = path.split("/", 1)[1] if "/" in path else path  # without the stack: identical across environments
     return f" ({path})" if path else ""
 
 
@@ -149,8 +176,14 @@ def _group(title: str, items: list[str]) -> list[str]:
     """One line for a group of addresses; more than LISTED of them collapsed below it."""
     if len(items) <= LISTED:
         return [f"- {title}: " + ", ".join(items)]
-    return [f"- {title}:", "  <details><summary>" + ", ".join(items[:2]) + f" and {len(items) - 2} more</summary>",
-            "", *[f"  - {item}" for item in items], "", "  </details>"]
+    return [
+        f"- {title}:",
+        "  <details><summary>" + ", ".join(items[:2]) + f" and {len(items) - 2} more</summary>",
+        "",
+        *[f"  - {item}" for item in items],
+        "",
+        "  </details>",
+    ]
 
 
 def _resource_lines(address: str, where: str, found: list[Change], suffix: str = "") -> list[str]:
@@ -175,11 +208,17 @@ def synth_section(diff: StackDiff) -> list[str]:
     covered = [m for m in diff.moved if m.covered]
     move = lambda m: f"`{m.source}` → `{m.target}`"
     if uncovered:
-        lines += _group(f"**{len(uncovered)} resource{'s' if len(uncovered) > 1 else ''} renamed without `moved`** "
-                        "(Terraform destroys and re-creates them)", [move(m) for m in uncovered])
+        lines += _group(
+            f"**{len(uncovered)} resource{'s' if len(uncovered) > 1 else ''} renamed without `moved`** "
+            "(Terraform destroys and re-creates them)",
+            [move(m) for m in uncovered],
+        )
     if covered:
-        lines += _group(f"{len(covered)} resource{'s' if len(covered) > 1 else ''} renamed with a `moved` block "
-                        "each (the plan moves their state; nothing re-created)", [move(m) for m in covered])
+        lines += _group(
+            f"{len(covered)} resource{'s' if len(covered) > 1 else ''} renamed with a `moved` block "
+            "each (the plan moves their state; nothing re-created)",
+            [move(m) for m in covered],
+        )
     for m in diff.moved:
         if m.changes:
             lines += _resource_lines(m.target, _where(diff, m.target), m.changes, " (after its rename)")
@@ -246,8 +285,9 @@ def plan_section(plan: dict) -> tuple[list[str], list[str]]:
             lines += _resource_lines(address, "", _plan_changes(rc))
         elif action == "replace":
             forced = ", ".join(f"`{'.'.join(map(str, p))}`" for p in rc["change"].get("replace_paths") or [])
-            lines += _resource_lines(address, "", _plan_changes(rc),
-                                     f" **replaced**, forced by {forced or 'a dependency'}")
+            lines += _resource_lines(
+                address, "", _plan_changes(rc), f" **replaced**, forced by {forced or 'a dependency'}"
+            )
         elif action == "create":
             created.append(f"`{address}`")
         elif action == "destroy":
@@ -263,12 +303,20 @@ def plan_section(plan: dict) -> tuple[list[str], list[str]]:
     return lines, losses
 
 
-LOSS_KINDS = ((re.compile(r"^(`[^`]+`)(?: \([^)]*\))?: destroyed and re-created as (`[^`]+`).*"),
-               "renamed without a `moved` block (destroyed and re-created)", r"\1 → \2"),
-              (re.compile(r"^(`[^`]+`)(?: \([^)]*\))?: destroyed \(removed from the configuration\)$"),
-               "removed from the configuration (destroyed)", r"\1"),
-              (re.compile(r"^(`[^`]+`)(?: \([^)]*\))?: replaced \((.*)\)$"), "replaced", r"\1 (\2)"),
-              (re.compile(r"^(`[^`]+`) \((replace|destroy)\)$"), "destroyed or replaced", r"\1 (\2)"))
+LOSS_KINDS = (
+    (
+        re.compile(r"^(`[^`]+`)(?: \([^)]*\))?: destroyed and re-created as (`[^`]+`).*"),
+        "renamed without a `moved` block (destroyed and re-created)",
+        r"\1 → \2",
+    ),
+    (
+        re.compile(r"^(`[^`]+`)(?: \([^)]*\))?: destroyed \(removed from the configuration\)$"),
+        "removed from the configuration (destroyed)",
+        r"\1",
+    ),
+    (re.compile(r"^(`[^`]+`)(?: \([^)]*\))?: replaced \((.*)\)$"), "replaced", r"\1 (\2)"),
+    (re.compile(r"^(`[^`]+`) \((replace|destroy)\)$"), "destroyed or replaced", r"\1 (\2)"),
+)
 
 
 def group_losses(losses: list[str]) -> list[str]:
@@ -301,13 +349,18 @@ def _money(value: float) -> str:
 
 def render(review: Review) -> tuple[str, int]:
     if not review.head_stacks:  # the bundle's synth is missing: say so, never "no change"
-        text = (":grey_question: **No review**: the head's synthesized stacks are missing from the review bundle "
-                "(its job failed: see the workflow run).\n\n" + MARKER + "\n")
+        text = (
+            ":grey_question: **No review**: the head's synthesized stacks are missing from the review bundle "
+            "(its job failed: see the workflow run).\n\n" + MARKER + "\n"
+        )
         return text, 1
     report = diff_trees_from(review)
     findings = scan_delta(review.scans)
-    iam_rows = [row for s in report.stacks for row in iam_diff.diff(s.stack, review.base_stacks.get(s.stack),
-                                                                    review.head_stacks.get(s.stack))]
+    iam_rows = [
+        row
+        for s in report.stacks
+        for row in iam_diff.diff(s.stack, review.base_stacks.get(s.stack), review.head_stacks.get(s.stack))
+    ]
     rises = cost_rise(review.costs)
     planned = {env: part for env, part in review.plans.items() if part.plan is not None}
     sections, losses = _sections(report, planned)
@@ -315,8 +368,17 @@ def render(review: Review) -> tuple[str, int]:
 
     weakened = bool(findings.introduced or findings.skips_added or any(r.widens for r in iam_rows))
     changed = any(sections.values()) or bool(iam_rows)
-    verdict = (Verdict.STATEFUL_LOSS if losses else Verdict.WEAKENED_SECURITY if weakened
-               else Verdict.COST_UP if rises else Verdict.CHANGES if changed else Verdict.NO_CHANGE)
+    verdict = (
+        Verdict.STATEFUL_LOSS
+        if losses
+        else Verdict.WEAKENED_SECURITY
+        if weakened
+        else Verdict.COST_UP
+        if rises
+        else Verdict.CHANGES
+        if changed
+        else Verdict.NO_CHANGE
+    )
     also = _also(losses, findings, iam_rows, rises, list(sections) if changed else [], failed_plans)
     lines = [verdict.text + (" — " + "; ".join(also) if also else ""), ""]  # line 1: the verdict
 
@@ -332,8 +394,10 @@ def render(review: Review) -> tuple[str, int]:
     lines += [f"<sub>Base {review.base} → head {review.head}</sub>", "", MARKER]
     text = "\n".join(lines) + "\n"
     if len(text) > LIMIT:
-        text = text[:LIMIT] + f"\n\n… (cut at {LIMIT:,} characters; the whole review is in the workflow run's " \
-                              f"summary)\n\n{MARKER}\n"
+        text = (
+            text[:LIMIT] + f"\n\n… (cut at {LIMIT:,} characters; the whole review is in the workflow run's "
+            f"summary)\n\n{MARKER}\n"
+        )
     return text, EXIT_STATEFUL_LOSS if losses else 0
 
 
@@ -382,16 +446,26 @@ def _weakens_block(findings, iam_rows) -> list[str]:
     lines = ["### What it weakens", ""]
     if iam_rows:
         lines += ["**IAM statement changes:**", ""] + iam_diff.table(iam_rows) + [""]
-    for title, rows in (("checkov findings introduced", findings.introduced),
-                        ("checkov findings fixed", findings.fixed)):
+    for title, rows in (
+        ("checkov findings introduced", findings.introduced),
+        ("checkov findings fixed", findings.fixed),
+    ):
         if rows:
-            lines += [f"**{len(rows)} {title}:**"] + [f"- {stack}: `{check}` on `{res}`: {name}"
-                                                      for stack, check, res, name in rows] + [""]
-    for title, rows in (("checkov skips added", findings.skips_added),
-                        ("checkov skips removed", findings.skips_removed)):
+            lines += (
+                [f"**{len(rows)} {title}:**"]
+                + [f"- {stack}: `{check}` on `{res}`: {name}" for stack, check, res, name in rows]
+                + [""]
+            )
+    for title, rows in (
+        ("checkov skips added", findings.skips_added),
+        ("checkov skips removed", findings.skips_removed),
+    ):
         if rows:
-            lines += [f"**{len(rows)} {title}:**"] + [f"- {stack}: `{check}` on `{res}`: {reason}"
-                                                      for stack, check, res, reason in rows] + [""]
+            lines += (
+                [f"**{len(rows)} {title}:**"]
+                + [f"- {stack}: `{check}` on `{res}`: {reason}" for stack, check, res, reason in rows]
+                + [""]
+            )
     return lines
 
 
@@ -412,11 +486,14 @@ def _notes_block(review: Review) -> list[str]:
 def diff_trees_from(review: Review):
     """The synth diff of the review's two trees (tools.review.synth_diff's comparison, from the loaded JSON)."""
     from tools.review.synth_diff import Report, diff_stack
+
     order = ["state-backend", *(f"{prefix}{env}" for env in ENVIRONMENTS for prefix in ("bootstrap-", ""))]
-    names = sorted(set(review.base_stacks) | set(review.head_stacks),
-                   key=lambda n: (order.index(n) if n in order else 9, n))
-    return Report(review.base, review.head, [diff_stack(n, review.base_stacks.get(n), review.head_stacks.get(n))
-                                             for n in names])
+    names = sorted(
+        set(review.base_stacks) | set(review.head_stacks), key=lambda n: (order.index(n) if n in order else 9, n)
+    )
+    return Report(
+        review.base, review.head, [diff_stack(n, review.base_stacks.get(n), review.head_stacks.get(n)) for n in names]
+    )
 
 
 def _changes_block(sections: dict[str, list[str]], planned: dict[str, PlanPart]) -> list[str]:
@@ -446,19 +523,34 @@ def _cost_block(costs: dict[str, dict]) -> tuple[list[str], bool]:
         delta = head - base
         moved_any = moved_any or abs(delta) >= 0.005
         services = sorted({*c["base"]["services"], *c["head"]["services"]})
-        moved = [f"{s} {'+' if d > 0 else ''}{_money(d)}" for s in services
-                 if abs(d := c["head"]["services"].get(s, 0) - c["base"]["services"].get(s, 0)) >= 0.005]
-        rows.append(f"| {env} | {_money(base)} | {_money(head)} | {'+' if delta >= 0 else ''}{_money(delta)} | "
-                    f"{', '.join(moved) or '—'} |")
+        moved = [
+            f"{s} {'+' if d > 0 else ''}{_money(d)}"
+            for s in services
+            if abs(d := c["head"]["services"].get(s, 0) - c["base"]["services"].get(s, 0)) >= 0.005
+        ]
+        rows.append(
+            f"| {env} | {_money(base)} | {_money(head)} | {'+' if delta >= 0 else ''}{_money(delta)} | "
+            f"{', '.join(moved) or '—'} |"
+        )
     if not rows:
         return [], False
     date = next(iter(costs.values())).get("prices_date", "")
-    source = f"<sub>Offline price table of {date} (tools/cost/prices.py); usage assumptions: environments/*.toml " \
-             "[cost.usage].</sub>"
+    source = (
+        f"<sub>Offline price table of {date} (tools/cost/prices.py); usage assumptions: environments/*.toml "
+        "[cost.usage].</sub>"
+    )
     if not moved_any:
         return [f"Estimated monthly cost unchanged in {', '.join(costs)}. {source}", ""], False
-    return ["### What it costs (estimated per month)", "", "| environment | base | head | delta | by service |",
-            "|---|---:|---:|---:|---|", *rows, "", source, ""], True
+    return [
+        "### What it costs (estimated per month)",
+        "",
+        "| environment | base | head | delta | by service |",
+        "|---|---:|---:|---:|---|",
+        *rows,
+        "",
+        source,
+        "",
+    ], True
 
 
 def _plan_texts(plans: dict[str, PlanPart]) -> list[str]:
@@ -467,8 +559,16 @@ def _plan_texts(plans: dict[str, PlanPart]) -> list[str]:
         if not part.text:
             continue
         text = part.text if len(part.text) <= PLAN_TEXT_LIMIT else part.text[:PLAN_TEXT_LIMIT] + "\n… (cut)"
-        lines += [f"<details><summary>terraform plan: {env} (real state, exit {part.status or '?'})</summary>", "",
-                  "```", mask("plan", text).replace("```", "'''"), "```", "", "</details>", ""]
+        lines += [
+            f"<details><summary>terraform plan: {env} (real state, exit {part.status or '?'})</summary>",
+            "",
+            "```",
+            mask("plan", text).replace("```", "'''"),
+            "```",
+            "",
+            "</details>",
+            "",
+        ]
     return lines
 
 

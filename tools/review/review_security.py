@@ -15,6 +15,7 @@ a creation stack trace (cdktf writes `//.metadata.stackTrace` when stack traces 
 and line in the repository that created it; otherwise at the construct's module source file when one is known
 — never at the generated, git-ignored cdktf.out/…/cdk.tf.json.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,16 +40,21 @@ def _digest(*parts: bytes) -> str:
     return digest.hexdigest()[:24]
 
 
-def scan_side(out: Path, stacks: list[str], work: Path, plans: dict[str, Path] | None = None,
-              jobs: int = 2) -> list[dict]:
+def scan_side(
+    out: Path, stacks: list[str], work: Path, plans: dict[str, Path] | None = None, jobs: int = 2
+) -> list[dict]:
     """checkov on each stack of `out` (a folder of <stack>/cdk.tf.json); cached by content."""
     return scan_many([(out, stack, (plans or {}).get(stack)) for stack in stacks], work, jobs)
 
 
 def scan_sides(base: Path, head: Path, stacks: list[str], work: Path, jobs: int = 2) -> dict[str, list[dict]]:
     """Both sides in one checkov batch: {"base": [...], "head": [...]} (a stack missing on a side: no result)."""
-    entries = [(side, stack) for side, out in (("base", base), ("head", head)) for stack in stacks
-               if (out / stack / "cdk.tf.json").is_file()]
+    entries = [
+        (side, stack)
+        for side, out in (("base", base), ("head", head))
+        for stack in stacks
+        if (out / stack / "cdk.tf.json").is_file()
+    ]
     outs = {"base": base, "head": head}
     results = scan_many([(outs[side], stack, None) for side, stack in entries], work, jobs)
     found = {"base": [], "head": []}
@@ -73,35 +79,61 @@ def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: in
         if (folder / "result.json").is_file():
             results[index] = json.loads((folder / "result.json").read_text())
             continue
-        if any(f == folder for _, _, f, _ in todo):   # the same input twice (an untouched stack): scanned once
+        if any(f == folder for _, _, f, _ in todo):  # the same input twice (an untouched stack): scanned once
             continue
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "results_json.json").unlink(missing_ok=True)
         shutil.copy2(out / stack / "cdk.tf.json", folder / "cdk.tf.json")
         (folder / "baseline.json").write_text(json.dumps(baseline(declared_skips(stack, out)), indent=2))
-        argv = ["--skip-download", "--framework", "terraform_json", *(["terraform_plan"] if plan else []),
-                "-f", str(folder / "cdk.tf.json"), *(["-f", str(plan)] if plan else []),
-                "--external-checks-dir", str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*), as tools.scan
-                "--baseline", str(folder / "baseline.json"), "--output-baseline-as-skipped",
-                "--compact", "-o", "json", "-o", "sarif", "--output-file-path", str(folder)]
+        argv = [
+            "--skip-download",
+            "--framework",
+            "terraform_json",
+            *(["terraform_plan"] if plan else []),
+            "-f",
+            str(folder / "cdk.tf.json"),
+            *(["-f", str(plan)] if plan else []),
+            "--external-checks-dir",
+            str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*), as tools.scan
+            "--baseline",
+            str(folder / "baseline.json"),
+            "--output-baseline-as-skipped",
+            "--compact",
+            "-o",
+            "json",
+            "-o",
+            "sarif",
+            "--output-file-path",
+            str(folder),
+        ]
         todo.append((index, stack, folder, {"argv": argv, "cwd": str(folder)}))
     if todo:
-        batch = subprocess.run([sys.executable, "-m", "tools.scan.scan", "--fork-checkov", str(jobs)], cwd=ROOT,
-                               input=json.dumps([command for *_, command in todo]), capture_output=True,
-                               text=True, env=dict(os.environ, **CHECKOV_ENV))
+        batch = subprocess.run(
+            [sys.executable, "-m", "tools.scan.scan", "--fork-checkov", str(jobs)],
+            cwd=ROOT,
+            input=json.dumps([command for *_, command in todo]),
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, **CHECKOV_ENV),
+        )
         if batch.returncode != 0:
             raise RuntimeError(f"checkov could not be started (exit {batch.returncode}): {batch.stderr[-2000:]}")
         for (_index, stack, folder, _), code in zip(todo, json.loads(batch.stdout), strict=False):
             report = folder / "results_json.json"
             if code not in (0, 1) or not report.is_file():
                 log = folder / "checkov.log"
-                raise RuntimeError(f"checkov failed on {stack} (exit {code}): "
-                                   f"{log.read_text()[-2000:] if log.is_file() else ''}")
+                raise RuntimeError(
+                    f"checkov failed on {stack} (exit {code}): {log.read_text()[-2000:] if log.is_file() else ''}"
+                )
             (folder / "result.json").write_text(json.dumps(_result(stack, folder), indent=1))
     for index, (out, stack, plan) in enumerate(entries):
         if index not in results:
-            key = _digest(stack.encode(), (out / stack / "cdk.tf.json").read_bytes(),
-                          plan.read_bytes() if plan else b"", _policies())
+            key = _digest(
+                stack.encode(),
+                (out / stack / "cdk.tf.json").read_bytes(),
+                plan.read_bytes() if plan else b"",
+                _policies(),
+            )
             results[index] = json.loads((work / "cache" / key / "result.json").read_text())
     return [results[index] for index in range(len(entries))]
 
@@ -112,16 +144,24 @@ def _result(stack: str, folder: Path) -> dict:
     names = {name: f"{rtype}.{name}" for rtype, named in config.get("resource", {}).items() for name in named}
     reports = json.loads((folder / "results_json.json").read_text())
     reports = reports if isinstance(reports, list) else [reports]
-    failed = sorted({(f["check_id"], _address(f["resource"], names), f["check_name"])
-                     for r in reports for f in r["results"]["failed_checks"]})
+    failed = sorted(
+        {
+            (f["check_id"], _address(f["resource"], names), f["check_name"])
+            for r in reports
+            for f in r["results"]["failed_checks"]
+        }
+    )
     skips = _skips(stack, config)
     return {"stack": stack, "failed": [list(f) for f in failed], "skips": skips}
 
 
 def _skips(stack: str, config: dict) -> list[list[str]]:
-    return sorted([stack, f"{rtype}.{name}", check_id, reason]
-                  for rtype, named in config.get("resource", {}).items() for name, body in named.items()
-                  for check_id, reason in body.get("//", {}).get(SKIP_KEY, {}).items())
+    return sorted(
+        [stack, f"{rtype}.{name}", check_id, reason]
+        for rtype, named in config.get("resource", {}).items()
+        for name, body in named.items()
+        for check_id, reason in body.get("//", {}).get(SKIP_KEY, {}).items()
+    )
 
 
 def _address(resource: str, names: dict[str, str]) -> str:
@@ -164,7 +204,7 @@ def construct_source(path: str, root: Path = ROOT) -> tuple[str, int] | None:
         if not module.is_file():
             continue
         text = module.read_text().splitlines()
-        for name in reversed(parts[index + 1:]):
+        for name in reversed(parts[index + 1 :]):
             for number, line in enumerate(text, 1):
                 if f'"{name}"' in line:
                     return str(module.relative_to(root)), number
@@ -175,6 +215,7 @@ def construct_source(path: str, root: Path = ROOT) -> tuple[str, int] | None:
 def main(argv: list[str] | None = None) -> int:
     """`python -m tools.review.review_security sarif build/scan [cdktf.out/stacks]`: every stack's SARIF rewritten."""
     import argparse
+
     parser = argparse.ArgumentParser(description="checkov SARIF located at constructs and Python source")
     parser.add_argument("command", choices=["sarif"])
     parser.add_argument("scan_dir", type=Path)
@@ -196,18 +237,21 @@ if __name__ == "__main__":
 def sarif_to_constructs(sarif: dict, config: dict, stack: str, root: Path = ROOT) -> dict:
     """Each result located at its construct: the construct path as a logical location and in the message; the
     creating Python file and line where the metadata allows; the stack's module source otherwise."""
-    bodies = {f"{rtype}.{name}": body for rtype, named in config.get("resource", {}).items()
-              for name, body in named.items()}
+    bodies = {
+        f"{rtype}.{name}": body for rtype, named in config.get("resource", {}).items() for name, body in named.items()
+    }
     for run in sarif.get("runs", []):
         for result in run.get("results", []):
             address = _result_address(result, bodies)
             body = bodies.get(address, {})
             path = body.get("//", {}).get("metadata", {}).get("path", "")
             file, line = creation_site(body, root) or construct_source(path, root) or ("main.py", 1)
-            result["locations"] = [{
-                "physicalLocation": {"artifactLocation": {"uri": file},
-                                     "region": {"startLine": line}},
-                "logicalLocations": [{"fullyQualifiedName": path or address, "kind": "resource"}]}]
+            result["locations"] = [
+                {
+                    "physicalLocation": {"artifactLocation": {"uri": file}, "region": {"startLine": line}},
+                    "logicalLocations": [{"fullyQualifiedName": path or address, "kind": "resource"}],
+                }
+            ]
             text = result.get("message", {}).get("text", "")
             result["message"] = {"text": f"{text} — {stack}: {address}" + (f" (construct {path})" if path else "")}
     return sarif

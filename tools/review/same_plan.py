@@ -8,6 +8,7 @@ reviewed GitHub environment, plans again as the deploy role with the lock held a
 its resource changes (address, actions, planned values) equal the reviewed ones. Anything that moved in between
 (another apply, drift) fails the job instead of reaching the account unreviewed.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,11 @@ from pathlib import Path
 
 def changes(plan: dict) -> dict[str, dict]:
     """address -> what the plan does to it; no-ops left out."""
-    return {change["address"]: {key: change["change"].get(key) for key in ("actions", "after", "after_unknown")}
-            for change in plan.get("resource_changes", []) if change["change"]["actions"] not in (["no-op"], ["read"])}
+    return {
+        change["address"]: {key: change["change"].get(key) for key in ("actions", "after", "after_unknown")}
+        for change in plan.get("resource_changes", [])
+        if change["change"]["actions"] not in (["no-op"], ["read"])
+    }
 
 
 def differences(reviewed: dict, applied: dict) -> list[str]:

@@ -16,6 +16,7 @@ STATEFUL_TYPES) that is removed, moved without a `moved` block (Terraform destro
 whose replacing attribute changes (bucket name, DB identifier…) is a loss: exit status 2, naming it.
 Needs no credentials and no network. Exit status 1: the base or the head does not synthesize.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,10 +70,24 @@ DEFAULT_IDENTITY = ("name", "identifier", "bucket", "family", "name_prefix")
 # real-state plan is the authority; this list lets the offline diff catch the common ones.
 REPLACING = {
     "aws_s3_bucket": ("bucket", "bucket_prefix"),
-    "aws_db_instance": ("identifier", "engine", "db_name", "username", "storage_encrypted", "kms_key_id",
-                        "availability_zone", "replicate_source_db"),
-    "aws_rds_cluster": ("cluster_identifier", "engine", "database_name", "master_username", "storage_encrypted",
-                        "kms_key_id"),
+    "aws_db_instance": (
+        "identifier",
+        "engine",
+        "db_name",
+        "username",
+        "storage_encrypted",
+        "kms_key_id",
+        "availability_zone",
+        "replicate_source_db",
+    ),
+    "aws_rds_cluster": (
+        "cluster_identifier",
+        "engine",
+        "database_name",
+        "master_username",
+        "storage_encrypted",
+        "kms_key_id",
+    ),
     "aws_kms_key": ("customer_master_key_spec", "key_usage", "multi_region"),
     "aws_dynamodb_table": ("name",),
     "aws_backup_vault": ("name", "kms_key_arn"),
@@ -99,7 +114,7 @@ class Change:
 class Move:
     source: str
     target: str
-    covered: bool           # a `moved` block in the head says so
+    covered: bool  # a `moved` block in the head says so
     changes: list[Change] = field(default_factory=list)
 
 
@@ -110,9 +125,9 @@ class StackDiff:
     removed: list[str] = field(default_factory=list)
     moved: list[Move] = field(default_factory=list)
     changed: dict[str, list[Change]] = field(default_factory=dict)
-    settings: list[Change] = field(default_factory=list)     # backend, providers, outputs
+    settings: list[Change] = field(default_factory=list)  # backend, providers, outputs
     losses: list[str] = field(default_factory=list)
-    paths: dict[str, str] = field(default_factory=dict)       # address -> construct path
+    paths: dict[str, str] = field(default_factory=dict)  # address -> construct path
 
     @property
     def empty(self) -> bool:
@@ -136,6 +151,7 @@ class Report:
 
 # ---------------------------------------------------------------------------------------------- comparison
 
+
 def _resources(config: dict) -> tuple[dict[str, dict], dict[str, str]]:
     """address -> configuration without cdktf's `//` metadata; address -> construct path."""
     bodies, paths = {}, {}
@@ -151,8 +167,11 @@ def _renamer(renames: dict[str, str]):
     """A function rewriting references to renamed addresses (`${aws_x.old.id}`, depends_on `aws_x.old`)."""
     if not renames:
         return lambda body: body
-    pattern = re.compile(r"(?<![A-Za-z0-9_.-])(" + "|".join(map(re.escape, sorted(renames, key=len, reverse=True)))
-                         + r")(?![A-Za-z0-9_-])")
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9_.-])("
+        + "|".join(map(re.escape, sorted(renames, key=len, reverse=True)))
+        + r")(?![A-Za-z0-9_-])"
+    )
     return lambda body: json.loads(pattern.sub(lambda m: renames[m.group(1)], json.dumps(body)))
 
 
@@ -166,10 +185,14 @@ def identity(rtype: str, body: dict) -> tuple:
     return (body.get("provider", ""), *(json.dumps(v, sort_keys=True) for v in values))
 
 
-def _match_moves(base: dict[str, dict], head: dict[str, dict], removed: set[str], added: set[str],
-                 moved_blocks: dict[str, str]) -> dict[str, Move]:
-    moves = {source: Move(source, target, covered=True) for source, target in moved_blocks.items()
-             if source in removed and target in added}
+def _match_moves(
+    base: dict[str, dict], head: dict[str, dict], removed: set[str], added: set[str], moved_blocks: dict[str, str]
+) -> dict[str, Move]:
+    moves = {
+        source: Move(source, target, covered=True)
+        for source, target in moved_blocks.items()
+        if source in removed and target in added
+    }
     while True:
         rename = _renamer({source: move.target for source, move in moves.items()})
         taken = {move.target for move in moves.values()}
@@ -182,8 +205,11 @@ def _match_moves(base: dict[str, dict], head: dict[str, dict], removed: set[str]
             rtype = address.split(".")[0]
             claims.setdefault((rtype, identity(rtype, rename(base[address]))), []).append(address)
         # A move is named only when exactly one old and one new resource share the type and identity.
-        found = {olds[0]: candidates[key][0] for key, olds in claims.items()
-                 if len(olds) == 1 and len(candidates.get(key, [])) == 1}
+        found = {
+            olds[0]: candidates[key][0]
+            for key, olds in claims.items()
+            if len(olds) == 1 and len(candidates.get(key, [])) == 1
+        }
         if not found:
             return moves
         moves.update({source: Move(source, target, covered=False) for source, target in found.items()})
@@ -196,8 +222,11 @@ def changes(before, after, prefix: str = "") -> list[Change]:
         if parsed[0] is not None and parsed[1] is not None:
             return changes(parsed[0], parsed[1], prefix)
     if isinstance(before, dict) and isinstance(after, dict):
-        return [c for key in sorted(set(before) | set(after), key=str)
-                for c in changes(before.get(key), after.get(key), f"{prefix}.{key}" if prefix else str(key))]
+        return [
+            c
+            for key in sorted(set(before) | set(after), key=str)
+            for c in changes(before.get(key), after.get(key), f"{prefix}.{key}" if prefix else str(key))
+        ]
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         return [c for i, (b, a) in enumerate(zip(before, after, strict=False)) for c in changes(b, a, f"{prefix}[{i}]")]
     return [] if before == after else [Change(prefix or "(value)", before, after)]
@@ -238,8 +267,10 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
             diff.losses.append(f"{where(address)}: destroyed (removed from the configuration)")
     for move in diff.moved:
         if move.source.split(".")[0] in STATEFUL_TYPES and not move.covered:
-            diff.losses.append(f"{where(move.source)}: destroyed and re-created as {where(move.target)}: its "
-                               "construct moved without a `moved` block (see modules/moves.py)")
+            diff.losses.append(
+                f"{where(move.source)}: destroyed and re-created as {where(move.target)}: its "
+                "construct moved without a `moved` block (see modules/moves.py)"
+            )
     for address, found in [*diff.changed.items(), *((m.target, m.changes) for m in diff.moved if m.covered)]:
         rtype = address.split(".")[0]
         forcing = sorted({c.path.split(".")[0].split("[")[0] for c in found} & set(REPLACING.get(rtype, ())))
@@ -254,8 +285,12 @@ def _settings(config: dict | None) -> dict:
     default_tags, allowed_account_ids), module calls (source, version, inputs) and outputs."""
     config = config or {}
     modules = {name: {k: v for k, v in body.items() if k != "//"} for name, body in config.get("module", {}).items()}
-    return {"terraform": config.get("terraform"), "provider": config.get("provider"), "module": modules or None,
-            "output": config.get("output")}
+    return {
+        "terraform": config.get("terraform"),
+        "provider": config.get("provider"),
+        "module": modules or None,
+        "output": config.get("output"),
+    }
 
 
 def diff_trees(base_out: Path, head_out: Path, base: str = "base", head: str = "head") -> Report:
@@ -269,6 +304,7 @@ def diff_trees(base_out: Path, head_out: Path, base: str = "base", head: str = "
 
 
 # ---------------------------------------------------------------------------------------------- rendering
+
 
 def mask(path: str, value):
     """Secrets never reach the report: string values under password/secret/private_key/token keys (unless a
@@ -289,7 +325,7 @@ def _shown(path: str, value) -> str:
         return "(none)"
     masked = mask(path, value)
     text = masked if masked == MASK else json.dumps(masked, sort_keys=True)
-    text = text if len(text) <= VALUE_WIDTH else text[:VALUE_WIDTH - 1] + "…"
+    text = text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
     return "`" + text.replace("`", "'") + "`"
 
 
@@ -314,8 +350,9 @@ def markdown(report: Report) -> str:
     for s in report.stacks:
         covered = sum(m.covered for m in s.moved)
         renamed = f"{len(s.moved)} ({covered} with `moved`)" if s.moved else "0"
-        lines.append(f"| {s.stack} | {len(s.added)} | {len(s.removed)} | {renamed} | {len(s.changed)} | "
-                     f"{len(s.settings)} |")
+        lines.append(
+            f"| {s.stack} | {len(s.added)} | {len(s.removed)} | {renamed} | {len(s.changed)} | {len(s.settings)} |"
+        )
     for s in report.stacks:
         if s.empty:
             continue
@@ -347,8 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="git ref to compare with (default: merge-base of HEAD and main)")
     parser.add_argument("--base-out", type=Path, help="an existing synth of the base instead of synthesizing it")
-    parser.add_argument("--head-out", type=Path, help="an existing synth of the head (e.g. cdktf.out) instead of "
-                                                      "synthesizing the working tree")
+    parser.add_argument(
+        "--head-out",
+        type=Path,
+        help="an existing synth of the head (e.g. cdktf.out) instead of synthesizing the working tree",
+    )
     parser.add_argument("--out", type=Path, default=WORK / "synth-diff.md")
     args = parser.parse_args(argv)
     base = args.base or ("(given)" if args.base_out else default_base())

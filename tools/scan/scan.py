@@ -16,6 +16,7 @@ most of a small stack's scan) and forks a child per stack, two at a time: each c
 starts from that same freshly imported state, so no scan sees another's, and each
 runs checkov's own command line (`checkov.main.Checkov(argv).run()`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ CHECKOV_ENV = {"BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "WARNING"}
 @dataclass(frozen=True, order=True)
 class Skip:
     stack: str
-    address: str        # <type>.<name>
+    address: str  # <type>.<name>
     check_id: str
     reason: str
 
@@ -50,7 +51,8 @@ def declared_skips(stack: str, out: Path = OUT) -> list[Skip]:
         Skip(stack, f"{rtype}.{name}", check_id, reason)
         for rtype, resources in config.get("resource", {}).items()
         for name, body in resources.items()
-        for check_id, reason in body.get("//", {}).get(SKIP_KEY, {}).items())
+        for check_id, reason in body.get("//", {}).get(SKIP_KEY, {}).items()
+    )
 
 
 def baseline(skips: list[Skip]) -> dict:
@@ -75,13 +77,18 @@ def scan_all(names: list[str], out: Path = OUT, build: Path = BUILD, jobs: int =
     codes = {index: cache.reuse(command) for index, command in enumerate(commands)} if cache else {}
     todo = [index for index in range(len(commands)) if codes.get(index) is None]
     if todo:
-        batch = subprocess.run([sys.executable, "-m", "tools.scan.scan", "--fork-checkov", str(jobs)], cwd=ROOT,
-                               input=json.dumps([commands[index] for index in todo]), capture_output=True,
-                               text=True, env=dict(os.environ, **CHECKOV_ENV))
+        batch = subprocess.run(
+            [sys.executable, "-m", "tools.scan.scan", "--fork-checkov", str(jobs)],
+            cwd=ROOT,
+            input=json.dumps([commands[index] for index in todo]),
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, **CHECKOV_ENV),
+        )
         if batch.returncode != 0:
             sys.stderr.write(batch.stderr[-4000:])
             raise SystemExit(f"checkov could not be started (exit {batch.returncode})")
-        codes.update(zip(todo, json.loads(batch.stdout)))
+        codes.update(zip(todo, json.loads(batch.stdout), strict=False))
         if cache:
             for index in todo:
                 cache.keep(commands[index], codes[index])
@@ -97,11 +104,30 @@ def checkov_command(stack: str, out: Path = OUT, build: Path = BUILD) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     (work / "results_json.json").unlink(missing_ok=True)
     (work / "baseline.json").write_text(json.dumps(baseline(declared_skips(stack, out)), indent=2))
-    argv = ["--skip-download", "--framework", "terraform_plan", "terraform_json",
-            "-f", str(plan_json), "-f", str(out / stack / "cdk.tf.json"),
-            "--external-checks-dir", str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*)
-            "--baseline", str(work / "baseline.json"), "--output-baseline-as-skipped",
-            "--compact", "-o", "json", "-o", "sarif", "-o", "junitxml", "--output-file-path", str(work)]
+    argv = [
+        "--skip-download",
+        "--framework",
+        "terraform_plan",
+        "terraform_json",
+        "-f",
+        str(plan_json),
+        "-f",
+        str(out / stack / "cdk.tf.json"),
+        "--external-checks-dir",
+        str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*)
+        "--baseline",
+        str(work / "baseline.json"),
+        "--output-baseline-as-skipped",
+        "--compact",
+        "-o",
+        "json",
+        "-o",
+        "sarif",
+        "-o",
+        "junitxml",
+        "--output-file-path",
+        str(work),
+    ]
     # Run outside the repository: checkov silently reads a .checkov.yaml in its working directory.
     return {"argv": argv, "cwd": str(work)}
 
@@ -133,6 +159,7 @@ def fork_checkov(commands: list[dict], jobs: int) -> list[int]:
                 code = stop.code if isinstance(stop.code, int) else 1
             except BaseException:
                 import traceback
+
                 traceback.print_exc()
             finally:
                 for worker in multiprocessing.active_children():  # checkov's own forks, joined as at exit
@@ -158,13 +185,22 @@ def result(stack: str, code: int, out: Path = OUT, build: Path = BUILD) -> dict:
     skips = declared_skips(stack, out)
     reports = json.loads(report_file.read_text())
     reports = reports if isinstance(reports, list) else [reports]
-    failed = sorted({(f["check_id"], f["resource"], f["check_name"], r["check_type"])
-                     for r in reports for f in r["results"]["failed_checks"]})
-    matched = {(f["check_id"], f["resource"].split(".", 1)[1])
-               for r in reports for f in r["results"]["skipped_checks"]}
+    failed = sorted(
+        {
+            (f["check_id"], f["resource"], f["check_name"], r["check_type"])
+            for r in reports
+            for f in r["results"]["failed_checks"]
+        }
+    )
+    matched = {(f["check_id"], f["resource"].split(".", 1)[1]) for r in reports for f in r["results"]["skipped_checks"]}
     unused = [s for s in skips if (s.check_id, s.address.split(".", 1)[1]) not in matched]
-    return {"stack": stack, "failed": failed, "skips": skips, "unused": unused,
-            "parsing_errors": [e for r in reports for e in r["results"].get("parsing_errors", [])]}
+    return {
+        "stack": stack,
+        "failed": failed,
+        "skips": skips,
+        "unused": unused,
+        "parsing_errors": [e for r in reports for e in r["results"].get("parsing_errors", [])],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,13 +224,18 @@ def report(results: list[dict]) -> str:
     lines = []
     for result in results:
         stack = result["stack"]
-        lines.append(f"{stack}: {len(result['failed'])} failed, {len(result['skips'])} skipped "
-                     f"(JSON, SARIF, JUnit XML in build/scan/{stack}/)")
-        lines += [f"  FAILED  {check_id} {resource} [{check_type}]: {name}"
-                  for check_id, resource, name, check_type in result["failed"]]
+        lines.append(
+            f"{stack}: {len(result['failed'])} failed, {len(result['skips'])} skipped "
+            f"(JSON, SARIF, JUnit XML in build/scan/{stack}/)"
+        )
+        lines += [
+            f"  FAILED  {check_id} {resource} [{check_type}]: {name}"
+            for check_id, resource, name, check_type in result["failed"]
+        ]
         lines += [f"  PARSE ERROR {error}" for error in result["parsing_errors"]]
-        lines += [f"  UNUSED SKIP {skip.check_id} {skip.address}: matches no finding; remove it"
-                  for skip in result["unused"]]
+        lines += [
+            f"  UNUSED SKIP {skip.check_id} {skip.address}: matches no finding; remove it" for skip in result["unused"]
+        ]
     skips = [s for r in results for s in r["skips"]]
     lines.append(f"\n{len(skips)} skips, each one check on one resource, with its reason:")
     for skip in skips:

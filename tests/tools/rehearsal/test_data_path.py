@@ -1,6 +1,7 @@
 """tools/rehearsal/data_path.py against the rehearsal's own emulator (moto server on 127.0.0.1,
 tools.rehearsal.harness.Emulator): an object under the notification's prefix reaches the queue, a presigned
 multipart upload completes and reaches it, and a bucket whose notification is missing fails the event check."""
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,25 @@ REGION = "eu-west-1"
 
 def stack(bucket: str, queue: str) -> dict:
     """The part of a synthesized stack the data path reads: bucket, queue, notification, provider."""
-    return {"provider": {"aws": [{"region": REGION}, {"alias": "edge", "region": "us-east-1"}]}, "resource": {
-        "aws_s3_bucket": {"uploads": {"bucket": bucket}},
-        "aws_sqs_queue": {"queue": {"name": queue}},
-        "aws_s3_bucket_notification": {"events": {"bucket": "${aws_s3_bucket.uploads.id}", "queue": [{
-            "events": ["s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put"],
-            "filter_prefix": "uploads/", "queue_arn": "${aws_sqs_queue.queue.arn}"}]}}}}
+    return {
+        "provider": {"aws": [{"region": REGION}, {"alias": "edge", "region": "us-east-1"}]},
+        "resource": {
+            "aws_s3_bucket": {"uploads": {"bucket": bucket}},
+            "aws_sqs_queue": {"queue": {"name": queue}},
+            "aws_s3_bucket_notification": {
+                "events": {
+                    "bucket": "${aws_s3_bucket.uploads.id}",
+                    "queue": [
+                        {
+                            "events": ["s3:ObjectCreated:CompleteMultipartUpload", "s3:ObjectCreated:Put"],
+                            "filter_prefix": "uploads/",
+                            "queue_arn": "${aws_sqs_queue.queue.arn}",
+                        }
+                    ],
+                }
+            },
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +42,11 @@ def emulator(tmp_path_factory):
     from tools.rehearsal.harness import Emulator
 
     server = Emulator(tmp_path_factory.mktemp("moto") / "moto.log")
-    yield {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "VIDEO_INGEST_EMULATOR_ENDPOINT": server.url}
+    yield {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "VIDEO_INGEST_EMULATOR_ENDPOINT": server.url,
+    }
     server.stop()
 
 
@@ -38,12 +55,22 @@ def applied(env, bucket: str, queue: str, notify: bool) -> None:
     s3, sqs = data_path.clients(env, REGION)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    arn = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=queue)["QueueUrl"],
-                                   AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=queue)["QueueUrl"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
     if notify:
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [{
-            "QueueArn": arn, "Events": ["s3:ObjectCreated:Put", "s3:ObjectCreated:CompleteMultipartUpload"],
-            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}]})
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": arn,
+                        "Events": ["s3:ObjectCreated:Put", "s3:ObjectCreated:CompleteMultipartUpload"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                    }
+                ]
+            },
+        )
 
 
 @pytest.mark.slow  # moto with the emulator's patches
@@ -97,12 +124,15 @@ def test_patched_complete_multipart_upload_sends_only_its_own_event():
         s3.create_bucket(Bucket="uploads", CreateBucketConfiguration={"LocationConstraint": REGION})
         url = sqs.create_queue(QueueName="q")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration={"QueueConfigurations": [
-            {"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        s3.put_bucket_notification_configuration(
+            Bucket="uploads",
+            NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
+        )
         upload = s3.create_multipart_upload(Bucket="uploads", Key="k")["UploadId"]
         etag = s3.upload_part(Bucket="uploads", Key="k", UploadId=upload, PartNumber=1, Body=b"x")["ETag"]
-        s3.complete_multipart_upload(Bucket="uploads", Key="k", UploadId=upload,
-                                     MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+        s3.complete_multipart_upload(
+            Bucket="uploads", Key="k", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}
+        )
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
         events = [r["eventName"] for m in messages for r in json.loads(m["Body"]).get("Records", [])]
     assert events == ["ObjectCreated:CompleteMultipartUpload"]

@@ -1,4 +1,5 @@
 """The rehearsal's emulator overrides and the emulator's patches: what the rehearsal changes, each patch tested."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,20 @@ from tools.rehearsal import emulator
 
 
 def test_transform_leaves_out_excluded_types_and_what_references_them():
-    config = {"resource": {
-        "aws_budgets_budget": {"budget": {"name": "b"}},
-        "aws_sns_topic": {"topic": {"name": "t"}},
-        "aws_cloudwatch_metric_alarm": {"on-budget": {"alarm_actions": ["${aws_budgets_budget.budget.arn}"]},
-                                        "on-topic": {"alarm_actions": ["${aws_sns_topic.topic.arn}"]}}},
-        "output": {"budget": {"value": "${aws_budgets_budget.budget.id}"}, "topic": {"value": "${aws_sns_topic.topic.arn}"}}}
+    config = {
+        "resource": {
+            "aws_budgets_budget": {"budget": {"name": "b"}},
+            "aws_sns_topic": {"topic": {"name": "t"}},
+            "aws_cloudwatch_metric_alarm": {
+                "on-budget": {"alarm_actions": ["${aws_budgets_budget.budget.arn}"]},
+                "on-topic": {"alarm_actions": ["${aws_sns_topic.topic.arn}"]},
+            },
+        },
+        "output": {
+            "budget": {"value": "${aws_budgets_budget.budget.id}"},
+            "topic": {"value": "${aws_sns_topic.topic.arn}"},
+        },
+    }
     transformed, removed = emulator.transform(config)
     assert removed == ["aws_budgets_budget.budget", "aws_cloudwatch_metric_alarm.on-budget"]
     assert list(transformed["resource"]["aws_cloudwatch_metric_alarm"]) == ["on-topic"]
@@ -22,17 +31,24 @@ def test_transform_leaves_out_excluded_types_and_what_references_them():
 
 
 def test_transform_substitutes_managed_policies_and_drops_the_client_certificate():
-    config = {"resource": {
-        "aws_cloudfront_cache_policy": {"video": {"name": "v"}},
-        "aws_api_gateway_client_certificate": {"cert": {}},
-        "aws_cloudfront_distribution": {"cdn": {"default_cache_behavior": {
-            "cache_policy_id": "${aws_cloudfront_cache_policy.video.id}"}}},
-        "aws_api_gateway_stage": {"stage": {"client_certificate_id": "${aws_api_gateway_client_certificate.cert.id}",
-                                            "stage_name": "v1"}}}}
+    config = {
+        "resource": {
+            "aws_cloudfront_cache_policy": {"video": {"name": "v"}},
+            "aws_api_gateway_client_certificate": {"cert": {}},
+            "aws_cloudfront_distribution": {
+                "cdn": {"default_cache_behavior": {"cache_policy_id": "${aws_cloudfront_cache_policy.video.id}"}}
+            },
+            "aws_api_gateway_stage": {
+                "stage": {"client_certificate_id": "${aws_api_gateway_client_certificate.cert.id}", "stage_name": "v1"}
+            },
+        }
+    }
     transformed, removed = emulator.transform(config)
     resources = transformed["resource"]
-    assert resources["aws_cloudfront_distribution"]["cdn"]["default_cache_behavior"]["cache_policy_id"] == \
-        emulator.SUBSTITUTED["aws_cloudfront_cache_policy"][0]
+    assert (
+        resources["aws_cloudfront_distribution"]["cdn"]["default_cache_behavior"]["cache_policy_id"]
+        == emulator.SUBSTITUTED["aws_cloudfront_cache_policy"][0]
+    )
     assert resources["aws_api_gateway_stage"]["stage"] == {"stage_name": "v1"}
     assert removed == ["aws_api_gateway_client_certificate.cert", "aws_cloudfront_cache_policy.video"]
 
@@ -42,17 +58,28 @@ def test_transform_stands_in_for_the_configured_zone_and_points_its_records_ther
 
     assert emulator.ZONE_NOTE == ZONE_NOTE and "aws_route53_zone" in emulator.STAND_INS
     note = {"//": {ZONE_NOTE: {"id": "Z0DEV0000000000000001", "name": "dev.example.com"}}}
-    config = {"resource": {"aws_route53_record": {
-        "api": {**note, "zone_id": "Z0DEV0000000000000001", "name": "api.dev.example.com", "type": "A"},
-        "validation": {**note, "zone_id": "Z0DEV0000000000000001", "name": "${x}", "type": "CNAME"},
-        "elsewhere": {"zone_id": "Z0OTHER", "name": "other.example.org", "type": "A"}}}}
+    config = {
+        "resource": {
+            "aws_route53_record": {
+                "api": {**note, "zone_id": "Z0DEV0000000000000001", "name": "api.dev.example.com", "type": "A"},
+                "validation": {**note, "zone_id": "Z0DEV0000000000000001", "name": "${x}", "type": "CNAME"},
+                "elsewhere": {"zone_id": "Z0OTHER", "name": "other.example.org", "type": "A"},
+            }
+        }
+    }
     transformed, removed = emulator.transform(config)
     resources = transformed["resource"]
-    assert resources["aws_route53_zone"] == {"emulator-zone-1": {
-        "name": "dev.example.com", "force_destroy": True, "comment": "emulator stand-in for Z0DEV0000000000000001"}}
+    assert resources["aws_route53_zone"] == {
+        "emulator-zone-1": {
+            "name": "dev.example.com",
+            "force_destroy": True,
+            "comment": "emulator stand-in for Z0DEV0000000000000001",
+        }
+    }
     records = resources["aws_route53_record"]
-    assert records["api"]["zone_id"] == records["validation"]["zone_id"] == \
-        "${aws_route53_zone.emulator-zone-1.zone_id}"
+    assert (
+        records["api"]["zone_id"] == records["validation"]["zone_id"] == "${aws_route53_zone.emulator-zone-1.zone_id}"
+    )
     assert records["elsewhere"]["zone_id"] == "Z0OTHER" and removed == []
 
 
@@ -70,21 +97,26 @@ def test_the_rehearsal_stands_in_for_each_environment_zone(emulated):
     stack = read("dev")
     assert [z["name"] for z in stack["resource"]["aws_route53_zone"].values()] == ["dev.video.example.com"]
     assert {r["zone_id"] for r in stack["resource"]["aws_route53_record"].values()} == {
-        "${aws_route53_zone.emulator-zone-1.zone_id}"}
+        "${aws_route53_zone.emulator-zone-1.zone_id}"
+    }
     override = read("dev", emulator.OVERRIDE)
     assert [p.get("alias") for p in override["provider"]["aws"]] == [p.get("alias") for p in stack["provider"]["aws"]]
     assert all(p["endpoints"][0]["route53"] == "https://127.0.0.1:1" for p in override["provider"]["aws"])
 
 
 def test_the_override_lifts_destroy_protection_and_leaves_the_copy_as_synthesized():
-    config = {"resource": {"aws_db_instance": {"db": {"deletion_protection": True,
-                                                      "lifecycle": {"prevent_destroy": True}}},
-                           "aws_s3_bucket": {"b": {"bucket": "x", "force_destroy": False}},
-                           "aws_sqs_queue": {"q": {"name": "q"}}}}
+    config = {
+        "resource": {
+            "aws_db_instance": {"db": {"deletion_protection": True, "lifecycle": {"prevent_destroy": True}}},
+            "aws_s3_bucket": {"b": {"bucket": "x", "force_destroy": False}},
+            "aws_sqs_queue": {"q": {"name": "q"}},
+        }
+    }
     override = emulator.override(config, "dev", "https://127.0.0.1:1")
-    assert override["resource"] == {"aws_db_instance": {"db": {"deletion_protection": False,
-                                                              "lifecycle": {"prevent_destroy": False}}},
-                                    "aws_s3_bucket": {"b": {"force_destroy": True}}}
+    assert override["resource"] == {
+        "aws_db_instance": {"db": {"deletion_protection": False, "lifecycle": {"prevent_destroy": False}}},
+        "aws_s3_bucket": {"b": {"force_destroy": True}},
+    }
     assert config["resource"]["aws_db_instance"]["db"]["deletion_protection"] is True
 
 
@@ -100,8 +132,9 @@ def test_the_override_points_the_s3_backend_at_the_emulator_and_keeps_the_rest_o
 def test_bootstrap_stacks_reach_their_account_as_its_administrator(emulated):
     """Only the bootstraps assume the stand-in administrator; environments run as the deploy role."""
     read, _ = emulated
-    roles = lambda stack: [p.get("assume_role", [{}])[0].get("role_arn")
-                           for p in read(stack, emulator.OVERRIDE)["provider"]["aws"]]
+    roles = lambda stack: [
+        p.get("assume_role", [{}])[0].get("role_arn") for p in read(stack, emulator.OVERRIDE)["provider"]["aws"]
+    ]
     assert roles("bootstrap-dev") == [emulator.admin_role("111111111111")]
     assert set(roles("state-backend")) == {emulator.admin_role("000000000000")}
     assert set(roles("dev")) == {None}
@@ -113,7 +146,9 @@ def test_what_the_emulator_cannot_serve_is_left_out_of_the_copy_only(emulated, s
     assert left_out["dev"]
     # The account's controls moto cannot serve (docs/compliance.md); the rest of the bootstrap is applied.
     assert sorted(address.split(".")[0] for address in left_out["bootstrap-dev"]) == [
-        "aws_computeoptimizer_enrollment_status", "aws_securityhub_standards_subscription"]
+        "aws_computeoptimizer_enrollment_status",
+        "aws_securityhub_standards_subscription",
+    ]
     for stack in ("dev", "bootstrap-dev"):
         for address in left_out[stack]:
             rtype, name = address.split(".", 1)
@@ -141,19 +176,39 @@ def test_patches_are_pinned_to_the_moto_version(patched):
     assert moto.__version__ == MOTO_VERSION and patched == list(PATCHES)
 
 
-TLS_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": ["s3:*"],
-     "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+TLS_ONLY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": ["s3:*"],
+                "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+)
 
 
 def test_patched_bool_condition_and_deny_evaluation(patched):
     from moto.iam.access_control import IAMPolicy, PermissionResult
 
     policy = IAMPolicy(TLS_ONLY)
-    assert policy.is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k",
-                                      incoming_condition_values={"aws:SecureTransport": "true"}) == PermissionResult.NEUTRAL
-    assert policy.is_action_permitted("s3:GetObject", "arn:aws:s3:::b/k",
-                                      incoming_condition_values={"aws:SecureTransport": "false"}) == PermissionResult.DENIED
+    assert (
+        policy.is_action_permitted(
+            "s3:GetObject", "arn:aws:s3:::b/k", incoming_condition_values={"aws:SecureTransport": "true"}
+        )
+        == PermissionResult.NEUTRAL
+    )
+    assert (
+        policy.is_action_permitted(
+            "s3:GetObject", "arn:aws:s3:::b/k", incoming_condition_values={"aws:SecureTransport": "false"}
+        )
+        == PermissionResult.DENIED
+    )
 
 
 def test_patched_bucket_policy_sees_tls_and_delete_markers_dispose(patched):
@@ -173,8 +228,12 @@ def test_patched_method_settings_unescape_the_path(patched):
     stage = models.Stage.__new__(models.Stage)
     stage.method_settings = {}
     # What provider 5.100.0 sends (captured from a real apply against the emulator).
-    stage.apply_operations([{"op": "replace", "path": "/videos/{id}/GET/caching/enabled", "value": "true"},
-                            {"op": "replace", "path": "/videos/GET/caching/ttlInSeconds", "value": "60"}])
+    stage.apply_operations(
+        [
+            {"op": "replace", "path": "/videos/{id}/GET/caching/enabled", "value": "true"},
+            {"op": "replace", "path": "/videos/GET/caching/ttlInSeconds", "value": "60"},
+        ]
+    )
     assert sorted(stage.method_settings) == ["videos/GET", "videos/{id}/GET"]
     assert stage.method_settings["videos/{id}/GET"]["cachingEnabled"] is True
     assert stage.method_settings["videos/GET"]["cacheTtlInSeconds"] == 60
@@ -186,13 +245,20 @@ def test_patched_autoscaling_keeps_tags_per_arn(patched):
 
     with mock_aws():
         boto3.client("dynamodb", region_name="eu-west-1").create_table(
-            TableName="t", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            TableName="t",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-            ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+            ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+        )
         client = boto3.client("application-autoscaling", region_name="eu-west-1")
         arn = client.register_scalable_target(
-            ServiceNamespace="dynamodb", ResourceId="table/t", ScalableDimension="dynamodb:table:ReadCapacityUnits",
-            MinCapacity=1, MaxCapacity=2, Tags={"Environment": "dev"})["ScalableTargetARN"]
+            ServiceNamespace="dynamodb",
+            ResourceId="table/t",
+            ScalableDimension="dynamodb:table:ReadCapacityUnits",
+            MinCapacity=1,
+            MaxCapacity=2,
+            Tags={"Environment": "dev"},
+        )["ScalableTargetARN"]
         client.tag_resource(ResourceARN=arn, Tags={"Project": "video-ingest"})
         client.untag_resource(ResourceARN=arn, TagKeys=["Environment"])
         assert client.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"Project": "video-ingest"}
@@ -215,8 +281,9 @@ def test_patched_acm_describes_the_requested_key_algorithm(patched):
 
     with mock_aws():
         client = boto3.client("acm", region_name="eu-west-1")
-        ec = client.request_certificate(DomainName="a.example.com", ValidationMethod="DNS",
-                                        KeyAlgorithm="EC_prime256v1")["CertificateArn"]
+        ec = client.request_certificate(
+            DomainName="a.example.com", ValidationMethod="DNS", KeyAlgorithm="EC_prime256v1"
+        )["CertificateArn"]
         plain = client.request_certificate(DomainName="b.example.com", ValidationMethod="DNS")["CertificateArn"]
         assert client.describe_certificate(CertificateArn=ec)["Certificate"]["KeyAlgorithm"] == "EC_prime256v1"
         assert client.describe_certificate(CertificateArn=plain)["Certificate"]["KeyAlgorithm"] == "RSA_2048"
@@ -226,16 +293,32 @@ def test_patched_cloudfront_accepts_a_default_behaviour_on_an_origin_group(patch
     import boto3
     from moto import mock_aws
 
-    origin = lambda name: {"Id": name, "DomainName": f"{name}.s3.amazonaws.com",
-                           "S3OriginConfig": {"OriginAccessIdentity": ""}}
+    origin = lambda name: {
+        "Id": name,
+        "DomainName": f"{name}.s3.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+    }
     config = {
-        "CallerReference": "failover", "Comment": "", "Enabled": True,
+        "CallerReference": "failover",
+        "Comment": "",
+        "Enabled": True,
         "Origins": {"Quantity": 2, "Items": [origin("primary"), origin("replica")]},
-        "OriginGroups": {"Quantity": 1, "Items": [{
-            "Id": "failover", "FailoverCriteria": {"StatusCodes": {"Quantity": 1, "Items": [503]}},
-            "Members": {"Quantity": 2, "Items": [{"OriginId": "primary"}, {"OriginId": "replica"}]}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "failover", "ViewerProtocolPolicy": "https-only",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}}
+        "OriginGroups": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "failover",
+                    "FailoverCriteria": {"StatusCodes": {"Quantity": 1, "Items": [503]}},
+                    "Members": {"Quantity": 2, "Items": [{"OriginId": "primary"}, {"OriginId": "replica"}]},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "failover",
+            "ViewerProtocolPolicy": "https-only",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+    }
     with mock_aws():
         client = boto3.client("cloudfront", region_name="us-east-1")
         created = client.create_distribution(DistributionConfig=config)["Distribution"]
@@ -255,13 +338,23 @@ def test_patched_security_group_rules_keep_the_description_of_a_group_reference(
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="eu-west-1")
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        app, db = (ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
-                   for name in ("app", "db"))
-        [rule] = ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[{
-            "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
-            "UserIdGroupPairs": [{"GroupId": app, "Description": "app to database"}]}])["SecurityGroupRules"]
+        app, db = (
+            ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"] for name in ("app", "db")
+        )
+        [rule] = ec2.authorize_security_group_ingress(
+            GroupId=db,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 5432,
+                    "ToPort": 5432,
+                    "UserIdGroupPairs": [{"GroupId": app, "Description": "app to database"}],
+                }
+            ],
+        )["SecurityGroupRules"]
         [read] = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]])[
-            "SecurityGroupRules"]
+            "SecurityGroupRules"
+        ]
         assert read["Description"] == "app to database"
         assert read["ReferencedGroupInfo"]["GroupId"] == app
 
@@ -270,18 +363,32 @@ def test_patched_ecs_services_keep_strategy_deployment_and_grace_period(patched)
     import boto3
     from moto import mock_aws
 
-    strategy = [{"capacityProvider": "FARGATE", "weight": 1, "base": 1},
-                {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0}]
-    deployment = {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
-                  "maximumPercent": 200, "minimumHealthyPercent": 100}
+    strategy = [
+        {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+        {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
+    ]
+    deployment = {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+    }
     with mock_aws():
         ecs = boto3.client("ecs", region_name="eu-west-1")
         ecs.create_cluster(clusterName="c")
-        ecs.register_task_definition(family="t", containerDefinitions=[{"name": "app", "image": "nginx:1", "memory": 512}])
-        ecs.create_service(cluster="c", serviceName="s", taskDefinition="t", desiredCount=1,
-                           capacityProviderStrategy=strategy, deploymentConfiguration=deployment,
-                           healthCheckGracePeriodSeconds=60, availabilityZoneRebalancing="DISABLED",
-                           enableECSManagedTags=True)
+        ecs.register_task_definition(
+            family="t", containerDefinitions=[{"name": "app", "image": "nginx:1", "memory": 512}]
+        )
+        ecs.create_service(
+            cluster="c",
+            serviceName="s",
+            taskDefinition="t",
+            desiredCount=1,
+            capacityProviderStrategy=strategy,
+            deploymentConfiguration=deployment,
+            healthCheckGracePeriodSeconds=60,
+            availabilityZoneRebalancing="DISABLED",
+            enableECSManagedTags=True,
+        )
         [service] = ecs.describe_services(cluster="c", services=["s"])["services"]
         assert service["capacityProviderStrategy"] == strategy
         assert service["deploymentConfiguration"] == deployment
@@ -302,11 +409,22 @@ def test_patched_api_gateway_integration_keeps_cache_key_parameters(patched):
         root = api.get_resources(restApiId=rest_api)["items"][0]["id"]
         videos = api.create_resource(restApiId=rest_api, parentId=root, pathPart="videos")["id"]
         video = api.create_resource(restApiId=rest_api, parentId=videos, pathPart="{id}")["id"]
-        api.put_method(restApiId=rest_api, resourceId=video, httpMethod="GET", authorizationType="NONE",
-                       requestParameters={"method.request.path.id": True})
-        put = api.put_integration(restApiId=rest_api, resourceId=video, httpMethod="GET", type="HTTP_PROXY",
-                                  integrationHttpMethod="GET", uri="https://example.com/videos/{id}",
-                                  cacheKeyParameters=["method.request.path.id"])
+        api.put_method(
+            restApiId=rest_api,
+            resourceId=video,
+            httpMethod="GET",
+            authorizationType="NONE",
+            requestParameters={"method.request.path.id": True},
+        )
+        put = api.put_integration(
+            restApiId=rest_api,
+            resourceId=video,
+            httpMethod="GET",
+            type="HTTP_PROXY",
+            integrationHttpMethod="GET",
+            uri="https://example.com/videos/{id}",
+            cacheKeyParameters=["method.request.path.id"],
+        )
         read = api.get_integration(restApiId=rest_api, resourceId=video, httpMethod="GET")
         assert put["cacheKeyParameters"] == read["cacheKeyParameters"] == ["method.request.path.id"]
 
@@ -316,13 +434,27 @@ def test_patched_cloudfront_returns_the_config_as_given(patched):
     from moto import mock_aws
 
     config = {
-        "CallerReference": "as-given", "Comment": "", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "videos", "DomainName": "videos.s3.eu-west-1.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""},
-                                              "OriginAccessControlId": "E2OAC"}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "videos", "ViewerProtocolPolicy": "https-only",
-                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
-        "ViewerCertificate": {"CloudFrontDefaultCertificate": True}}
+        "CallerReference": "as-given",
+        "Comment": "",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "videos",
+                    "DomainName": "videos.s3.eu-west-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": "E2OAC",
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "videos",
+            "ViewerProtocolPolicy": "https-only",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+        "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+    }
     with mock_aws():
         client = boto3.client("cloudfront", region_name="us-east-1")
         created = client.create_distribution(DistributionConfig=config)["Distribution"]
@@ -331,9 +463,14 @@ def test_patched_cloudfront_returns_the_config_as_given(patched):
         assert read["Origins"]["Items"][0]["OriginAccessControlId"] == "E2OAC"
         assert "SSLSupportMethod" not in read["ViewerCertificate"]
         assert read["ViewerCertificate"]["CloudFrontDefaultCertificate"] is True
-        config.update(CallerReference="acm", ViewerCertificate={
-            "ACMCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/c", "SSLSupportMethod": "sni-only",
-            "MinimumProtocolVersion": "TLSv1.2_2021"})
+        config.update(
+            CallerReference="acm",
+            ViewerCertificate={
+                "ACMCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/c",
+                "SSLSupportMethod": "sni-only",
+                "MinimumProtocolVersion": "TLSv1.2_2021",
+            },
+        )
         created = client.create_distribution(DistributionConfig=config)["Distribution"]
         read = client.get_distribution_config(Id=created["Id"])["DistributionConfig"]["ViewerCertificate"]
         assert read["CloudFrontDefaultCertificate"] is False and read["SSLSupportMethod"] == "sni-only"
@@ -356,16 +493,22 @@ def test_patched_rds_parameters_are_the_users_and_sqs_redrive_policy_is_compact(
     with mock_aws():
         rds = boto3.client("rds", region_name="eu-west-1")
         rds.create_db_parameter_group(DBParameterGroupName="p", DBParameterGroupFamily="postgres15", Description="d")
-        rds.modify_db_parameter_group(DBParameterGroupName="p", Parameters=[
-            {"ParameterName": "log_connections", "ParameterValue": "1", "ApplyMethod": "immediate"}])
+        rds.modify_db_parameter_group(
+            DBParameterGroupName="p",
+            Parameters=[{"ParameterName": "log_connections", "ParameterValue": "1", "ApplyMethod": "immediate"}],
+        )
         [parameter] = rds.describe_db_parameters(DBParameterGroupName="p")["Parameters"]
         assert parameter["Source"] == "user" and parameter["ParameterValue"] == "1"
         sqs = boto3.client("sqs", region_name="eu-west-1")
         dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue = sqs.create_queue(QueueName="q", Attributes={"RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})})["QueueUrl"]
-        policy = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"]
+        queue = sqs.create_queue(
+            QueueName="q",
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})},
+        )["QueueUrl"]
+        policy = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])["Attributes"][
+            "RedrivePolicy"
+        ]
         assert policy == f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":5}}'
 
 
@@ -375,8 +518,14 @@ def test_patched_rds_instances_have_their_own_resource_ids(patched):
 
     with mock_aws():
         rds = boto3.client("rds", region_name="eu-west-1")
-        rds.create_db_instance(DBInstanceIdentifier="primary", DBInstanceClass="db.t3.micro", Engine="postgres",
-                               MasterUsername="app", MasterUserPassword="not-a-real-password", AllocatedStorage=20)
+        rds.create_db_instance(
+            DBInstanceIdentifier="primary",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="app",
+            MasterUserPassword="not-a-real-password",
+            AllocatedStorage=20,
+        )
         rds.create_db_instance_read_replica(DBInstanceIdentifier="replica", SourceDBInstanceIdentifier="primary")
         ids = {db["DBInstanceIdentifier"]: db["DbiResourceId"] for db in rds.describe_db_instances()["DBInstances"]}
         assert len(set(ids.values())) == 2
@@ -392,11 +541,17 @@ def test_patched_rds_instance_gets_awss_default_ca_unless_it_names_one(patched):
 
     with mock_aws():
         rds = boto3.client("rds", region_name="eu-west-1")
-        common = dict(DBInstanceClass="db.t3.micro", Engine="postgres", MasterUsername="app",
-                      MasterUserPassword="not-a-real-password", AllocatedStorage=20)
+        common = dict(
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="app",
+            MasterUserPassword="not-a-real-password",
+            AllocatedStorage=20,
+        )
         created = rds.create_db_instance(DBInstanceIdentifier="default", **common)["DBInstance"]
-        named = rds.create_db_instance(DBInstanceIdentifier="named", CACertificateIdentifier="rds-ca-ecc384-g1",
-                                       **common)["DBInstance"]
+        named = rds.create_db_instance(
+            DBInstanceIdentifier="named", CACertificateIdentifier="rds-ca-ecc384-g1", **common
+        )["DBInstance"]
         assert created["CACertificateIdentifier"] == DEFAULT_RDS_CA == "rds-ca-rsa2048-g1"
         assert named["CACertificateIdentifier"] == "rds-ca-ecc384-g1"
 
@@ -407,11 +562,19 @@ def test_patched_rds_replica_of_a_multi_az_primary_starts_single_az_without_back
 
     with mock_aws():
         rds = boto3.client("rds", region_name="eu-west-1")
-        rds.create_db_instance(DBInstanceIdentifier="primary", DBInstanceClass="db.t3.micro", Engine="postgres",
-                               MasterUsername="app", MasterUserPassword="not-a-real-password", AllocatedStorage=20,
-                               MultiAZ=True, BackupRetentionPeriod=30)
-        replica = rds.create_db_instance_read_replica(DBInstanceIdentifier="replica",
-                                                      SourceDBInstanceIdentifier="primary")["DBInstance"]
+        rds.create_db_instance(
+            DBInstanceIdentifier="primary",
+            DBInstanceClass="db.t3.micro",
+            Engine="postgres",
+            MasterUsername="app",
+            MasterUserPassword="not-a-real-password",
+            AllocatedStorage=20,
+            MultiAZ=True,
+            BackupRetentionPeriod=30,
+        )
+        replica = rds.create_db_instance_read_replica(
+            DBInstanceIdentifier="replica", SourceDBInstanceIdentifier="primary"
+        )["DBInstance"]
         assert replica["MultiAZ"] is False and replica["BackupRetentionPeriod"] == 0
         [primary] = rds.describe_db_instances(DBInstanceIdentifier="primary")["DBInstances"]
         assert primary["MultiAZ"] is True and primary["BackupRetentionPeriod"] == 30
@@ -426,11 +589,15 @@ def test_patched_backup_lists_the_tags_of_a_vault(patched):
 
         backup = boto3.client("backup", region_name="eu-west-1")
         arn = backup.create_backup_vault(BackupVaultName="v", BackupVaultTags={"Project": "video-ingest"})[
-            "BackupVaultArn"]
+            "BackupVaultArn"
+        ]
         assert backup.list_tags(ResourceArn=arn)["Tags"] == {"Project": "video-ingest"}
         response = BackupResponse.__new__(BackupResponse)  # the provider's path has no trailing slash
-        response.path, response.current_account, response.region = f"/tags/{arn.replace(':', '%3A')}", \
-            "123456789012", "eu-west-1"
+        response.path, response.current_account, response.region = (
+            f"/tags/{arn.replace(':', '%3A')}",
+            "123456789012",
+            "eu-west-1",
+        )
         assert json.loads(response.list_tags())["Tags"] == {"Project": "video-ingest"}
 
 
@@ -523,9 +690,15 @@ def test_patched_sts_assumes_only_existing_roles_that_admit_the_caller(patched):
     from tools.rehearsal.emulator import admin_role
 
     def client(service, credentials=None, region="eu-west-1"):
-        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"} if credentials is None else {
-            "aws_access_key_id": credentials["AccessKeyId"], "aws_secret_access_key": credentials["SecretAccessKey"],
-            "aws_session_token": credentials["SessionToken"]}
+        keys = (
+            {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+            if credentials is None
+            else {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+        )
         return boto3.client(service, region_name=region, **keys)
 
     def refused(call) -> str:
@@ -535,28 +708,51 @@ def test_patched_sts_assumes_only_existing_roles_that_admit_the_caller(patched):
         return error.value.response["Error"]["Message"]
 
     with mock_aws():
-        as_admin = lambda account: client("sts").assume_role(
-            RoleArn=admin_role(account), RoleSessionName="admin")["Credentials"]
+        as_admin = lambda account: client("sts").assume_role(RoleArn=admin_role(account), RoleSessionName="admin")[
+            "Credentials"
+        ]
         env_iam, state_iam = client("iam", as_admin("111111111111")), client("iam", as_admin("000000000000"))
         provider = env_iam.create_open_id_connect_provider(
-            Url="https://token.actions.githubusercontent.com", ClientIDList=["sts.amazonaws.com"],
-            ThumbprintList=["0" * 40])["OpenIDConnectProviderArn"]
-        deploy = env_iam.create_role(RoleName="video-ingest-dev-deploy", AssumeRolePolicyDocument=web_identity_trust(
-            provider, audience="sts.amazonaws.com", subjects=["repo:o/r:environment:dev"]))["Role"]["Arn"]
-        state = state_iam.create_role(RoleName="state", AssumeRolePolicyDocument=account_trust(
-            ["111111111111"], condition={"ArnEquals": {"aws:PrincipalArn": deploy}}))["Role"]["Arn"]
+            Url="https://token.actions.githubusercontent.com",
+            ClientIDList=["sts.amazonaws.com"],
+            ThumbprintList=["0" * 40],
+        )["OpenIDConnectProviderArn"]
+        deploy = env_iam.create_role(
+            RoleName="video-ingest-dev-deploy",
+            AssumeRolePolicyDocument=web_identity_trust(
+                provider, audience="sts.amazonaws.com", subjects=["repo:o/r:environment:dev"]
+            ),
+        )["Role"]["Arn"]
+        state = state_iam.create_role(
+            RoleName="state",
+            AssumeRolePolicyDocument=account_trust(
+                ["111111111111"], condition={"ArnEquals": {"aws:PrincipalArn": deploy}}
+            ),
+        )["Role"]["Arn"]
         sts = client("sts")
 
         web = lambda role, sub: sts.assume_role_with_web_identity(
-            RoleArn=role, RoleSessionName="ci", WebIdentityToken=_token(sub))["Credentials"]
-        assert "does not trust a token for 'repo:o/r:pull_request'" in refused(lambda: web(deploy, "repo:o/r:pull_request"))
-        assert "does not exist" in refused(lambda: web("arn:aws:iam::111111111111:role/nobody", "repo:o/r:environment:dev"))
+            RoleArn=role, RoleSessionName="ci", WebIdentityToken=_token(sub)
+        )["Credentials"]
+        assert "does not trust a token for 'repo:o/r:pull_request'" in refused(
+            lambda: web(deploy, "repo:o/r:pull_request")
+        )
+        assert "does not exist" in refused(
+            lambda: web("arn:aws:iam::111111111111:role/nobody", "repo:o/r:environment:dev")
+        )
         session = web(deploy, "repo:o/r:environment:dev")
         assume_state = lambda: client("sts", session).assume_role(RoleArn=state, RoleSessionName="state")
         assert "no policy of its own allows sts:AssumeRole" in refused(assume_state)
-        env_iam.put_role_policy(RoleName="video-ingest-dev-deploy", PolicyName="state", PolicyDocument=policy(
-            statement("ReachState", ["sts:AssumeRole"], [state])))
+        env_iam.put_role_policy(
+            RoleName="video-ingest-dev-deploy",
+            PolicyName="state",
+            PolicyDocument=policy(statement("ReachState", ["sts:AssumeRole"], [state])),
+        )
         assert assume_state()["Credentials"]["AccessKeyId"]
-        state_iam.update_assume_role_policy(RoleName="state", PolicyDocument=account_trust(
-            ["111111111111"], condition={"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/other"}}))
+        state_iam.update_assume_role_policy(
+            RoleName="state",
+            PolicyDocument=account_trust(
+                ["111111111111"], condition={"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/other"}}
+            ),
+        )
         assert "is not trusted by" in refused(assume_state)

@@ -1,4 +1,5 @@
 """The emulator patch the API's private integrations need (tools/rehearsal/emulator_server.py PATCHES)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,10 +21,17 @@ def test_patched_api_gateway_integration_keeps_its_vpc_link_connection_id():
         root = api.get_resources(restApiId=rest_api)["items"][0]["id"]
         videos = api.create_resource(restApiId=rest_api, parentId=root, pathPart="videos")["id"]
         api.put_method(restApiId=rest_api, resourceId=videos, httpMethod="GET", authorizationType="NONE")
-        put = api.put_integration(restApiId=rest_api, resourceId=videos, httpMethod="GET", type="HTTP_PROXY",
-                                  integrationHttpMethod="GET", uri="https://api.example.com/videos",
-                                  connectionType="VPC_LINK", connectionId="abc123",
-                                  cacheKeyParameters=["method.request.header.x-api-key"])
+        put = api.put_integration(
+            restApiId=rest_api,
+            resourceId=videos,
+            httpMethod="GET",
+            type="HTTP_PROXY",
+            integrationHttpMethod="GET",
+            uri="https://api.example.com/videos",
+            connectionType="VPC_LINK",
+            connectionId="abc123",
+            cacheKeyParameters=["method.request.header.x-api-key"],
+        )
         read = api.get_integration(restApiId=rest_api, resourceId=videos, httpMethod="GET")
         assert put["connectionId"] == read["connectionId"] == "abc123"
         assert read["connectionType"] == "VPC_LINK"

@@ -1,5 +1,6 @@
 """The rehearsal's permission check (tools/rehearsal/permissions.py): calls read from the provider's log, turned into
 what AWS authorizes, and evaluated against the deploy role's policies as synthesized."""
+
 from __future__ import annotations
 
 import copy
@@ -41,15 +42,21 @@ def test_the_recorded_calls_pass_and_a_role_without_the_boundary_is_denied(stack
     report = run(stacks, *read_calls(log))
     assert report.denied == [] and report.unknown == []
     # The load balancer's first use creates its service-linked role; the tagged role needs iam:TagRole too.
-    assert {"iam:CreateRole", "iam:TagRole", "elasticloadbalancing:CreateLoadBalancer",
-            "iam:CreateServiceLinkedRole"} <= report.actions
+    assert {
+        "iam:CreateRole",
+        "iam:TagRole",
+        "elasticloadbalancing:CreateLoadBalancer",
+        "iam:CreateServiceLinkedRole",
+    } <= report.actions
     unbounded = Call("IAM", "CreateRole", "eu-west-1", "POST", "", "Action=CreateRole&RoleName=video-ingest-dev-x")
     [denial] = run(stacks, unbounded).denied
     assert denial.startswith("IAM CreateRole in eu-west-1: iam:CreateRole on arn:aws:iam::111111111111:role/video-")
 
 
 def test_a_role_passed_to_a_service_needs_pass_role_for_that_service(stacks):
-    body = json.dumps({"family": "video-ingest-dev-api", "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/video-ingest-dev-api-task"})
+    body = json.dumps(
+        {"family": "video-ingest-dev-api", "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/video-ingest-dev-api-task"}
+    )
     register = Call("ECS", "RegisterTaskDefinition", "eu-west-1", "POST", "", body)
     assert run(stacks, register).denied == []
     documents = deploy_role_documents(stacks["bootstrap-dev"])
@@ -61,12 +68,19 @@ def test_a_role_passed_to_a_service_needs_pass_role_for_that_service(stacks):
     assert "iam:PassRole on arn:aws:iam::111111111111:role/video-ingest-dev-api-task" in denial
 
 
-@pytest.mark.parametrize("missing, call, needed", [
-    # The issue's findings, each caught by the check if the deploy role lacked it again:
-    ("route53:*", Call("ServiceDiscovery", "CreatePrivateDnsNamespace", "eu-west-1", "POST"), "route53:CreateHostedZone"),
-    ("backup-storage:*", Call("Backup", "CreateBackupVault", "eu-west-1", "PUT"), "backup-storage:MountCapsule"),
-    ("eu-central-1", Call("KMS", "CreateKey", "eu-central-1", "POST"), "kms:CreateKey"),
-])
+@pytest.mark.parametrize(
+    "missing, call, needed",
+    [
+        # The issue's findings, each caught by the check if the deploy role lacked it again:
+        (
+            "route53:*",
+            Call("ServiceDiscovery", "CreatePrivateDnsNamespace", "eu-west-1", "POST"),
+            "route53:CreateHostedZone",
+        ),
+        ("backup-storage:*", Call("Backup", "CreateBackupVault", "eu-west-1", "PUT"), "backup-storage:MountCapsule"),
+        ("eu-central-1", Call("KMS", "CreateKey", "eu-central-1", "POST"), "kms:CreateKey"),
+    ],
+)
 def test_what_the_first_deploy_review_found_missing_would_be_denied(stacks, missing, call, needed):
     assert run(stacks, call).denied == []
     documents = copy.deepcopy(deploy_role_documents(stacks["bootstrap-dev"]))

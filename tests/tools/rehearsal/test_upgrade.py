@@ -1,5 +1,6 @@
 """The upgrade rehearsal's working copy: the base commit's stack under the head's backend, with the emulator's
 override files (tools/rehearsal/upgrade.py)."""
+
 from __future__ import annotations
 
 import json
@@ -11,9 +12,11 @@ from tools.rehearsal.upgrade import DRIFT_OVERRIDE, _install
 def test_the_upgrade_installs_the_base_under_the_head_s_backend_with_both_override_files(tmp_path):
     def synth(name: str, bucket: str) -> tuple:
         out = tmp_path / name
-        config = {"terraform": {"backend": {"s3": {"bucket": bucket, "key": "dev.tfstate"}}},
-                  "provider": {"aws": [{"region": "eu-west-1"}]},
-                  "resource": {"aws_kms_key": {"key": {"description": name}}}}
+        config = {
+            "terraform": {"backend": {"s3": {"bucket": bucket, "key": "dev.tfstate"}}},
+            "provider": {"aws": [{"region": "eu-west-1"}]},
+            "resource": {"aws_kms_key": {"key": {"description": name}}},
+        }
         (out / "stacks" / "dev").mkdir(parents=True)
         (out / "stacks" / "dev" / "cdk.tf.json").write_text(json.dumps(config))
         return out, emulator.emulate(out, out, "https://127.0.0.1:1")
@@ -27,4 +30,5 @@ def test_the_upgrade_installs_the_base_under_the_head_s_backend_with_both_overri
     assert read(emulator.OVERRIDE)["terraform"]["backend"]["s3"]["bucket"] == "new-state"
     assert read("cdk.tf.json")["resource"]["aws_kms_key"]["key"]["description"] == "base"
     assert read(DRIFT_OVERRIDE)["resource"]["aws_kms_key"]["key"]["lifecycle"]["ignore_changes"] == [
-        "rotation_period_in_days"] and ignored == ["aws_kms_key.rotation_period_in_days"]
+        "rotation_period_in_days"
+    ] and ignored == ["aws_kms_key.rotation_period_in_days"]

@@ -1,4 +1,5 @@
 """The rehearsal's verdicts are decided from values; the text is only rendered from them."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,19 +37,34 @@ def test_recreate_needs_every_resource_again_and_none_left():
 
 
 def test_an_environment_passes_only_when_every_outcome_does():
-    passed = Result("prod", applied=5, second_plan=CLEAN, destroyed=Teardown.OK, lock=LockRace(True, True, CLEAN),
-                    actions=12, data_path=DATA_PATH_OK)
+    passed = Result(
+        "prod",
+        applied=5,
+        second_plan=CLEAN,
+        destroyed=Teardown.OK,
+        lock=LockRace(True, True, CLEAN),
+        actions=12,
+        data_path=DATA_PATH_OK,
+    )
     assert passed.ok
-    failures = [dict(second_plan=SecondPlan(unexplained=("x: y",))), dict(destroyed=Teardown.LEFT_RESOURCES),
-                dict(lock=LockRace(True, False, CLEAN)), dict(recreated=Recreate(5, 4, 0)), dict(denied=["s3:Get"]),
-                dict(actions=0), dict(error="terraform apply failed"), dict(data_path=[]),
-                dict(data_path=[Check("event", Outcome.OK), Check("multipart", Outcome.FAILED)])]
+    failures = [
+        dict(second_plan=SecondPlan(unexplained=("x: y",))),
+        dict(destroyed=Teardown.LEFT_RESOURCES),
+        dict(lock=LockRace(True, False, CLEAN)),
+        dict(recreated=Recreate(5, 4, 0)),
+        dict(denied=["s3:Get"]),
+        dict(actions=0),
+        dict(error="terraform apply failed"),
+        dict(data_path=[]),
+        dict(data_path=[Check("event", Outcome.OK), Check("multipart", Outcome.FAILED)]),
+    ]
     assert not [change for change in failures if dataclasses.replace(passed, **change).ok]
 
 
 def test_the_upgrade_environment_passes_without_data_path_checks():
-    upgraded = Result("staging", path="upgrade from abc123", applied=5, second_plan=CLEAN, destroyed=Teardown.OK,
-                      actions=12)
+    upgraded = Result(
+        "staging", path="upgrade from abc123", applied=5, second_plan=CLEAN, destroyed=Teardown.OK, actions=12
+    )
     assert upgraded.ok and not dataclasses.replace(upgraded, path="terraform").ok
 
 

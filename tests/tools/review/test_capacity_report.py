@@ -1,5 +1,6 @@
 """`make capacity-report ENV=…` (issue #25): the always-on resources of the synthesized stacks, their size and
 hours, and which a reservation or Savings Plan could cover. A report: it names no purchase API."""
+
 from __future__ import annotations
 
 import subprocess
@@ -47,8 +48,10 @@ def test_staging_commits_to_its_on_demand_base_only(stacks):
 
 
 def test_on_demand_share_is_the_base_then_the_weights_rounded_down():
-    strategy = [{"capacity_provider": "FARGATE", "base": 1, "weight": 1},
-                {"capacity_provider": "FARGATE_SPOT", "weight": 3}]
+    strategy = [
+        {"capacity_provider": "FARGATE", "base": 1, "weight": 1},
+        {"capacity_provider": "FARGATE_SPOT", "weight": 3},
+    ]
     assert [_on_demand_tasks(n, strategy) for n in (1, 2, 5, 9)] == [1, 1, 2, 3]
     assert _on_demand_tasks(3, []) == 3
     assert _on_demand_tasks(3, [{"capacity_provider": "FARGATE_SPOT", "weight": 1}]) == 0
@@ -63,11 +66,20 @@ def test_markdown_table_has_a_row_per_item_and_no_purchase(stacks):
 
 
 def test_cli_reports_from_cdktf_out_and_refuses_a_missing_stack(synth_dir, tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "tools.review.capacity_report", "staging", "--stacks-dir",
-                         str(synth_dir / "stacks")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "tools.review.capacity_report", "staging", "--stacks-dir", str(synth_dir / "stacks")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0 and "| video-ingest-staging-db | RDS primary (Multi-AZ) | db.t3.small |" in ok.stdout
-    missing = subprocess.run([sys.executable, "-m", "tools.review.capacity_report", "prod",
-                              "--stacks-dir", str(tmp_path)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [sys.executable, "-m", "tools.review.capacity_report", "prod", "--stacks-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 2 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
     assert "no synthesized stack; run `make synth` first" in missing.stderr

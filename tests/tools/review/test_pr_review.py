@@ -1,4 +1,5 @@
 """Pull-request review: the read-only real-state plan, the one comment, and the workflow that wires them."""
+
 from __future__ import annotations
 
 import json
@@ -20,22 +21,35 @@ def test_the_default_state_role_is_the_state_backends_read_role():
 
 
 def test_review_plan_drops_the_deploy_role_and_replaces_the_backends_state_role(synth_dir, tmp_path):
-    work = prepare("prod", STATE_READ_ROLE, synth_dir / "stacks", tmp_path,
-                   extra_backend={"endpoints": {"sts": "http://127.0.0.1:9", "s3": "http://127.0.0.1:9"}})
+    work = prepare(
+        "prod",
+        STATE_READ_ROLE,
+        synth_dir / "stacks",
+        tmp_path,
+        extra_backend={"endpoints": {"sts": "http://127.0.0.1:9", "s3": "http://127.0.0.1:9"}},
+    )
     config = json.loads((work / "cdk.tf.json").read_text())
     providers = config["provider"]["aws"]
-    assert providers and all("assume_role" not in p and p["allowed_account_ids"] == ["333333333333"]
-                             for p in providers)
+    assert providers and all("assume_role" not in p and p["allowed_account_ids"] == ["333333333333"] for p in providers)
     backend_role = config["terraform"]["backend"]["s3"]["assume_role"]["role_arn"]
     assert backend_role.endswith("/video-ingest-terraform-state-prod")
     # terraform takes the backend's assume_role from the -backend-config file: the role it tries is the read one
     # (the endpoints point at a closed local port, so nothing leaves this machine).
-    env = terraform_env(AWS_ACCESS_KEY_ID="AKIAOFFLINEPLAN00000", AWS_SECRET_ACCESS_KEY="offline", AWS_MAX_ATTEMPTS="1",
-                        AWS_EC2_METADATA_DISABLED="true")
+    env = terraform_env(
+        AWS_ACCESS_KEY_ID="AKIAOFFLINEPLAN00000",
+        AWS_SECRET_ACCESS_KEY="offline",
+        AWS_MAX_ATTEMPTS="1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     env.pop("AWS_PROFILE", None)
-    result = subprocess.run([TERRAFORM, "init", "-input=false", "-no-color", "-reconfigure",
-                             f"-backend-config={BACKEND_CONFIG}"], cwd=work, env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [TERRAFORM, "init", "-input=false", "-no-color", "-reconfigure", f"-backend-config={BACKEND_CONFIG}"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert f"IAM Role ({STATE_READ_ROLE})" in " ".join((result.stdout + result.stderr).split())
 
@@ -49,7 +63,10 @@ def test_pull_request_workflow_plans_real_state_only_where_configured():
     plan_job = jobs["real-plan"]
     assert plan_job["permissions"] == {"contents": "read", "id-token": "write"}
     assert [m["role_variable"] for m in plan_job["strategy"]["matrix"]["include"]] == [
-        "AWS_PLAN_ROLE_DEV", "AWS_PLAN_ROLE_STAGING", "AWS_PLAN_ROLE_PROD"]
+        "AWS_PLAN_ROLE_DEV",
+        "AWS_PLAN_ROLE_STAGING",
+        "AWS_PLAN_ROLE_PROD",
+    ]
     assert plan_job["env"]["PLAN_ROLE"] == "${{ vars[matrix.role_variable] }}"
     assert plan_job["env"]["STATE_READ_ROLE"] == "${{ vars[matrix.state_role_variable] }}"
     assert "environment" not in plan_job  # the plan role trusts the pull_request subject, not an environment

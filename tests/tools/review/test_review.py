@@ -1,4 +1,5 @@
 """Pull-request review tooling: plan summaries from real plans, linted workflows (diagrams: test_diagram.py)."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,13 @@ from tools.common.terraform import run, terraform_env
 from tools.review.plan_summary import summarize
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAOFFLINEPLAN00000", "AWS_SECRET_ACCESS_KEY": "offline-plan-dummy-secret"}
-PROVIDER = {"region": "eu-west-1", "skip_credentials_validation": True, "skip_requesting_account_id": True,
-            "skip_metadata_api_check": True, "skip_region_validation": True}
+PROVIDER = {
+    "region": "eu-west-1",
+    "skip_credentials_validation": True,
+    "skip_requesting_account_id": True,
+    "skip_metadata_api_check": True,
+    "skip_region_validation": True,
+}
 
 
 def test_create_only_plan_summary_exits_zero(plans):
@@ -31,27 +37,70 @@ def changed_plan(tmp_path_factory) -> dict:
     """A real `terraform plan` from a prior state: the database's db_name changed (forces a replacement)
     and a bucket removed from the configuration (a destroy)."""
     work = tmp_path_factory.mktemp("changed")
-    (work / "main.tf.json").write_text(json.dumps({
-        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}}},
-        "provider": {"aws": [PROVIDER]},
-        "resource": {"aws_db_instance": {"database": {
-            "identifier": "video-ingest-qa-db", "engine": "postgres", "instance_class": "db.t3.micro",
-            "allocated_storage": 20, "db_name": "renamed", "username": "video_ingest_admin",
-            "manage_master_user_password": True, "skip_final_snapshot": True}}}}))
+    (work / "main.tf.json").write_text(
+        json.dumps(
+            {
+                "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}}},
+                "provider": {"aws": [PROVIDER]},
+                "resource": {
+                    "aws_db_instance": {
+                        "database": {
+                            "identifier": "video-ingest-qa-db",
+                            "engine": "postgres",
+                            "instance_class": "db.t3.micro",
+                            "allocated_storage": 20,
+                            "db_name": "renamed",
+                            "username": "video_ingest_admin",
+                            "manage_master_user_password": True,
+                            "skip_final_snapshot": True,
+                        }
+                    }
+                },
+            }
+        )
+    )
     prior = lambda rtype, name, schema, attributes: {
-        "mode": "managed", "type": rtype, "name": name,
+        "mode": "managed",
+        "type": rtype,
+        "name": name,
         "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
-        "instances": [{"schema_version": schema, "attributes": attributes}]}
-    (work / "terraform.tfstate").write_text(json.dumps({
-        "version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "plan-summary-test", "outputs": {},
-        "resources": [
-            prior("aws_db_instance", "database", 2, {
-                "id": "db-ABCDEFGHIJKL", "identifier": "video-ingest-qa-db", "engine": "postgres",
-                "instance_class": "db.t3.micro", "allocated_storage": 20, "db_name": "video_ingest",
-                "username": "video_ingest_admin", "manage_master_user_password": True, "skip_final_snapshot": True}),
-            prior("aws_s3_bucket", "old_exports", 0,
-                  {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"}),
-        ]}))
+        "instances": [{"schema_version": schema, "attributes": attributes}],
+    }
+    (work / "terraform.tfstate").write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "terraform_version": "1.11.4",
+                "serial": 1,
+                "lineage": "plan-summary-test",
+                "outputs": {},
+                "resources": [
+                    prior(
+                        "aws_db_instance",
+                        "database",
+                        2,
+                        {
+                            "id": "db-ABCDEFGHIJKL",
+                            "identifier": "video-ingest-qa-db",
+                            "engine": "postgres",
+                            "instance_class": "db.t3.micro",
+                            "allocated_storage": 20,
+                            "db_name": "video_ingest",
+                            "username": "video_ingest_admin",
+                            "manage_master_user_password": True,
+                            "skip_final_snapshot": True,
+                        },
+                    ),
+                    prior(
+                        "aws_s3_bucket",
+                        "old_exports",
+                        0,
+                        {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"},
+                    ),
+                ],
+            }
+        )
+    )
     env = terraform_env(**DUMMY_CREDENTIALS)
 
     def plan() -> Path:
@@ -75,8 +124,12 @@ def test_forced_database_replacement_is_flagged_and_exits_non_zero(changed_plan,
     # The command CI runs: same verdict as its exit status.
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(changed_plan))
-    result = subprocess.run([sys.executable, "-m", "tools.review.plan_summary", str(plan_file), "--title", "qa"],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.review.plan_summary", str(plan_file), "--title", "qa"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and "Stateful resources would be destroyed or replaced" in result.stdout
 
 

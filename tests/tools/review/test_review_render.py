@@ -1,5 +1,6 @@
 """The one review comment (tools.review.review_render): verdict first, changes by resource, grouped repeats,
 settings."""
+
 from __future__ import annotations
 
 import copy
@@ -27,14 +28,17 @@ def test_a_one_value_toml_change_opens_with_its_verdict_and_the_attribute(synth_
     base = _trees(synth_dir)
     head = dict(base, dev=_trees(tmp_path / "out")["dev"])
     notes = "set the repository variable AWS_PLAN_ROLE_<ENV> to the plan role (output plan_role_arn)."
-    review = Review("main", "head", base, head, plans={env: PlanPart(env, "skipped", note=notes)
-                                                       for env in ENVIRONMENTS})
+    review = Review(
+        "main", "head", base, head, plans={env: PlanPart(env, "skipped", note=notes) for env in ENVIRONMENTS}
+    )
     text, code = render(review)
     lines = text.splitlines()
     assert code == 0
     assert lines[0].startswith(Verdict.CHANGES.text) and "in dev" in lines[0]
-    assert any("`max_capacity` `3` → `5`" in line and "aws_appautoscaling_target.compute_api-scaling-target"
-               in line for line in lines[:5]), lines[:5]
+    assert any(
+        "`max_capacity` `3` → `5`" in line and "aws_appautoscaling_target.compute_api-scaling-target" in line
+        for line in lines[:5]
+    ), lines[:5]
     # The setup note once, at the bottom; the marker last.
     assert text.count("AWS_PLAN_ROLE_") == 1 and text.index("Setup notes") > text.index("max_capacity")
     assert "No real-state plan for dev, staging, prod" in text
@@ -44,6 +48,7 @@ def test_a_one_value_toml_change_opens_with_its_verdict_and_the_attribute(synth_
 
 def test_a_missing_bundle_is_no_review_never_no_change(tmp_path):
     from tools.review.review_render import load
+
     text, code = render(load(tmp_path))
     assert code == 1 and text.startswith(":grey_question: **No review**") and "No change" not in text
 
@@ -76,8 +81,14 @@ def test_a_provider_region_and_backend_change_are_in_the_diff(stacks):
 
 
 def _queues(suffix: str, moved: bool = False) -> dict:
-    config = {"resource": {"aws_sqs_queue": {f"q{i}_{suffix}": {"name": f"queue-{i}", "//": {"metadata": {
-        "path": f"stack/jobs/q{i}_{suffix}"}}} for i in range(9)}}}
+    config = {
+        "resource": {
+            "aws_sqs_queue": {
+                f"q{i}_{suffix}": {"name": f"queue-{i}", "//": {"metadata": {"path": f"stack/jobs/q{i}_{suffix}"}}}
+                for i in range(9)
+            }
+        }
+    }
     if moved:
         config["moved"] = [{"from": f"aws_sqs_queue.q{i}_old", "to": f"aws_sqs_queue.q{i}_new"} for i in range(9)]
     return config
@@ -98,28 +109,54 @@ def test_a_rename_groups_its_resources_and_a_moved_count_does_not_read_as_done()
 
 
 def test_a_real_state_plan_shows_attributes_and_the_attribute_forcing_a_replacement(stacks):
-    plan = {"resource_changes": [
-        {"address": "aws_db_instance.db", "type": "aws_db_instance", "mode": "managed",
-         "change": {"actions": ["delete", "create"], "before": {"db_name": "a", "password": "x"},
-                    "after": {"db_name": "b", "password": "y"}, "after_unknown": {"id": True},
-                    "before_sensitive": {"password": True}, "after_sensitive": {"password": True},
-                    "replace_paths": [["db_name"]]}},
-        {"address": "aws_ecs_service.api", "type": "aws_ecs_service", "mode": "managed",
-         "change": {"actions": ["update"], "before": {"desired_count": 1}, "after": {"desired_count": 2},
-                    "after_unknown": {}}}]}
-    review = Review("a", "b", stacks, copy.deepcopy(stacks),
-                    plans={"dev": PlanPart("dev", "2", plan, "Terraform will perform the following actions: …")})
+    plan = {
+        "resource_changes": [
+            {
+                "address": "aws_db_instance.db",
+                "type": "aws_db_instance",
+                "mode": "managed",
+                "change": {
+                    "actions": ["delete", "create"],
+                    "before": {"db_name": "a", "password": "x"},
+                    "after": {"db_name": "b", "password": "y"},
+                    "after_unknown": {"id": True},
+                    "before_sensitive": {"password": True},
+                    "after_sensitive": {"password": True},
+                    "replace_paths": [["db_name"]],
+                },
+            },
+            {
+                "address": "aws_ecs_service.api",
+                "type": "aws_ecs_service",
+                "mode": "managed",
+                "change": {
+                    "actions": ["update"],
+                    "before": {"desired_count": 1},
+                    "after": {"desired_count": 2},
+                    "after_unknown": {},
+                },
+            },
+        ]
+    }
+    review = Review(
+        "a",
+        "b",
+        stacks,
+        copy.deepcopy(stacks),
+        plans={"dev": PlanPart("dev", "2", plan, "Terraform will perform the following actions: …")},
+    )
     text, code = render(review)
     assert code == 2 and text.splitlines()[0].startswith(Verdict.STATEFUL_LOSS.text)
     assert "- `aws_ecs_service.api`: `desired_count` `1` → `2`" in text
     assert "- `aws_db_instance.db` **replaced**, forced by `db_name`" in text
-    assert "`db_name`: `\"a\"` → `\"b\"`" in text and '"x"' not in text and '"y"' not in text
+    assert '`db_name`: `"a"` → `"b"`' in text and '"x"' not in text and '"y"' not in text
     assert "<details><summary>terraform plan: dev (real state, exit 2)</summary>" in text
     assert "**dev** (real-state plan):" in text
 
 
 def test_the_pull_request_workflow_builds_the_bundle_and_renders_it_with_this_renderer():
     import yaml
+
     jobs = yaml.safe_load((ROOT / ".github" / "workflows" / "pull-request.yml").read_text())["jobs"]
     runs = lambda job: " ".join(step.get("run", "") for step in jobs[job]["steps"])
     assert "tools.review.review_local" in runs("synth-diff") and "--bundle review" in runs("synth-diff")
@@ -149,8 +186,10 @@ def test_a_real_terraform_plan_renders_the_replacement_with_its_forcing_attribut
     review = Review("a", "b", stacks, copy.deepcopy(stacks), plans={"staging": PlanPart("staging", "2", changed_plan)})
     text, code = render(review)
     assert code == 2 and text.splitlines()[0].startswith(Verdict.STATEFUL_LOSS.text)
-    assert "> - **staging (real state)**: 2 stateful resources destroyed or replaced: `aws_db_instance.database` " \
-           "(replace), `aws_s3_bucket.old_exports` (destroy)" in text
+    assert (
+        "> - **staging (real state)**: 2 stateful resources destroyed or replaced: `aws_db_instance.database` "
+        "(replace), `aws_s3_bucket.old_exports` (destroy)" in text
+    )
     section = text.split("**staging** (real-state plan):")[1]
     assert "- `aws_db_instance.database` **replaced**, forced by `db_name`" in section
     assert '`db_name`: `"video_ingest"` → `"renamed"`' in section

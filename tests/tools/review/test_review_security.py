@@ -1,4 +1,5 @@
 """What a change weakens: checkov findings introduced and fixed (base vs head), IAM statement changes, SARIF."""
+
 from __future__ import annotations
 
 import copy
@@ -45,8 +46,9 @@ def test_turning_iam_database_authentication_off_is_introduced_ckv_aws_161_and_w
 @pytest.mark.slow  # checkov on base and head
 def test_sarif_results_point_at_the_construct_and_its_python_source(iam_auth_off):
     _, head, _, work = iam_auth_off
-    (sarif_file,) = [p for p in (work / "scan" / "cache").glob("*/results_sarif.sarif")
-                     if "CKV_AWS_161" in p.read_text()]
+    (sarif_file,) = [
+        p for p in (work / "scan" / "cache").glob("*/results_sarif.sarif") if "CKV_AWS_161" in p.read_text()
+    ]
     sarif = sarif_to_constructs(json.loads(sarif_file.read_text()), head, "dev")
     results = [r for run in sarif["runs"] for r in run["results"]]
     assert results and all("cdk.tf.json" not in json.dumps(r["locations"]) for r in results)
@@ -63,8 +65,17 @@ def _role_policy(actions: list[str], resource: str = "*", condition: dict | None
     statement = {"Sid": "Read", "Effect": "Allow", "Action": actions, "Resource": resource}
     if condition:
         statement["Condition"] = condition
-    return {"resource": {"aws_iam_role_policy": {"worker": {"name": "w", "role": "r", "policy": json.dumps(
-        {"Version": "2012-10-17", "Statement": [statement]})}}}}
+    return {
+        "resource": {
+            "aws_iam_role_policy": {
+                "worker": {
+                    "name": "w",
+                    "role": "r",
+                    "policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+                }
+            }
+        }
+    }
 
 
 def test_iam_statement_changes_are_a_table_before_the_rest():

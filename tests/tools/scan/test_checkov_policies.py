@@ -1,6 +1,7 @@
 """The platform's own checkov policies (tools/scan/policies, CKV_VIDEO_*): each on a passing and a failing
 fixture (tests/fixtures/scan_policies/<policy>_{pass,fail}.tf.json), run through checkov's own command line
 as `make scan` runs it, and the scan's command line loading them."""
+
 from __future__ import annotations
 
 import json
@@ -21,13 +22,19 @@ IDS = [f"CKV_VIDEO_{n}" for n in range(1, 8)]
 CASES = {
     "public_path": ("CKV_VIDEO_1", {"alb"}, {"alb"}),
     "container_writes": ("CKV_VIDEO_2", {"api-task", "essential-init-task"}, {"api-task"}),
-    "served_storage": ("CKV_VIDEO_3", {"videos-lifecycle", "mixed-lifecycle"},
-                       {"videos-lifecycle", "originals-lifecycle", "mixed-lifecycle"}),
+    "served_storage": (
+        "CKV_VIDEO_3",
+        {"videos-lifecycle", "mixed-lifecycle"},
+        {"videos-lifecycle", "originals-lifecycle", "mixed-lifecycle"},
+    ),
     "api_cache_keys": ("CKV_VIDEO_4", {"cache-videos"}, {"cache-videos"}),
     "service_log_groups": ("CKV_VIDEO_5", {"db", "app"}, {"db", "app", "db-postgresql"}),
     "master_secret": ("CKV_VIDEO_6", {"api-task"}, {"api-task"}),
-    "protected_or_disposable": ("CKV_VIDEO_7", {"logs", "api", "key", "db"},
-                                {"logs", "videos", "api", "key", "generated", "db", "scratch"}),
+    "protected_or_disposable": (
+        "CKV_VIDEO_7",
+        {"logs", "api", "key", "db"},
+        {"logs", "videos", "api", "key", "generated", "db", "scratch"},
+    ),
 }
 
 CHECKOV = """import sys, warnings
@@ -43,12 +50,30 @@ def results(tmp_path_factory) -> dict[str, dict[str, dict[str, str]]]:
     them: {fixture: {check id: {resource name: PASSED | FAILED}}}."""
     out = tmp_path_factory.mktemp("checkov")
     files = sorted(FIXTURES.glob("*.tf.json"))
-    argv = ["--skip-download", "--framework", "terraform_json", "--external-checks-dir", str(POLICIES),
-            "--check", ",".join(IDS), "--compact", "-o", "json", "--output-file-path", str(out)]
+    argv = [
+        "--skip-download",
+        "--framework",
+        "terraform_json",
+        "--external-checks-dir",
+        str(POLICIES),
+        "--check",
+        ",".join(IDS),
+        "--compact",
+        "-o",
+        "json",
+        "--output-file-path",
+        str(out),
+    ]
     for file in files:
         argv += ["-f", str(file)]
-    run = subprocess.run([sys.executable, "-c", CHECKOV, *argv], cwd=FIXTURES, capture_output=True, text=True,
-                         env={**__import__("os").environ, **CHECKOV_ENV}, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-c", CHECKOV, *argv],
+        cwd=FIXTURES,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, **CHECKOV_ENV},
+        timeout=600,
+    )
     assert run.returncode in (0, 1), run.stderr[-3000:]
     report = json.loads((out / "results_json.json").read_text())
     found: dict[str, dict[str, dict[str, str]]] = {f.name.removesuffix(".tf.json"): {} for f in files}
@@ -94,7 +119,8 @@ def test_the_scan_command_loads_the_policies(tmp_path):
     argv = checkov_command("x", out, build)["argv"]
     assert argv[argv.index("--external-checks-dir") + 1] == str(POLICIES)
     assert sorted(p.name for p in POLICIES.glob("*.py") if p.name != "__init__.py") == sorted(
-        [f"{name}.py" for name in CASES] + ["video_policy_model.py"])
+        [f"{name}.py" for name in CASES] + ["video_policy_model.py"]
+    )
 
 
 @pytest.mark.slow  # checkov
@@ -103,14 +129,28 @@ def test_the_scan_reports_a_policy_finding_and_honours_a_skip_with_its_reason(tm
     (the `//` record modules.checkov.skip writes) on the database's CKV_VIDEO_7 only."""
     out, build = tmp_path / "out", tmp_path / "build"
     stack = json.loads((FIXTURES / "master_secret_fail.tf.json").read_text())
-    stack["resource"]["aws_db_instance"]["db"] |= {"skip_final_snapshot": False, "//": {"checkov_skip": {
-        "CKV_VIDEO_7": "fixture: a database whose destroy is stopped by a missing final snapshot, on purpose."}}}
+    stack["resource"]["aws_db_instance"]["db"] |= {
+        "skip_final_snapshot": False,
+        "//": {
+            "checkov_skip": {
+                "CKV_VIDEO_7": "fixture: a database whose destroy is stopped by a missing final snapshot, on purpose."
+            }
+        },
+    }
     (out / "fx").mkdir(parents=True)
     (out / "fx" / "cdk.tf.json").write_text(json.dumps(stack))
     (build / "plan" / "fx").mkdir(parents=True)
-    (build / "plan" / "fx" / "plan.json").write_text(json.dumps({
-        "format_version": "1.2", "terraform_version": "1.11.4", "planned_values": {"root_module": {}},
-        "resource_changes": [], "configuration": {"root_module": {}}}))
+    (build / "plan" / "fx" / "plan.json").write_text(
+        json.dumps(
+            {
+                "format_version": "1.2",
+                "terraform_version": "1.11.4",
+                "planned_values": {"root_module": {}},
+                "resource_changes": [],
+                "configuration": {"root_module": {}},
+            }
+        )
+    )
     [result] = scan_all(["fx"], out, build, jobs=1)
     failed = {(check, resource) for check, resource, _, _ in result["failed"] if check.startswith("CKV_VIDEO")}
     assert failed == {("CKV_VIDEO_6", "resource.api-task")}

@@ -1,4 +1,5 @@
 """CKV_VIDEO_2: a non-root container with a read-only root filesystem writes only where its user may."""
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,11 @@ def efs_writable(config: Config, volume: dict, uid: str) -> bool:
             for name, point in config.of("aws_efs_access_point").items():
                 if refers_to(auth.get("access_point_id"), "aws_efs_access_point", name):
                     users = [str(u.get("uid")) for u in blocks(point.get("posix_user"))]
-                    owners = [str(c.get("owner_uid")) for d in blocks(point.get("root_directory"))
-                              for c in blocks(d.get("creation_info"))]
+                    owners = [
+                        str(c.get("owner_uid"))
+                        for d in blocks(point.get("root_directory"))
+                        for c in blocks(d.get("creation_info"))
+                    ]
                     if uid in users or uid in owners:
                         return True
     return False
@@ -62,9 +66,11 @@ class ReadOnlyContainersWriteOnlyWhereTheyMay(Policy):
     def __init__(self) -> None:
         super().__init__(
             name="A non-root ECS container with a read-only root filesystem writes only to volumes made writable "
-                 "for its user (chowned by an init container it waits for, or an EFS access point of its uid)",
-            id="CKV_VIDEO_2", supported_resources=["aws_ecs_task_definition"],
-            categories=[CheckCategories.GENERAL_SECURITY])
+            "for its user (chowned by an init container it waits for, or an EFS access point of its uid)",
+            id="CKV_VIDEO_2",
+            supported_resources=["aws_ecs_task_definition"],
+            categories=[CheckCategories.GENERAL_SECURITY],
+        )
 
     def evaluate(self, config, rtype, name, body):
         defined = containers(body)
@@ -84,11 +90,16 @@ class ReadOnlyContainersWriteOnlyWhereTheyMay(Policy):
                 volume = volumes.get(source, {})
                 if efs_writable(config, volume, uid) or prepared_by_init(container, everyone, source, uid):
                     continue
-                kind = "EFS volume without an access point for its uid" if volume.get(
-                    "efs_volume_configuration") else "bind mount (created root:root 0755 on Fargate)"
-                problems.append(f"container {container.get('name')} (user {container.get('user')}) writes to "
-                                f"{path}: volume {source} is a {kind}, and no init container it waits for "
-                                f"(SUCCESS/COMPLETE) chowns it to {uid}")
+                kind = (
+                    "EFS volume without an access point for its uid"
+                    if volume.get("efs_volume_configuration")
+                    else "bind mount (created root:root 0755 on Fargate)"
+                )
+                problems.append(
+                    f"container {container.get('name')} (user {container.get('user')}) writes to "
+                    f"{path}: volume {source} is a {kind}, and no init container it waits for "
+                    f"(SUCCESS/COMPLETE) chowns it to {uid}"
+                )
         return problems
 
 

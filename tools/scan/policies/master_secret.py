@@ -1,4 +1,5 @@
 """CKV_VIDEO_6: no ECS task definition reads a database's master user secret."""
+
 from __future__ import annotations
 
 from checkov.common.models.enums import CheckCategories
@@ -21,9 +22,11 @@ class NoTaskReadsTheMasterSecret(Policy):
     def __init__(self) -> None:
         super().__init__(
             name="No ECS task definition reads a database master user secret (RDS rotates it every 7 days, ECS "
-                 "reads secrets only at task start; the app uses its own database user)",
-            id="CKV_VIDEO_6", supported_resources=["aws_ecs_task_definition"],
-            categories=[CheckCategories.IAM])
+            "reads secrets only at task start; the app uses its own database user)",
+            id="CKV_VIDEO_6",
+            supported_resources=["aws_ecs_task_definition"],
+            categories=[CheckCategories.IAM],
+        )
 
     def evaluate(self, config, rtype, name, body):
         defined = containers(body)
@@ -34,8 +37,10 @@ class NoTaskReadsTheMasterSecret(Policy):
             for secret in container.get("secrets") or []:
                 database = master_secret(secret.get("valueFrom"))
                 if database:
-                    problems.append(f"container {container.get('name')} reads {secret.get('name')} from the "
-                                    f"master user secret of {database}")
+                    problems.append(
+                        f"container {container.get('name')} reads {secret.get('name')} from the "
+                        f"master user secret of {database}"
+                    )
         return problems
 
 

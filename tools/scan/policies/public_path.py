@@ -1,4 +1,5 @@
 """CKV_VIDEO_1: nothing that API Gateway (or CloudFront) fronts is reachable from the internet around it."""
+
 from __future__ import annotations
 
 from urllib.parse import urlparse
@@ -27,16 +28,21 @@ def backend_hosts(config: Config) -> set[str]:
 
 def alias_names(config: Config, name: str) -> set[str]:
     """The DNS names (Route 53 alias records) that point at load balancer `name`."""
-    return {str(record.get("name", "")).lower().rstrip(".")
-            for record in config.of("aws_route53_record").values()
-            for alias in blocks(record.get("alias"))
-            if refers_to(alias.get("name"), "aws_lb", name)}
+    return {
+        str(record.get("name", "")).lower().rstrip(".")
+        for record in config.of("aws_route53_record").values()
+        for alias in blocks(record.get("alias"))
+        if refers_to(alias.get("name"), "aws_lb", name)
+    }
 
 
 def open_ports(config: Config, lb: dict) -> list[tuple[int, int, str, str]]:
     """(from port, to port, cidr, rule) of every ingress from anywhere into the load balancer's security groups."""
-    groups = [name for name in config.of("aws_security_group")
-              if any(refers_to(value, "aws_security_group", name) for value in lb.get("security_groups") or [])]
+    groups = [
+        name
+        for name in config.of("aws_security_group")
+        if any(refers_to(value, "aws_security_group", name) for value in lb.get("security_groups") or [])
+    ]
 
     def of_group(value) -> bool:
         return any(refers_to(value, "aws_security_group", group) for group in groups)
@@ -71,10 +77,14 @@ def forwards(actions) -> bool:
 
 def header_guarded_rules(config: Config, listener: str) -> bool:
     """Every listener rule that forwards requires an HTTP header (a secret only API Gateway/CloudFront send)."""
-    rules = [rule for rule in config.of("aws_lb_listener_rule").values()
-             if refers_to(rule.get("listener_arn"), "aws_lb_listener", listener) and forwards(rule.get("action"))]
-    return all(any(blocks(condition.get("http_header")) for condition in blocks(rule.get("condition")))
-               for rule in rules)
+    rules = [
+        rule
+        for rule in config.of("aws_lb_listener_rule").values()
+        if refers_to(rule.get("listener_arn"), "aws_lb_listener", listener) and forwards(rule.get("action"))
+    ]
+    return all(
+        any(blocks(condition.get("http_header")) for condition in blocks(rule.get("condition"))) for rule in rules
+    )
 
 
 def waf_requires_header(config: Config, name: str) -> bool:
@@ -85,12 +95,14 @@ def waf_requires_header(config: Config, name: str) -> bool:
         for acl_name, acl in config.of("aws_wafv2_web_acl").items():
             if not refers_to(association.get("web_acl_arn"), "aws_wafv2_web_acl", acl_name):
                 continue
-            default_block = any(blocks(action.get("block")) or "block" in action
-                                for action in blocks(acl.get("default_action")))
+            default_block = any(
+                blocks(action.get("block")) or "block" in action for action in blocks(acl.get("default_action"))
+            )
             header_allow = any(
                 any("allow" in action for action in blocks(rule.get("action")))
                 and "single_header" in str(rule.get("statement"))
-                for rule in blocks(acl.get("rule")))
+                for rule in blocks(acl.get("rule"))
+            )
             if default_block and header_allow:
                 return True
     return False
@@ -100,17 +112,23 @@ class NoPublicPathAroundTheApi(Policy):
     def __init__(self) -> None:
         super().__init__(
             name="A load balancer that API Gateway or CloudFront calls is not reachable from the internet around "
-                 "them (internal, closed security group, secret-header rules, header-only WAF, or mutual TLS)",
-            id="CKV_VIDEO_1", supported_resources=["aws_lb"], categories=[CheckCategories.NETWORKING])
+            "them (internal, closed security group, secret-header rules, header-only WAF, or mutual TLS)",
+            id="CKV_VIDEO_1",
+            supported_resources=["aws_lb"],
+            categories=[CheckCategories.NETWORKING],
+        )
 
     def evaluate(self, config, rtype, name, body):
         names = alias_names(config, name)
         hosts = backend_hosts(config)
         direct = [i.get("uri") for i in config.of("aws_api_gateway_integration").values()] + [
-            o.get("domain_name") for d in config.of("aws_cloudfront_distribution").values()
-            for o in blocks(d.get("origin"))]
-        called = sorted(names & hosts) or (["its DNS name"] if any(refers_to(v, "aws_lb", name) for v in direct)
-                                           else [])
+            o.get("domain_name")
+            for d in config.of("aws_cloudfront_distribution").values()
+            for o in blocks(d.get("origin"))
+        ]
+        called = sorted(names & hosts) or (
+            ["its DNS name"] if any(refers_to(v, "aws_lb", name) for v in direct) else []
+        )
         if not called:
             return []  # not a backend of the API: nothing to bypass
         if truthy(body.get("internal")):
@@ -133,7 +151,8 @@ class NoPublicPathAroundTheApi(Policy):
                 continue
             problems.append(
                 f"{', '.join(called)} (API Gateway/CloudFront backend) reaches aws_lb_listener.{lname} (port "
-                f"{port}) from {opening[0][2]} ({opening[0][3]}) with no secret header, header-only WAF or mTLS")
+                f"{port}) from {opening[0][2]} ({opening[0][3]}) with no secret header, header-only WAF or mTLS"
+            )
         return problems
 
 

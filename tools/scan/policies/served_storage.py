@@ -1,4 +1,5 @@
 """CKV_VIDEO_3: nothing CloudFront serves sits in an archive storage class (a GET of it is 403)."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,10 @@ def served_prefixes(config: Config, bucket: str) -> list[tuple[str, str]]:
     served = []
     for dname, distribution in config.of("aws_cloudfront_distribution").items():
         origins = {o.get("origin_id"): o for o in blocks(distribution.get("origin"))}
-        groups = {g.get("origin_id"): [m.get("origin_id") for m in blocks(g.get("member"))]
-                  for g in blocks(distribution.get("origin_group"))}
+        groups = {
+            g.get("origin_id"): [m.get("origin_id") for m in blocks(g.get("member"))]
+            for g in blocks(distribution.get("origin_group"))
+        }
         behaviors = [dict(b, path_pattern="*") for b in blocks(distribution.get("default_cache_behavior"))]
         behaviors += blocks(distribution.get("ordered_cache_behavior"))
         for behavior in behaviors:
@@ -55,7 +58,8 @@ def cloudfront_readable(config: Config, bucket: str) -> list[str] | None:
             services = principal.get("Service", []) if isinstance(principal, dict) else []
             actions = statement.get("Action", [])
             if statement.get("Effect") != "Allow" or "cloudfront.amazonaws.com" not in (
-                    [services] if isinstance(services, str) else services):
+                [services] if isinstance(services, str) else services
+            ):
                 continue
             if not {"s3:GetObject", "s3:*", "*"} & set([actions] if isinstance(actions, str) else actions):
                 continue
@@ -73,8 +77,12 @@ def readable_served(config: Config, bucket: str) -> list[tuple[str, str]]:
     served, readable = served_prefixes(config, bucket), cloudfront_readable(config, bucket)
     if readable is None:
         return served
-    return [(max(path, allowed, key=len), distribution) for path, distribution in served for allowed in readable
-            if overlaps(path, allowed)]
+    return [
+        (max(path, allowed, key=len), distribution)
+        for path, distribution in served
+        for allowed in readable
+        if overlaps(path, allowed)
+    ]
 
 
 def overlaps(rule_prefix: str, served: str) -> bool:
@@ -98,10 +106,11 @@ class ServedObjectsStayServeable(Policy):
     def __init__(self) -> None:
         super().__init__(
             name="No lifecycle transition or replication puts an object CloudFront serves (origin bucket, "
-                 "failover replica) into GLACIER or DEEP_ARCHIVE",
+            "failover replica) into GLACIER or DEEP_ARCHIVE",
             id="CKV_VIDEO_3",
             supported_resources=["aws_s3_bucket_lifecycle_configuration", "aws_s3_bucket_replication_configuration"],
-            categories=[CheckCategories.GENERAL_SECURITY])
+            categories=[CheckCategories.GENERAL_SECURITY],
+        )
 
     def evaluate(self, config, rtype, name, body):
         problems = []
@@ -119,7 +128,8 @@ class ServedObjectsStayServeable(Policy):
                                 problems.append(
                                     f"rule {rule.get('id')} moves '{prefix}*' of aws_s3_bucket.{bucket} to "
                                     f"{transition.get('storage_class')} after {transition.get('days')} days; "
-                                    f"{distribution} serves '{path}*' from it")
+                                    f"{distribution} serves '{path}*' from it"
+                                )
                                 break
         else:
             for rule in blocks(body.get("rule")):
@@ -128,9 +138,11 @@ class ServedObjectsStayServeable(Policy):
                     if replica and destination.get("storage_class") in ARCHIVE:
                         for path, distribution in readable_served(config, replica):
                             if overlaps(rule_prefix(rule), path):
-                                problems.append(f"rule {rule.get('id')} replicates into aws_s3_bucket.{replica} as "
-                                                f"{destination.get('storage_class')}; {distribution} serves "
-                                                f"'{path}*' from it")
+                                problems.append(
+                                    f"rule {rule.get('id')} replicates into aws_s3_bucket.{replica} as "
+                                    f"{destination.get('storage_class')}; {distribution} serves "
+                                    f"'{path}*' from it"
+                                )
                                 break
         return problems
 

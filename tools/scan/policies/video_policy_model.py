@@ -11,6 +11,7 @@ plan leaves unknown until apply, and `lifecycle.prevent_destroy`, which a plan J
 
 This file is loaded by checkov like the checks (it registers none), and imported by them by its own name.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,9 +83,11 @@ class Config:
 
 def render(config: Config, text: Any) -> str:
     """`text` with each `${type.name.attr}` whose target is a literal replaced by it, blanks dropped."""
+
     def literal(match: re.Match) -> str:
         resolved = config.resolve(match.group(0))
         return str(resolved) if resolved != match.group(0) else "${{{}.{}{}}}".format(*match.groups())
+
     return REFERENCE.sub(literal, "".join(str(text).split()))
 
 
@@ -109,7 +112,8 @@ def refers_to(value: Any, rtype: str, name: str) -> bool:
 def depends_on(body: dict, rtype: str, name: str) -> bool:
     """Ordered after `rtype.name`: named in depends_on or referenced by any attribute."""
     return f"{rtype}.{name}" in (body.get("depends_on") or []) or refers_to(
-        {k: v for k, v in body.items() if k != "//"}, rtype, name)
+        {k: v for k, v in body.items() if k != "//"}, rtype, name
+    )
 
 
 def blocks(value: Any) -> list[dict]:
@@ -141,11 +145,21 @@ class Policy(BaseResourceCheck):
     """A check over the whole configuration, reported on one resource: subclasses define `evaluate`, which
     returns (CheckResult, details) and may add a line per problem to `self.details` (shown by checkov)."""
 
-    def __init__(self, name: str, id: str, supported_resources: list[str],
-                 categories: list[CheckCategories] | None = None, guideline: str | None = None) -> None:
-        super().__init__(name=name, id=id, categories=categories or [CheckCategories.GENERAL_SECURITY],
-                         supported_resources=supported_resources,
-                         guideline=guideline or "docs/custom-policies.md")
+    def __init__(
+        self,
+        name: str,
+        id: str,
+        supported_resources: list[str],
+        categories: list[CheckCategories] | None = None,
+        guideline: str | None = None,
+    ) -> None:
+        super().__init__(
+            name=name,
+            id=id,
+            categories=categories or [CheckCategories.GENERAL_SECURITY],
+            supported_resources=supported_resources,
+            guideline=guideline or "docs/custom-policies.md",
+        )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         document = load(scanned_path(self.entity_path))
