@@ -131,6 +131,17 @@ class Api(Construct):
             api_key_source="HEADER",
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
+        deployment = self._deployment(backend_url, cors_origin)
+        self.stage = self._stage(deployment, kms_key_arn)
+        self.cached_paths = self._method_settings()
+        Wafv2WebAclAssociation(self, "waf", resource_arn=self.stage.arn, web_acl_arn=web_acl_arn)
+        self.usage_plans, self.api_keys = {}, {}
+        for client in config.clients:
+            self._usage_plan(client)
+
+    def _deployment(self, backend_url: str, cors_origin: str) -> ApiGatewayDeployment:
+        """The routes and their CORS preflights, and the deployment that waits for them (redeployed when the
+        routes' fingerprint changes)."""
         methods = self._routes(backend_url)
         methods += cors(
             self,
@@ -140,39 +151,35 @@ class Api(Construct):
             routes=ROUTES,
             request_validator_id=self._validator.id,
         )
-        fingerprint = hashlib.sha256(
+        return ApiGatewayDeployment(
+            self,
+            "deployment",
+            rest_api_id=self.rest_api.id,
+            description="managed by cdktf",
+            triggers={"routes": self._fingerprint(cors_origin)},
+            depends_on=methods,
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
+
+    def _fingerprint(self, cors_origin: str) -> str:
+        """A hash of everything a deployment serves: a change to it triggers a new deployment."""
+        return hashlib.sha256(
             json.dumps(
                 {
                     "routes": ROUTES,
                     "query": QUERY_PARAMETERS,
-                    "iam": config.iam_auth,
+                    "iam": self._config.iam_auth,
                     "cors": cors_origin,
                     "integration": "vpc-link",
                 },
                 sort_keys=True,
             ).encode()
         ).hexdigest()
-        deployment = ApiGatewayDeployment(
-            self,
-            "deployment",
-            rest_api_id=self.rest_api.id,
-            description="managed by cdktf",
-            triggers={"routes": fingerprint},
-            depends_on=methods,
-            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-        )
-        self.stage = self._stage(deployment, kms_key_arn)
-        self.cached_paths = self._method_settings()
-        Wafv2WebAclAssociation(self, "waf", resource_arn=self.stage.arn, web_acl_arn=web_acl_arn)
-        self.usage_plans, self.api_keys = {}, {}
-        for client in config.clients:
-            self._usage_plan(client)
 
     def _routes(self, backend_url: str) -> list:
         """A resource per path, and per verb a method (API key, IAM by config, validated) with its HTTP proxy
         integration. Returns the methods and integrations (what a deployment waits for)."""
-        config = self._config
-        validator = self._validator = ApiGatewayRequestValidator(
+        self._validator = ApiGatewayRequestValidator(
             self,
             "request-validator",
             rest_api_id=self.rest_api.id,
@@ -192,86 +199,73 @@ class Api(Construct):
                 path_part=part,
             )
             resources[path] = resource
-            params = re.findall(r"\{(\w+)\}", path)
             for verb in verbs:
-                query = QUERY_PARAMETERS.get(path, ()) if verb == "GET" else ()
-                method = ApiGatewayMethod(
-                    self,
-                    f"method-{_slug(path)}-{verb.lower()}",
-                    rest_api_id=self.rest_api.id,
-                    resource_id=resource.id,
-                    http_method=verb,
-                    api_key_required=True,
-                    authorization="AWS_IAM" if config.iam_auth else "NONE",
-                    request_validator_id=validator.id,
-                    request_parameters={
-                        **{f"method.request.path.{p}": True for p in params},
-                        **{f"method.request.querystring.{q}": False for q in query},
-                        **({CALLER_KEY: True} if verb == "GET" else {}),
-                    }
-                    or None,
-                )
-                if not config.iam_auth:
-                    checkov.skip(
-                        method,
-                        "CKV2_AWS_70",
-                        f"{self._naming.environment}: IAM authorization off by "
-                        "config; every method still requires an API key.",
-                    )
-                integration = ApiGatewayIntegration(
-                    self,
-                    f"integration-{_slug(path)}-{verb.lower()}",
-                    rest_api_id=self.rest_api.id,
-                    resource_id=resource.id,
-                    http_method=method.http_method,
-                    type="HTTP_PROXY",
-                    integration_http_method=verb,
-                    uri=f"{backend_url}/{path}",
-                    timeout_milliseconds=29000,
-                    # Privately: through the VPC link to the internal load balancers (modules/private_link.py).
-                    connection_type="VPC_LINK",
-                    connection_id=self._vpc_link_id,
-                    request_parameters={
-                        **{f"integration.request.path.{p}": f"method.request.path.{p}" for p in params},
-                        **{f"integration.request.querystring.{q}": f"method.request.querystring.{q}" for q in query},
-                    }
-                    or None,
-                    cache_key_parameters=[
-                        *(f"method.request.path.{p}" for p in params),
-                        *(f"method.request.querystring.{q}" for q in query),
-                        *((CALLER_KEY,) if verb == "GET" else ()),
-                    ]
-                    or None,
-                )
-                methods += [method, integration]
+                method = self._method(path, verb, resource)
+                methods += [method, self._integration(path, verb, resource, method, backend_url)]
         return methods
+
+    def _method(self, path: str, verb: str, resource: ApiGatewayResource) -> ApiGatewayMethod:
+        """One verb on a path: API key required, IAM by config, its path and query parameters declared."""
+        params, query = _parameters(path, verb)
+        method = ApiGatewayMethod(
+            self,
+            f"method-{_slug(path)}-{verb.lower()}",
+            rest_api_id=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=verb,
+            api_key_required=True,
+            authorization="AWS_IAM" if self._config.iam_auth else "NONE",
+            request_validator_id=self._validator.id,
+            request_parameters={
+                **{f"method.request.path.{p}": True for p in params},
+                **{f"method.request.querystring.{q}": False for q in query},
+                **({CALLER_KEY: True} if verb == "GET" else {}),
+            }
+            or None,
+        )
+        if not self._config.iam_auth:
+            checkov.skip(
+                method,
+                "CKV2_AWS_70",
+                f"{self._naming.environment}: IAM authorization off by config; every method still requires an API key.",
+            )
+        return method
+
+    def _integration(
+        self, path: str, verb: str, resource: ApiGatewayResource, method: ApiGatewayMethod, backend_url: str
+    ) -> ApiGatewayIntegration:
+        """The method's HTTP proxy to the backend, through the VPC link, its parameters passed on and keying the
+        cache."""
+        params, query = _parameters(path, verb)
+        return ApiGatewayIntegration(
+            self,
+            f"integration-{_slug(path)}-{verb.lower()}",
+            rest_api_id=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="HTTP_PROXY",
+            integration_http_method=verb,
+            uri=f"{backend_url}/{path}",
+            timeout_milliseconds=29000,
+            # Privately: through the VPC link to the internal load balancers (modules/private_link.py).
+            connection_type="VPC_LINK",
+            connection_id=self._vpc_link_id,
+            request_parameters={
+                **{f"integration.request.path.{p}": f"method.request.path.{p}" for p in params},
+                **{f"integration.request.querystring.{q}": f"method.request.querystring.{q}" for q in query},
+            }
+            or None,
+            cache_key_parameters=[
+                *(f"method.request.path.{p}" for p in params),
+                *(f"method.request.querystring.{q}" for q in query),
+                *((CALLER_KEY,) if verb == "GET" else ()),
+            ]
+            or None,
+        )
 
     def _stage(self, deployment: ApiGatewayDeployment, kms_key_arn: str) -> ApiGatewayStage:
         naming, config = self._naming, self._config
-        # Account-level: lets API Gateway write execution logs to CloudWatch (one per account and region).
-        # The trust AWS documents for this role (API Gateway developer guide, "Set up CloudWatch logging";
-        # the AWS::ApiGateway::Account example) names the service and no condition: API Gateway's docs list no
-        # aws:SourceAccount for this account-wide assume, and UpdateAccount refuses a role it cannot assume
-        # ("The role ARN does not have required permissions"). The role can only write logs of this account.
-        logs_role = IamRole(
-            self,
-            "cloudwatch-role",
-            name=naming.name("apigateway-logs"),
-            description="API Gateway execution logging",
-            assume_role_policy=service_trust("apigateway.amazonaws.com"),
-        )
-        policy_attachment = IamRolePolicyAttachment(
-            self,
-            "cloudwatch-role-policy",
-            role=logs_role.name,
-            policy_arn=("arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
-        )
-        # Log groups the service would otherwise create itself, unencrypted and kept forever: declared first,
-        # with the key and the retention, and the producers ordered after them.
-        welcome = self._log_group("welcome-logs", "/aws/apigateway/welcome", kms_key_arn)
-        account = ApiGatewayAccount(
-            self, "account", cloudwatch_role_arn=logs_role.arn, depends_on=[welcome, policy_attachment]
-        )
+        account = self._account(kms_key_arn)
         access_logs = self._log_group("access-logs", naming.log_group("apigateway", "access"), kms_key_arn)
         execution_logs = self._log_group(
             "execution-logs", f"API-Gateway-Execution-Logs_{self.rest_api.id}/{config.stage_name}", kms_key_arn
@@ -290,24 +284,35 @@ class Api(Construct):
             xray_tracing_enabled=True,
             client_certificate_id=certificate.id,
             access_log_settings=ApiGatewayStageAccessLogSettings(
-                destination_arn=access_logs.arn,
-                format=json.dumps(
-                    {
-                        "requestId": "$context.requestId",
-                        "ip": "$context.identity.sourceIp",
-                        "apiKeyId": "$context.identity.apiKeyId",
-                        "caller": "$context.identity.caller",
-                        "requestTime": "$context.requestTime",
-                        "httpMethod": "$context.httpMethod",
-                        "resourcePath": "$context.resourcePath",
-                        "status": "$context.status",
-                        "latencyMs": "$context.responseLatency",
-                        "integrationLatencyMs": "$context.integrationLatency",
-                    },
-                    sort_keys=True,
-                ),
+                destination_arn=access_logs.arn, format=_access_log_format()
             ),
             depends_on=[account, execution_logs],
+        )
+
+    def _account(self, kms_key_arn: str) -> ApiGatewayAccount:
+        # Account-level: lets API Gateway write execution logs to CloudWatch (one per account and region).
+        # The trust AWS documents for this role (API Gateway developer guide, "Set up CloudWatch logging";
+        # the AWS::ApiGateway::Account example) names the service and no condition: API Gateway's docs list no
+        # aws:SourceAccount for this account-wide assume, and UpdateAccount refuses a role it cannot assume
+        # ("The role ARN does not have required permissions"). The role can only write logs of this account.
+        logs_role = IamRole(
+            self,
+            "cloudwatch-role",
+            name=self._naming.name("apigateway-logs"),
+            description="API Gateway execution logging",
+            assume_role_policy=service_trust("apigateway.amazonaws.com"),
+        )
+        policy_attachment = IamRolePolicyAttachment(
+            self,
+            "cloudwatch-role-policy",
+            role=logs_role.name,
+            policy_arn=("arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"),
+        )
+        # Log groups the service would otherwise create itself, unencrypted and kept forever: declared first,
+        # with the key and the retention, and the producers ordered after them.
+        welcome = self._log_group("welcome-logs", "/aws/apigateway/welcome", kms_key_arn)
+        return ApiGatewayAccount(
+            self, "account", cloudwatch_role_arn=logs_role.arn, depends_on=[welcome, policy_attachment]
         )
 
     def _log_group(self, id_: str, name: str, kms_key_arn: str) -> CloudwatchLogGroup:
@@ -389,6 +394,30 @@ def method_path(path: str, verb: str) -> str:
     `videos/{id}/GET` names no method and its settings never apply (hashicorp/terraform-provider-aws#9738: for
     /some/api/endpoint, `aws apigateway get-stage` lists `~1some~1api~1endpoint/POST`, the method_path that works)."""
     return f"{('/' + path).replace('/', '~1')}/{verb}"
+
+
+def _parameters(path: str, verb: str) -> tuple[list[str], tuple[str, ...]]:
+    """The path's parameters, and the query parameters the verb declares (the collection GET only)."""
+    return re.findall(r"\{(\w+)\}", path), (QUERY_PARAMETERS.get(path, ()) if verb == "GET" else ())
+
+
+def _access_log_format() -> str:
+    """One JSON line per request: who called what, the answer and the latencies."""
+    return json.dumps(
+        {
+            "requestId": "$context.requestId",
+            "ip": "$context.identity.sourceIp",
+            "apiKeyId": "$context.identity.apiKeyId",
+            "caller": "$context.identity.caller",
+            "requestTime": "$context.requestTime",
+            "httpMethod": "$context.httpMethod",
+            "resourcePath": "$context.resourcePath",
+            "status": "$context.status",
+            "latencyMs": "$context.responseLatency",
+            "integrationLatencyMs": "$context.integrationLatency",
+        },
+        sort_keys=True,
+    )
 
 
 def _slug(path: str) -> str:

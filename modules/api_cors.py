@@ -50,59 +50,76 @@ def cors(
     for path, resource in resources.items():
         if resource is None:
             continue
-        slug = path.replace("/", "-").replace("{", "").replace("}", "")
-        headers = cors_headers(origin, (*routes[path], "OPTIONS"))
-        # A preflight carries no credentials (Fetch standard): it cannot require the API key or SigV4. The mock
-        # integration answers with headers only and reaches no backend.
-        method = ApiGatewayMethod(
+        created += _preflight(
             scope,
-            f"method-{slug}-options",
             rest_api_id=rest_api_id,
-            resource_id=resource.id,
-            http_method="OPTIONS",
-            authorization="NONE",
-            api_key_required=False,
+            path=path,
+            resource=resource,
+            headers=cors_headers(origin, (*routes[path], "OPTIONS")),
             request_validator_id=request_validator_id,
         )
-        integration = ApiGatewayIntegration(
+    return created + _gateway_responses(scope, rest_api_id=rest_api_id, origin=origin)
+
+
+def _preflight(
+    scope: Construct, *, rest_api_id: str, path: str, resource, headers: dict[str, str], request_validator_id: str
+) -> list:
+    """The OPTIONS method of one resource, its mock integration and their 200 response carrying `headers`."""
+    slug = path.replace("/", "-").replace("{", "").replace("}", "")
+    # A preflight carries no credentials (Fetch standard): it cannot require the API key or SigV4. The mock
+    # integration answers with headers only and reaches no backend.
+    method = ApiGatewayMethod(
+        scope,
+        f"method-{slug}-options",
+        rest_api_id=rest_api_id,
+        resource_id=resource.id,
+        http_method="OPTIONS",
+        authorization="NONE",
+        api_key_required=False,
+        request_validator_id=request_validator_id,
+    )
+    integration = ApiGatewayIntegration(
+        scope,
+        f"integration-{slug}-options",
+        rest_api_id=rest_api_id,
+        resource_id=resource.id,
+        http_method=method.http_method,
+        type="MOCK",
+        request_templates={"application/json": json.dumps({"statusCode": 200})},
+    )
+    response = ApiGatewayMethodResponse(
+        scope,
+        f"method-response-{slug}-options",
+        rest_api_id=rest_api_id,
+        resource_id=resource.id,
+        http_method=method.http_method,
+        status_code="200",
+        response_parameters={f"method.response.header.{name}": True for name in headers},
+    )
+    integration_response = ApiGatewayIntegrationResponse(
+        scope,
+        f"integration-response-{slug}-options",
+        rest_api_id=rest_api_id,
+        resource_id=resource.id,
+        http_method=method.http_method,
+        status_code=response.status_code,
+        response_parameters={f"method.response.header.{name}": value for name, value in headers.items()},
+        depends_on=[integration],
+    )
+    return [method, integration, response, integration_response]
+
+
+def _gateway_responses(scope: Construct, *, rest_api_id: str, origin: str) -> list:
+    """The answers API Gateway gives itself (4XX, 5XX), with the CORS headers so a browser can read them."""
+    return [
+        ApiGatewayGatewayResponse(
             scope,
-            f"integration-{slug}-options",
+            f"gateway-response-{response_type.lower().replace('_', '-')}",
             rest_api_id=rest_api_id,
-            resource_id=resource.id,
-            http_method=method.http_method,
-            type="MOCK",
-            request_templates={"application/json": json.dumps({"statusCode": 200})},
+            response_type=response_type,
+            response_parameters={
+                f"gatewayresponse.header.{name}": value for name, value in cors_headers(origin).items()
+            },
         )
-        response = ApiGatewayMethodResponse(
-            scope,
-            f"method-response-{slug}-options",
-            rest_api_id=rest_api_id,
-            resource_id=resource.id,
-            http_method=method.http_method,
-            status_code="200",
-            response_parameters={f"method.response.header.{name}": True for name in headers},
-        )
-        integration_response = ApiGatewayIntegrationResponse(
-            scope,
-            f"integration-response-{slug}-options",
-            rest_api_id=rest_api_id,
-            resource_id=resource.id,
-            http_method=method.http_method,
-            status_code=response.status_code,
-            response_parameters={f"method.response.header.{name}": value for name, value in headers.items()},
-            depends_on=[integration],
-        )
-        created += [method, integration, response, integration_response]
-    for response_type in GATEWAY_RESPONSES:
-        created.append(
-            ApiGatewayGatewayResponse(
-                scope,
-                f"gateway-response-{response_type.lower().replace('_', '-')}",
-                rest_api_id=rest_api_id,
-                response_type=response_type,
-                response_parameters={
-                    f"gatewayresponse.header.{name}": value for name, value in cors_headers(origin).items()
-                },
-            )
-        )
-    return created
+        for response_type in GATEWAY_RESPONSES
+    ]

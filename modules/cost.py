@@ -116,29 +116,15 @@ class Cost(Construct):
         self, scope: Construct, id_: str, *, naming: Naming, config: CostConfig, topic_arn: str, edge_topic_arn: str
     ) -> None:
         super().__init__(scope, id_)
-        self.budget = BudgetsBudget(
-            self,
-            "monthly-budget",
-            name=naming.name("monthly"),
-            budget_type="COST",
-            time_unit="MONTHLY",
-            limit_amount=str(config.monthly_budget_usd),
-            limit_unit="USD",
-            notification=[
-                BudgetsBudgetNotification(
-                    comparison_operator="GREATER_THAN",
-                    threshold=threshold,
-                    threshold_type="PERCENTAGE",
-                    notification_type=kind,
-                    subscriber_sns_topic_arns=[topic_arn],
-                    subscriber_email_addresses=list(config.budget_emails) or None,
-                )
-                for threshold, kind in BUDGET_ALERTS
-            ],
-        )
+        self.budget = _monthly_budget(self, naming, config, topic_arn)
         self.anomaly_monitor = self.anomaly_subscription = None
         if not config.anomaly_detection:
             return
+        monitor_arn = self._monitor_arn(naming, config)
+        self.anomaly_subscription = _anomaly_subscription(self, naming, config, monitor_arn, edge_topic_arn)
+
+    def _monitor_arn(self, naming: Naming, config: CostConfig) -> str:
+        """The monitor subscribed to: an existing one (config.anomaly_monitor_arn), else one created (or adopted)."""
         # One AWS-services (DIMENSIONAL/SERVICE) monitor per account: an existing one is subscribed to, not
         # created again (AWS would refuse the create); docs/first-deploy.md: how to import it instead.
         # Enabling Cost Explorer in a new account creates AWS's own Default-Services-Monitor (that type), so the
@@ -157,19 +143,50 @@ class Cost(Construct):
                 # ones find it there. Its type and dimension are the default monitor's, so nothing is replaced.
                 self.anomaly_monitor.import_from(config.anomaly_monitor_arn)
             monitor_arn = self.anomaly_monitor.arn
-        # Cost Explorer is a us-east-1 service: its SNS subscriber is the us-east-1 alarm topic.
-        self.anomaly_subscription = CeAnomalySubscription(
-            self,
-            "anomaly-subscription",
-            name=naming.name("anomalies"),
-            frequency="IMMEDIATE",
-            monitor_arn_list=[monitor_arn],
-            subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=edge_topic_arn)],
-            threshold_expression=CeAnomalySubscriptionThresholdExpression(
-                dimension=CeAnomalySubscriptionThresholdExpressionDimension(
-                    key="ANOMALY_TOTAL_IMPACT_ABSOLUTE",
-                    match_options=["GREATER_THAN_OR_EQUAL"],
-                    values=[str(config.anomaly_threshold_usd)],
-                )
-            ),
-        )
+        return monitor_arn
+
+
+def _monthly_budget(scope: Construct, naming: Naming, config: CostConfig, topic_arn: str) -> BudgetsBudget:
+    """The account's monthly cost budget, alerting at each of BUDGET_ALERTS."""
+    return BudgetsBudget(
+        scope,
+        "monthly-budget",
+        name=naming.name("monthly"),
+        budget_type="COST",
+        time_unit="MONTHLY",
+        limit_amount=str(config.monthly_budget_usd),
+        limit_unit="USD",
+        notification=[
+            BudgetsBudgetNotification(
+                comparison_operator="GREATER_THAN",
+                threshold=threshold,
+                threshold_type="PERCENTAGE",
+                notification_type=kind,
+                subscriber_sns_topic_arns=[topic_arn],
+                subscriber_email_addresses=list(config.budget_emails) or None,
+            )
+            for threshold, kind in BUDGET_ALERTS
+        ],
+    )
+
+
+def _anomaly_subscription(
+    scope: Construct, naming: Naming, config: CostConfig, monitor_arn: str, edge_topic_arn: str
+) -> CeAnomalySubscription:
+    """Immediate alerts on anomalies of the monitor whose total impact reaches the threshold."""
+    # Cost Explorer is a us-east-1 service: its SNS subscriber is the us-east-1 alarm topic.
+    return CeAnomalySubscription(
+        scope,
+        "anomaly-subscription",
+        name=naming.name("anomalies"),
+        frequency="IMMEDIATE",
+        monitor_arn_list=[monitor_arn],
+        subscriber=[CeAnomalySubscriptionSubscriber(type="SNS", address=edge_topic_arn)],
+        threshold_expression=CeAnomalySubscriptionThresholdExpression(
+            dimension=CeAnomalySubscriptionThresholdExpressionDimension(
+                key="ANOMALY_TOTAL_IMPACT_ABSOLUTE",
+                match_options=["GREATER_THAN_OR_EQUAL"],
+                values=[str(config.anomaly_threshold_usd)],
+            )
+        ),
+    )

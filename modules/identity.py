@@ -193,42 +193,52 @@ class Identity(Construct):
         self._naming = naming
         regions = deploy_regions(naming.region, dr_region)
         self.oidc_provider_arn = f"arn:aws:iam::{naming.account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
-        self._oidc_provider = (
-            IamOpenidConnectProvider(
-                # IAM fetches GitHub's certificate thumbprint itself (thumbprint_list optional since provider 5.81).
-                self,
-                "github-oidc",
-                url=f"https://{GITHUB_OIDC_HOST}",
-                client_id_list=["sts.amazonaws.com"],
-            )
-            if config.create_oidc_provider
-            else None
+        self._oidc_provider = self._github_oidc_provider() if config.create_oidc_provider else None
+        self.boundary = self._boundary(regions)
+        self.deploy_role = self._deploy_role(config, regions, state_role_arn)
+        self.plan_role = self._plan_role(config, state_read_role_arn)
+        self.refresh_role = self._refresh_role(config, state_read_role_arn)
+
+    def _github_oidc_provider(self) -> IamOpenidConnectProvider:
+        return IamOpenidConnectProvider(
+            # IAM fetches GitHub's certificate thumbprint itself (thumbprint_list optional since provider 5.81).
+            self,
+            "github-oidc",
+            url=f"https://{GITHUB_OIDC_HOST}",
+            client_id_list=["sts.amazonaws.com"],
         )
-        self.boundary = IamPolicy(
+
+    def _boundary(self, regions: list[str]) -> IamPolicy:
+        boundary = IamPolicy(
             self,
             "boundary",
-            name=naming.name("boundary"),
+            name=self._naming.name("boundary"),
             description="Most any role of this environment may do; roles without it "
             "cannot be created by the deploy role",
-            policy=boundary_policy(naming, regions),
+            policy=boundary_policy(self._naming, regions),
         )
         for check, reason in BOUNDARY_SKIPS.items():
-            checkov.skip(self.boundary, check, reason)
+            checkov.skip(boundary, check, reason)
+        return boundary
+
+    def _deploy_role(self, config: IdentityConfig, regions: list[str], state_role_arn: str) -> IamRole:
         # The role that writes is reachable only from jobs of the GitHub environment `<env>`, the one with
         # required reviewers: its OIDC subject is `repo:<org/repo>:environment:<env>` whatever the branch, and
         # GitHub issues it only once the reviewers approved the job. `<env>-plan` (no reviewers; any branch may
         # name it) gets the refresh role below, which reads and never writes (docs/identities.md).
-        self.deploy_role = self._github_role(
+        role = self._github_role(
             "deploy-role",
             "deploy",
-            [f"repo:{config.ci_repository}:environment:{naming.environment}"],
+            [f"repo:{config.ci_repository}:environment:{self._naming.environment}"],
             "CI: terraform plan/apply of this environment only",
             config.deploy_session_hours,
         )
-        for name, document in deploy_policies(naming, regions, state_role_arn).items():
-            IamRolePolicy(self, f"deploy-{name}", name=name, role=self.deploy_role.id, policy=document)
+        for name, document in deploy_policies(self._naming, regions, state_role_arn).items():
+            IamRolePolicy(self, f"deploy-{name}", name=name, role=role.id, policy=document)
+        return role
 
-        self.plan_role = self._github_role(
+    def _plan_role(self, config: IdentityConfig, state_read_role_arn: str) -> IamRole:
+        role = self._github_role(
             "plan-role",
             "plan",
             [f"repo:{config.ci_repository}:pull_request"],
@@ -236,30 +246,33 @@ class Identity(Construct):
             1,
         )
         IamRolePolicyAttachment(
-            self, "plan-read-only", role=self.plan_role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+            self, "plan-read-only", role=role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
         )
-        IamRolePolicy(self, "plan-policy", name="plan", role=self.plan_role.id, policy=plan_policy(state_read_role_arn))
+        IamRolePolicy(self, "plan-policy", name="plan", role=role.id, policy=plan_policy(state_read_role_arn))
+        return role
 
+    def _refresh_role(self, config: IdentityConfig, state_read_role_arn: str) -> IamRole:
         # promote.yml's plan job: a refreshing plan against real state, for the reviewers of `<env>`. It reads
         # what a refresh reads (API Gateway, the environment's placeholder secret versions) and writes nothing:
         # ReadOnlyAccess, the read-only state role, -lock=false.
-        self.refresh_role = self._github_role(
+        role = self._github_role(
             "refresh-role",
             "refresh",
-            [f"repo:{config.ci_repository}:environment:{naming.environment}-plan"],
+            [f"repo:{config.ci_repository}:environment:{self._naming.environment}-plan"],
             "CI: the promotion's refreshing plan (read-only, no lock) for the reviewers",
             1,
         )
         IamRolePolicyAttachment(
-            self, "refresh-read-only", role=self.refresh_role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+            self, "refresh-read-only", role=role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess"
         )
         IamRolePolicy(
             self,
             "refresh-policy",
             name="refresh",
-            role=self.refresh_role.id,
-            policy=refresh_policy(naming, state_read_role_arn),
+            role=role.id,
+            policy=refresh_policy(self._naming, state_read_role_arn),
         )
+        return role
 
     def _github_role(self, id_: str, purpose: str, subjects: list[str], description: str, hours: int) -> IamRole:
         """A role GitHub Actions jobs reach by web identity: exact audience and subject, no wildcards."""

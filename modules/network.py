@@ -81,6 +81,45 @@ def subnet_cidrs(vpc_cidr: str, tier: str, count: int = 3) -> list[str]:
     return [str(subnets[TIERS[tier] + i]) for i in range(count)]
 
 
+# NACL rules, (rule number, egress, protocol, cidr, from, to) per tier.
+def _public_nacl_rules() -> list[tuple]:
+    return [
+        (100, False, "tcp", ANYWHERE, 443, 443),
+        (110, False, "tcp", ANYWHERE, 80, 80),
+        (120, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
+        (100, True, "-1", ANYWHERE, 0, 0),
+    ]
+
+
+def _private_nacl_rules(private: list[str], app_port: int) -> list[tuple]:
+    # The load balancers are internal, in the private tier (modules/private_link.py): NLB -> ALB on 443,
+    # ALB -> tasks on the app port, all between the private subnets.
+    return [
+        *[
+            (100 + i, False, "tcp", cidr, app_port, app_port)  # load balancer -> tasks
+            for i, cidr in enumerate(private)
+        ],
+        *[
+            (120 + i, False, "tcp", cidr, 443, 443)  # network load balancer -> application one
+            for i, cidr in enumerate(private)
+        ],
+        (110, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
+        (100, True, "-1", ANYWHERE, 0, 0),
+    ]
+
+
+def _database_nacl_rules(private: list[str], database: list[str]) -> list[tuple]:
+    return [
+        *[(100 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(private)],
+        *[(100 + i, True, "tcp", cidr, 1024, 65535) for i, cidr in enumerate(private)],
+        # replication and Multi-AZ traffic between the database subnets
+        *[(110 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(database)],
+        *[(110 + i, True, "tcp", cidr, 1024, 65535) for i, cidr in enumerate(database)],
+        # the RDS Proxy (in these subnets): the primary's answers to its connections
+        *[(120 + i, False, "tcp", cidr, *EPHEMERAL_PORTS) for i, cidr in enumerate(database)],
+    ]
+
+
 class Network(Construct):
     """Exposes `vpc`, subnet ids per tier, and the security groups `nlb_sg`, `alb_sg`, `app_sg`, `worker_sg`,
     `proxy_sg` (RDS Proxy), `db_sg` (the primary: from the proxy only), `replica_sg` (read replicas: from the API;
@@ -233,65 +272,44 @@ class Network(Construct):
 
     def _nacls(self, app_port: int) -> None:
         private, database = self.cidrs["private"], self.cidrs["database"]
-        # (rule number, egress, protocol, cidr, from, to) per tier.
-        public = [
-            (100, False, "tcp", ANYWHERE, 443, 443),
-            (110, False, "tcp", ANYWHERE, 80, 80),
-            (120, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
-            (100, True, "-1", ANYWHERE, 0, 0),
-        ]
-        # The load balancers are internal, in the private tier (modules/private_link.py): NLB -> ALB on 443,
-        # ALB -> tasks on the app port, all between the private subnets.
-        private_rules = [
-            *[
-                (100 + i, False, "tcp", cidr, app_port, app_port)  # load balancer -> tasks
-                for i, cidr in enumerate(private)
-            ],
-            *[
-                (120 + i, False, "tcp", cidr, 443, 443)  # network load balancer -> application one
-                for i, cidr in enumerate(private)
-            ],
-            (110, False, "tcp", ANYWHERE, *EPHEMERAL_PORTS),
-            (100, True, "-1", ANYWHERE, 0, 0),
-        ]
-        database_rules = [
-            *[(100 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(private)],
-            *[(100 + i, True, "tcp", cidr, 1024, 65535) for i, cidr in enumerate(private)],
-            # replication and Multi-AZ traffic between the database subnets
-            *[(110 + i, False, "tcp", cidr, POSTGRES_PORT, POSTGRES_PORT) for i, cidr in enumerate(database)],
-            *[(110 + i, True, "tcp", cidr, 1024, 65535) for i, cidr in enumerate(database)],
-            # the RDS Proxy (in these subnets): the primary's answers to its connections
-            *[(120 + i, False, "tcp", cidr, *EPHEMERAL_PORTS) for i, cidr in enumerate(database)],
-        ]
-        for tier, rules in (("public", public), ("private", private_rules), ("database", database_rules)):
-            acl = NetworkAcl(
+        tiers = (
+            ("public", _public_nacl_rules()),
+            ("private", _private_nacl_rules(private, app_port)),
+            ("database", _database_nacl_rules(private, database)),
+        )
+        for tier, rules in tiers:
+            self._nacl(tier, rules)
+
+    def _nacl(self, tier: str, rules: list[tuple]) -> None:
+        """One tier's NACL on its subnets, and each of its `(rule number, egress, protocol, cidr, from, to)` rules."""
+        acl = NetworkAcl(
+            self,
+            f"{tier}-nacl",
+            vpc_id=self.vpc.id,
+            subnet_ids=[s.id for s in self.subnets[tier]],
+            tags={"Name": self._naming.name(tier)},
+        )
+        for number, egress, protocol, cidr, low, high in rules:
+            rule = NetworkAclRule(
                 self,
-                f"{tier}-nacl",
-                vpc_id=self.vpc.id,
-                subnet_ids=[s.id for s in self.subnets[tier]],
-                tags={"Name": self._naming.name(tier)},
+                f"{tier}-nacl-{'out' if egress else 'in'}-{number}",
+                network_acl_id=acl.id,
+                rule_number=number,
+                egress=egress,
+                protocol=protocol,
+                rule_action="allow",
+                cidr_block=cidr,
+                from_port=low,
+                to_port=high,
             )
-            for number, egress, protocol, cidr, low, high in rules:
-                rule = NetworkAclRule(
-                    self,
-                    f"{tier}-nacl-{'out' if egress else 'in'}-{number}",
-                    network_acl_id=acl.id,
-                    rule_number=number,
-                    egress=egress,
-                    protocol=protocol,
-                    rule_action="allow",
-                    cidr_block=cidr,
-                    from_port=low,
-                    to_port=high,
+            if not egress and cidr == ANYWHERE and (low, high) == EPHEMERAL_PORTS:
+                checkov.skip(
+                    rule,
+                    "CKV_AWS_231",
+                    "Return traffic on the ephemeral ports 1024-65535, which "
+                    "include 3389: a NAT gateway uses all of them, so a hole drops answers. Nothing "
+                    "listens for RDP: no security group admits 3389 (the stateful layer).",
                 )
-                if not egress and cidr == ANYWHERE and (low, high) == EPHEMERAL_PORTS:
-                    checkov.skip(
-                        rule,
-                        "CKV_AWS_231",
-                        "Return traffic on the ephemeral ports 1024-65535, which "
-                        "include 3389: a NAT gateway uses all of them, so a hole drops answers. Nothing "
-                        "listens for RDP: no security group admits 3389 (the stateful layer).",
-                    )
 
     def _security_groups(self, app_port: int, read_replicas: bool) -> None:
         n = self._naming

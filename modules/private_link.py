@@ -40,12 +40,17 @@ class PrivateLink(Construct):
         security_group_id: str,
     ) -> None:
         super().__init__(scope, id_)
+        self.nlb = self._nlb(naming, subnet_ids, deletion_protection, security_group_id)
+        self.target_group = self._target_group(naming, vpc_id, health_check_path)
+        self._vpc_link(naming, alb_arn, alb_listener)
+
+    def _nlb(self, naming: Naming, subnet_ids: list[str], deletion_protection: bool, security_group_id: str) -> Lb:
         # A security group from the start: an NLB created without one can never get one (ELB guide, "Update the
         # security groups for your Network Load Balancer"). The group has no inbound rule and inbound rules are
         # not enforced on PrivateLink traffic ("off"), so the VPC link's traffic passes and nothing else in the
         # VPC can reach the listener; its one egress is 443 to the ALB's group, which admits only this group
         # (modules/network.py), so nothing in the VPC reaches the ALB around API Gateway's authentication.
-        self.nlb = Lb(
+        nlb = Lb(
             self,
             "nlb",
             name=naming.name("nlb"),
@@ -58,19 +63,22 @@ class PrivateLink(Construct):
             enforce_security_group_inbound_rules_on_private_link_traffic="off",
         )
         checkov.skip(
-            self.nlb,
+            nlb,
             "CKV_AWS_91",
             "NLB access logs exist only for TLS listeners; this one passes TCP "
             "through to the ALB, whose access logs record every request.",
         )
         if not deletion_protection:
             checkov.skip(
-                self.nlb,
+                nlb,
                 "CKV_AWS_150",
                 f"{naming.environment}: deletion protection off by config so the "
                 "environment can be torn down; production keeps it on.",
             )
-        self.target_group = LbTargetGroup(
+        return nlb
+
+    def _target_group(self, naming: Naming, vpc_id: str, health_check_path: str) -> LbTargetGroup:
+        return LbTargetGroup(
             self,
             "alb-target",
             name=naming.name("alb"),
@@ -88,6 +96,9 @@ class PrivateLink(Construct):
                 unhealthy_threshold=3,
             ),
         )
+
+    def _vpc_link(self, naming: Naming, alb_arn: str, alb_listener) -> None:
+        """The ALB as the target group's one target, the NLB's TCP listener, and the VPC link (`self.vpc_link`)."""
         # ELB refuses an ALB target without a listener on the target group's port.
         LbTargetGroupAttachment(
             self,

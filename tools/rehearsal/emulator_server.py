@@ -560,67 +560,73 @@ def _admits(role, request) -> bool:
     return evaluate(request, identity=None, resource_policy=role.assume_role_policy_document).allowed
 
 
-def _patch_sts_assume_role_checks() -> None:
+def _assume_role_request(role_arn: str, region: str, caller_arn: str, principal: str):
+    from tools.rehearsal.iam_evaluator import Request
+
+    return Request("sts:AssumeRole", role_arn, region, context={"aws:PrincipalArn": caller_arn}, principal=principal)
+
+
+def _check_assume_role(response, role_arn: str) -> None:
+    """Refuses, as AWS does, a missing role, a trust that admits neither the calling role nor its account, and
+    a caller whose own policies do not allow the assume."""
+    from tools.rehearsal.iam_evaluator import Request, evaluate
+
+    role = _existing_role(role_arn)
+    caller = response.backend.get_assumed_role_from_access_key(response.get_access_key())
+    if caller is None:
+        raise _refuse(f"{role_arn}: only role sessions assume project roles in the rehearsal")
+    caller_account = caller.role_arn.split(":")[4]
+    trusted = any(  # a trust naming the calling role itself, or its account (root)
+        _admits(role, _assume_role_request(role_arn, response.region, caller.role_arn, principal))
+        for principal in (caller.role_arn, f"arn:aws:iam::{caller_account}:root")
+    )
+    if not trusted:
+        raise _refuse(f"{caller.role_arn} is not trusted by {role_arn}")
+    own = _existing_role(caller.role_arn).policies.values()
+    if not evaluate(Request("sts:AssumeRole", role_arn, response.region), identity=list(own)).allowed:
+        raise _refuse(f"{caller.role_arn}: no policy of its own allows sts:AssumeRole on {role_arn}")
+
+
+def _check_assume_role_with_web_identity(response, role_arn: str) -> None:
+    """Refuses a missing role, a token from an issuer with no OIDC provider in the role's account, and a token
+    the role's trust does not admit."""
     import base64
 
     from moto.iam.models import iam_backends
+
+    from tools.rehearsal.iam_evaluator import Request
+
+    role = _existing_role(role_arn)
+    payload = (response._get_param("WebIdentityToken") or "..").split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    host = claims.get("iss", "").removeprefix("https://")
+    provider = f"arn:aws:iam::{role_arn.split(':')[4]}:oidc-provider/{host}"
+    try:
+        iam_backends[role_arn.split(":")[4]]["aws"].get_open_id_connect_provider(provider)
+    except Exception:
+        raise _refuse(f"no OIDC provider {provider}") from None
+    context = {f"{host}:{claim}": claims.get(claim, "") for claim in ("aud", "sub")}
+    if not _admits(
+        role, Request("sts:AssumeRoleWithWebIdentity", role_arn, response.region, context=context, principal=provider)
+    ):
+        raise _refuse(f"{role_arn} does not trust a token for {claims.get('sub')!r} from {host}")
+
+
+def _patch_sts_assume_role_checks() -> None:
     from moto.sts.responses import TokenResponse
 
     from tools.rehearsal.emulator import ADMIN_ROLE
-    from tools.rehearsal.iam_evaluator import Request, evaluate
 
-    refuse, existing_role, admits = _refuse, _existing_role, _admits
     assume_role, assume_role_with_web_identity = TokenResponse.assume_role, TokenResponse.assume_role_with_web_identity
 
     def checked_assume_role(self):
         role_arn = self._get_param("RoleArn") or ""
-        if role_arn.rsplit("/", 1)[-1] == ADMIN_ROLE:
-            return assume_role(self)  # the account administrator the bootstraps run as
-        role = existing_role(role_arn)
-        caller = self.backend.get_assumed_role_from_access_key(self.get_access_key())
-        if caller is None:
-            raise refuse(f"{role_arn}: only role sessions assume project roles in the rehearsal")
-        caller_account = caller.role_arn.split(":")[4]
-        request = Request(
-            "sts:AssumeRole",
-            role_arn,
-            self.region,
-            context={"aws:PrincipalArn": caller.role_arn},
-            principal=caller.role_arn,
-        )
-        trusted = admits(role, request) or admits(
-            role,
-            Request(
-                request.action,
-                role_arn,
-                self.region,
-                context=request.context,
-                principal=f"arn:aws:iam::{caller_account}:root",
-            ),
-        )
-        if not trusted:
-            raise refuse(f"{caller.role_arn} is not trusted by {role_arn}")
-        own = existing_role(caller.role_arn).policies.values()
-        if not evaluate(Request("sts:AssumeRole", role_arn, self.region), identity=list(own)).allowed:
-            raise refuse(f"{caller.role_arn}: no policy of its own allows sts:AssumeRole on {role_arn}")
+        if role_arn.rsplit("/", 1)[-1] != ADMIN_ROLE:  # the account administrator the bootstraps run as: unchecked
+            _check_assume_role(self, role_arn)
         return assume_role(self)
 
     def checked_assume_role_with_web_identity(self):
-        role_arn = self._get_param("RoleArn") or ""
-        role = existing_role(role_arn)
-        payload = (self._get_param("WebIdentityToken") or "..").split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        host = claims.get("iss", "").removeprefix("https://")
-        provider = f"arn:aws:iam::{role_arn.split(':')[4]}:oidc-provider/{host}"
-        try:
-            iam_backends[role_arn.split(":")[4]]["aws"].get_open_id_connect_provider(provider)
-        except Exception:
-            raise refuse(f"no OIDC provider {provider}") from None
-        context = {f"{host}:{claim}": claims.get(claim, "") for claim in ("aud", "sub")}
-        if not admits(
-            role, Request("sts:AssumeRoleWithWebIdentity", role_arn, self.region, context=context, principal=provider)
-        ):
-            raise refuse(f"{role_arn} does not trust a token for {claims.get('sub')!r} from {host}")
+        _check_assume_role_with_web_identity(self, self._get_param("RoleArn") or "")
         return assume_role_with_web_identity(self)
 
     TokenResponse.assume_role = checked_assume_role

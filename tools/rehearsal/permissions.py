@@ -306,10 +306,20 @@ class Account:
         action = action_of(call)
         prefix = action.split(":")[0]
         region = "us-east-1" if prefix in GLOBAL else call.region
+        resource, context = self._resource_and_context(action, call.params)
+        because = f"{call.service} {call.operation} in {call.region}"
+        needed = [Required(action, resource, region, tuple(sorted(context.items())), because)]
+        # PassRole and service-linked roles are added below with the role and service they concern.
+        needed += self._alongside(action, call, resource, context, because)
+        needed += self._passed_roles(action, call, context, because)
+        needed += self._service_linked_role(action, call, context, because)
+        return needed
+
+    def _resource_and_context(self, action: str, params: dict) -> tuple[str, dict[str, str]]:
+        """The resource the call acts on and its condition keys; keeps the boundary each role is given."""
         context = {"aws:ResourceAccount": self.account_id, "aws:PrincipalArn": self.principal_arn}
         resource = "*"
-        params = call.params
-        if prefix == "iam" and "RoleName" in params:
+        if action.split(":")[0] == "iam" and "RoleName" in params:
             resource = self.role_arn(params["RoleName"])
             if action == "iam:CreateRole" and params.get("PermissionsBoundary"):
                 self.boundaries[resource] = params["PermissionsBoundary"]
@@ -324,14 +334,18 @@ class Account:
                 context["iam:PolicyARN"] = params["PolicyArn"]
         if action == "sts:AssumeRole" and "RoleArn" in params:
             resource = params["RoleArn"]
-        because = f"{call.service} {call.operation} in {call.region}"
-        needed = [Required(action, resource, region, tuple(sorted(context.items())), because)]
-        # PassRole and service-linked roles are added below with the role and service they concern.
+        return resource, context
+
+    @staticmethod
+    def _alongside(action: str, call: Call, resource: str, context: dict, because: str) -> list[Required]:
+        """The reference's dependent actions and what services document they require beyond the call's own action."""
+        prefix = action.split(":")[0]
         alongside = (
             dependent_actions(action, call.body)
             | set(REQUIRED_ALONGSIDE.get(action, ()))
             | set(REQUIRED_ALONGSIDE.get(f"{prefix}:{call.operation}", ()))
         ) - HANDLED_BELOW
+        needed = []
         for other in sorted(alongside):
             other_prefix = other.split(":")[0]
             # On the call's own resource when it is the same service's; otherwise not known from the call.
@@ -344,18 +358,24 @@ class Account:
                     because + " (alongside)",
                 )
             )
-        if action in PASSES_ROLE:
-            for role in sorted(set(ROLE_ARN.findall(urllib.parse.unquote(call.body)))):
-                pass_context = dict(context, **{"iam:PassedToService": PASSES_ROLE[action]})
-                needed.append(
-                    Required(
-                        "iam:PassRole",
-                        role,
-                        "us-east-1",
-                        tuple(sorted(pass_context.items())),
-                        because + " (passes a role)",
-                    )
-                )
+        return needed
+
+    @staticmethod
+    def _passed_roles(action: str, call: Call, context: dict, because: str) -> list[Required]:
+        """iam:PassRole on each role the call's body names, when the action passes a role to a service."""
+        if action not in PASSES_ROLE:
+            return []
+        pass_context = dict(context, **{"iam:PassedToService": PASSES_ROLE[action]})
+        return [
+            Required(
+                "iam:PassRole", role, "us-east-1", tuple(sorted(pass_context.items())), because + " (passes a role)"
+            )
+            for role in sorted(set(ROLE_ARN.findall(urllib.parse.unquote(call.body))))
+        ]
+
+    def _service_linked_role(self, action: str, call: Call, context: dict, because: str) -> list[Required]:
+        """iam:CreateServiceLinkedRole for the role AWS creates the first time an account uses the service."""
+        prefix = action.split(":")[0]
         first_use = next(
             (
                 CREATES_SERVICE_LINKED_ROLE[key]
@@ -364,18 +384,18 @@ class Account:
             ),
             None,
         )
-        if first_use:
-            slr_context = dict(context, **{"iam:AWSServiceName": first_use})
-            needed.append(
-                Required(
-                    "iam:CreateServiceLinkedRole",
-                    self.role_arn(f"aws-service-role/{first_use}/*"),
-                    "us-east-1",
-                    tuple(sorted(slr_context.items())),
-                    because + " (first use)",
-                )
+        if not first_use:
+            return []
+        slr_context = dict(context, **{"iam:AWSServiceName": first_use})
+        return [
+            Required(
+                "iam:CreateServiceLinkedRole",
+                self.role_arn(f"aws-service-role/{first_use}/*"),
+                "us-east-1",
+                tuple(sorted(slr_context.items())),
+                because + " (first use)",
             )
-        return needed
+        ]
 
 
 def deploy_role_documents(bootstrap: dict) -> list[dict]:

@@ -68,73 +68,84 @@ def _policies() -> bytes:
     return b"".join(path.name.encode() + path.read_bytes() for path in sorted(POLICIES.glob("*.py")))
 
 
+def _cache_key(out: Path, stack: str, plan: Path | None) -> str:
+    """The cache folder's name for one stack: its name, its config, its plan and the policies, by content."""
+    config = (out / stack / "cdk.tf.json").read_bytes()
+    return _digest(stack.encode(), config, plan.read_bytes() if plan else b"", _policies())
+
+
+def _prepare(folder: Path, out: Path, stack: str) -> None:
+    """The scanned copy of the stack's config and the baseline of its declared skips, in its cache folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results_json.json").unlink(missing_ok=True)
+    shutil.copy2(out / stack / "cdk.tf.json", folder / "cdk.tf.json")
+    (folder / "baseline.json").write_text(json.dumps(baseline(declared_skips(stack, out)), indent=2))
+
+
+def _checkov_argv(folder: Path, plan: Path | None) -> list[str]:
+    return [
+        "--skip-download",
+        "--framework",
+        "terraform_json",
+        *(["terraform_plan"] if plan else []),
+        "-f",
+        str(folder / "cdk.tf.json"),
+        *(["-f", str(plan)] if plan else []),
+        "--external-checks-dir",
+        str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*), as tools.scan
+        "--baseline",
+        str(folder / "baseline.json"),
+        "--output-baseline-as-skipped",
+        "--compact",
+        "-o",
+        "json",
+        "-o",
+        "sarif",
+        "--output-file-path",
+        str(folder),
+    ]
+
+
+def _run_checkov(todo: list[tuple[int, str, Path, dict]], jobs: int) -> None:
+    """One batch through tools.scan.scan's forking worker; each stack's result.json written in its folder."""
+    batch = subprocess.run(
+        [sys.executable, "-m", "tools.scan.scan", "--fork-checkov", str(jobs)],
+        cwd=ROOT,
+        input=json.dumps([command for *_, command in todo]),
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, **CHECKOV_ENV),
+    )
+    if batch.returncode != 0:
+        raise RuntimeError(f"checkov could not be started (exit {batch.returncode}): {batch.stderr[-2000:]}")
+    for (_index, stack, folder, _), code in zip(todo, json.loads(batch.stdout), strict=False):
+        report = folder / "results_json.json"
+        if code not in (0, 1) or not report.is_file():
+            log = folder / "checkov.log"
+            raise RuntimeError(
+                f"checkov failed on {stack} (exit {code}): {log.read_text()[-2000:] if log.is_file() else ''}"
+            )
+        (folder / "result.json").write_text(json.dumps(_result(stack, folder), indent=1))
+
+
 def scan_many(entries: list[tuple[Path, str, Path | None]], work: Path, jobs: int = 2) -> list[dict]:
     work = work.resolve()  # checkov runs in each stack's folder: every path it gets is absolute
     entries = [(out.resolve(), stack, plan.resolve() if plan else None) for out, stack, plan in entries]
     results, todo = {}, []
     for index, (out, stack, plan) in enumerate(entries):
-        config = (out / stack / "cdk.tf.json").read_bytes()
-        key = _digest(stack.encode(), config, plan.read_bytes() if plan else b"", _policies())
-        folder = work / "cache" / key
+        folder = work / "cache" / _cache_key(out, stack, plan)
         if (folder / "result.json").is_file():
             results[index] = json.loads((folder / "result.json").read_text())
             continue
         if any(f == folder for _, _, f, _ in todo):  # the same input twice (an untouched stack): scanned once
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results_json.json").unlink(missing_ok=True)
-        shutil.copy2(out / stack / "cdk.tf.json", folder / "cdk.tf.json")
-        (folder / "baseline.json").write_text(json.dumps(baseline(declared_skips(stack, out)), indent=2))
-        argv = [
-            "--skip-download",
-            "--framework",
-            "terraform_json",
-            *(["terraform_plan"] if plan else []),
-            "-f",
-            str(folder / "cdk.tf.json"),
-            *(["-f", str(plan)] if plan else []),
-            "--external-checks-dir",
-            str(POLICIES),  # the platform's own invariants (CKV_VIDEO_*), as tools.scan
-            "--baseline",
-            str(folder / "baseline.json"),
-            "--output-baseline-as-skipped",
-            "--compact",
-            "-o",
-            "json",
-            "-o",
-            "sarif",
-            "--output-file-path",
-            str(folder),
-        ]
-        todo.append((index, stack, folder, {"argv": argv, "cwd": str(folder)}))
+        _prepare(folder, out, stack)
+        todo.append((index, stack, folder, {"argv": _checkov_argv(folder, plan), "cwd": str(folder)}))
     if todo:
-        batch = subprocess.run(
-            [sys.executable, "-m", "tools.scan.scan", "--fork-checkov", str(jobs)],
-            cwd=ROOT,
-            input=json.dumps([command for *_, command in todo]),
-            capture_output=True,
-            text=True,
-            env=dict(os.environ, **CHECKOV_ENV),
-        )
-        if batch.returncode != 0:
-            raise RuntimeError(f"checkov could not be started (exit {batch.returncode}): {batch.stderr[-2000:]}")
-        for (_index, stack, folder, _), code in zip(todo, json.loads(batch.stdout), strict=False):
-            report = folder / "results_json.json"
-            if code not in (0, 1) or not report.is_file():
-                log = folder / "checkov.log"
-                raise RuntimeError(
-                    f"checkov failed on {stack} (exit {code}): {log.read_text()[-2000:] if log.is_file() else ''}"
-                )
-            (folder / "result.json").write_text(json.dumps(_result(stack, folder), indent=1))
+        _run_checkov(todo, jobs)
     for index, (out, stack, plan) in enumerate(entries):
         if index not in results:
-            key = _digest(
-                stack.encode(),
-                (out / stack / "cdk.tf.json").read_bytes(),
-                plan.read_bytes() if plan else b"",
-                _policies(),
-            )
-            results[index] = json.loads((work / "cache" / key / "result.json").read_text())
+            results[index] = json.loads((work / "cache" / _cache_key(out, stack, plan) / "result.json").read_text())
     return [results[index] for index in range(len(entries))]
 
 

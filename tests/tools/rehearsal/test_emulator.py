@@ -679,70 +679,84 @@ def _token(sub: str) -> str:
     return f"{encode({'alg': 'RS256'})}.{encode(claims)}.sig"
 
 
+def _client(service: str, credentials: dict | None = None, region: str = "eu-west-1"):
+    """A boto3 client with moto's test keys, or with the keys of an assumed session's `credentials`."""
+    import boto3
+
+    keys = (
+        {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        if credentials is None
+        else {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
+    )
+    return boto3.client(service, region_name=region, **keys)
+
+
+def _refused(call) -> str:
+    """The message of the AccessDenied the call fails with."""
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as error:
+        call()
+    assert error.value.response["Error"]["Code"] == "AccessDenied"
+    return error.value.response["Error"]["Message"]
+
+
+def _deploy_and_state_roles():
+    """Under mock_aws, as each account's administrator: the dev deploy role (111111111111), trusting GitHub's
+    tokens for the dev environment, and a state role (000000000000) trusting only that deploy role.
+    Returns (env_iam, state_iam, deploy, state): the two IAM clients and the two role ARNs."""
+    from modules.policy import account_trust, web_identity_trust
+    from tools.rehearsal.emulator import admin_role
+
+    as_admin = lambda account: _client("sts").assume_role(RoleArn=admin_role(account), RoleSessionName="admin")[
+        "Credentials"
+    ]
+    env_iam, state_iam = _client("iam", as_admin("111111111111")), _client("iam", as_admin("000000000000"))
+    provider = env_iam.create_open_id_connect_provider(
+        Url="https://token.actions.githubusercontent.com",
+        ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["0" * 40],
+    )["OpenIDConnectProviderArn"]
+    deploy = env_iam.create_role(
+        RoleName="video-ingest-dev-deploy",
+        AssumeRolePolicyDocument=web_identity_trust(
+            provider, audience="sts.amazonaws.com", subjects=["repo:o/r:environment:dev"]
+        ),
+    )["Role"]["Arn"]
+    state = state_iam.create_role(
+        RoleName="state",
+        AssumeRolePolicyDocument=account_trust(["111111111111"], condition={"ArnEquals": {"aws:PrincipalArn": deploy}}),
+    )["Role"]["Arn"]
+    return env_iam, state_iam, deploy, state
+
+
 def test_patched_sts_assumes_only_existing_roles_that_admit_the_caller(patched):
     """Stricter than moto: a missing role, a trust that does not admit the caller, or a caller whose own
     policy does not allow the assume are all refused, as in AWS."""
-    import boto3
-    from botocore.exceptions import ClientError
     from moto import mock_aws
 
-    from modules.policy import account_trust, policy, statement, web_identity_trust
-    from tools.rehearsal.emulator import admin_role
-
-    def client(service, credentials=None, region="eu-west-1"):
-        keys = (
-            {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-            if credentials is None
-            else {
-                "aws_access_key_id": credentials["AccessKeyId"],
-                "aws_secret_access_key": credentials["SecretAccessKey"],
-                "aws_session_token": credentials["SessionToken"],
-            }
-        )
-        return boto3.client(service, region_name=region, **keys)
-
-    def refused(call) -> str:
-        with pytest.raises(ClientError) as error:
-            call()
-        assert error.value.response["Error"]["Code"] == "AccessDenied"
-        return error.value.response["Error"]["Message"]
+    from modules.policy import account_trust, policy, statement
 
     with mock_aws():
-        as_admin = lambda account: client("sts").assume_role(RoleArn=admin_role(account), RoleSessionName="admin")[
-            "Credentials"
-        ]
-        env_iam, state_iam = client("iam", as_admin("111111111111")), client("iam", as_admin("000000000000"))
-        provider = env_iam.create_open_id_connect_provider(
-            Url="https://token.actions.githubusercontent.com",
-            ClientIDList=["sts.amazonaws.com"],
-            ThumbprintList=["0" * 40],
-        )["OpenIDConnectProviderArn"]
-        deploy = env_iam.create_role(
-            RoleName="video-ingest-dev-deploy",
-            AssumeRolePolicyDocument=web_identity_trust(
-                provider, audience="sts.amazonaws.com", subjects=["repo:o/r:environment:dev"]
-            ),
-        )["Role"]["Arn"]
-        state = state_iam.create_role(
-            RoleName="state",
-            AssumeRolePolicyDocument=account_trust(
-                ["111111111111"], condition={"ArnEquals": {"aws:PrincipalArn": deploy}}
-            ),
-        )["Role"]["Arn"]
-        sts = client("sts")
+        env_iam, state_iam, deploy, state = _deploy_and_state_roles()
+        sts = _client("sts")
 
         web = lambda role, sub: sts.assume_role_with_web_identity(
             RoleArn=role, RoleSessionName="ci", WebIdentityToken=_token(sub)
         )["Credentials"]
-        assert "does not trust a token for 'repo:o/r:pull_request'" in refused(
+        assert "does not trust a token for 'repo:o/r:pull_request'" in _refused(
             lambda: web(deploy, "repo:o/r:pull_request")
         )
-        assert "does not exist" in refused(
+        assert "does not exist" in _refused(
             lambda: web("arn:aws:iam::111111111111:role/nobody", "repo:o/r:environment:dev")
         )
         session = web(deploy, "repo:o/r:environment:dev")
-        assume_state = lambda: client("sts", session).assume_role(RoleArn=state, RoleSessionName="state")
-        assert "no policy of its own allows sts:AssumeRole" in refused(assume_state)
+        assume_state = lambda: _client("sts", session).assume_role(RoleArn=state, RoleSessionName="state")
+        assert "no policy of its own allows sts:AssumeRole" in _refused(assume_state)
         env_iam.put_role_policy(
             RoleName="video-ingest-dev-deploy",
             PolicyName="state",
@@ -755,4 +769,4 @@ def test_patched_sts_assumes_only_existing_roles_that_admit_the_caller(patched):
                 ["111111111111"], condition={"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/other"}}
             ),
         )
-        assert "is not trusted by" in refused(assume_state)
+        assert "is not trusted by" in _refused(assume_state)

@@ -114,5 +114,12 @@ def test_drift_workflow_runs_the_refreshing_plan_read_only_on_a_schedule():
     job = workflow["jobs"]["drift"]
     assert job["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
     assert [m["environment"] for m in job["strategy"]["matrix"]["include"]] == ["dev", "staging", "prod"]
+    # The refresh role reads what a refresh needs (API Gateway, secret versions); the plan role may not.
+    assert job["environment"] == "${{ matrix.environment }}-plan"
+    assert [m["role_variable"] for m in job["strategy"]["matrix"]["include"]] == [
+        "AWS_REFRESH_ROLE_DEV",
+        "AWS_REFRESH_ROLE_STAGING",
+        "AWS_REFRESH_ROLE_PROD",
+    ]
     runs = " ".join(s.get("run", "") for s in job["steps"])
     assert "python -m tools.review.drift" in runs and "--run" in runs

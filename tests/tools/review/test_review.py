@@ -32,33 +32,30 @@ def test_create_only_plan_summary_exits_zero(plans):
     assert "WARNING" not in summary.markdown
 
 
-@pytest.fixture(scope="module")
-def changed_plan(tmp_path_factory) -> dict:
-    """A real `terraform plan` from a prior state: the database's db_name changed (forces a replacement)
-    and a bucket removed from the configuration (a destroy)."""
-    work = tmp_path_factory.mktemp("changed")
-    (work / "main.tf.json").write_text(
-        json.dumps(
-            {
-                "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}}},
-                "provider": {"aws": [PROVIDER]},
-                "resource": {
-                    "aws_db_instance": {
-                        "database": {
-                            "identifier": "video-ingest-qa-db",
-                            "engine": "postgres",
-                            "instance_class": "db.t3.micro",
-                            "allocated_storage": 20,
-                            "db_name": "renamed",
-                            "username": "video_ingest_admin",
-                            "manage_master_user_password": True,
-                            "skip_final_snapshot": True,
-                        }
-                    }
-                },
+def _changed_configuration() -> dict:
+    """The configuration planned: the database with a changed db_name, and no bucket."""
+    return {
+        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": "5.100.0"}}},
+        "provider": {"aws": [PROVIDER]},
+        "resource": {
+            "aws_db_instance": {
+                "database": {
+                    "identifier": "video-ingest-qa-db",
+                    "engine": "postgres",
+                    "instance_class": "db.t3.micro",
+                    "allocated_storage": 20,
+                    "db_name": "renamed",
+                    "username": "video_ingest_admin",
+                    "manage_master_user_password": True,
+                    "skip_final_snapshot": True,
+                }
             }
-        )
-    )
+        },
+    }
+
+
+def _prior_state() -> dict:
+    """The state planned from: the database as first created (db_name video_ingest) and a bucket."""
     prior = lambda rtype, name, schema, attributes: {
         "mode": "managed",
         "type": rtype,
@@ -66,41 +63,38 @@ def changed_plan(tmp_path_factory) -> dict:
         "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
         "instances": [{"schema_version": schema, "attributes": attributes}],
     }
-    (work / "terraform.tfstate").write_text(
-        json.dumps(
-            {
-                "version": 4,
-                "terraform_version": "1.11.4",
-                "serial": 1,
-                "lineage": "plan-summary-test",
-                "outputs": {},
-                "resources": [
-                    prior(
-                        "aws_db_instance",
-                        "database",
-                        2,
-                        {
-                            "id": "db-ABCDEFGHIJKL",
-                            "identifier": "video-ingest-qa-db",
-                            "engine": "postgres",
-                            "instance_class": "db.t3.micro",
-                            "allocated_storage": 20,
-                            "db_name": "video_ingest",
-                            "username": "video_ingest_admin",
-                            "manage_master_user_password": True,
-                            "skip_final_snapshot": True,
-                        },
-                    ),
-                    prior(
-                        "aws_s3_bucket",
-                        "old_exports",
-                        0,
-                        {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"},
-                    ),
-                ],
-            }
-        )
-    )
+    database = {
+        "id": "db-ABCDEFGHIJKL",
+        "identifier": "video-ingest-qa-db",
+        "engine": "postgres",
+        "instance_class": "db.t3.micro",
+        "allocated_storage": 20,
+        "db_name": "video_ingest",
+        "username": "video_ingest_admin",
+        "manage_master_user_password": True,
+        "skip_final_snapshot": True,
+    }
+    bucket = {"id": "video-ingest-qa-exports", "bucket": "video-ingest-qa-exports"}
+    return {
+        "version": 4,
+        "terraform_version": "1.11.4",
+        "serial": 1,
+        "lineage": "plan-summary-test",
+        "outputs": {},
+        "resources": [
+            prior("aws_db_instance", "database", 2, database),
+            prior("aws_s3_bucket", "old_exports", 0, bucket),
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def changed_plan(tmp_path_factory) -> dict:
+    """A real `terraform plan` from a prior state: the database's db_name changed (forces a replacement)
+    and a bucket removed from the configuration (a destroy)."""
+    work = tmp_path_factory.mktemp("changed")
+    (work / "main.tf.json").write_text(json.dumps(_changed_configuration()))
+    (work / "terraform.tfstate").write_text(json.dumps(_prior_state()))
     env = terraform_env(**DUMMY_CREDENTIALS)
 
     def plan() -> Path:
