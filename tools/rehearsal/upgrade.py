@@ -125,13 +125,15 @@ def _install(out: Path, stack: str, work: Path, backend_from: Path | None = None
 def choose_base(
     stack: str, head_out: Path | None = None, limit: int = BASE_CANDIDATES, work: Path = WORK
 ) -> str | None:
-    """The most recent commit before HEAD whose synthesized `stack` differs from the head's; None if none of the
-    last `limit` commits that touched synthesis inputs does."""
+    """The most recent commit before HEAD, on main's own line (first parents), whose synthesized `stack` differs
+    from the head's; None if none of the last `limit` commits that touched synthesis inputs does."""
     if head_out is None:
         head_out = synth(ROOT, work / "choose" / "head", [stack])
     head = _stack_config(head_out, stack)
     try:
-        candidates = git("log", "--format=%H", f"-n{limit}", "HEAD~1", "--", *SYNTH_INPUTS).split()
+        # --first-parent: the commits main itself was at (what was deployed), not those of the branches merged
+        # into it, which no environment ever ran.
+        candidates = git("log", "--first-parent", "--format=%H", f"-n{limit}", "HEAD~1", "--", *SYNTH_INPUTS).split()
     except subprocess.CalledProcessError as error:
         raise SystemExit(
             f"upgrade: no history before HEAD ({error.stderr.strip()}); fetch it (fetch-depth: 0) or pass --base"
