@@ -22,7 +22,7 @@ export TF_CLI_CONFIG_FILE := $(CURDIR)/terraform/$(if $(wildcard /opt/tf-plugins
 # cdktf-cli runs `python main.py`: the venv's python must come first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary scan diagram test bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
+.PHONY: FORCE help install system-packages synth synth-diff validate plan plan-all plan-summary review cost capacity-report scan diagram test test-fast bench-tests lint format bench docs e2e clean deploy diff destroy bootstrap bootstrap-account snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,10 +33,10 @@ $(VENV)/.installed: requirements.txt requirements.lock
 	touch $@
 
 # `python main.py` runs as `python -O main.py` (main.py, `_optimized`): pip wrote the venv's bytecode for plain
-# python only, so the -O bytecode of what the synth imports is written here, once (tools/bytecode.py, ~12 s);
+# python only, so the -O bytecode of what the synth imports is written here, once (tools/perf/bytecode.py, ~12 s);
 # without it, and with PYTHONDONTWRITEBYTECODE set, every synth would compile the binding modules it loads.
 $(VENV)/.optimized: $(VENV)/.installed
-	$(PY) -O -m tools.bytecode
+	$(PY) -O -m tools.perf.bytecode
 	touch $@
 
 FORCE:
@@ -63,9 +63,11 @@ node_modules/.installed: package.json package-lock.json $(VENV)/node-version
 	  --nodedir="$$(dirname "$$(dirname "$$(readlink -f $(VENV)/bin/node)")")"
 	touch $@
 
-system-packages: ## Graphviz for `make diagram` (Debian package; sudo when not root)
+system-packages: ## Graphviz for `make diagram`, busybox for the container test (Debian packages; sudo when not root)
 	@command -v dot >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null \
 	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q graphviz >/dev/null; }; }
+	@command -v busybox >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q busybox >/dev/null \
+	  || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -q && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q busybox >/dev/null; }; }
 
 install: $(VENV)/.optimized node_modules/.installed system-packages ## venv with pinned deps and Node 24, the project's cdktf-cli, Graphviz
 
@@ -73,34 +75,58 @@ synth: install ## synthesize every stack into cdktf.out/ (atomic: a failure keep
 	$(PY) main.py
 
 synth-diff: $(VENV)/node-version ## what the change does to every stack vs BASE (default: merge-base with main); exit 2 on a stateful loss
-	$(PY) -m tools.synth_diff $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
+	$(PY) -m tools.review.synth_diff $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
 
 validate: synth ## terraform init -backend=false + validate, every stack
-	$(PY) -m tools.terraform validate
+	$(PY) -m tools.common.terraform validate
 
 plan: synth ## offline terraform plan of ENV (default dev): build/plan/$(ENV)/plan.json
-	$(PY) -m tools.terraform plan $(ENV)
+	$(PY) -m tools.common.terraform plan $(ENV)
 
 plan-all: synth
-	$(PY) -m tools.terraform plan $(STACKS)
+	$(PY) -m tools.common.terraform plan $(STACKS)
 
 plan-summary: plan ## Markdown summary of ENV's plan; exit 2 if a stateful resource would go
-	$(PY) -m tools.plan_summary build/plan/$(ENV)/plan.json --title $(ENV) --out build/plan/$(ENV)/summary.md
+	$(PY) -m tools.review.plan_summary build/plan/$(ENV)/plan.json --title $(ENV) --out build/plan/$(ENV)/summary.md
+
+review: install ## the PR review comment vs BASE (default: merge-base with main): stdout, build/review/comment.md
+	$(PY) -m tools.review.review_local $(if $(BASE),--base $(BASE)) $(if $(HEAD_OUT),--head-out $(HEAD_OUT))
+
+cost: synth ## monthly cost estimate of ENV (default dev) per service, offline price table; warns at 80 % of the budget
+	$(PY) -m tools.cost.cost $(ENV)
+
+capacity-report: synth ## ENV's always-on resources, sizes, hours a month, reservation / Savings Plan candidates (a report)
+	$(PY) -m tools.review.capacity_report $(ENV)
 
 scan: plan-all ## checkov on every stack's plan and cdk.tf.json; lists every skip with its reason
-	$(PY) -m tools.scan
+	$(PY) -m tools.scan.scan
 
 diagram: synth ## per environment: docs/diagrams/<env>-architecture.{svg,png} and <env>-resources.{svg,png}
-	$(PY) -m tools.diagram
+	$(PY) -m tools.diagrams.diagram
 
 test: install ## the whole test suite: synth, plan (which validates) and scan of every stack included (CACHE=0: run every tool)
 	$(if $(filter 0,$(CACHE)),VIDEO_INGEST_TEST_CACHE=0) $(PY) -m pytest -q
 
+test-fast: install ## the inner loop: every test but the slow ones (plans, checkov, plain synth, own kernels, moto)
+	$(PY) -m pytest -q -m "not slow"
+
+bench-tests: install ## how long `make test-fast` and `make test` (warm tool cache) take here
+	$(PY) -m tools.perf.suite_timings
+
+lint: $(VENV)/.installed ## ruff check + ruff format --check (configured in pyproject.toml)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The fixes first (they may leave lines to format), then the formatter; what no fix covers, `make lint` lists.
+format: $(VENV)/.installed ## ruff check --fix + ruff format over the tree
+	$(VENV)/bin/ruff check --fix --exit-zero --quiet .
+	$(VENV)/bin/ruff format .
+
 e2e: install ## deploy rehearsal: apply, re-plan, destroy every stack against moto on 127.0.0.1
-	$(PY) -m tools.e2e
+	$(PY) -m tools.rehearsal.e2e
 
 bench: install ## synth benchmark: plain vs lazy binding import (time, peak RSS)
-	$(PY) -m tools.bench
+	$(PY) -m tools.perf.bench
 
 diff: install ## cdktf diff ENV (real AWS credentials)
 	$(CDKTF) diff $(ENV)
@@ -117,7 +143,7 @@ bootstrap: install ## state account, once, as its administrator: state bucket, l
 bootstrap-account: install ## ENV's account, once, as its administrator: GitHub OIDC, deploy and plan roles, boundary
 	$(CDKTF) deploy bootstrap-$(ENV)
 
-docs: install ## rewrite the README's config tables from the code
+docs: install ## rewrite the config tables of docs/configuration.md from the code
 	$(PY) -m tools.docs
 
 REGION = $(shell python3 -c "import tomllib; print(tomllib.load(open('environments/$(ENV).toml', 'rb'))['region'])")

@@ -9,12 +9,12 @@ in only when every stack synthesized, so a bad input leaves the previous
 cdktf.out/ untouched. Bad input exits with status 2 and one line naming the
 file, the field, the value and what is allowed.
 """
+
 from __future__ import annotations
 
 import argparse
 import atexit
 import gc
-import json
 import os
 import shutil
 import sys
@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 
 import fast_bindings
-from stacks import emulator
 
 ROOT = Path(__file__).resolve().parent
 STATE_STACK = "state-backend"
@@ -30,14 +29,7 @@ STATE_STACK = "state-backend"
 TYPE_CHECKS_VARIABLE = "VIDEO_INGEST_BINDING_TYPE_CHECKS"
 
 
-def emulator_settings() -> emulator.EmulatorSettings | None:
-    """Emulator mode is chosen here, from the process environment, and passed to every stack explicitly."""
-    url = os.environ.get(emulator.ENDPOINT_VARIABLE)
-    return emulator.EmulatorSettings(url) if url else None
-
-
-def build_app(outdir: str, environment_names, config_dir: Path,
-              emulator_mode: emulator.EmulatorSettings | None = None):
+def build_app(outdir: str, environment_names, config_dir: Path):
     """Loads and validates every environment, then builds the App (nothing is written yet)."""
     from environments.config import load_all
 
@@ -51,11 +43,15 @@ def build_app(outdir: str, environment_names, config_dir: Path,
     from stacks.state_backend import StateBackendStack
 
     app = App(outdir=outdir)
-    StateBackendStack(app, STATE_STACK, config=state, emulator=emulator_mode,
-                      environments=[Naming(env.name, env.account_id, env.region) for env in environments])
+    StateBackendStack(
+        app,
+        STATE_STACK,
+        config=state,
+        environments=[Naming(env.name, env.account_id, env.region) for env in environments],
+    )
     for env in environments:
-        AccountBootstrapStack(app, stack_name(env.name), env=env, state=state, emulator=emulator_mode)
-        PlatformStack(app, env.name, env=env, state=state, emulator=emulator_mode)
+        AccountBootstrapStack(app, stack_name(env.name), env=env, state=state)
+        PlatformStack(app, env.name, env=env, state=state)
     return app
 
 
@@ -63,11 +59,8 @@ def synth_atomically(outdir: Path, environment_names, config_dir: Path) -> None:
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.new-", dir=outdir.parent))
-    emulator_mode = emulator_settings()
     try:
-        build_app(str(staging), environment_names, config_dir, emulator_mode).synth()
-        if emulator_mode:
-            _emulator_mode(staging)
+        build_app(str(staging), environment_names, config_dir).synth()
         if outdir.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.old-", dir=outdir.parent))
             outdir.rename(retired / "out")
@@ -78,16 +71,6 @@ def synth_atomically(outdir: Path, environment_names, config_dir: Path) -> None:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-
-
-def _emulator_mode(outdir: Path) -> None:
-    """Emulator rehearsal only: leave out what the emulator cannot serve (stacks/emulator.py)."""
-    left_out = {}
-    for stack_file in sorted(outdir.glob("stacks/*/cdk.tf.json")):
-        config, removed = emulator.transform(json.loads(stack_file.read_text()))
-        stack_file.write_text(json.dumps(config, indent=2))
-        left_out[stack_file.parent.name] = removed
-    (outdir / "emulator-exclusions.json").write_text(json.dumps(left_out, indent=2, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,8 +98,8 @@ def _optimized() -> None:
     way jsii switches them off (aws/jsii#3660); the kernel still checks every value it receives (aws/jsii#5165).
     The test suite keeps them: it synthesizes every stack in its own process, without -O, so a wrong type in
     this project's code fails there with jsii's message. Nothing the synth runs uses `assert` or `__debug__`
-    (tests/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O bytecode
-    (tools/bytecode.py)."""
+    (tests/structure/test_structure.py), so -O changes nothing else of ours. `make install` writes the venv's -O
+    bytecode (tools/perf/bytecode.py)."""
     if not sys.flags.optimize and os.environ.get(TYPE_CHECKS_VARIABLE) != "1":
         os.execv(sys.executable, [sys.executable, "-O", *sys.orig_argv[1:]])
 

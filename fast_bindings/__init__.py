@@ -25,6 +25,7 @@ have the layout this expects, each side falls back to the plain load and says so
 on stderr. `VIDEO_INGEST_PLAIN_BINDINGS=1` forces the plain path, jsii as it ships (plain import,
 relay process): the benchmark and the identity test compare the two.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -115,8 +116,10 @@ def _kernel_env(lazy: bool):
     """
     if any(name == "_jsii" or name.endswith("._jsii") for name in sys.modules):
         if lazy:
-            print("fast_bindings: the jsii kernel was started before install(); node loads every binding module",
-                  file=sys.stderr)
+            print(
+                "fast_bindings: the jsii kernel was started before install(); node loads every binding module",
+                file=sys.stderr,
+            )
         yield
         return
     options = ["--disable-warning=DEP0044"]
@@ -139,4 +142,5 @@ def _register_submodules(submodules: list[str]) -> None:
     from jsii import _reference_map
 
     _reference_map._submodule_fqn_map.update(
-        {f"{ASSEMBLY}.{jsii_submodule_name(name)}": f"{PACKAGE}.{name}" for name in submodules})
+        {f"{ASSEMBLY}.{jsii_submodule_name(name)}": f"{PACKAGE}.{name}" for name in submodules}
+    )

@@ -1,24 +1,28 @@
-"""Limits of config fields, declared as data next to each field (pure Python):
+"""Limits and meaning of config fields, declared as data next to each field (pure Python):
 
-    backup_retention_days: Annotated[int, Range(0, 35, "days")] = 30
+    backup_retention_days: Annotated[int, Range(0, 35, "days"), Doc("point-in-time recovery window")] = 30
 
 environments/config.py enforces every limit when it loads a file, with one line that names the file, the field,
 the value and what is allowed (`environments/dev.toml: database.backup_retention_days = 40: must be 0-35 days`);
-tools/docs.py shows each limit's `description` in the README's config tables (the "allowed" column). Rules
-between fields (transitions that must increase, min <= max) stay code, in the dataclass's `__post_init__`.
+tools/docs.py shows each limit's `description` in docs/configuration.md's tables (the "allowed" column) and each
+field's `Doc` (the "meaning" column). Rules between fields (transitions that must increase, min <= max) stay code,
+in the dataclass's `__post_init__`.
 """
+
 from __future__ import annotations
 
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-LONG_LIST = 8  # longer lists of values are shortened in the README (messages list them all)
+LONG_LIST = 8  # longer lists of values are shortened in the docs' tables (messages list them all)
 
 
 class Limit:
     """One field's limit: `problem(value)` says what is wrong (None: allowed); `description` says what is allowed."""
+
     description: str
 
     def problem(self, value: Any) -> str | None:
@@ -26,7 +30,7 @@ class Limit:
 
     @property
     def brief(self) -> str:
-        """`description` as the README shows it."""
+        """`description` as the docs' tables show it."""
         return self.description
 
 
@@ -44,14 +48,16 @@ def _amount(number: float, unit: str) -> str:
 @dataclass(frozen=True)
 class Range(Limit):
     """`low <= value <= high` (either bound may be None: unbounded); `above=True`: `low < value`."""
+
     low: float | None = None
     high: float | None = None
     unit: str = ""
     above: bool = False
 
     def problem(self, value: Any) -> str | None:
-        fits = (self.low is None or (value > self.low if self.above else value >= self.low)) and \
-               (self.high is None or value <= self.high)
+        fits = (self.low is None or (value > self.low if self.above else value >= self.low)) and (
+            self.high is None or value <= self.high
+        )
         return None if fits else f"must be {self.description}"
 
     @property
@@ -68,6 +74,7 @@ class Range(Limit):
 @dataclass(frozen=True)
 class OneOf(Limit):
     """One of `values`; `name` says what they are ("a CloudWatch Logs retention"), `text` replaces the list."""
+
     values: tuple
     name: str = ""
     text: str = ""
@@ -92,6 +99,7 @@ class OneOf(Limit):
 @dataclass(frozen=True)
 class Pattern(Limit):
     """The whole value matches `regex`; `description` says it in words ("a DNS name such as 'example.com'")."""
+
     regex: str
     description: str
 
@@ -102,6 +110,7 @@ class Pattern(Limit):
 @dataclass(frozen=True)
 class Check(Limit):
     """A limit that needs code (a table lookup, a parse): `check(value)` returns the problem or None."""
+
     check: Callable[[Any], str | None]
     description: str
 
@@ -117,7 +126,24 @@ def limits_of(annotation: Any) -> tuple[Limit, ...]:
 
 
 def item_limits_of(annotation: Any) -> tuple[Limit, ...]:
-    """The limits on each item of a `tuple[Annotated[...], ...]`."""
+    """The limits on each item of a `tuple[Annotated[...], ...]` (itself annotated or not)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) is tuple:
         return limits_of(typing.get_args(annotation)[0])
     return ()
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What a config field means, for the people who set it: `Annotated[int, Range(1, 12, "hours"), Doc("...")]`.
+    Not a limit (the loader ignores it); tools/docs.py writes it into the field's row of docs/configuration.md."""
+
+    text: str
+
+
+def doc_of(annotation: Any) -> str:
+    """The `Doc` text in an `Annotated[...]` annotation ("" for none)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return " ".join(meta.text for meta in annotation.__metadata__ if isinstance(meta, Doc))
+    return ""

@@ -16,9 +16,10 @@ construct, with the address that resource had at the old path; synthesis then wr
 `move_to_id("aws_s3_bucket.x")` on the old resource (it then leaves the configuration: use it for a
 resource whose code is being deleted), and `add_move_target("name")` + `move_to("name")` (both
 constructs present at the same time). Keep the call until every environment has applied the move
-(prod included); then it can go. `tools.synth_diff` reports a covered move as a move, and fails the
+(prod included); then it can go. `tools.review.synth_diff` reports a covered move as a move, and fails the
 pull request when a stateful resource changes address without one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,7 @@ import re
 from cdktf import TerraformResource, TerraformStack
 from constructs import Construct
 
-_HIDDEN = "Default"            # left out of the path entirely (cdktf's makeUniqueId)
+_HIDDEN = "Default"  # left out of the path entirely (cdktf's makeUniqueId)
 _HIDDEN_FROM_HUMAN = "Resource"  # in the hash, not in the readable part
 _DISALLOWED = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -52,7 +53,7 @@ def logical_id(path: str | list[str]) -> str:
 def stack_path(construct: Construct) -> str:
     """The construct's path inside its stack ("storage/videos")."""
     stack = TerraformStack.of(construct).node.path
-    return construct.node.path[len(stack):].lstrip("/")
+    return construct.node.path[len(stack) :].lstrip("/")
 
 
 def moved_from(construct: Construct, old_path: str) -> list[tuple[str, str]]:
@@ -65,10 +66,11 @@ def moved_from(construct: Construct, old_path: str) -> list[tuple[str, str]]:
     for node in construct.node.find_all():
         if not isinstance(node, TerraformResource):
             continue
-        relative = stack_path(node).split("/")[len(new_root):]
+        relative = stack_path(node).split("/")[len(new_root) :]
         if logical_id(new_root + relative) != node.friendly_unique_id:
-            raise ValueError(f"{node.node.path}: its logical id was overridden; call "
-                             f"move_from_id('<type>.<old id>') on it directly")
+            raise ValueError(
+                f"{node.node.path}: its logical id was overridden; call move_from_id('<type>.<old id>') on it directly"
+            )
         source = f"{node.terraform_resource_type}.{logical_id(old_root + relative)}"
         target = f"{node.terraform_resource_type}.{node.friendly_unique_id}"
         if source == target:

@@ -1,4 +1,5 @@
 """Names and ARNs shared by every module (pure Python, no resources); policy documents: modules/policy.py."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ PROJECT = "video-ingest"
 @dataclass(frozen=True)
 class Naming:
     """Derives every physical name of one environment; names are a contract (renaming replaces)."""
+
     environment: str
     account_id: str
     region: str
@@ -59,8 +61,10 @@ class Naming:
         return bucket
 
     def arn(self, service: str, resource: str, region: str | None = None, account: bool = True) -> str:
-        return f"arn:aws:{service}:{self.region if region is None else region}:" \
-               f"{self.account_id if account else ''}:{resource}"
+        return (
+            f"arn:aws:{service}:{self.region if region is None else region}:"
+            f"{self.account_id if account else ''}:{resource}"
+        )
 
     @property
     def root_arn(self) -> str:
@@ -91,7 +95,11 @@ class Naming:
         return self.role_arn("plan")
 
     @property
+    def refresh_role_arn(self) -> str:
+        """Read-only role of the promotion's refreshing plan (created by the account bootstrap)."""
+        return self.role_arn("refresh")
+
+    @property
     def boundary_arn(self) -> str:
         """Permissions boundary every role the deploy role creates must carry."""
         return f"arn:aws:iam::{self.account_id}:policy/{self.name('boundary')}"
-

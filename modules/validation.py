@@ -3,6 +3,7 @@
 Each is a `modules.limits` limit, declared on the fields it applies to (`Annotated[int, LOG_RETENTION]`);
 `check_fargate_size` is the one rule between two fields (CPU and memory) that several configs share.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -34,15 +35,21 @@ def check_fargate_size(cpu: int, memory: int, cpu_field: str = "cpu", memory_fie
     """The memory AWS accepts with `cpu` (the CPU size itself is the FARGATE_CPU limit of its field)."""
     if cpu in FARGATE_SIZES and memory not in FARGATE_SIZES[cpu]:
         allowed = FARGATE_SIZES[cpu]
-        listed = ", ".join(map(str, allowed)) if len(allowed) <= 4 else f"{allowed[0]}-{allowed[-1]} in steps of {allowed[1] - allowed[0]}"
-        raise ValueError(f"{memory_field} = {memory}: AWS refuses this Fargate size with {cpu_field} = {cpu}; "
-                         f"allowed memory for {cpu} CPU: {listed} MiB")
+        listed = (
+            ", ".join(map(str, allowed))
+            if len(allowed) <= 4
+            else f"{allowed[0]}-{allowed[-1]} in steps of {allowed[1] - allowed[0]}"
+        )
+        raise ValueError(
+            f"{memory_field} = {memory}: AWS refuses this Fargate size with {cpu_field} = {cpu}; "
+            f"allowed memory for {cpu} CPU: {listed} MiB"
+        )
 
 
 # Both services run this until their real images are pushed (the stack itself creates their ECR repositories, so
 # a first apply cannot name them yet): busybox runs as any uid, on a read-only root filesystem with only /tmp
 # writable, and modules/compute.py gives it a command that serves the health check on the app port (API) or
-# stays up (workers). README "Images".
+# stays up (workers). docs/first-deploy.md "Images".
 PLACEHOLDER_IMAGE = "public.ecr.aws/docker/library/busybox:1.36"
 
 
@@ -65,17 +72,28 @@ _SIZES_TO_16X = ("large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge",
 _SIZES_TO_24X = (*_SIZES_TO_16X, "24xlarge")
 _SIZES_TO_32X = (*_SIZES_TO_24X, "32xlarge")
 POSTGRES_15_INSTANCE_FAMILIES: dict[str, tuple[str, ...]] = {
-    "m5": _SIZES_TO_24X, "m5d": _SIZES_TO_24X, "m6g": _SIZES_TO_16X, "m6gd": _SIZES_TO_16X, "m6i": _SIZES_TO_32X,
+    "m5": _SIZES_TO_24X,
+    "m5d": _SIZES_TO_24X,
+    "m6g": _SIZES_TO_16X,
+    "m6gd": _SIZES_TO_16X,
+    "m6i": _SIZES_TO_32X,
     "m7g": _SIZES_TO_16X,
-    "r5": _SIZES_TO_24X, "r5b": _SIZES_TO_24X, "r5d": _SIZES_TO_24X, "r6g": _SIZES_TO_16X, "r6gd": _SIZES_TO_16X,
-    "r6i": _SIZES_TO_32X, "r7g": _SIZES_TO_16X,
+    "r5": _SIZES_TO_24X,
+    "r5b": _SIZES_TO_24X,
+    "r5d": _SIZES_TO_24X,
+    "r6g": _SIZES_TO_16X,
+    "r6gd": _SIZES_TO_16X,
+    "r6i": _SIZES_TO_32X,
+    "r7g": _SIZES_TO_16X,
     "t3": ("micro", "small", "medium", "large", "xlarge", "2xlarge"),
     "t4g": ("micro", "small", "medium", "large", "xlarge", "2xlarge"),
-    "x2g": _SIZES_TO_16X, "x2idn": ("16xlarge", "24xlarge", "32xlarge"),
+    "x2g": _SIZES_TO_16X,
+    "x2idn": ("16xlarge", "24xlarge", "32xlarge"),
     "x2iedn": ("xlarge", "2xlarge", "4xlarge", "8xlarge", "16xlarge", "24xlarge", "32xlarge"),
 }
-POSTGRES_15_INSTANCE_CLASSES = frozenset(f"db.{family}.{size}" for family, sizes in POSTGRES_15_INSTANCE_FAMILIES.items()
-                                         for size in sizes)
+POSTGRES_15_INSTANCE_CLASSES = frozenset(
+    f"db.{family}.{size}" for family, sizes in POSTGRES_15_INSTANCE_FAMILIES.items() for size in sizes
+)
 
 
 def _postgres_instance_class_problem(value: str) -> str | None:
@@ -84,17 +102,42 @@ def _postgres_instance_class_problem(value: str) -> str | None:
     guess = difflib.get_close_matches(value, sorted(POSTGRES_15_INSTANCE_CLASSES), n=1)
     family = value.split(".")[1] if value.count(".") == 2 else ""
     hint = (f"did you mean {guess[0]!r}? " if guess else "") + (
-        f"sizes of db.{family}: {', '.join(POSTGRES_15_INSTANCE_FAMILIES[family])}" if family in
-        POSTGRES_15_INSTANCE_FAMILIES else f"families: {' '.join(sorted(POSTGRES_15_INSTANCE_FAMILIES))}")
+        f"sizes of db.{family}: {', '.join(POSTGRES_15_INSTANCE_FAMILIES[family])}"
+        if family in POSTGRES_15_INSTANCE_FAMILIES
+        else f"families: {' '.join(sorted(POSTGRES_15_INSTANCE_FAMILIES))}"
+    )
     return f"not an instance class RDS offers for PostgreSQL 15; {hint} (table: modules/validation.py)"
 
 
-POSTGRES_15_CLASS = Check(_postgres_instance_class_problem,
-                          "an instance class RDS offers for PostgreSQL 15 (table in modules/validation.py)")
+POSTGRES_15_CLASS = Check(
+    _postgres_instance_class_problem, "an instance class RDS offers for PostgreSQL 15 (table in modules/validation.py)"
+)
 
 
 # The values CloudWatch Logs accepts for retention_in_days.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 LOG_RETENTION = OneOf(LOG_RETENTION_DAYS, name="a CloudWatch Logs retention")

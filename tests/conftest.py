@@ -4,11 +4,12 @@ background as soon as the session starts and runs beside the in-process tests.
 
 On 2 cores that keeps both busy: this process runs the tests (one core, the GIL), the background jobs run their
 subprocesses, two at a time. `_start_background_jobs` submits only the jobs that the collected tests need
-(`pytest tests/test_config.py` starts none), in `BACKGROUND_JOBS` order: the plain synth first (it needs nothing
+(`pytest tests/config/test_config.py` starts none), in `BACKGROUND_JOBS` order: the plain synth first (it needs nothing
 else), the plans longest first, then `cdktf synth`, then checkov, which needs every plan. The tests that
 wait on a job run last (`pytest_collection_modifyitems`, otherwise in their usual order), so the in-process tests
 run while the jobs do.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,28 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(tool_cache.summary())
 
 
+# A test that waits on any of these (the real tools: plans, checkov, the plain synth, `cdktf synth`; moto with
+# the emulator's patches; synths of git commits) is `slow`; so are the modules and tests marked so.
+SLOW_FIXTURES = frozenset({*BACKGROUND_JOBS, "plans", "scans", "patched", "project_copy"})
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "slow: runs the real tools (plans, checkov, plain synth, a kernel or synth "
+        "of its own); `make test-fast` (-m 'not slow') leaves them out",
+    )
+
+
+def pytest_collection_finish(session):
+    """The background jobs the selected tests need (after `-m` deselected the others)."""
+    session.config.stash[_NEEDED] = set().union(*(item.fixturenames for item in session.items))
+
+
 def pytest_collection_modifyitems(config, items):
-    config.stash[_NEEDED] = set().union(*(item.fixturenames for item in items))
+    for item in items:
+        if not SLOW_FIXTURES.isdisjoint(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: not set(BACKGROUND_JOBS).isdisjoint(item.fixturenames))  # stable
 
 
@@ -89,8 +110,14 @@ def build_dir(tmp_path_factory) -> Path:
 
 def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`python main.py ARGS` in a fresh process, as users run it."""
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env or subprocess_env(), timeout=600)
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env or subprocess_env(),
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -112,13 +139,24 @@ def cli_synth_job(background, tmp_path_factory) -> Future:
         pytest.fail("node_modules/.bin/cdktf missing: run `make install`")
     work = tmp_path_factory.mktemp("cli")
     project, report = work / "project", work / "report.json"
-    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
-        ".venv", "node_modules", "cdktf.out", "build", ".git", "__pycache__"))
-    env = subprocess_env() | {"CHECKPOINT_DISABLE": "1", "FAST_BINDINGS_REPORT": str(report),
-                              "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    shutil.copytree(
+        ROOT,
+        project,
+        ignore=shutil.ignore_patterns(".venv", "node_modules", "cdktf.out", "build", ".git", "__pycache__"),
+    )
+    env = subprocess_env() | {
+        "CHECKPOINT_DISABLE": "1",
+        "FAST_BINDINGS_REPORT": str(report),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
     command = [str(cdktf), "synth", "--output", str(project / "cdktf.out")]
-    return background.submit(lambda: (subprocess.run(command, cwd=project, env=env, capture_output=True, text=True,
-                                                     timeout=600), project / "cdktf.out", report))
+    return background.submit(
+        lambda: (
+            subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600),
+            project / "cdktf.out",
+            report,
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -129,8 +167,8 @@ def plan_jobs(background, synth_dir, build_dir) -> dict[str, Future]:
 
 @pytest.fixture(scope="session")
 def scan_job(background, plan_jobs, synth_dir, build_dir) -> Future:
-    """checkov on every stack once all plans are written (tools.scan: one checkov import, forked per stack)."""
-    from tools.scan import scan_all
+    """checkov on every stack once all plans are written (tools.scan.scan: one checkov import, forked per stack)."""
+    from tools.scan.scan import scan_all
 
     def scan() -> list[dict]:
         wait(plan_jobs.values())
@@ -165,13 +203,19 @@ def synth_dev_with(tmp_path_factory):
         shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
         dev = config_dir / "dev.toml"
         text = "".join(line for line in dev.read_text().splitlines(keepends=True) if not line.startswith(drop))
-        for name, added in (section.items() if isinstance(section, dict) else [(section, lines)]):
-            text, found = re.subn(rf"^\[{name}\][^\n]*\n", lambda m: f"{m.group(0)}{added}\n", text, count=1,
-                                  flags=re.MULTILINE)
+        for name, added in section.items() if isinstance(section, dict) else [(section, lines)]:
+            text, found = re.subn(
+                rf"^\[{name}\][^\n]*\n",
+                lambda m, added=added: f"{m.group(0)}{added}\n",
+                text,
+                count=1,
+                flags=re.MULTILINE,
+            )
             assert found, name
         dev.write_text(text)
         main.synth_atomically(work / "out", ["dev"], config_dir)
         return json.loads((work / "out" / "stacks" / "dev" / "cdk.tf.json").read_text())
+
     return synth
 
 

@@ -1,5 +1,6 @@
 """The test suite's cache of offline tool results (tests/tool_cache.py): a result is reused only for the same
 inputs, and any input that changes is a different key."""
+
 from __future__ import annotations
 
 import json
@@ -65,9 +66,23 @@ def test_a_scan_is_keyed_by_the_files_it_reads_not_where_they_are(cache):
         work.mkdir(parents=True)
         for file, text in (("plan.json", "{}"), ("cdk.tf.json", "{}"), ("baseline.json", reason)):
             (work / file).write_text(text)
-        commands.append({"cwd": str(work), "argv": ["--framework", "terraform_plan", "-f", str(work / "plan.json"),
-                                                    "-f", str(work / "cdk.tf.json"), "--baseline",
-                                                    str(work / "baseline.json"), "--output-file-path", str(work)]})
+        commands.append(
+            {
+                "cwd": str(work),
+                "argv": [
+                    "--framework",
+                    "terraform_plan",
+                    "-f",
+                    str(work / "plan.json"),
+                    "-f",
+                    str(work / "cdk.tf.json"),
+                    "--baseline",
+                    str(work / "baseline.json"),
+                    "--output-file-path",
+                    str(work),
+                ],
+            }
+        )
     checkov = tool_cache.CheckovCache()
     a, b, c = (checkov.key(command) for command in commands)
     assert a == b != c
@@ -77,3 +92,16 @@ def test_a_scan_is_keyed_by_the_files_it_reads_not_where_they_are(cache):
     assert checkov.reuse(commands[2]) is None
     kept = sorted(os.listdir(tool_cache.CACHE / "checkov" / a))
     assert kept == ["cdk.tf.json", "meta.json", "plan.json", "results_json.json"], kept
+
+
+def test_a_scan_is_keyed_by_the_custom_policies_it_loads(cache):
+    policies = cache / "policies"
+    policies.mkdir()
+    (policies / "check.py").write_text("check = 1\n")
+    work = cache / "dev"
+    work.mkdir()
+    command = {"cwd": str(work), "argv": ["--external-checks-dir", str(policies), "--output-file-path", str(work)]}
+    checkov = tool_cache.CheckovCache()
+    before = checkov.key(command)
+    (policies / "check.py").write_text("check = 2\n")
+    assert checkov.key(command) != before

@@ -12,6 +12,7 @@ the first one on a fresh clone (CI's) runs every tool.
 VIDEO_INGEST_TEST_CACHE=0 (or `make test CACHE=0`) runs every tool and keeps nothing; `make clean` empties
 the cache. Each session's terminal summary says what was reused and what ran.
 """
+
 from __future__ import annotations
 
 import functools
@@ -50,8 +51,9 @@ def tree_files(*roots: Path) -> list[Path]:
     """Every file under the given files and folders, bytecode caches left out."""
     found = []
     for root in roots:
-        found += [root] if root.is_file() else [p for p in root.rglob("*")
-                                                if p.is_file() and "__pycache__" not in p.parts]
+        found += (
+            [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+        )
     return found
 
 
@@ -70,8 +72,11 @@ def restore(kind: str, key: str, dest: Path) -> dict | None:
         return None
     for item in entry.iterdir():
         if item.name != "meta.json":
-            (shutil.copytree(item, dest / item.name, dirs_exist_ok=True) if item.is_dir()
-             else shutil.copy2(item, dest / item.name))
+            (
+                shutil.copytree(item, dest / item.name, dirs_exist_ok=True)
+                if item.is_dir()
+                else shutil.copy2(item, dest / item.name)
+            )
     reused[kind] += 1
     return json.loads((entry / "meta.json").read_text())
 
@@ -96,12 +101,16 @@ def keep(kind: str, key: str, files: list[Path], meta: dict | None = None) -> No
 def summary() -> str:
     kinds = sorted(set(reused) | set(ran))
     state = "" if ENABLED else " (VIDEO_INGEST_TEST_CACHE=0: nothing reused or kept)"
-    return "tool cache" + state + ": " + (", ".join(f"{kind} {reused[kind]} reused / {ran[kind]} ran"
-                                                      for kind in kinds) or "not used")
+    return (
+        "tool cache"
+        + state
+        + ": "
+        + (", ".join(f"{kind} {reused[kind]} reused / {ran[kind]} ran" for kind in kinds) or "not used")
+    )
 
 
 class CheckovCache:
-    """For tools.scan.scan_all: a scan is keyed by checkov's pinned version, its command line (paths by name)
+    """For tools.scan.scan.scan_all: a scan is keyed by checkov's pinned version, its command line (paths by name)
     and the files it reads (plan JSON, cdk.tf.json, baseline); kept: its reports and log, and its exit code."""
 
     def __init__(self):
@@ -111,6 +120,12 @@ class CheckovCache:
 
     def key(self, command: dict) -> str:
         inputs = [Path(arg) for arg in command["argv"] if arg.startswith("/") and Path(arg).is_file()]
+        inputs += [
+            p
+            for arg in command["argv"]
+            if arg.startswith("/") and Path(arg).is_dir()  # custom policies
+            for p in Path(arg).rglob("*.py")
+        ]
         argv = [Path(arg).name if arg.startswith("/") else arg for arg in command["argv"]]
         return digest("checkov", self.version, json.dumps(argv), *file_parts(inputs))
 
@@ -126,7 +141,7 @@ class CheckovCache:
 @functools.cache
 def _plan_tools() -> tuple[str, ...] | None:
     """The terraform binary and the provider binaries in the mirror, once per session; None without the mirror."""
-    from tools.terraform import MIRROR, TERRAFORM
+    from tools.common.terraform import MIRROR, TERRAFORM
 
     if not MIRROR.is_dir():
         return None
@@ -137,7 +152,7 @@ def _plan_tools() -> tuple[str, ...] | None:
 def plan_key(work: Path, *inputs: Path) -> str | None:
     """What an offline plan in the working copy `work` reads (its *.tf.json and `inputs`, e.g. a prior state);
     None without the provider mirror (the registry is outside this machine: nothing is kept)."""
-    from tools.terraform import cli_config
+    from tools.common.terraform import cli_config
 
     tools = _plan_tools()
     if tools is None:
@@ -159,8 +174,8 @@ def planned(work: Path, run, *inputs: Path) -> Path:
 
 
 def plan(stack: str, stacks_dir: Path, build: Path) -> Path:
-    """tools.terraform.plan, kept by its inputs (`plan_key`)."""
-    from tools.terraform import prepare_plan, run_plan
+    """tools.common.terraform.plan, kept by its inputs (`plan_key`)."""
+    from tools.common.terraform import prepare_plan, run_plan
 
     work = prepare_plan(stack, stacks_dir, build)
     return planned(work, lambda: run_plan(work))
@@ -168,19 +183,24 @@ def plan(stack: str, stacks_dir: Path, build: Path) -> Path:
 
 def plain_synth(run, out: Path, env: dict[str, str]):
     """`run()` (a `python main.py` on jsii as it ships, into `out`), kept by every file the synth reads
-    (tools.upgrade.SYNTH_INPUTS and the npm lock), the python and node binaries and the variables it reads;
+    (tools.rehearsal.upgrade.SYNTH_INPUTS and the npm lock), the python and node binaries and the variables it reads;
     only a successful synth is kept. Returns (the CompletedProcess, or one with the kept exit code and stderr;
     `out`)."""
     import subprocess
     import sys
 
     import fast_bindings
-    from tools.upgrade import SYNTH_INPUTS
+    from tools.rehearsal.upgrade import SYNTH_INPUTS
 
     settings = {name: value for name, value in env.items() if name.startswith(("VIDEO_INGEST_", "JSII_", "NODE_"))}
-    key = digest("plain-synth", sys.version, binary_identity(sys.executable),
-                 binary_identity(fast_bindings.node_executable()), json.dumps(settings, sort_keys=True),
-                 *file_parts(tree_files(*(ROOT / name for name in (*SYNTH_INPUTS, "package-lock.json")))))
+    key = digest(
+        "plain-synth",
+        sys.version,
+        binary_identity(sys.executable),
+        binary_identity(fast_bindings.node_executable()),
+        json.dumps(settings, sort_keys=True),
+        *file_parts(tree_files(*(ROOT / name for name in (*SYNTH_INPUTS, "package-lock.json")))),
+    )
     out.mkdir(parents=True, exist_ok=True)
     meta = restore("plain-synth", key, out)
     if meta is not None:

@@ -1,0 +1,1 @@
+"""What the tools share: terraform runs, reading the synthesized JSON, git, errors."""

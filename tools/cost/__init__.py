@@ -1,0 +1,1 @@
+"""What the stacks cost: the monthly estimate (`make cost`) and its offline price table."""

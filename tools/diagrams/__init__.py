@@ -1,0 +1,1 @@
+"""Diagrams drawn from the synthesized JSON."""

@@ -1,0 +1,1 @@
+"""Synth performance: the benchmark and the -O bytecode compile."""

@@ -1,0 +1,1 @@
+"""checkov over the plans and synthesized JSON (custom policies can live here too)."""
