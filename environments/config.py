@@ -373,6 +373,17 @@ def _load(cls: type, text: str, source: str) -> typing.Any:
         raise ConfigError(f"{source}: {error}") from None
 
 
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (TOML's encoding), or one line naming it and the first byte that is not."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{_display(path)}: not UTF-8 text (TOML files are): byte 0x{data[error.start]:02x} at offset {error.start}"
+        ) from None
+
+
 def load_environment_text(text: str, source: str = "<text>") -> Environment:
     """Parses and validates one environment from TOML text; `source` names it in errors."""
     return _load(Environment, text, source)
@@ -383,7 +394,7 @@ def load_environment(name: str, directory: Path = ENVIRONMENTS_DIR) -> Environme
     if not path.is_file():
         available = sorted(p.stem for p in directory.glob("*.toml") if p.stem != "state_backend")
         raise ConfigError(f"environment {name!r}: no file {_display(path)}; available: {', '.join(available)}")
-    environment = load_environment_text(path.read_text(), _display(path))
+    environment = load_environment_text(_read_text(path), _display(path))
     if environment.name != name:
         raise ConfigError(f"{_display(path)}: name = {environment.name!r}: must match the file name {name!r}")
     return environment
@@ -393,7 +404,7 @@ def load_state_backend(directory: Path = ENVIRONMENTS_DIR) -> StateBackendConfig
     path = directory / "state_backend.toml"
     if not path.is_file():
         raise ConfigError(f"state backend: no file {_display(path)}")
-    return _load(StateBackendConfig, path.read_text(), _display(path))
+    return _load(StateBackendConfig, _read_text(path), _display(path))
 
 
 def load_all(

@@ -94,6 +94,22 @@ def test_bad_input_exits_non_zero_and_keeps_previous_output(previous_output, tmp
 
 
 @pytest.mark.slow  # a fresh `python main.py` per case
+@pytest.mark.parametrize("file", ["dev.toml", "state_backend.toml"])
+def test_bytes_that_are_not_text_exit_2_naming_the_file_and_keep_previous_output(previous_output, tmp_path, file):
+    from environments.config import ENVIRONMENTS_DIR
+
+    config_dir = tmp_path / "environments"
+    shutil.copytree(ENVIRONMENTS_DIR, config_dir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (config_dir / file).write_bytes(b"\xff\xfe\x00name = 'dev'\n")
+    before = tree(previous_output)
+    result = run_main(*ENVIRONMENTS, "--config-dir", str(config_dir), "--outdir", str(previous_output))
+    assert result.returncode == 2, result.stderr
+    assert f"{file}: not UTF-8 text (TOML files are): byte 0xff at offset 0" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert tree(previous_output) == before
+
+
+@pytest.mark.slow  # a fresh `python main.py` per case
 def test_unknown_rds_class_fails_with_exit_2_one_line_and_keeps_previous_output(previous_output, tmp_path):
     from environments.config import ENVIRONMENTS_DIR
 
