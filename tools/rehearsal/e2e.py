@@ -309,10 +309,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def upgrade_base(stacks: list[str]) -> str | None:
-    """The commit whose synthesized UPGRADE_STACK the head replaces (E2E_UPGRADE_BASE=<ref> to choose one)."""
+    """The commit whose synthesized UPGRADE_STACK the head replaces (E2E_UPGRADE_BASE=<ref> to choose one, `none`
+    to rehearse it from nothing)."""
     if UPGRADE_STACK not in stacks:
         return None
-    base = os.environ.get("E2E_UPGRADE_BASE") or upgrade.choose_base(UPGRADE_STACK, work=WORK / "upgrade")
+    chosen = os.environ.get("E2E_UPGRADE_BASE")
+    if chosen == "none":  # set, with its reason, where the upgrade cannot be rehearsed yet (.ci/run says why)
+        print(
+            f"{UPGRADE_STACK}: upgrade rehearsal off (E2E_UPGRADE_BASE=none); rehearsed from nothing", file=sys.stderr
+        )
+        return None
+    base = chosen or upgrade.choose_base(UPGRADE_STACK, work=WORK / "upgrade")
     print(
         f"{UPGRADE_STACK}: upgrade from {base}"
         if base
